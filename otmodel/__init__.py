@@ -1,0 +1,93 @@
+"""otmodel: a modeling language for optimal transport on networks.
+
+Describe a network with supplies, arcs with convex costs and bounds, and a spatial demand to be
+assigned to endpoint nodes; solve it exactly (HiGHS, cvxpy, Pyomo) or with the distributed
+iterative algorithms of the source papers; certify what an iterative method returns.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from otmodel import backends, errors
+from otmodel.backends import solve
+from otmodel.errors import (
+    DuplicateNodeError,
+    InvalidBoundsError,
+    InvalidDataError,
+    ModelFileError,
+    NonConvexError,
+    OTModelError,
+    UnbalancedError,
+    UnknownNodeError,
+    UnreachableError,
+    UnsupportedError,
+)
+from otmodel.model import (
+    Euclidean,
+    FlowProblem,
+    Gaussian,
+    Geodesic,
+    Grid,
+    Linear,
+    Manhattan,
+    Matrix,
+    Network,
+    Points,
+    Quadratic,
+    SpatialFlowProblem,
+    SquaredEuclidean,
+    TruncatedGaussian,
+    Uniform,
+)
+from otmodel.results import InfeasibilityCertificate, PointStatus, Solution, Status, Trace, UnboundedCertificate
+
+__version__ = "0.1.0"
+
+
+def load(path: str | Path) -> Any:
+    """Read a problem from a YAML or JSON model file (see ``docs/model-files.md`` for the schema)."""
+    from otmodel.model.io import load as _load
+
+    return _load(path)
+
+
+__all__ = [
+    "DuplicateNodeError",
+    "Euclidean",
+    "FlowProblem",
+    "Gaussian",
+    "Geodesic",
+    "Grid",
+    "InfeasibilityCertificate",
+    "InvalidBoundsError",
+    "InvalidDataError",
+    "Linear",
+    "Manhattan",
+    "Matrix",
+    "ModelFileError",
+    "Network",
+    "NonConvexError",
+    "OTModelError",
+    "PointStatus",
+    "Points",
+    "Quadratic",
+    "Solution",
+    "SpatialFlowProblem",
+    "SquaredEuclidean",
+    "Status",
+    "Trace",
+    "TruncatedGaussian",
+    "UnbalancedError",
+    "UnboundedCertificate",
+    "UnknownNodeError",
+    "UnreachableError",
+    "UnsupportedError",
+    "Uniform",
+    "backends",
+    "errors",
+    "load",
+    "solve",
+    "__version__",
+]

@@ -1,0 +1,78 @@
+"""Backends: the registry and :func:`solve`.
+
+Exact backends: ``highs`` (highspy, from sparse matrices), ``cvxpy`` (Clarabel by default),
+``pyomo`` (Pyomo with HiGHS). Iterative backends, one per source paper, register here too.
+
+>>> import otmodel
+>>> otmodel.backends.available()                     # doctest: +SKIP
+['cvxpy', 'highs', 'pyomo']
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from otmodel.backends.base import Backend, check_supported
+from otmodel.errors import UnsupportedError
+from otmodel.model.problems import FlowProblem
+from otmodel.results import Solution
+
+__all__ = ["available", "get", "solve", "default_backend", "register", "Backend", "exact_backends"]
+
+# name -> "module:Class"; imported lazily so that optional dependencies load only when used.
+_REGISTRY: dict[str, str] = {
+    "highs": "otmodel.backends.highs:HighsBackend",
+    "cvxpy": "otmodel.backends.cvxpy:CvxpyBackend",
+    "pyomo": "otmodel.backends.pyomo:PyomoBackend",
+}
+_INSTANCES: dict[str, Backend] = {}
+EXACT = ("highs", "cvxpy", "pyomo")
+
+
+def register(name: str, target: str) -> None:
+    """Register a backend class given as ``"module:Class"``."""
+    _REGISTRY[name] = target
+    _INSTANCES.pop(name, None)
+
+
+def available() -> list[str]:
+    """Names of the registered backends."""
+    return sorted(_REGISTRY)
+
+
+def exact_backends() -> list[str]:
+    return [b for b in EXACT if b in _REGISTRY]
+
+
+def get(name: str) -> Backend:
+    """The backend registered under ``name``."""
+    if name not in _REGISTRY:
+        raise UnsupportedError(f"unknown backend {name!r}; available: {', '.join(available())}")
+    if name not in _INSTANCES:
+        module, cls = _REGISTRY[name].split(":")
+        _INSTANCES[name] = getattr(importlib.import_module(module), cls)()
+    return _INSTANCES[name]
+
+
+def default_backend(problem: FlowProblem) -> str:
+    """The backend :func:`solve` uses when none is named.
+
+    Chosen by measurement (benchmarks/bench_exact.py): HiGHS for linear problems, the cvxpy backend
+    (Clarabel) for quadratic arc costs.
+    """
+    return "highs" if problem.is_linear else "cvxpy"
+
+
+def solve(problem: FlowProblem, backend: str | None = None, **options: Any) -> Solution:
+    """Solve ``problem`` with ``backend`` (default: :func:`default_backend`).
+
+    Options common to all backends: ``tol`` (relative optimality tolerance), ``time_limit``
+    (seconds), ``verbose`` (bool). Others are backend-specific and documented on each backend.
+    """
+    if not isinstance(problem, FlowProblem):
+        raise UnsupportedError(f"solve() expects an otmodel problem, got {type(problem).__name__}")
+    name = backend or default_backend(problem)
+    b = get(name)
+    check_supported(b, problem)
+    return b.solve(problem, **options)

@@ -1,0 +1,43 @@
+"""The declarative model: networks, arc costs, demand measures, assignment costs, problems."""
+
+from otmodel.model.costs import ArcCost, ArcCosts, Linear, Quadratic
+from otmodel.model.demand import (
+    AssignmentCost,
+    Density,
+    Euclidean,
+    Gaussian,
+    Geodesic,
+    Grid,
+    Manhattan,
+    Matrix,
+    Points,
+    SquaredEuclidean,
+    TruncatedGaussian,
+    Uniform,
+)
+from otmodel.model.network import Arc, Network, Node
+from otmodel.model.problems import FlowProblem, SpatialFlowProblem
+
+__all__ = [
+    "Arc",
+    "ArcCost",
+    "ArcCosts",
+    "AssignmentCost",
+    "Density",
+    "Euclidean",
+    "FlowProblem",
+    "Gaussian",
+    "Geodesic",
+    "Grid",
+    "Linear",
+    "Manhattan",
+    "Matrix",
+    "Network",
+    "Node",
+    "Points",
+    "Quadratic",
+    "SpatialFlowProblem",
+    "SquaredEuclidean",
+    "TruncatedGaussian",
+    "Uniform",
+]

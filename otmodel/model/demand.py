@@ -1,0 +1,568 @@
+r"""Spatial demand measures and assignment costs.
+
+The demand :math:`\mu` of Laurentin et al. (2025) is a non-negative measure on a compact set
+:math:`X \subset \mathbb R^2`. otmodel works with a discretized :math:`\mu`: a finite set of points
+:math:`x_k` with masses :math:`\mu_k \ge 0` (:class:`Points`), for instance the cell centres of a
+regular grid weighted by a density (:meth:`Grid.from_density`, like the paper's 200 x 200 grid).
+
+Serving a unit of demand at :math:`x` from endpoint :math:`i \in \mathcal S` costs :math:`c(x, i)`:
+:class:`Euclidean`, :class:`SquaredEuclidean` and :class:`Manhattan` distances to the endpoint's
+position, an explicit :class:`Matrix`, or :class:`Geodesic`, the shortest-path length through a
+weighted graph (section V-B of the paper). An infinite cost forbids the pair.
+
+Cost matrices are produced in row chunks (:meth:`AssignmentCost.block`) so that iterative methods
+never hold a dense ``N x |S|`` matrix for large ``N``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import ArrayLike, NDArray
+
+from otmodel.errors import InvalidDataError, UnreachableError
+
+__all__ = [
+    "Density",
+    "Uniform",
+    "Gaussian",
+    "TruncatedGaussian",
+    "Points",
+    "Grid",
+    "AssignmentCost",
+    "Euclidean",
+    "SquaredEuclidean",
+    "Manhattan",
+    "Matrix",
+    "Geodesic",
+]
+
+Bounds = tuple[float, float, float, float]  # (xmin, xmax, ymin, ymax)
+
+
+# ---------------------------------------------------------------------------------------- densities
+class Density:
+    """A named density on the plane; ``density(xy, bounds)`` evaluates it at points ``xy``."""
+
+    name: str = "density"
+
+    def __call__(self, xy: NDArray[np.float64], bounds: Bounds) -> NDArray[np.float64]:
+        raise NotImplementedError
+
+    def to_dict(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+class Uniform(Density):
+    """Uniform probability density on the bounding box: ``1 / area``."""
+
+    name = "uniform"
+
+    def __call__(self, xy: NDArray[np.float64], bounds: Bounds) -> NDArray[np.float64]:
+        x0, x1, y0, y1 = bounds
+        return np.full(len(xy), 1.0 / ((x1 - x0) * (y1 - y0)))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": "uniform"}
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is Uniform
+
+    def __hash__(self) -> int:
+        return hash("uniform")
+
+    def __repr__(self) -> str:
+        return "Uniform()"
+
+
+def _pair(v: float | Sequence[float], what: str) -> tuple[float, float]:
+    try:
+        arr = np.atleast_1d(np.asarray(v, dtype=float))
+    except (TypeError, ValueError):
+        raise InvalidDataError(f"{what} must be a finite number or a pair of numbers, got {v!r}") from None
+    if arr.size == 1:
+        arr = np.repeat(arr, 2)
+    if arr.shape != (2,) or not np.all(np.isfinite(arr)):
+        raise InvalidDataError(f"{what} must be a finite number or a pair of numbers, got {v!r}")
+    return float(arr[0]), float(arr[1])
+
+
+class Gaussian(Density):
+    r"""Isotropic or axis-aligned Gaussian density :math:`\mathcal N(m, \mathrm{diag}(\sigma^2))`.
+
+    Not renormalized to the bounding box: the mass outside it is lost (use :class:`TruncatedGaussian`
+    or ``total=`` in :meth:`Grid.from_density` to renormalize).
+    """
+
+    name = "gaussian"
+
+    def __init__(self, mean: Sequence[float], std: float | Sequence[float]) -> None:
+        self.mean = _pair(mean, f"{self.name} mean")
+        self.std = _pair(std, f"{self.name} std")
+        if min(self.std) <= 0:
+            raise InvalidDataError(f"{self.name} std must be positive, got {std!r}")
+
+    def __call__(self, xy: NDArray[np.float64], bounds: Bounds) -> NDArray[np.float64]:
+        m, s = np.asarray(self.mean), np.asarray(self.std)
+        z = (xy - m) / s
+        return np.exp(-0.5 * np.sum(z * z, axis=1)) / (2 * math.pi * s[0] * s[1])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.name, "mean": list(self.mean), "std": _std_out(self.std)}
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and (other.mean, other.std) == (self.mean, self.std)  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.mean, self.std))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(mean={self.mean}, std={_std_out(self.std)})"
+
+
+def _std_out(s: tuple[float, float]) -> float | list[float]:
+    return s[0] if s[0] == s[1] else list(s)
+
+
+class TruncatedGaussian(Gaussian):
+    """Gaussian density restricted to the bounding box and renormalized to integrate to 1 on it."""
+
+    name = "truncated_gaussian"
+
+    def __call__(self, xy: NDArray[np.float64], bounds: Bounds) -> NDArray[np.float64]:
+        x0, x1, y0, y1 = bounds
+        m, s = self.mean, self.std
+
+        def box(lo: float, hi: float, mu: float, sd: float) -> float:
+            r2 = math.sqrt(2.0) * sd
+            return 0.5 * (math.erf((hi - mu) / r2) - math.erf((lo - mu) / r2))
+
+        z = box(x0, x1, m[0], s[0]) * box(y0, y1, m[1], s[1])
+        if z <= 0:
+            raise InvalidDataError("truncated Gaussian has no mass in the bounding box")
+        return super().__call__(xy, bounds) / z
+
+
+DENSITIES: dict[str, type[Density]] = {
+    "uniform": Uniform,
+    "gaussian": Gaussian,
+    "truncated_gaussian": TruncatedGaussian,
+}
+
+
+# ------------------------------------------------------------------------------------------ measures
+class Points:
+    r"""A discrete demand measure :math:`\mu = \sum_k \mu_k \delta_{x_k}`.
+
+    Parameters
+    ----------
+    xy : (N, 2) array
+        Point coordinates (finite).
+    mass : (N,) array or float
+        Non-negative masses; a scalar gives every point that mass.
+    """
+
+    def __init__(self, xy: ArrayLike, mass: ArrayLike) -> None:
+        pts = np.asarray(xy, dtype=float)
+        if pts.ndim != 2 or pts.shape[1] != 2:
+            raise InvalidDataError(f"demand points must have shape (N, 2), got {pts.shape}")
+        n = pts.shape[0]
+        if n == 0:
+            raise InvalidDataError("demand has no points")
+        bad = np.flatnonzero(~np.all(np.isfinite(pts), axis=1))
+        if bad.size:
+            raise InvalidDataError(f"demand point {int(bad[0])} has non-finite coordinates {pts[bad[0]].tolist()}")
+        m = np.asarray(mass, dtype=float)
+        if m.ndim == 0:
+            m = np.full(n, float(m))
+        m = m.reshape(-1)
+        if m.shape != (n,):
+            raise InvalidDataError(f"demand mass has {m.size} entries for {n} points")
+        bad = np.flatnonzero(~np.isfinite(m))
+        if bad.size:
+            raise InvalidDataError(f"demand point {int(bad[0])}: mass {m[bad[0]]} is not finite")
+        bad = np.flatnonzero(m < 0)
+        if bad.size:
+            raise InvalidDataError(f"demand point {int(bad[0])}: negative mass {m[bad[0]]}")
+        pts.setflags(write=False)
+        m.setflags(write=False)
+        self.xy: NDArray[np.float64] = pts
+        self.mass: NDArray[np.float64] = m
+
+    @property
+    def n(self) -> int:
+        return int(self.xy.shape[0])
+
+    @property
+    def total(self) -> float:
+        r""":math:`\mu(X)`, the total demand."""
+        return float(self.mass.sum())
+
+    @property
+    def bounds(self) -> Bounds:
+        lo, hi = self.xy.min(axis=0), self.xy.max(axis=0)
+        return float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": "points", "xy": self.xy.tolist(), "mass": self.mass.tolist()}
+
+    def __repr__(self) -> str:
+        return f"Points(N={self.n}, total mass={self.total:g})"
+
+
+class Grid(Points):
+    """Cell-centred grid demand: ``shape = (nx, ny)`` cells over ``bounds = (xmin, xmax, ymin, ymax)``.
+
+    Point ``k = iy * nx + ix`` sits at the centre of cell ``(ix, iy)``. Build it with
+    :meth:`from_density`.
+    """
+
+    def __init__(
+        self,
+        xy: ArrayLike,
+        mass: ArrayLike,
+        bounds: Bounds,
+        shape: tuple[int, int],
+        density: Density | None = None,
+        total: float | None = None,
+    ) -> None:
+        super().__init__(xy, mass)
+        self.grid_bounds = bounds
+        self.shape = shape
+        self.density = density
+        self.requested_total = total
+
+    @staticmethod
+    def _check(bounds: Sequence[float], shape: Sequence[int]) -> tuple[Bounds, tuple[int, int]]:
+        try:
+            b = tuple(float(v) for v in bounds)
+        except (TypeError, ValueError):
+            raise InvalidDataError(f"grid bounds {bounds!r} must be 4 numbers (xmin, xmax, ymin, ymax)") from None
+        if len(b) != 4 or not all(math.isfinite(v) for v in b):
+            raise InvalidDataError(f"grid bounds {bounds!r} must be 4 finite numbers (xmin, xmax, ymin, ymax)")
+        if not (b[0] < b[1] and b[2] < b[3]):
+            raise InvalidDataError(f"grid bounds {b} must satisfy xmin < xmax and ymin < ymax")
+        try:
+            s = tuple(int(v) for v in shape)
+        except (TypeError, ValueError):
+            raise InvalidDataError(f"grid shape {shape!r} must be 2 positive integers") from None
+        if len(s) != 2 or min(s) < 1:
+            raise InvalidDataError(f"grid shape {shape!r} must be 2 positive integers (nx, ny)")
+        if s[0] * s[1] > 50_000_000:
+            raise InvalidDataError(f"grid shape {s} asks for {s[0] * s[1]:,} points, more than 50 million")
+        return (b[0], b[1], b[2], b[3]), (s[0], s[1])
+
+    @classmethod
+    def from_density(
+        cls,
+        density: Density | Callable[[NDArray[np.float64]], NDArray[np.float64]],
+        bounds: Sequence[float],
+        shape: Sequence[int],
+        total: float | None = 1.0,
+    ) -> Grid:
+        r"""Discretize a density on a cell-centred grid.
+
+        The mass of a cell is ``density(centre) * cell_area`` (midpoint rule); with ``total`` (default
+        1) the masses are then rescaled to sum to exactly ``total``, so that a probability density
+        gives a probability measure whatever the resolution. ``density`` is a named :class:`Density`
+        or any callable mapping an ``(N, 2)`` array to ``N`` non-negative values (Python only: a
+        model file names its density).
+        """
+        b, s = cls._check(bounds, shape)
+        nx, ny = s
+        xs = b[0] + (np.arange(nx) + 0.5) * (b[1] - b[0]) / nx
+        ys = b[2] + (np.arange(ny) + 0.5) * (b[3] - b[2]) / ny
+        gx, gy = np.meshgrid(xs, ys, indexing="xy")
+        xy = np.column_stack([gx.ravel(), gy.ravel()])
+        if isinstance(density, Density):
+            f = density(xy, b)
+        elif callable(density):
+            f = np.asarray(density(xy), dtype=float).reshape(-1)
+        else:
+            raise InvalidDataError(f"density {density!r} is neither a Density nor a callable")
+        if f.shape != (xy.shape[0],):
+            raise InvalidDataError(f"density returned {f.size} values for {xy.shape[0]} grid points")
+        area = (b[1] - b[0]) * (b[3] - b[2]) / (nx * ny)
+        mass = f * area
+        if total is not None:
+            t = float(total)
+            if not math.isfinite(t) or t < 0:
+                raise InvalidDataError(f"grid total mass must be a finite non-negative number, got {total!r}")
+            if not np.all(np.isfinite(mass)) or np.any(mass < 0):
+                pass  # reported by Points' checks below, naming the point
+            elif mass.sum() <= 0:
+                raise InvalidDataError("density has no mass on the grid")
+            else:
+                mass = mass * (t / mass.sum())
+        return cls(xy, mass, b, s, density if isinstance(density, Density) else None, total)
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.density is None:
+            return super().to_dict()
+        d: dict[str, Any] = {
+            "type": "grid",
+            "bounds": list(self.grid_bounds),
+            "shape": list(self.shape),
+            "density": self.density.to_dict(),
+        }
+        d["total"] = self.requested_total
+        return d
+
+    def __repr__(self) -> str:
+        return f"Grid({self.shape[0]} x {self.shape[1]}, bounds={self.grid_bounds}, total mass={self.total:g})"
+
+
+# ---------------------------------------------------------------------------------- assignment costs
+class AssignmentCost:
+    r"""The cost :math:`c(x, i)` of serving demand at :math:`x` from endpoint :math:`i`.
+
+    Subclasses implement :meth:`block`, the ``(rows, |S|)`` cost block for a range of demand points,
+    where ``endpoint_xy`` holds the positions of the endpoints (NaN where a node has none).
+    """
+
+    name: str = "cost"
+    needs_positions: bool = False
+    #: True when c(x, i) = d(x, y_i) for a metric d on the plane (used for spatial pruning).
+    metric: bool = False
+
+    def bind(self, demand: Points, endpoint_names: Sequence[str], endpoint_xy: NDArray[np.float64]) -> None:
+        """Check the cost against the demand and endpoints; raise a typed error naming the culprit."""
+        if self.needs_positions:
+            missing = [endpoint_names[k] for k in range(len(endpoint_names)) if not np.all(np.isfinite(endpoint_xy[k]))]
+            if missing:
+                raise UnreachableError(
+                    f"{self.name} assignment cost needs endpoint positions; endpoint {missing[0]!r} has none"
+                )
+
+    def block(
+        self, demand: Points, endpoint_xy: NDArray[np.float64], start: int = 0, stop: int | None = None
+    ) -> NDArray[np.float64]:
+        raise NotImplementedError
+
+    def full(self, demand: Points, endpoint_xy: NDArray[np.float64]) -> NDArray[np.float64]:
+        """The whole ``N x |S|`` matrix (for exact solvers, whose models hold it anyway)."""
+        return self.block(demand, endpoint_xy, 0, demand.n)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.name}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class _PlanarCost(AssignmentCost):
+    needs_positions = True
+    metric = True
+
+    def _diff(
+        self, demand: Points, endpoint_xy: NDArray[np.float64], start: int, stop: int | None
+    ) -> NDArray[np.float64]:
+        x = demand.xy[start:stop]
+        return x[:, None, :] - endpoint_xy[None, :, :]
+
+
+class Euclidean(_PlanarCost):
+    r""":math:`c(x, i) = \|x - y_i\|_2`, with :math:`y_i` the position of endpoint :math:`i`."""
+
+    name = "euclidean"
+
+    def block(self, demand: Points, endpoint_xy: NDArray[np.float64], start: int = 0, stop: int | None = None):  # type: ignore[override]
+        d = self._diff(demand, endpoint_xy, start, stop)
+        return np.sqrt(np.einsum("nsk,nsk->ns", d, d))
+
+
+class SquaredEuclidean(_PlanarCost):
+    r""":math:`c(x, i) = \|x - y_i\|_2^2` (Laguerre cells are then power-diagram polygons)."""
+
+    name = "squared_euclidean"
+    metric = False  # not a metric, but its cells are still convex polygons
+
+    def block(self, demand: Points, endpoint_xy: NDArray[np.float64], start: int = 0, stop: int | None = None):  # type: ignore[override]
+        d = self._diff(demand, endpoint_xy, start, stop)
+        return np.einsum("nsk,nsk->ns", d, d)
+
+
+class Manhattan(_PlanarCost):
+    r""":math:`c(x, i) = \|x - y_i\|_1`."""
+
+    name = "manhattan"
+
+    def block(self, demand: Points, endpoint_xy: NDArray[np.float64], start: int = 0, stop: int | None = None):  # type: ignore[override]
+        return np.abs(self._diff(demand, endpoint_xy, start, stop)).sum(axis=2)
+
+
+class Matrix(AssignmentCost):
+    """An explicit cost matrix ``C`` of shape ``(N, |S|)``, columns in endpoint order.
+
+    Entries are finite, or ``+inf`` to forbid a pair. NaN and ``-inf`` are rejected.
+    """
+
+    name = "matrix"
+
+    def __init__(self, C: ArrayLike) -> None:
+        c = np.asarray(C, dtype=float)
+        if c.ndim != 2:
+            raise InvalidDataError(f"assignment cost matrix must be 2-D (points x endpoints), got shape {c.shape}")
+        bad = np.argwhere(np.isnan(c) | (c == -np.inf))
+        if bad.size:
+            i, j = (int(v) for v in bad[0])
+            raise InvalidDataError(f"assignment cost matrix entry [{i}, {j}] is {c[i, j]}; use +inf to forbid a pair")
+        c.setflags(write=False)
+        self.C = c
+
+    def bind(self, demand: Points, endpoint_names: Sequence[str], endpoint_xy: NDArray[np.float64]) -> None:
+        if self.C.shape != (demand.n, len(endpoint_names)):
+            raise InvalidDataError(
+                f"assignment cost matrix has shape {self.C.shape}, expected "
+                f"({demand.n} points, {len(endpoint_names)} endpoints)"
+            )
+        _check_reach(np.isfinite(self.C), demand, endpoint_names)
+
+    def block(self, demand: Points, endpoint_xy: NDArray[np.float64], start: int = 0, stop: int | None = None):  # type: ignore[override]
+        return self.C[start:stop]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": "matrix", "C": [[v if math.isfinite(v) else "inf" for v in row] for row in self.C.tolist()]}
+
+    def __repr__(self) -> str:
+        return f"Matrix(shape={self.C.shape})"
+
+
+def _check_reach(finite: NDArray[np.bool_], demand: Points, endpoint_names: Sequence[str]) -> None:
+    cols = np.flatnonzero(~finite.any(axis=0))
+    if cols.size:
+        raise UnreachableError(
+            f"endpoint {endpoint_names[int(cols[0])]!r} cannot be reached: its assignment cost is infinite at every demand point"
+        )
+    rows = np.flatnonzero(~finite.any(axis=1) & (demand.mass > 0))
+    if rows.size:
+        raise UnreachableError(
+            f"demand point {int(rows[0])} (mass {demand.mass[rows[0]]:g}) cannot be served: "
+            "its assignment cost is infinite for every endpoint"
+        )
+
+
+class Geodesic(AssignmentCost):
+    r"""Shortest-path length through a weighted graph (Laurentin et al., section V-B).
+
+    :math:`c(x, i)` is the length of a shortest path from the graph node of demand point :math:`x`
+    to the graph node of endpoint :math:`i`, computed with Dijkstra's algorithm
+    (``scipy.sparse.csgraph``) from the endpoints only.
+
+    Parameters
+    ----------
+    graph : scipy sparse matrix (n x n) or networkx graph
+        Non-negative edge weights (networkx: the ``weight`` attribute, default 1).
+    point_nodes : sequence of length N
+        The graph node of each demand point (indices, or networkx node labels).
+    endpoint_nodes : mapping endpoint name -> graph node
+        The graph node of each endpoint of the network.
+    directed : bool
+        Whether edges are one-way (default False: lines carry power both ways).
+    """
+
+    name = "geodesic"
+
+    def __init__(
+        self,
+        graph: Any,
+        point_nodes: Sequence[Any],
+        endpoint_nodes: Mapping[str, Any],
+        directed: bool = False,
+    ) -> None:
+        labels: dict[Any, int] | None = None
+        if sp.issparse(graph):
+            g = sp.csr_matrix(graph, dtype=float)
+        elif hasattr(graph, "nodes") and hasattr(graph, "edges"):
+            import networkx as nx
+
+            order = list(graph.nodes())
+            labels = {v: k for k, v in enumerate(order)}
+            g = sp.csr_matrix(nx.to_scipy_sparse_array(graph, nodelist=order, weight="weight", dtype=float))
+            directed = directed or graph.is_directed()
+        else:
+            g = sp.csr_matrix(np.asarray(graph, dtype=float))
+        if g.shape[0] != g.shape[1]:
+            raise InvalidDataError(f"geodesic graph adjacency must be square, got {g.shape}")
+        if not np.all(np.isfinite(g.data)) or np.any(g.data < 0):
+            raise InvalidDataError("geodesic graph weights must be finite and non-negative")
+
+        def resolve(v: Any, what: str) -> int:
+            if labels is not None:
+                if v not in labels:
+                    raise InvalidDataError(f"{what}: {v!r} is not a node of the geodesic graph")
+                return labels[v]
+            k = int(v)
+            if not 0 <= k < g.shape[0]:
+                raise InvalidDataError(f"{what}: node {k} out of range 0..{g.shape[0] - 1}")
+            return k
+
+        self.graph = g
+        self.directed = bool(directed)
+        self.point_nodes = np.array([resolve(v, f"point_nodes[{k}]") for k, v in enumerate(point_nodes)], dtype=np.intp)
+        self.endpoint_nodes = {str(k): resolve(v, f"endpoint_nodes[{k!r}]") for k, v in endpoint_nodes.items()}
+        self._dist: NDArray[np.float64] | None = None
+        self._order: list[str] | None = None
+
+    def bind(self, demand: Points, endpoint_names: Sequence[str], endpoint_xy: NDArray[np.float64]) -> None:
+        from scipy.sparse.csgraph import dijkstra
+
+        if self.point_nodes.shape != (demand.n,):
+            raise InvalidDataError(f"geodesic cost has {self.point_nodes.size} point nodes for {demand.n} demand points")
+        missing = [e for e in endpoint_names if e not in self.endpoint_nodes]
+        if missing:
+            raise UnreachableError(f"endpoint {missing[0]!r} has no node in the geodesic graph (endpoint_nodes)")
+        src = np.array([self.endpoint_nodes[e] for e in endpoint_names], dtype=np.intp)
+        # distances from each endpoint; for a directed graph we need paths point -> endpoint,
+        # i.e. distances from the endpoint in the reversed graph.
+        g = self.graph.T.tocsr() if self.directed else self.graph
+        dist = dijkstra(g, directed=self.directed, indices=src)
+        self._dist = np.ascontiguousarray(dist[:, self.point_nodes].T)
+        self._order = list(endpoint_names)
+        _check_reach(np.isfinite(self._dist), demand, endpoint_names)
+
+    def block(self, demand: Points, endpoint_xy: NDArray[np.float64], start: int = 0, stop: int | None = None):  # type: ignore[override]
+        if self._dist is None:
+            raise InvalidDataError("Geodesic cost used before it was bound to a problem")
+        return self._dist[start:stop]
+
+    def path(self, point: int, endpoint: str) -> list[int]:
+        """Graph nodes on a shortest path from demand point ``point`` to ``endpoint``."""
+        from scipy.sparse.csgraph import dijkstra
+
+        g = self.graph.T.tocsr() if self.directed else self.graph
+        src = self.endpoint_nodes[str(endpoint)]
+        _, pred = dijkstra(g, directed=self.directed, indices=src, return_predecessors=True)
+        node = int(self.point_nodes[point])
+        out = [node]
+        while node != src:
+            node = int(pred[node])
+            if node < 0:
+                return []
+            out.append(node)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        coo = self.graph.tocoo()
+        return {
+            "type": "geodesic",
+            "edges": [[int(i), int(j), float(w)] for i, j, w in zip(coo.row, coo.col, coo.data, strict=True)],
+            "n_graph_nodes": int(self.graph.shape[0]),
+            "point_nodes": self.point_nodes.tolist(),
+            "endpoint_nodes": dict(self.endpoint_nodes),
+            "directed": self.directed,
+        }
+
+    def __repr__(self) -> str:
+        return f"Geodesic(graph with {self.graph.shape[0]} nodes, {self.graph.nnz} edges)"
+
+
+ASSIGNMENT_COSTS: dict[str, type[AssignmentCost]] = {
+    "euclidean": Euclidean,
+    "squared_euclidean": SquaredEuclidean,
+    "manhattan": Manhattan,
+}

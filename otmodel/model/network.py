@@ -1,0 +1,393 @@
+r"""Networks: named nodes with supplies and arcs with convex costs and flow bounds.
+
+A network is the directed graph :math:`G = (\mathcal N, \mathcal A)` of Laurentin et al. (2025),
+section II: node :math:`i` has net supply :math:`s_i` (negative for a demand node), an optional
+position in the plane and an *endpoint* flag (the set :math:`\mathcal S` of nodes that serve the
+spatial demand); arc :math:`(i,j)` carries a flow :math:`p_{ij} \in [a_{ij}, b_{ij}]` (called
+``lower`` and ``upper`` here; ``lower < 0`` allows flow against the arc's direction) at a convex cost
+:math:`c_{ij}(p_{ij})`.
+
+Names are used outside, integer indices inside: nodes are numbered in insertion order, arcs too.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import ArrayLike, NDArray
+
+from otmodel.errors import (
+    DuplicateNodeError,
+    InvalidBoundsError,
+    InvalidDataError,
+    NonConvexError,
+    UnknownNodeError,
+)
+from otmodel.model.costs import ArcCost, ArcCosts, as_arc_cost
+
+__all__ = ["Network", "Node", "Arc"]
+
+
+def _finite(value: Any, what: str) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise InvalidDataError(f"{what} = {value!r} is not a number") from None
+    if not math.isfinite(v):
+        raise InvalidDataError(f"{what} = {v} must be finite")
+    return v
+
+
+@dataclass(frozen=True)
+class Node:
+    """A node: its name, net supply, optional position and endpoint flag."""
+
+    name: str
+    supply: float = 0.0
+    position: tuple[float, float] | None = None
+    endpoint: bool = False
+
+
+@dataclass(frozen=True)
+class Arc:
+    """An arc ``tail -> head`` with cost and flow bounds ``lower <= p <= upper``."""
+
+    tail: str
+    head: str
+    cost: ArcCost = field(default_factory=lambda: as_arc_cost(0.0))
+    lower: float = 0.0
+    upper: float = math.inf
+
+    @property
+    def name(self) -> str:
+        return f"{self.tail}->{self.head}"
+
+
+class Network:
+    """A directed network with supplies, endpoints, arc costs and flow bounds.
+
+    Build it by calls::
+
+        net = Network()
+        net.add_node("S1", supply=0.5, position=(10, 20))
+        net.add_node("I1", endpoint=True, position=(30, 60))
+        net.add_arc("S1", "I1", cost=Quadratic(45.0), lower=-1, upper=1)
+
+    or from a networkx ``DiGraph`` (:meth:`from_networkx`) or from arrays (:meth:`from_arrays`).
+    Data are checked as they are added: a duplicate or unknown node name, a NaN or infinite supply,
+    ``lower > upper`` and a non-convex cost each raise their typed error naming the item.
+    """
+
+    def __init__(self) -> None:
+        self._nodes: list[Node] = []
+        self._index: dict[str, int] = {}
+        self._arcs: list[Arc] = []
+
+    # ------------------------------------------------------------------ building
+    def add_node(
+        self,
+        name: Hashable,
+        supply: float = 0.0,
+        position: Sequence[float] | None = None,
+        endpoint: bool = False,
+    ) -> Network:
+        """Add a node; returns the network so that calls can be chained."""
+        key = str(name)
+        if key in self._index:
+            raise DuplicateNodeError(f"node {key!r} is defined twice")
+        s = _finite(supply, f"node {key!r}: supply")
+        pos: tuple[float, float] | None = None
+        if position is not None:
+            try:
+                coords = [float(c) for c in position]
+            except (TypeError, ValueError):
+                raise InvalidDataError(f"node {key!r}: position {position!r} is not a pair of numbers") from None
+            if len(coords) != 2:
+                raise InvalidDataError(f"node {key!r}: position must have 2 coordinates, got {len(coords)}")
+            pos = (
+                _finite(coords[0], f"node {key!r}: position x"),
+                _finite(coords[1], f"node {key!r}: position y"),
+            )
+        self._index[key] = len(self._nodes)
+        self._nodes.append(Node(key, s, pos, bool(endpoint)))
+        return self
+
+    def add_arc(
+        self,
+        tail: Hashable,
+        head: Hashable,
+        cost: ArcCost | float | None = None,
+        lower: float = 0.0,
+        upper: float = math.inf,
+    ) -> Network:
+        """Add arc ``tail -> head`` with ``cost`` (a number means :class:`Linear`) and bounds."""
+        t, h = str(tail), str(head)
+        label = f"arc {t}->{h}"
+        for end in (t, h):
+            if end not in self._index:
+                raise UnknownNodeError(f"{label}: unknown node {end!r}")
+        if t == h:
+            raise InvalidDataError(f"{label}: an arc must join two different nodes")
+        lo, up = _bound(lower, f"{label}: lower"), _bound(upper, f"{label}: upper")
+        if lo > up:
+            raise InvalidBoundsError(f"{label}: lower bound {lo} exceeds upper bound {up}")
+        if lo == math.inf or up == -math.inf:
+            raise InvalidBoundsError(f"{label}: bounds [{lo}, {up}] leave no finite flow")
+        try:
+            c = as_arc_cost(cost)
+        except InvalidDataError as exc:
+            raise type(exc)(f"{label}: {exc}") from None
+        self._arcs.append(Arc(t, h, c, lo, up))
+        return self
+
+    @classmethod
+    def from_networkx(
+        cls,
+        graph: Any,
+        supply: str = "supply",
+        position: str = "pos",
+        endpoint: str = "endpoint",
+        cost: str = "cost",
+        lower: str = "lower",
+        upper: str = "upper",
+    ) -> Network:
+        """Build from a ``networkx.DiGraph``; attributes are read by the names given.
+
+        Node attributes: ``supply`` (default 0), ``pos`` (optional), ``endpoint`` (default False).
+        Edge attributes: ``cost`` (a number or an :class:`ArcCost`, default 0), ``lower`` (default
+        0), ``upper`` (default infinity). An undirected graph is rejected: say which direction.
+        """
+        if not getattr(graph, "is_directed", lambda: False)():
+            raise InvalidDataError("from_networkx needs a directed graph (networkx.DiGraph)")
+        if graph.is_multigraph():
+            raise InvalidDataError("from_networkx does not accept multigraphs")
+        net = cls()
+        for n, data in graph.nodes(data=True):
+            net.add_node(n, data.get(supply, 0.0), data.get(position), data.get(endpoint, False))
+        for u, v, data in graph.edges(data=True):
+            net.add_arc(u, v, data.get(cost, 0.0), data.get(lower, 0.0), data.get(upper, math.inf))
+        return net
+
+    @classmethod
+    def from_arrays(
+        cls,
+        names: Sequence[Hashable],
+        supply: ArrayLike,
+        tails: ArrayLike,
+        heads: ArrayLike,
+        quadratic: ArrayLike | None = None,
+        linear: ArrayLike | None = None,
+        lower: ArrayLike | None = None,
+        upper: ArrayLike | None = None,
+        positions: ArrayLike | None = None,
+        endpoints: ArrayLike | None = None,
+    ) -> Network:
+        """Build from arrays: ``tails``/``heads`` are integer node indices or node names.
+
+        ``quadratic`` and ``linear`` give ``a`` and ``b`` of ``a p^2 + b p`` per arc (default 0),
+        ``lower``/``upper`` default to 0 and infinity, ``positions`` is ``(n, 2)``, ``endpoints`` is a
+        boolean mask or a list of indices/names.
+        """
+        n = len(names)
+        s = np.asarray(supply, dtype=float).reshape(-1)
+        if s.shape != (n,):
+            raise InvalidDataError(f"supply has {s.size} entries for {n} nodes")
+        pos = None if positions is None else np.asarray(positions, dtype=float)
+        if pos is not None and pos.shape != (n, 2):
+            raise InvalidDataError(f"positions must have shape ({n}, 2), got {pos.shape}")
+        is_end = np.zeros(n, dtype=bool)
+        if endpoints is not None:
+            e = np.asarray(endpoints)
+            if e.dtype == bool:
+                if e.shape != (n,):
+                    raise InvalidDataError(f"endpoint mask has {e.size} entries for {n} nodes")
+                is_end = e
+            else:
+                tmp = cls._resolve_list([str(x) for x in names], list(e), "endpoints")
+                is_end[tmp] = True
+        net = cls()
+        for k, name in enumerate(names):
+            net.add_node(name, s[k], None if pos is None else pos[k], bool(is_end[k]))
+        str_names = [nd.name for nd in net._nodes]
+        t_idx = cls._resolve_list(str_names, list(np.asarray(tails).reshape(-1)), "tails")
+        h_idx = cls._resolve_list(str_names, list(np.asarray(heads).reshape(-1)), "heads")
+        m = len(t_idx)
+        if len(h_idx) != m:
+            raise InvalidDataError(f"tails has {m} entries but heads has {len(h_idx)}")
+
+        def col(x: ArrayLike | None, default: float, what: str) -> NDArray[np.float64]:
+            if x is None:
+                return np.full(m, default)
+            arr = np.asarray(x, dtype=float).reshape(-1)
+            if arr.size == 1:
+                return np.full(m, float(arr[0]))
+            if arr.shape != (m,):
+                raise InvalidDataError(f"{what} has {arr.size} entries for {m} arcs")
+            return arr
+
+        qa, lb = col(quadratic, 0.0, "quadratic"), col(linear, 0.0, "linear")
+        lo, up = col(lower, 0.0, "lower"), col(upper, math.inf, "upper")
+        for k in range(m):
+            try:
+                c = ArcCost(qa[k], lb[k])
+            except (InvalidDataError, NonConvexError) as exc:
+                raise type(exc)(f"arc {k} ({str_names[t_idx[k]]}->{str_names[h_idx[k]]}): {exc}") from None
+            net.add_arc(str_names[t_idx[k]], str_names[h_idx[k]], c, lo[k], up[k])
+        return net
+
+    @staticmethod
+    def _resolve_list(names: list[str], items: list[Any], what: str) -> list[int]:
+        index = {nm: i for i, nm in enumerate(names)}
+        out = []
+        for k, it in enumerate(items):
+            if isinstance(it, (int, np.integer)) and not isinstance(it, bool) and str(it) not in index:
+                if not 0 <= int(it) < len(names):
+                    raise UnknownNodeError(f"{what}[{k}]: node index {int(it)} out of range 0..{len(names) - 1}")
+                out.append(int(it))
+            elif str(it) in index:
+                out.append(index[str(it)])
+            else:
+                raise UnknownNodeError(f"{what}[{k}]: unknown node {it!r}")
+        return out
+
+    # ------------------------------------------------------------------ views
+    @property
+    def nodes(self) -> tuple[Node, ...]:
+        return tuple(self._nodes)
+
+    @property
+    def arcs(self) -> tuple[Arc, ...]:
+        return tuple(self._arcs)
+
+    @property
+    def node_names(self) -> list[str]:
+        return [n.name for n in self._nodes]
+
+    @property
+    def arc_names(self) -> list[str]:
+        return [a.name for a in self._arcs]
+
+    @property
+    def n_nodes(self) -> int:
+        return len(self._nodes)
+
+    @property
+    def n_arcs(self) -> int:
+        return len(self._arcs)
+
+    def index(self, name: Hashable) -> int:
+        """Integer index of node ``name``."""
+        try:
+            return self._index[str(name)]
+        except KeyError:
+            raise UnknownNodeError(f"unknown node {name!r}") from None
+
+    def arc_index(self, tail: Hashable, head: Hashable) -> int:
+        """Index of arc ``tail -> head`` (the first one if there are parallel arcs)."""
+        t, h = str(tail), str(head)
+        for k, a in enumerate(self._arcs):
+            if a.tail == t and a.head == h:
+                return k
+        for end in (t, h):
+            self.index(end)
+        raise UnknownNodeError(f"no arc {t}->{h}")
+
+    @property
+    def supply(self) -> NDArray[np.float64]:
+        return np.array([n.supply for n in self._nodes], dtype=float)
+
+    @property
+    def endpoint_mask(self) -> NDArray[np.bool_]:
+        return np.array([n.endpoint for n in self._nodes], dtype=bool)
+
+    @property
+    def endpoints(self) -> NDArray[np.intp]:
+        """Indices of the endpoint nodes (the set S), in node order."""
+        return np.flatnonzero(self.endpoint_mask)
+
+    @property
+    def endpoint_names(self) -> list[str]:
+        return [n.name for n in self._nodes if n.endpoint]
+
+    @property
+    def tails(self) -> NDArray[np.intp]:
+        return np.array([self._index[a.tail] for a in self._arcs], dtype=np.intp)
+
+    @property
+    def heads(self) -> NDArray[np.intp]:
+        return np.array([self._index[a.head] for a in self._arcs], dtype=np.intp)
+
+    @property
+    def lower(self) -> NDArray[np.float64]:
+        return np.array([a.lower for a in self._arcs], dtype=float)
+
+    @property
+    def upper(self) -> NDArray[np.float64]:
+        return np.array([a.upper for a in self._arcs], dtype=float)
+
+    @property
+    def costs(self) -> ArcCosts:
+        return ArcCosts(
+            np.array([a.cost.a for a in self._arcs], dtype=float),
+            np.array([a.cost.b for a in self._arcs], dtype=float),
+        )
+
+    def positions(self, nodes: Iterable[int] | None = None) -> NDArray[np.float64]:
+        """Positions as an ``(n, 2)`` array, NaN where a node has none."""
+        idx = range(self.n_nodes) if nodes is None else nodes
+        return np.array(
+            [self._nodes[i].position if self._nodes[i].position is not None else (np.nan, np.nan) for i in idx],
+            dtype=float,
+        ).reshape(-1, 2)
+
+    def incidence(self) -> sp.csr_matrix:
+        r"""Node-arc incidence matrix :math:`E` with :math:`E_{i,(i,j)} = +1`, :math:`E_{j,(i,j)} = -1`.
+
+        ``(E @ p)[i]`` is the net outflow of node ``i``, the left-hand side of (1b)-(1c).
+        """
+        m = self.n_arcs
+        rows = np.concatenate([self.tails, self.heads])
+        cols = np.concatenate([np.arange(m), np.arange(m)])
+        vals = np.concatenate([np.ones(m), -np.ones(m)])
+        return sp.csr_matrix((vals, (rows, cols)), shape=(self.n_nodes, m))
+
+    def to_networkx(self) -> Any:
+        import networkx as nx
+
+        g = nx.DiGraph()
+        for nd in self._nodes:
+            attrs: dict[str, Any] = {"supply": nd.supply, "endpoint": nd.endpoint}
+            if nd.position is not None:
+                attrs["pos"] = nd.position
+            g.add_node(nd.name, **attrs)
+        for a in self._arcs:
+            g.add_edge(a.tail, a.head, cost=a.cost, lower=a.lower, upper=a.upper)
+        return g
+
+    def copy(self) -> Network:
+        net = Network()
+        net._nodes = list(self._nodes)
+        net._index = dict(self._index)
+        net._arcs = list(self._arcs)
+        return net
+
+    def __repr__(self) -> str:
+        return (
+            f"Network({self.n_nodes} nodes, {self.n_arcs} arcs, "
+            f"{int(self.endpoint_mask.sum())} endpoints, total supply {self.supply.sum():g})"
+        )
+
+
+def _bound(value: Any, what: str) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise InvalidDataError(f"{what} = {value!r} is not a number") from None
+    if math.isnan(v):
+        raise InvalidBoundsError(f"{what} is NaN")
+    return v

@@ -1,0 +1,287 @@
+"""Results: statuses on two axes, the one :class:`Solution` type of every backend, traces.
+
+A solution says *why its backend stopped* (:class:`Status`) and *what the returned point is*
+(:class:`PointStatus`). An iterative backend never claims ``OPTIMAL`` on its own say-so; it reports
+why it stopped and :func:`otmodel.validation.certify` says how good the point is.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+
+__all__ = [
+    "Status",
+    "PointStatus",
+    "Solution",
+    "Trace",
+    "InfeasibilityCertificate",
+    "UnboundedCertificate",
+]
+
+
+class Status(enum.Enum):
+    """Why the backend stopped."""
+
+    OPTIMAL = "optimal"
+    """An exact solver proved optimality within its tolerances."""
+    CONVERGED = "converged"
+    """An iterative method met its stopping rule (not a proof of optimality: certify the point)."""
+    ITERATION_LIMIT = "iteration_limit"
+    """The iteration limit ``max_iter`` was reached before the stopping rule."""
+    TIME_LIMIT = "time_limit"
+    """The time limit was reached."""
+    INFEASIBLE = "infeasible"
+    """No feasible point exists; ``Solution.certificate`` holds a cut that otmodel verified itself."""
+    UNBOUNDED = "unbounded"
+    """The objective is unbounded below; ``Solution.certificate`` holds a negative-cost cycle."""
+    NUMERICAL_ERROR = "numerical_error"
+    """The solver failed, or claimed infeasibility/unboundedness that otmodel could not verify."""
+    UNKNOWN = "unknown"
+    """The solver returned a code otmodel does not know; never read as optimal."""
+
+
+class PointStatus(enum.Enum):
+    """What the returned point is."""
+
+    FEASIBLE = "feasible"
+    """Satisfies every constraint within the solver's tolerance."""
+    NEARLY_FEASIBLE = "nearly_feasible"
+    """An iterate with small constraint residuals (e.g. flow balance of a dual method)."""
+    INFEASIBLE_POINT = "infeasible_point"
+    """A point with significant constraint violations."""
+    CERTIFICATE = "certificate"
+    """No primal point: the solution carries a certificate of infeasibility or unboundedness."""
+    NO_POINT = "no_point"
+    """Nothing usable was returned."""
+
+
+@dataclass(frozen=True)
+class InfeasibilityCertificate:
+    r"""A node set :math:`U` whose net supply exceeds what its cut can carry.
+
+    For every feasible flow, net supply of :math:`U` = flow out of :math:`U` - flow into :math:`U`
+    :math:`\le \sum_{\delta^+(U)} u - \sum_{\delta^-(U)} l` (the *cut capacity*). ``excess`` is
+    ``supply - capacity > 0``. For a spatial problem the node set may include *demand groups*
+    (points that can be served by the same endpoints), named ``demand[...]``. ``direction`` is
+    ``"out"`` when the set has too much supply for its outgoing capacity, ``"in"`` when it has too
+    much demand for what can enter it.
+    """
+
+    nodes: tuple[str, ...]
+    net_supply: float
+    cut_capacity: float
+    direction: str = "out"
+
+    @property
+    def excess(self) -> float:
+        return self.net_supply - self.cut_capacity
+
+    def describe(self) -> str:
+        verb = "out of" if self.direction == "out" else "into"
+        what = "net supply" if self.direction == "out" else "net demand"
+        return (
+            f"node set {{{', '.join(self.nodes)}}} has {what} {self.net_supply:.6g} but the arcs "
+            f"{verb} it can carry at most {self.cut_capacity:.6g}"
+        )
+
+
+@dataclass(frozen=True)
+class UnboundedCertificate:
+    """A cycle along which flow can grow without bound at negative total cost.
+
+    ``arcs`` lists the arcs of the cycle with the direction in which flow increases (+1 forward,
+    -1 backward); ``cost`` is the cost of one unit around it (< 0).
+    """
+
+    nodes: tuple[str, ...]
+    arcs: tuple[tuple[str, int], ...]
+    cost: float
+
+    def describe(self) -> str:
+        return f"cycle {' -> '.join(self.nodes + self.nodes[:1])} has cost {self.cost:.6g} per unit and no bound"
+
+
+@dataclass
+class Trace:
+    """Per-iteration records of an iterative backend: column name -> list of values."""
+
+    columns: dict[str, list[Any]] = field(default_factory=dict)
+
+    def append(self, **values: Any) -> None:
+        for k, v in values.items():
+            self.columns.setdefault(k, []).append(v)
+
+    def __len__(self) -> int:
+        return max((len(v) for v in self.columns.values()), default=0)
+
+    def __getitem__(self, key: str) -> NDArray[Any]:
+        return np.asarray(self.columns[key])
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.columns
+
+
+@dataclass(frozen=True)
+class Solution:
+    """The result of every backend.
+
+    Attributes
+    ----------
+    problem : the problem solved
+    status : Status -- why the backend stopped
+    point_status : PointStatus -- what the point is
+    objective : float -- objective of the returned point (NaN if none)
+    flows : (m,) array -- flow per arc (arc order of the problem)
+    potentials : (n,) array -- node potentials psi in the sign convention of Laurentin et al.
+        eq. (3)-(4): at an exact answer the dual function q(psi) equals the optimum
+    assignment : scipy.sparse.csr_matrix (N, |S|) or None -- the transport plan pi(x_k, i)
+    cell_mass : (|S|,) array or None -- mass assigned to each endpoint
+    backend, solver : names
+    timings : dict -- seconds spent in 'build', 'solve' and 'total'
+    trace : Trace or None
+    certificate : InfeasibilityCertificate, UnboundedCertificate or None
+    iterations : int
+    message : str -- the solver's own words
+    info : dict -- anything else a backend reports
+    """
+
+    problem: Any
+    status: Status
+    point_status: PointStatus
+    objective: float
+    flows: NDArray[np.float64]
+    potentials: NDArray[np.float64]
+    backend: str
+    solver: str
+    assignment: sp.csr_matrix | None = None
+    cell_mass: NDArray[np.float64] | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    trace: Trace | None = None
+    certificate: InfeasibilityCertificate | UnboundedCertificate | None = None
+    iterations: int = 0
+    message: str = ""
+    info: dict[str, Any] = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ name-keyed views
+    def flow(self, tail: str, head: str) -> float:
+        """Flow on arc ``tail -> head``."""
+        return float(self.flows[self.problem.arc_index(tail, head)])
+
+    def potential(self, node: str) -> float:
+        """Potential psi of ``node``."""
+        return float(self.potentials[self.problem.node_index(node)])
+
+    def mass(self, endpoint: str) -> float:
+        """Demand mass assigned to ``endpoint``."""
+        if self.cell_mass is None:
+            raise ValueError("this solution has no assignment (not a spatial problem)")
+        return float(self.cell_mass[self.problem.endpoint_names.index(str(endpoint))])
+
+    @property
+    def has_point(self) -> bool:
+        return self.point_status in (PointStatus.FEASIBLE, PointStatus.NEARLY_FEASIBLE, PointStatus.INFEASIBLE_POINT)
+
+    def assigned_endpoint(self) -> NDArray[np.intp]:
+        """For each demand point, the endpoint (column index) receiving most of its mass."""
+        if self.assignment is None:
+            raise ValueError("this solution has no assignment (not a spatial problem)")
+        return np.asarray(self.assignment.argmax(axis=1)).reshape(-1)
+
+    # ------------------------------------------------------------------ reporting
+    def summary(self) -> str:
+        p = self.problem
+        lines = [
+            f"{type(p).__name__}{' ' + repr(p.name) if getattr(p, 'name', '') else ''}: "
+            f"{p.n_nodes} nodes, {p.n_arcs} arcs"
+            + (f", {p.n_points} demand points, {p.n_endpoints} endpoints" if p.kind == "spatial" else ""),
+            f"backend {self.backend} ({self.solver}): {self.status.value}, point {self.point_status.value}",
+        ]
+        if self.message:
+            lines.append(f"  solver says: {self.message}")
+        if self.certificate is not None:
+            lines.append(f"  certificate: {self.certificate.describe()}")
+        if self.has_point:
+            lines.append(f"objective     {self.objective:.10g}")
+        t = self.timings
+        if t:
+            lines.append(
+                "time          "
+                + ", ".join(f"{k} {v:.3f} s" for k, v in t.items() if isinstance(v, (int, float)))
+            )
+        if self.iterations:
+            lines.append(f"iterations    {self.iterations}")
+        if self.has_point:
+            w = max(8, max(len(n) for n in p.arc_names) if p.n_arcs else 8)
+            lines.append("")
+            lines.append(f"{'arc':<{w}}  {'flow':>12}  {'lower':>8}  {'upper':>8}")
+            for k, name in enumerate(p.arc_names):
+                lines.append(f"{name:<{w}}  {self.flows[k]:>12.6g}  {p.lower[k]:>8.3g}  {p.upper[k]:>8.3g}")
+            lines.append("")
+            wn = max(6, max(len(n) for n in p.node_names))
+            head = f"{'node':<{wn}}  {'supply':>10}  {'potential':>12}"
+            if p.kind == "spatial" and self.cell_mass is not None:
+                head += f"  {'assigned':>10}"
+            lines.append(head)
+            ends = list(getattr(p, "endpoints", []))
+            for i, name in enumerate(p.node_names):
+                row = f"{name:<{wn}}  {p.supply[i]:>10.6g}  {self.potentials[i]:>12.6g}"
+                if p.kind == "spatial" and self.cell_mass is not None and i in ends:
+                    row += f"  {self.cell_mass[ends.index(i)]:>10.6g}"
+                lines.append(row)
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dictionary (the assignment is summarized by endpoint, not written point by point)."""
+        p = self.problem
+
+        def num(v: float) -> float | str | None:
+            if v is None:
+                return None
+            v = float(v)
+            return v if math.isfinite(v) else str(v)
+
+        out: dict[str, Any] = {
+            "problem": getattr(p, "name", "") or type(p).__name__,
+            "backend": self.backend,
+            "solver": self.solver,
+            "status": self.status.value,
+            "point_status": self.point_status.value,
+            "objective": num(self.objective),
+            "timings": {k: float(v) for k, v in self.timings.items()},
+            "iterations": self.iterations,
+            "message": self.message,
+            "flows": {name: num(self.flows[k]) for k, name in enumerate(p.arc_names)} if self.has_point else {},
+            "potentials": {name: num(self.potentials[i]) for i, name in enumerate(p.node_names)}
+            if self.has_point
+            else {},
+        }
+        if self.cell_mass is not None:
+            out["cell_mass"] = {name: num(self.cell_mass[k]) for k, name in enumerate(p.endpoint_names)}
+        if self.certificate is not None:
+            c = self.certificate
+            if isinstance(c, InfeasibilityCertificate):
+                out["certificate"] = {
+                    "type": "infeasible",
+                    "nodes": list(c.nodes),
+                    "net_supply": c.net_supply,
+                    "cut_capacity": c.cut_capacity,
+                    "direction": c.direction,
+                }
+            else:
+                out["certificate"] = {"type": "unbounded", "nodes": list(c.nodes), "cost": c.cost}
+        return out
+
+    def to_json(self, path: str | None = None) -> str:
+        text = json.dumps(self.to_dict(), indent=2)
+        if path is not None:
+            with open(path, "w", encoding="utf-8") as fh:
+                fh.write(text + "\n")
+        return text
