@@ -175,3 +175,32 @@ def build_standard_form(problem: FlowProblem, scale: bool = True) -> StandardFor
         sigma=sigma,
         n_node_rows=n,
     )
+
+
+def redundant_rows(sf: StandardForm, rtol: float = 1e-9) -> NDArray[np.intp]:
+    """One row per balanced connected component of the constraint graph, safe to drop.
+
+    The rows of ``A`` are linearly dependent: within each connected component (rows joined by a
+    shared variable) the node rows minus the point rows sum to zero on the left-hand side. Leaving
+    the dependency in costs HiGHS's presolve seconds (measured: 7.8 s of a 9.5 s solve on the
+    200 x 200 synthetic LP) while dropping one row per component fixes that row's dual at 0, which
+    is harmless since potentials are defined up to an additive constant per component. A component
+    whose right-hand sides do not balance is infeasible; its rows are all kept so the solver (and
+    the certificate finder) see the infeasibility.
+    """
+    from scipy.sparse.csgraph import connected_components
+
+    nr, nv = sf.A.shape
+    coo = sf.A.tocoo()
+    # bipartite graph rows <-> variables; components of it give the row components
+    g = sp.csr_matrix((np.ones(coo.nnz), (coo.row, nr + coo.col)), shape=(nr + nv, nr + nv))
+    ncomp, all_labels = connected_components(g, directed=False)
+    labels = all_labels[:nr]
+    sign = np.ones(nr)
+    sign[sf.n_node_rows :] = -1.0
+    imbalance = np.bincount(labels, weights=sign * sf.rhs, minlength=ncomp)
+    scale = np.bincount(labels, weights=np.abs(sf.rhs), minlength=ncomp)
+    ok = np.abs(imbalance) <= 10 * rtol * np.maximum(1.0, scale)
+    last = np.full(ncomp, -1, dtype=np.intp)
+    np.maximum.at(last, labels[: sf.n_node_rows], np.arange(sf.n_node_rows, dtype=np.intp))
+    return np.sort(last[ok & (last >= 0)])

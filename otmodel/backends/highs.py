@@ -1,0 +1,243 @@
+r"""The ``highs`` backend: HiGHS through highspy, from sparse matrices built in one shot.
+
+Linear problems are passed to HiGHS as one LP (see :mod:`otmodel.backends._standard` for the
+scaled matrix form). The default method is the interior-point solver with crossover, chosen by
+measurement on the 200 x 200 synthetic LP (``benchmarks/bench_exact.py``: interior point about 20x
+faster than dual simplex here), and crossover gives a basic solution, hence exact potentials.
+
+Quadratic arc costs are handled exactly by outer approximation (:mod:`otmodel.backends._outer`):
+tangent cuts re-solved as LPs, warm-started by the dual simplex, until the certified gap
+``sum_j (q_j P_j^2 - t_j)`` is below ``tol`` relative to the objective.
+
+Options
+-------
+method : {"ipm", "simplex", "pdlp"}
+    HiGHS method for the (first) LP solve; default "ipm" (with crossover).
+tol : float
+    Relative gap of the outer approximation for quadratic costs (default 1e-9).
+max_rounds : int
+    Limit on cutting-plane rounds (default 200).
+time_limit : float
+    Seconds (default: none).
+verbose : bool
+    Print HiGHS's log.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from otmodel.backends._outer import initial_cut_points, oa_gap, tangent
+from otmodel.backends._standard import StandardForm, build_standard_form, redundant_rows
+from otmodel.backends.base import Timer, no_point_solution
+from otmodel.model.problems import FlowProblem
+from otmodel.results import PointStatus, Solution, Status
+
+__all__ = ["HighsBackend", "classify_failure"]
+
+
+def classify_failure(
+    problem: FlowProblem, claim: str, backend: str, solver: str, timings: dict[str, float], message: str
+) -> Solution:
+    """Turn a solver's claim of infeasibility/unboundedness into a status otmodel verified itself.
+
+    ``claim`` is "infeasible", "unbounded" or "infeasible_or_unbounded". A claim is believed only with
+    a certificate found and checked here, independently of the solver; otherwise the status is
+    NUMERICAL_ERROR (DESIGN.md, Numerics).
+    """
+    from otmodel.backends._certificates import (
+        find_infeasible_cut,
+        find_unbounded_cycle,
+        verify_infeasibility_certificate,
+        verify_unbounded_certificate,
+    )
+
+    cut = find_infeasible_cut(problem)
+    if cut is not None and verify_infeasibility_certificate(problem, cut):
+        return no_point_solution(
+            problem, Status.INFEASIBLE, PointStatus.CERTIFICATE, backend, solver, timings, message, cut
+        )
+    if claim != "infeasible":
+        cyc = find_unbounded_cycle(problem)
+        if cyc is not None and verify_unbounded_certificate(problem, cyc):
+            return no_point_solution(
+                problem, Status.UNBOUNDED, PointStatus.CERTIFICATE, backend, solver, timings, message, cyc
+            )
+    return no_point_solution(
+        problem,
+        Status.NUMERICAL_ERROR,
+        PointStatus.NO_POINT,
+        backend,
+        solver,
+        timings,
+        f"{message} (solver claimed {claim.replace('_', ' ')}, but otmodel found no certificate)",
+    )
+
+
+class HighsBackend:
+    name = "highs"
+    capabilities = frozenset({"flow", "spatial", "linear", "quadratic", "exact"})
+
+    def supports(self, problem: FlowProblem) -> str | None:
+        if not isinstance(problem, FlowProblem):
+            return f"not an otmodel flow problem: {type(problem).__name__}"
+        return None
+
+    def solve(self, problem: FlowProblem, **options: Any) -> Solution:
+        import highspy
+
+        method = str(options.pop("method", "ipm"))
+        tol = float(options.pop("tol", 1e-9))
+        max_rounds = int(options.pop("max_rounds", 200))
+        time_limit = options.pop("time_limit", None)
+        verbose = bool(options.pop("verbose", False))
+        if options:
+            from otmodel.errors import UnsupportedError
+
+            raise UnsupportedError(f"highs backend: unknown option(s) {sorted(options)}")
+        if method not in ("ipm", "simplex", "pdlp"):
+            from otmodel.errors import UnsupportedError
+
+            raise UnsupportedError(f"highs backend: method must be 'ipm', 'simplex' or 'pdlp', got {method!r}")
+
+        timer = Timer()
+        with timer("build"):
+            sf = build_standard_form(problem)
+            drop = redundant_rows(sf)
+            keep = np.ones(sf.n_rows, dtype=bool)
+            keep[drop] = False
+            A = sf.A[keep].tocsc()
+            rhs = sf.rhs[keep]
+            h = highspy.Highs()
+            h.setOptionValue("output_flag", verbose)
+            h.setOptionValue("solver", method)
+            if time_limit is not None:
+                h.setOptionValue("time_limit", float(time_limit))
+            inf = highspy.kHighsInf
+            lp = highspy.HighsLp()
+            lp.num_col_ = sf.n_vars
+            lp.num_row_ = int(A.shape[0])
+            lp.col_cost_ = sf.c
+            lp.col_lower_ = np.where(np.isinf(sf.lb), -inf, sf.lb)
+            lp.col_upper_ = np.where(np.isinf(sf.ub), inf, sf.ub)
+            lp.row_lower_ = rhs
+            lp.row_upper_ = rhs
+            lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+            lp.a_matrix_.start_ = A.indptr
+            lp.a_matrix_.index_ = A.indices
+            lp.a_matrix_.value_ = A.data
+            h.passModel(lp)
+            quad = sf.quadratic_arcs
+            if quad.size:
+                self._add_epigraph(h, sf, quad)
+        solver = f"HiGHS {h.version()} {method}"
+        rounds = 0
+        gap = 0.0
+        with timer("solve"):
+            h.run()
+            status = h.getModelStatus()
+            if quad.size:
+                h.setOptionValue("solver", "simplex")  # warm-started re-solves after adding cuts
+                h.setOptionValue("presolve", "off")  # presolve would discard the basis
+                while status == highspy.HighsModelStatus.kOptimal and rounds < max_rounds:
+                    x = np.asarray(h.getSolution().col_value)
+                    P, T = x[quad], x[sf.n_vars : sf.n_vars + quad.size]
+                    viol = oa_gap(sf.qdiag[quad], P, T)
+                    lp_obj = h.getInfo().objective_function_value
+                    gap = float(viol.sum())
+                    if gap <= tol * max(1.0, abs(lp_obj)):
+                        break
+                    rounds += 1
+                    sel = np.flatnonzero(viol > 0.1 * tol * max(1.0, abs(lp_obj)) / quad.size)
+                    self._add_cuts(h, sf, quad, sel, P[sel])
+                    h.run()
+                    status = h.getModelStatus()
+        timings = timer.done()
+        msg = h.modelStatusToString(status)
+        S = highspy.HighsModelStatus
+        if status == S.kOptimal:
+            sol = h.getSolution()
+            x = np.asarray(sol.col_value)[: sf.n_vars]
+            y_kept = np.asarray(sol.row_dual)
+            y = np.zeros(sf.n_rows)
+            y[keep] = y_kept[: int(keep.sum())]
+            out = sf.unscale(x, y[: sf.n_node_rows])
+            converged = not quad.size or gap <= tol * max(1.0, abs(h.getInfo().objective_function_value))
+            info: dict[str, Any] = {"dropped_rows": drop.tolist(), "kappa": sf.kappa, "sigma": sf.sigma}
+            if quad.size:
+                info.update(
+                    {
+                        "oa_rounds": rounds,
+                        "oa_relative_gap": gap / max(1.0, abs(h.getInfo().objective_function_value)),
+                    }
+                )
+            return Solution(
+                problem=problem,
+                status=Status.OPTIMAL if converged else Status.ITERATION_LIMIT,
+                point_status=PointStatus.FEASIBLE,
+                objective=float(out["objective"]),
+                flows=out["flows"],
+                potentials=out["potentials"],
+                assignment=out.get("assignment"),
+                cell_mass=out.get("cell_mass"),
+                backend=self.name,
+                solver=solver,
+                timings=timings,
+                iterations=int(h.getInfo().simplex_iteration_count + h.getInfo().ipm_iteration_count),
+                message=msg if converged else f"{msg}; outer approximation stopped after {rounds} rounds",
+                info=info,
+            )
+        if status == S.kInfeasible:
+            return classify_failure(problem, "infeasible", self.name, solver, timings, msg)
+        if status == S.kUnbounded:
+            return classify_failure(problem, "unbounded", self.name, solver, timings, msg)
+        if status == S.kUnboundedOrInfeasible:
+            return classify_failure(problem, "infeasible_or_unbounded", self.name, solver, timings, msg)
+        table = {
+            S.kTimeLimit: Status.TIME_LIMIT,
+            S.kIterationLimit: Status.ITERATION_LIMIT,
+            S.kSolveError: Status.NUMERICAL_ERROR,
+            S.kModelError: Status.NUMERICAL_ERROR,
+            S.kPresolveError: Status.NUMERICAL_ERROR,
+            S.kPostsolveError: Status.NUMERICAL_ERROR,
+        }
+        return no_point_solution(
+            problem, table.get(status, Status.UNKNOWN), PointStatus.NO_POINT, self.name, solver, timings, msg
+        )
+
+    @staticmethod
+    def _add_epigraph(h: Any, sf: StandardForm, quad: np.ndarray) -> None:
+        import highspy
+
+        nq = quad.size
+        inf = highspy.kHighsInf
+        h.addCols(nq, np.ones(nq), np.zeros(nq), np.full(nq, inf), 0, np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0))
+        scale = float(np.abs(sf.rhs).sum()) or 1.0
+        pts = initial_cut_points(sf.lb[quad], sf.ub[quad], scale, k=17)
+        for k in range(pts.shape[1]):
+            HighsBackend._add_cuts(h, sf, quad, np.arange(nq), pts[:, k])
+
+    @staticmethod
+    def _add_cuts(h: Any, sf: StandardForm, quad: np.ndarray, sel: np.ndarray, p0: np.ndarray) -> None:
+        """Add ``t_j - slope * P_j >= intercept`` for the selected quadratic arcs."""
+        import highspy
+
+        if sel.size == 0:
+            return
+        q = sf.qdiag[quad[sel]]
+        slope, icpt = tangent(q, p0)
+        n = sel.size
+        starts = np.arange(0, 2 * n, 2, dtype=np.int32)
+        idx = np.empty(2 * n, dtype=np.int32)
+        idx[0::2] = sf.n_vars + sel
+        idx[1::2] = quad[sel]
+        val = np.empty(2 * n)
+        val[0::2] = 1.0
+        val[1::2] = -slope
+        h.addRows(n, icpt, np.full(n, highspy.kHighsInf), 2 * n, starts, idx, val)
+
+
+_ = math  # math is used by type checkers in option parsing
