@@ -132,13 +132,14 @@ class ArcCosts:
         return float(np.sum(self.value(p)))
 
     def response(
-        self, t: ArrayLike, lower: NDArray[np.float64], upper: NDArray[np.float64]
+        self, t: ArrayLike, lower: NDArray[np.float64], upper: NDArray[np.float64], slope_tol: float = 0.0
     ) -> NDArray[np.float64]:
         r"""Vectorized local response :math:`p_k(t_k) = \arg\min_{p\in[l_k,u_k]} a_k p^2 + (b_k - t_k) p`.
 
         For ``a > 0`` the unique minimizer is ``clip((t - b) / (2a), l, u)``; for a linear cost it is
         ``u`` when ``t > b``, ``l`` when ``t < b`` and (a tie) the point of ``[l, u]`` closest to 0
-        when ``t == b``. A linear cost with an infinite bound on the winning side gives ``+-inf``.
+        when ``t == b`` (within ``slope_tol``). A linear cost with an infinite bound on the winning
+        side gives ``+-inf``.
         """
         tt = np.asarray(t, dtype=float)
         a, b = self.a, self.b
@@ -149,19 +150,19 @@ class ArcCosts:
         lin = ~quad
         if np.any(lin):
             slope = tt - b
-            out = np.where(lin & (slope > 0), upper, out)
-            out = np.where(lin & (slope < 0), lower, out)
+            out = np.where(lin & (slope > slope_tol), upper, out)
+            out = np.where(lin & (slope < -slope_tol), lower, out)
         return np.clip(out, lower, upper)
 
     def conjugate_term(
-        self, t: ArrayLike, lower: NDArray[np.float64], upper: NDArray[np.float64]
+        self, t: ArrayLike, lower: NDArray[np.float64], upper: NDArray[np.float64], slope_tol: float = 0.0
     ) -> NDArray[np.float64]:
         r"""Per-arc :math:`\min_{p\in[l,u]} c(p) - t p` (the arc term of Laurentin et al., eq. (4)).
 
         Equals ``-inf`` where a linear cost with an infinite bound makes the minimum unbounded.
         """
         tt = np.asarray(t, dtype=float)
-        p = self.response(tt, lower, upper)
+        p = self.response(tt, lower, upper, slope_tol)
         with np.errstate(invalid="ignore"):
             v = self.a * p * p + (self.b - tt) * p
         return np.where(np.isinf(p), -np.inf, v)

@@ -320,7 +320,9 @@ def _parse(text: str, fmt: str, source: str) -> Any:
             context = getattr(exc, "context", None)
             where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
             what = f"{problem} ({context})" if context else problem
-            raise ModelFileError(f"{source}: {where}YAML syntax error: {what}") from None
+            # a constructor error is well-formed YAML that is not plain data (a tag, a duplicate key)
+            label = "YAML error" if isinstance(exc, yaml.constructor.ConstructorError) else "YAML syntax error"
+            raise ModelFileError(f"{source}: {where}{label}: {what}") from None
     if fmt == "json":
         try:
             return json.loads(text, object_pairs_hook=_json_object)
@@ -375,7 +377,7 @@ class _Reader:
         for key in value:
             if not isinstance(key, str):
                 self.fail(path, f"keys must be strings, got {_show(key)}")
-            if False:
+            if key not in allowed:
                 hint = difflib.get_close_matches(key, allowed, n=1)
                 did = f"did you mean {hint[0]!r}? " if hint else ""
                 self.fail(_join(path, key), f"unknown key; {did}allowed keys here: {', '.join(allowed)}")
@@ -526,7 +528,9 @@ class _Reader:
                     "otmodel", f"unsupported schema version {version}; this otmodel reads version {SCHEMA_VERSION}"
                 )
         name = ""
-        if "name" in top and top["name"] is not None:
+        if isinstance(top.get("name"), str):
+            name = top["name"]
+        elif top.get("name") is not None:
             name = self.name(top["name"], "name")
         kind = top.get("kind", "spatial" if "demand" in top else "flow")
         if kind not in ("flow", "spatial"):

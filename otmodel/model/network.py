@@ -252,7 +252,7 @@ class Network:
             elif str(it) in index:
                 out.append(index[str(it)])
             else:
-                raise UnknownNodeError(f"{what}[{k}]: unknown node {it!r}")
+                raise UnknownNodeError(f"{what}[{k}]: unknown node {str(it)!r}")
         return out
 
     # ------------------------------------------------------------------ views

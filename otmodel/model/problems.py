@@ -101,10 +101,10 @@ class FlowProblem:
         demand = self._demand_total()
         scale = max(1.0, float(np.abs(self.supply).sum()), demand)
         if abs(total_supply - demand) > self.balance_rtol * scale:
-            where = "total demand mu(X)" if self.kind == "spatial" else "zero"
+            target = f"total demand mu(X) = {demand:.12g}" if self.kind == "spatial" else "zero"
             raise UnbalancedError(
                 f"supply and demand are out of balance: total supply {total_supply:.12g} must equal "
-                f"{where} ({demand:.12g}) within {self.balance_rtol:g} x {scale:g}"
+                f"{target} within a relative tolerance of {self.balance_rtol:g} (x {scale:g})"
             )
 
     # -------------------------------------------------------------------------------- sizes

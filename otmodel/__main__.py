@@ -1,0 +1,5 @@
+import sys
+
+from otmodel.cli import main
+
+sys.exit(main())

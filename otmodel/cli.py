@@ -1,0 +1,126 @@
+"""The ``otmodel`` command.
+
+    otmodel solve FILE [--backend NAME] [--json OUT] [--option KEY=VALUE ...]
+    otmodel demo [--n N] [--backend NAME] [--compare]
+    otmodel backends
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["main"]
+
+
+def _parse_options(items: Sequence[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for it in items:
+        if "=" not in it:
+            raise SystemExit(f"otmodel: error: --option expects KEY=VALUE, got {it!r}")
+        k, v = it.split("=", 1)
+        val: Any = v
+        for conv in (int, float):
+            try:
+                val = conv(v)
+                break
+            except ValueError:
+                continue
+        if v.lower() in ("true", "false"):
+            val = v.lower() == "true"
+        out[k.replace("-", "_")] = val
+    return out
+
+
+def _cmd_solve(args: argparse.Namespace) -> int:
+    import otmodel
+
+    path = Path(args.file)
+    if not path.exists():
+        print(f"otmodel: error: no such file: {path}", file=sys.stderr)
+        return 2
+    problem = otmodel.load(path)
+    print(f"loaded {problem!r} from {path}")
+    sol = otmodel.solve(problem, backend=args.backend, **_parse_options(args.option))
+    print(sol.summary())
+    if args.json:
+        sol.to_json(args.json)
+        print(f"\nwrote {args.json}")
+    return 0 if sol.status.value in ("optimal", "converged") else 1
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    import otmodel
+    from otmodel.instances import synthetic
+
+    print(f"Synthetic instance of Laurentin et al. (2025), section V-A, on a {args.n} x {args.n} grid")
+    t = time.perf_counter()
+    problem = synthetic(args.n)
+    print(f"built {problem!r} in {time.perf_counter() - t:.2f} s\n")
+    sol = otmodel.solve(problem, backend=args.backend)
+    print(sol.summary())
+    if args.compare:
+        print("\nexact backends side by side:")
+        print(f"{'backend':<8} {'status':<10} {'objective':>18} {'time (s)':>9} {'max |flow diff|':>16}")
+        ref = sol
+        for name in otmodel.backends.exact_backends():
+            s = sol if name == sol.backend else otmodel.solve(problem, backend=name)
+            diff = float(np.max(np.abs(s.flows - ref.flows))) if s.has_point else float("nan")
+            print(f"{name:<8} {s.status.value:<10} {s.objective:>18.12g} {s.timings['total']:>9.2f} {diff:>16.2e}")
+    return 0
+
+
+def _cmd_backends(args: argparse.Namespace) -> int:
+    import otmodel
+
+    for name in otmodel.backends.available():
+        try:
+            b = otmodel.backends.get(name)
+            caps = ", ".join(sorted(b.capabilities))
+        except ImportError as exc:  # an optional dependency is missing
+            caps = f"unavailable ({exc})"
+        print(f"{name:<12} {caps}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="otmodel", description="Optimal transport on networks: model, solve, certify.")
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("solve", help="solve a YAML/JSON model file and print a summary")
+    s.add_argument("file")
+    s.add_argument("--backend", default=None, help="backend name (default: chosen from the problem)")
+    s.add_argument("--json", default=None, metavar="OUT", help="also write the solution as JSON")
+    s.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="backend option")
+    s.set_defaults(func=_cmd_solve)
+    d = sub.add_parser("demo", help="solve the synthetic instance of Laurentin et al., section V-A")
+    d.add_argument("--n", type=int, default=200, help="grid resolution n (n x n points, default 200)")
+    d.add_argument("--backend", default=None)
+    d.add_argument("--compare", action="store_true", help="also solve with every exact backend and compare")
+    d.set_defaults(func=_cmd_demo)
+    b = sub.add_parser("backends", help="list the backends")
+    b.set_defaults(func=_cmd_backends)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from otmodel.errors import OTModelError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except OTModelError as exc:
+        print(f"otmodel: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("otmodel: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

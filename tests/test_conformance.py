@@ -1,0 +1,373 @@
+"""The conformance suite: its cases check themselves, and it catches wrong backends."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from scipy.optimize import linprog
+
+import otmodel as om
+from otmodel import backends
+from otmodel.backends._certificates import find_infeasible_cut, find_unbounded_cycle
+from otmodel.backends.base import no_point_solution
+from otmodel.results import InfeasibilityCertificate, PointStatus, Solution, Status
+from otmodel.validation import (
+    ConformanceCase,
+    ConformanceConfig,
+    KnownPoint,
+    cases,
+    check_case,
+    dual_value,
+    run_conformance,
+)
+
+CASES = cases()
+BY_NAME = {c.name: c for c in CASES}
+EXACT = ["highs", "cvxpy", "pyomo"]
+
+
+# ------------------------------------------------------------------------------------ the cases
+def test_the_suite_is_broad():
+    assert len(CASES) >= 15
+    assert len(BY_NAME) == len(CASES), "case names must be unique"
+    statuses = {c.expected_status for c in CASES}
+    assert statuses == {Status.OPTIMAL, Status.INFEASIBLE, Status.UNBOUNDED}
+    tags = set().union(*(c.tags for c in CASES))
+    assert {"flow", "spatial", "linear", "quadratic", "mixed", "planted", "degenerate"} <= tags
+    planted = [c for c in CASES if "planted" in c.tags]
+    assert len(planted) >= 4
+    assert max(c.problem.n_nodes for c in planted) >= 25
+    assert all(c.derivation for c in CASES)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_case_checks_itself(case: ConformanceCase):
+    check_case(case)
+    if case.expected_status is Status.OPTIMAL:
+        w = case.witness
+        assert isinstance(w, KnownPoint)
+        # strong duality at the planted point: q(psi) == objective(p, pi) == expected objective
+        q = dual_value(case.problem, w.potentials)
+        assert q == pytest.approx(case.expected_objective, rel=1e-10, abs=1e-10)
+        assert case.problem.objective(w.flows, w.assignment) == pytest.approx(case.expected_objective, rel=1e-10)
+        # q is invariant under a constant shift of psi (total supply = total demand)
+        assert dual_value(case.problem, w.potentials + 3.7) == pytest.approx(q, rel=1e-9, abs=1e-9)
+
+
+def test_cases_are_deterministic():
+    again = {c.name: c for c in cases()}
+    for c in CASES:
+        assert again[c.name].expected_objective == c.expected_objective
+        if c.expected_flows is not None:
+            np.testing.assert_array_equal(again[c.name].expected_flows, c.expected_flows)
+
+
+@pytest.mark.parametrize("name", ["planted_mixed_30", "planted_spatial_matrix", "planted_paper_layout", "spatial_capacity_binding"])
+def test_weak_duality_at_random_potentials(name):
+    case = BY_NAME[name]
+    rng = np.random.default_rng(7)
+    w = case.witness
+    for _ in range(50):
+        psi = w.potentials + rng.normal(0.0, 1.0, case.problem.n_nodes)
+        assert dual_value(case.problem, psi) <= case.expected_objective + 1e-9
+
+
+def test_self_check_rejects_wrong_answers():
+    case = BY_NAME["parallel_routes_capacity"]
+    with pytest.raises(AssertionError, match="objective"):
+        check_case(_replace(case, expected_objective=8.0))
+    with pytest.raises(AssertionError, match="flows"):
+        check_case(_replace(case, expected_flows=np.array([1.0, 1.0, 2.0, 2.0])))
+    tie = BY_NAME["tie_two_routes"]
+    with pytest.raises(AssertionError, match="not provably unique"):
+        check_case(_replace(tie, expected_flows=np.array([1.0, 1.0, 1.0, 1.0])))
+    spatial_tie = BY_NAME["spatial_tie"]
+    with pytest.raises(AssertionError, match="not provably unique"):
+        check_case(_replace(spatial_tie, expected_cell_mass=np.array([1.5, 0.5])))
+    bad_psi = KnownPoint(case.witness.flows, np.array([4.0, 1.0, 3.0, 0.0]))
+    with pytest.raises(AssertionError, match="q\\(psi\\)"):
+        check_case(_replace(case, witness=bad_psi))
+    inf = BY_NAME["infeasible_capacity_cut"]
+    with pytest.raises(AssertionError, match="does not verify"):
+        check_case(_replace(inf, witness=InfeasibilityCertificate(("S", "M"), 3.0, 2.0, "out")))
+
+
+def _replace(case: ConformanceCase, **changes: Any) -> ConformanceCase:
+    from dataclasses import replace
+
+    return replace(case, **changes)
+
+
+def test_dual_value_price_tolerance():
+    case = BY_NAME["path"]
+    psi = np.array([4.0 + 1e-9, 3.0, 0.0])  # psi_A - psi_B exceeds b = 1 on an arc with upper = inf
+    assert dual_value(case.problem, psi) == -math.inf
+    assert dual_value(case.problem, psi, price_tol=1e-7) == pytest.approx(8.0, abs=1e-6)
+    assert math.isnan(dual_value(case.problem, np.array([np.nan, 0.0, 0.0])))
+
+
+# ------------------------------------------------------------------------------------ real backends
+def _have(name: str) -> bool:
+    try:
+        backends.get(name)
+    except (ImportError, ModuleNotFoundError):
+        return False
+    return True
+
+
+@pytest.mark.parametrize("name", EXACT)
+def test_exact_backend_passes(name):
+    if not _have(name):
+        pytest.skip(f"backend {name!r} is not importable yet")  # remove once the backends land
+    report = run_conformance(name)
+    assert report.passed, report.summary()
+    assert not report.skipped, report.summary()
+
+
+# ------------------------------------------------------------------------------------ fake backends
+_ANSWERS: dict[int, ConformanceCase] = {}
+
+
+def _answer(problem) -> ConformanceCase:
+    return _ANSWERS[id(problem)]
+
+
+class _Fake:
+    capabilities = frozenset({"flow", "spatial", "linear", "quadratic", "exact"})
+    name = "fake"
+
+    def supports(self, problem):
+        return None
+
+    def point(self, case: ConformanceCase) -> tuple[np.ndarray, np.ndarray, Any]:
+        w = case.witness
+        return w.flows.copy(), w.potentials.copy(), w.assignment
+
+    def solve(self, problem, **options):
+        case = _answer(problem)
+        if case.expected_status is Status.INFEASIBLE:
+            return no_point_solution(
+                problem, Status.INFEASIBLE, PointStatus.CERTIFICATE, self.name, "fake", {}, certificate=self.infeasible(problem)
+            )
+        if case.expected_status is Status.UNBOUNDED:
+            return no_point_solution(
+                problem, Status.UNBOUNDED, PointStatus.CERTIFICATE, self.name, "fake", {}, certificate=find_unbounded_cycle(problem)
+            )
+        flows, psi, plan = self.point(case)
+        cell = None if plan is None else np.asarray(sp.csr_matrix(plan).sum(axis=0)).reshape(-1)
+        return Solution(
+            problem=problem,
+            status=Status.OPTIMAL,
+            point_status=PointStatus.FEASIBLE,
+            objective=problem.objective(flows, plan),
+            flows=flows,
+            potentials=psi,
+            backend=self.name,
+            solver="fake",
+            assignment=plan,
+            cell_mass=cell,
+        )
+
+    def infeasible(self, problem):
+        return find_infeasible_cut(problem)
+
+
+class OracleBackend(_Fake):
+    """Returns the known optimal point: the harness must pass it."""
+
+    name = "fake-oracle"
+
+
+class PerturbedFlowsBackend(_Fake):
+    """Right status, flows off by 0.01 (objective recomputed from the wrong point)."""
+
+    name = "fake-perturbed"
+
+    def point(self, case):
+        flows, psi, plan = super().point(case)
+        flows = flows + 0.01 * (-1.0) ** np.arange(flows.size)
+        return flows, psi, plan
+
+
+class NegatedPotentialsBackend(_Fake):
+    """The right primal point with potentials of the wrong sign convention."""
+
+    name = "fake-negated"
+
+    def point(self, case):
+        flows, psi, plan = super().point(case)
+        return flows, -psi, plan
+
+
+class BogusCertificateBackend(_Fake):
+    """Right statuses, but the infeasibility certificate names a set whose cut can carry its supply."""
+
+    name = "fake-bogus"
+
+    def infeasible(self, problem):
+        # all network nodes: net supply mu(X) (0 for a flow problem), and nothing bounds what leaves
+        return InfeasibilityCertificate(tuple(problem.node_names), 1.0, 0.0, "out")
+
+
+class UnsupportedBackend(_Fake):
+    name = "fake-unsupported"
+
+    def supports(self, problem):
+        return "spatial problems are not supported" if problem.kind == "spatial" else None
+
+
+FAKES = {
+    "fake-oracle": "OracleBackend",
+    "fake-perturbed": "PerturbedFlowsBackend",
+    "fake-negated": "NegatedPotentialsBackend",
+    "fake-bogus": "BogusCertificateBackend",
+    "fake-unsupported": "UnsupportedBackend",
+}
+
+
+@pytest.fixture(scope="module")
+def fake_cases():
+    local = cases()
+    for c in local:
+        _ANSWERS[id(c.problem)] = c
+    for name, cls in FAKES.items():
+        backends.register(name, f"{__name__}:{cls}")
+    yield local
+    for name in FAKES:
+        backends._REGISTRY.pop(name, None)
+        backends._INSTANCES.pop(name, None)
+    _ANSWERS.clear()
+
+
+def test_oracle_backend_passes(fake_cases):
+    report = run_conformance("fake-oracle", ConformanceConfig(cases=fake_cases))
+    assert report.passed, report.summary()
+    assert len(report.rows) == len(fake_cases)
+    assert "PASSED" in report.summary()
+
+
+def test_perturbed_flows_fail(fake_cases):
+    report = run_conformance("fake-perturbed", ConformanceConfig(cases=fake_cases))
+    assert not report.passed
+    failed = {r.case for r in report.failures}
+    # every optimal case with arcs fails: flows differ or the point is infeasible
+    optimal = {c.name for c in fake_cases if c.expected_status is Status.OPTIMAL}
+    assert failed == optimal
+    reasons = {r.case: r.reason for r in report.failures}
+    assert "flows off by" in reasons["planted_mixed_30"]
+    assert "infeasible" in reasons["tie_two_routes"]
+    assert "FAIL" in report.summary() and "FAILED" in report.summary()
+
+
+def test_negated_potentials_fail(fake_cases):
+    report = run_conformance("fake-negated", ConformanceConfig(cases=fake_cases))
+    assert not report.passed
+    reasons = {r.case: r.reason for r in report.failures}
+    for name in ("path", "negative_lower_bounds", "planted_quadratic_20", "planted_paper_layout"):
+        assert "potentials" in reasons[name] and "q(potentials)" in reasons[name]
+    # without potential checks the dual check alone still catches it
+    cfg = ConformanceConfig(cases=fake_cases, check_potentials=False)
+    assert not run_conformance("fake-negated", cfg).passed
+
+
+def test_bogus_certificate_fails(fake_cases):
+    report = run_conformance("fake-bogus", ConformanceConfig(cases=fake_cases))
+    failed = {r.case for r in report.failures}
+    assert failed == {c.name for c in fake_cases if c.expected_status is Status.INFEASIBLE}
+    assert all("does not verify" in r.reason for r in report.failures)
+
+
+def test_unsupported_cases_are_skipped_or_failed(fake_cases):
+    report = run_conformance("fake-unsupported", ConformanceConfig(cases=fake_cases))
+    assert report.passed
+    spatial = {c.name for c in fake_cases if c.problem.kind == "spatial"}
+    assert {r.case for r in report.skipped} == spatial
+    strict = run_conformance("fake-unsupported", ConformanceConfig(cases=fake_cases, allow_unsupported=False))
+    assert {r.case for r in strict.failures} == spatial
+
+
+def test_selection(fake_cases):
+    cfg = ConformanceConfig(cases=fake_cases, names=["path", "spatial_tie"])
+    assert [r.case for r in run_conformance("fake-oracle", cfg).rows] == ["path", "spatial_tie"]
+    cfg = ConformanceConfig(cases=fake_cases, exclude_tags=frozenset({"linear", "mixed"}))
+    rows = run_conformance("fake-oracle", cfg).rows
+    assert rows and all("quadratic" in BY_NAME[r.case].tags for r in rows)
+    with pytest.raises(ValueError, match="unknown"):
+        run_conformance("fake-oracle", ConformanceConfig(cases=fake_cases, names=["nope"]))
+
+
+# ------------------------------------------------------------------------------------ an independent LP solver
+class LinprogBackend(_Fake):
+    """A reference LP backend from scipy's linprog (test only): checks the cases against a real solver.
+
+    ``eqlin.marginals`` are d(objective)/d(rhs), which is exactly psi for the node rows (the
+    sensitivity of the optimum to the supplies, Laurentin et al. eq. (4)).
+    """
+
+    name = "test-linprog"
+
+    def supports(self, problem):
+        return None if problem.is_linear else "linear costs only"
+
+    def solve(self, problem, **options):
+        n, m = problem.n_nodes, problem.n_arcs
+        A = sp.csr_matrix(problem.incidence)
+        c = np.asarray(problem.costs.b, dtype=float)
+        rhs = np.asarray(problem.supply, dtype=float)
+        bounds = [(None if lo == -math.inf else lo, None if up == math.inf else up) for lo, up in zip(problem.lower, problem.upper, strict=True)]
+        rows = cols = np.zeros(0, dtype=int)
+        if problem.kind == "spatial":
+            C = problem.cost_matrix()
+            rows, cols = np.nonzero(np.isfinite(C) & (problem.demand.mass[:, None] > 0))
+            k = rows.size
+            ends = np.asarray(problem.endpoints)
+            pos = np.flatnonzero(problem.demand.mass > 0)
+            rowmap = np.full(problem.n_points, -1)
+            rowmap[pos] = np.arange(pos.size)
+            B = sp.csr_matrix((np.ones(k), (ends[cols], np.arange(k))), shape=(n, k))
+            P = sp.csr_matrix((np.ones(k), (rowmap[rows], np.arange(k))), shape=(pos.size, k))
+            A = sp.vstack([sp.hstack([A, B]), sp.hstack([sp.csr_matrix((pos.size, m)), P])]).tocsr()
+            rhs = np.concatenate([rhs, problem.demand.mass[pos]])
+            c = np.concatenate([c, C[rows, cols]])
+            bounds += [(0, None)] * k
+        res = linprog(c, A_eq=A, b_eq=rhs, bounds=bounds, method="highs-ds")
+        if res.status in (2, 3):
+            cert = find_infeasible_cut(problem)
+            if cert is not None:
+                return no_point_solution(problem, Status.INFEASIBLE, PointStatus.CERTIFICATE, self.name, "linprog", {}, certificate=cert)
+            return no_point_solution(
+                problem, Status.UNBOUNDED, PointStatus.CERTIFICATE, self.name, "linprog", {}, certificate=find_unbounded_cycle(problem)
+            )
+        assert res.status == 0, res.message
+        flows = res.x[:m]
+        plan = None
+        if problem.kind == "spatial":
+            plan = sp.csr_matrix((res.x[m:], (rows, cols)), shape=(problem.n_points, problem.n_endpoints))
+        return Solution(
+            problem=problem,
+            status=Status.OPTIMAL,
+            point_status=PointStatus.FEASIBLE,
+            objective=problem.objective(flows, plan),
+            flows=flows,
+            potentials=np.asarray(res.eqlin.marginals[:n]),
+            backend=self.name,
+            solver="linprog",
+            assignment=plan,
+            cell_mass=None if plan is None else np.asarray(plan.sum(axis=0)).reshape(-1),
+        )
+
+
+def test_linear_cases_against_scipy_linprog():
+    backends.register("test-linprog", f"{__name__}:LinprogBackend")
+    try:
+        report = run_conformance("test-linprog", ConformanceConfig(allow_unsupported=True))
+    finally:
+        backends._REGISTRY.pop("test-linprog", None)
+        backends._INSTANCES.pop("test-linprog", None)
+    assert report.passed, report.summary()
+    ran = {r.case for r in report.rows if not r.skipped}
+    assert ran == {c.name for c in CASES if c.problem.is_linear}
