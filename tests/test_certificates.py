@@ -83,7 +83,9 @@ def test_capacity_cut():
 
 
 def test_negative_lower_bounds_cut():
-    p = flow_problem([("A", 0), ("B", 0), ("C", 0)], [("A", "B", 1, -2, -1), ("A", "C", 1, 0, 0.5), ("C", "B", 1, 0, INF)])
+    p = flow_problem(
+        [("A", 0), ("B", 0), ("C", 0)], [("A", "B", 1, -2, -1), ("A", "C", 1, 0, 0.5), ("C", "B", 1, 0, INF)]
+    )
     c = find_infeasible_cut(p)
     assert c is not None and verify_infeasibility_certificate(p, c)
     assert c.excess == pytest.approx(0.5)
@@ -212,7 +214,9 @@ def test_unbounded_cycle_found_and_verified():
 
 
 def test_unbounded_backward_arc():
-    p = flow_problem([("A", 1), ("B", 0), ("C", -1)], [("A", "B", 1, 0, INF), ("B", "C", 1, 0, INF), ("A", "C", 3, -INF, 0)])
+    p = flow_problem(
+        [("A", 1), ("B", 0), ("C", -1)], [("A", "B", 1, 0, INF), ("B", "C", 1, 0, INF), ("A", "C", 3, -INF, 0)]
+    )
     c = find_unbounded_cycle(p)
     assert c is not None and verify_unbounded_certificate(p, c)
     assert ("A->C", -1) in c.arcs

@@ -10,7 +10,6 @@ import pytest
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
-import otmodel as om
 from otmodel import backends
 from otmodel.backends._certificates import find_infeasible_cut, find_unbounded_cycle
 from otmodel.backends.base import no_point_solution
@@ -66,7 +65,9 @@ def test_cases_are_deterministic():
             np.testing.assert_array_equal(again[c.name].expected_flows, c.expected_flows)
 
 
-@pytest.mark.parametrize("name", ["planted_mixed_30", "planted_spatial_matrix", "planted_paper_layout", "spatial_capacity_binding"])
+@pytest.mark.parametrize(
+    "name", ["planted_mixed_30", "planted_spatial_matrix", "planted_paper_layout", "spatial_capacity_binding"]
+)
 def test_weak_duality_at_random_potentials(name):
     case = BY_NAME[name]
     rng = np.random.default_rng(7)
@@ -151,11 +152,23 @@ class _Fake:
         case = _answer(problem)
         if case.expected_status is Status.INFEASIBLE:
             return no_point_solution(
-                problem, Status.INFEASIBLE, PointStatus.CERTIFICATE, self.name, "fake", {}, certificate=self.infeasible(problem)
+                problem,
+                Status.INFEASIBLE,
+                PointStatus.CERTIFICATE,
+                self.name,
+                "fake",
+                {},
+                certificate=self.infeasible(problem),
             )
         if case.expected_status is Status.UNBOUNDED:
             return no_point_solution(
-                problem, Status.UNBOUNDED, PointStatus.CERTIFICATE, self.name, "fake", {}, certificate=find_unbounded_cycle(problem)
+                problem,
+                Status.UNBOUNDED,
+                PointStatus.CERTIFICATE,
+                self.name,
+                "fake",
+                {},
+                certificate=find_unbounded_cycle(problem),
             )
         flows, psi, plan = self.point(case)
         cell = None if plan is None else np.asarray(sp.csr_matrix(plan).sum(axis=0)).reshape(-1)
@@ -318,7 +331,10 @@ class LinprogBackend(_Fake):
         A = sp.csr_matrix(problem.incidence)
         c = np.asarray(problem.costs.b, dtype=float)
         rhs = np.asarray(problem.supply, dtype=float)
-        bounds = [(None if lo == -math.inf else lo, None if up == math.inf else up) for lo, up in zip(problem.lower, problem.upper, strict=True)]
+        bounds = [
+            (None if lo == -math.inf else lo, None if up == math.inf else up)
+            for lo, up in zip(problem.lower, problem.upper, strict=True)
+        ]
         rows = cols = np.zeros(0, dtype=int)
         if problem.kind == "spatial":
             C = problem.cost_matrix()
@@ -338,9 +354,17 @@ class LinprogBackend(_Fake):
         if res.status in (2, 3):
             cert = find_infeasible_cut(problem)
             if cert is not None:
-                return no_point_solution(problem, Status.INFEASIBLE, PointStatus.CERTIFICATE, self.name, "linprog", {}, certificate=cert)
+                return no_point_solution(
+                    problem, Status.INFEASIBLE, PointStatus.CERTIFICATE, self.name, "linprog", {}, certificate=cert
+                )
             return no_point_solution(
-                problem, Status.UNBOUNDED, PointStatus.CERTIFICATE, self.name, "linprog", {}, certificate=find_unbounded_cycle(problem)
+                problem,
+                Status.UNBOUNDED,
+                PointStatus.CERTIFICATE,
+                self.name,
+                "linprog",
+                {},
+                certificate=find_unbounded_cycle(problem),
             )
         assert res.status == 0, res.message
         flows = res.x[:m]
