@@ -25,6 +25,7 @@ _REGISTRY: dict[str, str] = {
     "highs": "otmodel.backends.highs:HighsBackend",
     "cvxpy": "otmodel.backends.cvxpy:CvxpyBackend",
     "pyomo": "otmodel.backends.pyomo:PyomoBackend",
+    "dual-ascent": "otmodel.backends.dual_ascent:DualAscentBackend",
 }
 _INSTANCES: dict[str, Backend] = {}
 EXACT = ("highs", "cvxpy", "pyomo")

@@ -1,0 +1,204 @@
+r"""The iteration loop shared by iterative backends.
+
+An iterative backend supplies an *oracle* ``oracle(x) -> (direction, record)``: the ascent (or
+descent) direction at the iterate ``x`` and a dict of cheap per-iteration numbers for the trace.
+:func:`iterate` runs
+
+.. math:: x^{k+1} = x^k + \gamma_k\, d(x^k)
+
+(Laurentin et al. (2025), eq. (8)) with the step-size rule ``step_size``, and stops
+
+* when every component moved less than ``tol`` in the last update,
+  :math:`|x_i^{k+1} - x_i^k| < \varepsilon` for all :math:`i` (Algorithm 1, line 15) -- reported as
+  ``converged``;
+* after ``max_iter`` updates -- reported as ``iteration limit``;
+* when ``callback(k, state)`` returns a true value -- reported as ``stopped by callback``.
+
+The trace (:class:`~otmodel.results.Trace`) receives, per iteration, the step size, the oracle's
+record, and (when ``keep_iterates``) a copy of the iterate -- cheap as long as the iterate is small,
+which for node potentials it is (|N| numbers).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TextIO
+
+import numpy as np
+from numpy.typing import NDArray
+
+from otmodel.errors import InvalidDataError
+from otmodel.results import Trace
+
+__all__ = [
+    "StepSize",
+    "Diminishing",
+    "Constant",
+    "as_step_size",
+    "LoopState",
+    "LoopResult",
+    "iterate",
+]
+
+
+class StepSize(Protocol):
+    """A step-size rule: ``gamma = rule(k)`` for iteration ``k = 0, 1, ...``."""
+
+    def __call__(self, k: int) -> float: ...
+
+
+@dataclass(frozen=True)
+class Diminishing:
+    r"""Diminishing steps :math:`\gamma_k = a / (1 + b k)`.
+
+    With ``b > 0`` they satisfy :math:`\sum_k \gamma_k = \infty`, :math:`\sum_k \gamma_k^2 < \infty`
+    (Laurentin et al., section IV-B), which guarantees convergence of the supergradient method.
+    ``Diminishing(1, 0.01)`` is the schedule of the paper's experiment V-A.
+    """
+
+    a: float = 1.0
+    b: float = 0.01
+
+    def __post_init__(self) -> None:
+        if not (np.isfinite(self.a) and self.a > 0):
+            raise InvalidDataError(f"Diminishing step size: a={self.a!r} must be a positive finite number")
+        if not (np.isfinite(self.b) and self.b >= 0):
+            raise InvalidDataError(f"Diminishing step size: b={self.b!r} must be a finite number >= 0")
+
+    def __call__(self, k: int) -> float:
+        return self.a / (1.0 + self.b * k)
+
+
+@dataclass(frozen=True)
+class Constant:
+    r"""Constant steps :math:`\gamma_k = a` (converges only to a neighbourhood of the optimum)."""
+
+    a: float
+
+    def __post_init__(self) -> None:
+        if not (np.isfinite(self.a) and self.a > 0):
+            raise InvalidDataError(f"Constant step size: a={self.a!r} must be a positive finite number")
+
+    def __call__(self, k: int) -> float:
+        return self.a
+
+
+def as_step_size(rule: StepSize | float | int | None, default: StepSize | None = None) -> StepSize:
+    """A number means :class:`Constant`; ``None`` means ``default`` (else ``Diminishing()``)."""
+    if rule is None:
+        return default if default is not None else Diminishing()
+    if isinstance(rule, (int, float, np.integer, np.floating)) and not isinstance(rule, bool):
+        return Constant(float(rule))
+    if callable(rule):
+        return rule
+    raise InvalidDataError(f"step_size {rule!r} is neither a number nor a step-size rule (Diminishing, Constant)")
+
+
+@dataclass
+class LoopState:
+    """What a callback sees at iteration ``k`` (before the update of ``x``).
+
+    ``x`` is the current iterate, ``direction`` the oracle's direction at ``x``, ``step`` the step
+    size about to be used and ``record`` the oracle's numbers. Treat the arrays as read-only.
+    """
+
+    k: int
+    x: NDArray[np.float64]
+    direction: NDArray[np.float64]
+    step: float
+    record: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class LoopResult:
+    """The last iterate, how many updates were made and why the loop stopped."""
+
+    x: NDArray[np.float64]
+    iterations: int
+    converged: bool
+    reason: str
+    trace: Trace
+    last_change: float
+
+
+def _progress_every(verbose: bool | int, max_iter: int) -> int:
+    if verbose is True:
+        return max(1, max_iter // 10)
+    if not verbose:
+        return 0
+    return max(1, int(verbose))
+
+
+def iterate(
+    oracle: Callable[[NDArray[np.float64]], tuple[NDArray[np.float64], dict[str, Any]]],
+    x0: NDArray[np.float64],
+    step_size: StepSize,
+    max_iter: int,
+    tol: float,
+    callback: Callable[[int, LoopState], Any] | None = None,
+    verbose: bool | int = False,
+    keep_iterates: str | None = "x",
+    stream: TextIO | None = None,
+) -> LoopResult:
+    """Run ``x <- x + step_size(k) * oracle(x)[0]`` until a stopping rule fires.
+
+    Parameters
+    ----------
+    oracle : callable
+        ``oracle(x) -> (direction, record)``; ``record`` is a dict of numbers for the trace.
+    x0 : array
+        Starting point (copied).
+    step_size : StepSize
+        ``gamma_k = step_size(k)``.
+    max_iter : int
+        Maximum number of updates.
+    tol : float
+        Stop once every ``|x_i^{k+1} - x_i^k| < tol`` (Algorithm 1, line 15); ``tol <= 0`` disables it.
+    callback : callable, optional
+        ``callback(k, state)`` with a :class:`LoopState`; a true return value stops the loop.
+    verbose : bool or int
+        Print a progress line every ``verbose`` iterations (``True``: every ``max_iter // 10``).
+    keep_iterates : str or None
+        Trace column receiving a copy of each iterate (``None``: not kept).
+    """
+    if max_iter < 0:
+        raise InvalidDataError(f"max_iter={max_iter} must be >= 0")
+    x = np.array(x0, dtype=float, copy=True)
+    trace = Trace()
+    every = _progress_every(verbose, max_iter)
+    out = stream if stream is not None else sys.stdout
+    converged = False
+    reason = "iteration limit"
+    last_change = float("inf")
+    k = 0
+    while k < max_iter:
+        d, record = oracle(x)
+        gamma = float(step_size(k))
+        if keep_iterates:
+            trace.append(step_size=gamma, **record, **{keep_iterates: x.copy()})
+        else:
+            trace.append(step_size=gamma, **record)
+        if every and k % every == 0:
+            nums = "  ".join(
+                f"{key} {float(val):.6g}" for key, val in record.items() if isinstance(val, (int, float, np.number))
+            )
+            print(f"iter {k:6d}  step {gamma:.3g}  {nums}", file=out)
+        if callback is not None and callback(k, LoopState(k, x, d, gamma, record)):
+            reason = "stopped by callback"
+            break
+        dx = gamma * d
+        x += dx
+        k += 1
+        last_change = float(np.max(np.abs(dx))) if dx.size else 0.0
+        if not np.isfinite(last_change):
+            reason = "non-finite iterate"
+            break
+        if tol > 0 and last_change < tol:  # Algorithm 1, line 15: every |psi_i - psi_i,old| < eps
+            converged = True
+            reason = "converged"
+            break
+    if every:
+        print(f"stopped after {k} iterations: {reason} (last max |change| {last_change:.3g})", file=out)
+    return LoopResult(x=x, iterations=k, converged=converged, reason=reason, trace=trace, last_change=last_change)
