@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from numpy.typing import NDArray
 
 __all__ = ["initial_cut_points", "tangent", "oa_gap", "polish_qp", "scaled_dual_value", "scaled_primal_value"]
@@ -86,7 +87,7 @@ def scaled_primal_value(sf: Any, x: NDArray[np.float64]) -> float:
 
 
 def polish_qp(
-    sf: Any, x: NDArray[np.float64], y: NDArray[np.float64], max_size: int = 4000
+    sf: Any, x: NDArray[np.float64], y: NDArray[np.float64], max_size: int = 20000
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], float] | None:
     r"""Exact active-set polish of an outer-approximation answer of a QP.
 
@@ -133,22 +134,30 @@ def polish_qp(
     F = np.flatnonzero(free)
     rows = np.flatnonzero(rows_keep)
     if F.size + rows.size > max_size:
-        return None  # a fuzzy active set (e.g. an interior-point answer): not worth a dense solve
-    AF = A[rows][:, F].toarray()
+        return None  # a fuzzy active set (e.g. an interior-point answer): not worth the solve
+    AF = A[rows][:, F].tocsr()
     Afix = A[rows][:, np.flatnonzero(~free)]
     r = sf.rhs[rows] - Afix @ fixed_x[~free]
     nf, nr = F.size, rows.size
     Q = np.zeros(nf)
     isflow = F < m
     Q[isflow] = 2.0 * sf.qdiag[F[isflow]]
-    K = np.zeros((nf + nr, nf + nr))
-    K[np.arange(nf), np.arange(nf)] = Q
-    K[:nf, nf:] = -AF.T
-    K[nf:, :nf] = AF
+    # Potentials are defined up to a constant, so the KKT matrix is singular; a tiny negative
+    # diagonal on the dual block makes it quasi-definite (hence sparse-LU solvable) and picks one
+    # solution. The acceptance test below guards the result.
+    reg = 1e-12 * max(1.0, float(np.abs(Q).max()) if nf else 1.0)
+    K = sp.bmat(
+        [[sp.diags(Q + reg), -AF.T], [AF, sp.diags(np.full(nr, -reg))]], format="csc"
+    )
     rhs = np.concatenate([-sf.c[F], r])
-    try:
-        sol, *_ = np.linalg.lstsq(K, rhs, rcond=None)
-    except np.linalg.LinAlgError:
+    from scipy.sparse.linalg import spsolve
+
+    with np.errstate(all="ignore"):
+        try:
+            sol = spsolve(K, rhs)
+        except (RuntimeError, ValueError):
+            return None
+    if not np.all(np.isfinite(sol)):
         return None
     xn = fixed_x.copy()
     xn[F] = sol[:nf]

@@ -184,7 +184,9 @@ class CvxpyBackend:
             if st == "optimal" and not model._user_constraints:
                 # interior-point answers are accurate to the solver's tolerance; an exact active-set
                 # polish (accepted only if it shrinks the duality gap) makes them exact when it can
-                polished = polish_qp(sf, x, y)
+                with timer("polish"):
+                    polished = polish_qp(sf, x, y)
+                timings = timer.done()
                 info["polished"] = polished is not None
                 if polished is not None:
                     x, y = polished[0], polished[1]

@@ -178,7 +178,9 @@ class HighsBackend:
             if quad.size:
                 # the LP's flows are only sqrt(tol)-accurate (the objective is flat at the optimum):
                 # an exact active-set polish makes flows and potentials exact when it can
-                polished = polish_qp(sf, x, ynode)
+                with timer("polish"):
+                    polished = polish_qp(sf, x, ynode)
+                timings = timer.done()
                 if polished is not None:
                     x, ynode = polished[0], polished[1]
                     converged = converged or polished[2] <= max(tol, 1e-12) * max(1.0, lp_obj)
