@@ -67,12 +67,12 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print(sol.summary())
     if args.compare:
         print("\nexact backends side by side:")
-        print(f"{'backend':<8} {'status':<10} {'objective':>18} {'time (s)':>9} {'max |flow diff|':>16}")
         ref = sol
+        print(f"{'backend':<8} {'status':<10} {'objective':>18} {'time (s)':>9} {'max |dflow| vs ' + ref.backend:>22}")
         for name in otmodel.backends.exact_backends():
             s = sol if name == sol.backend else otmodel.solve(problem, backend=name)
             diff = float(np.max(np.abs(s.flows - ref.flows))) if s.has_point else float("nan")
-            print(f"{name:<8} {s.status.value:<10} {s.objective:>18.12g} {s.timings['total']:>9.2f} {diff:>16.2e}")
+            print(f"{name:<8} {s.status.value:<10} {s.objective:>18.12g} {s.timings['total']:>9.2f} {diff:>22.2e}")
     return 0
 
 
@@ -117,6 +117,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OTModelError as exc:
         print(f"otmodel: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head` and the like
+        return 0
     except KeyboardInterrupt:
         print("otmodel: interrupted", file=sys.stderr)
         return 130

@@ -37,7 +37,14 @@ def flow_problem(quadratic: bool) -> om.FlowProblem:
     net = om.Network()
     for name, s in [("A", 2.0), ("B", 0.0), ("C", -0.5), ("D", -1.5)]:
         net.add_node(name, s)
-    for t, h, c in [("A", "B", 1.0), ("A", "C", 2.0), ("B", "C", 0.5), ("B", "D", 1.5), ("C", "D", 0.7), ("A", "D", 4.0)]:
+    for t, h, c in [
+        ("A", "B", 1.0),
+        ("A", "C", 2.0),
+        ("B", "C", 0.5),
+        ("B", "D", 1.5),
+        ("C", "D", 0.7),
+        ("A", "D", 4.0),
+    ]:
         net.add_arc(t, h, om.Quadratic(c, 0.3) if quadratic else om.Linear(c), -2.0 if quadratic else 0.0, 1.2)
     return om.FlowProblem(net)
 
@@ -178,19 +185,32 @@ def test_user_constraint_making_the_model_infeasible_is_not_certified():
     assert "cap" in s.message
 
 
-def test_repeated_solve_picks_up_new_constraints():
-    p = small_spatial(False)
+@pytest.mark.parametrize("quadratic", [False, True], ids=["lp", "qp"])
+def test_repeated_solve_picks_up_new_constraints(quadratic):
+    p = small_spatial(quadratic)
     pm = p.to_pyomo()
     s1 = pm.solve()
-    j = int(np.argmax(s1.flows))
+    # S1 has two ways out (S1 -> E1, S1 -> E2): halving the larger one leaves a feasible model
+    j = max((p.arc_index("S1", "E1"), p.arc_index("S1", "E2")), key=lambda a: s1.flows[a])
+    assert s1.flows[j] > 0.1
     pm.model.cap = pyo.Constraint(expr=pm.model.flow[j] <= 0.5 * pyo.value(pm.model.flow[j]))
     s2 = pm.solve()
     assert s2.status is om.Status.OPTIMAL
     assert s2.flows[j] <= 0.5 * s1.flows[j] + 1e-9
-    assert s2.objective >= s1.objective - 1e-12
+    assert s2.objective > s1.objective
+    if quadratic:
+        assert s2.info["oa_relative_gap"] <= 1e-9 and not s2.info["polished"]  # polish knows no caps
     pm.model.cap.deactivate()
     s3 = pm.solve()
+    assert s3.status is om.Status.OPTIMAL
     assert s3.objective == pytest.approx(s1.objective, rel=1e-9)
+    assert pm.model.cost.active  # the exact objective is the active one between solves
+
+
+def test_time_limit():
+    s = om.solve(synthetic(60), backend="pyomo", time_limit=1e-4)
+    assert s.status is om.Status.TIME_LIMIT
+    assert not s.has_point and np.all(np.isnan(s.flows))
 
 
 # ------------------------------------------------------------------------------ options and statuses
@@ -226,7 +246,9 @@ def test_status_table_only_convergence_is_optimal():
 
     table = _status_table()
     assert set(table) == set(TerminationCondition)
-    assert [k for k, v in table.items() if v is om.Status.OPTIMAL] == [TerminationCondition.convergenceCriteriaSatisfied]
+    assert [k for k, v in table.items() if v is om.Status.OPTIMAL] == [
+        TerminationCondition.convergenceCriteriaSatisfied
+    ]
     assert table[TerminationCondition.unknown] is om.Status.UNKNOWN
 
 

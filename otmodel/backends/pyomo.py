@@ -80,7 +80,7 @@ tol : float
 max_rounds : int
     Limit on cutting-plane rounds (default 200).
 time_limit : float
-    Seconds for the whole solve (default: none).
+    Seconds for the whole solve; each HiGHS run gets what remains of it (default: none).
 verbose : bool
     Print HiGHS's log.
 """
@@ -324,7 +324,9 @@ def _build_model(sf: StandardForm, drop: NDArray[np.intp]) -> Any:
     return m
 
 
-def _add_cuts(m: Any, sf: StandardForm, quad: NDArray[np.intp], sel: NDArray[np.intp], p0: NDArray[np.float64]) -> list[Any]:
+def _add_cuts(
+    m: Any, sf: StandardForm, quad: NDArray[np.intp], sel: NDArray[np.intp], p0: NDArray[np.float64]
+) -> list[Any]:
     """Add ``loss[a] - slope * flow[a] >= intercept`` for the selected quadratic arcs; return them."""
     from pyomo.core.expr.numeric_expr import LinearExpression, MonomialTermExpression
 
@@ -607,7 +609,7 @@ class PyomoBackend:
         try:
             import pyomo.contrib.solver.solvers.highs  # noqa: F401
         except ImportError as exc:  # pragma: no cover - depends on the installed Pyomo
-            return f"Pyomo's HiGHS interface (pyomo.contrib.solver, Pyomo >= 6.9) is not available: {exc}"
+            return f"Pyomo's HiGHS interface pyomo.contrib.solver.solvers.highs is not available: {exc}"
         return None
 
     def solve(self, problem: FlowProblem, **options: Any) -> Solution:

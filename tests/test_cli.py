@@ -1,0 +1,37 @@
+"""The `otmodel` command: readable output, JSON, and messages instead of tracebacks."""
+
+import json
+from pathlib import Path
+
+from otmodel.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_solve_prints_summary_and_writes_json(tmp_path, capsys):
+    out = tmp_path / "sol.json"
+    rc = main(["solve", str(ROOT / "examples/models/small_flow.yaml"), "--backend", "highs", "--json", str(out)])
+    text = capsys.readouterr().out
+    assert rc == 0
+    assert "optimal" in text and "objective" in text
+    data = json.loads(out.read_text())
+    assert data["status"] == "optimal" and data["backend"] == "highs" and data["flows"]
+
+
+def test_missing_file_and_bad_file_are_messages(tmp_path, capsys):
+    assert main(["solve", str(tmp_path / "nope.yaml")]) == 2
+    assert "no such file" in capsys.readouterr().err
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("nodes:\n  - {name: a, supply: 1}\n  - {name: b, supply: -1}\narcs:\n  - {tail: a, head: b, upper: abc}\n")
+    assert main(["solve", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "arcs[0].upper" in err and "Traceback" not in err
+
+
+def test_demo_small_compares_backends(capsys):
+    assert main(["demo", "--n", "10", "--compare"]) == 0
+    text = capsys.readouterr().out
+    assert "section V-A" in text
+    for name in ("highs", "cvxpy", "pyomo"):
+        assert f"\n{name}" in text
+    assert text.count("optimal") >= 4
