@@ -87,7 +87,7 @@ def scaled_primal_value(sf: Any, x: NDArray[np.float64]) -> float:
 
 
 def polish_qp(
-    sf: Any, x: NDArray[np.float64], y: NDArray[np.float64], max_size: int = 20000
+    sf: Any, x: NDArray[np.float64], y: NDArray[np.float64], max_size: int = 5000
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], float] | None:
     r"""Exact active-set polish of an outer-approximation answer of a QP.
 

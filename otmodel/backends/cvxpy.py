@@ -181,7 +181,7 @@ class CvxpyBackend:
                 # cvxpy's equality duals enter its Lagrangian as f + y^T (A x - b): psi = -y
                 y[model.node_rows] = -np.asarray(dual, dtype=float).reshape(-1)
             info: dict[str, Any] = {"kappa": sf.kappa, "sigma": sf.sigma, "user_constraints": len(model._user_constraints)}
-            if st == "optimal" and not model._user_constraints:
+            if st == "optimal" and sf.is_qp and not model._user_constraints:
                 # interior-point answers are accurate to the solver's tolerance; an exact active-set
                 # polish (accepted only if it shrinks the duality gap) makes them exact when it can
                 with timer("polish"):
