@@ -107,7 +107,6 @@ def polish_qp(
     n = sf.n_node_rows
     A = sf.A.tocsr()
     lb, ub = sf.lb, sf.ub
-    gap0 = scaled_primal_value(sf, x) - scaled_dual_value(sf, y, slope_tol=1e-10)
     span = np.where(np.isfinite(ub - lb), ub - lb, np.abs(x) + 1.0)
     tiny = 1e-9 * np.maximum(1.0, span)
     free = np.zeros(sf.n_vars, dtype=bool)
@@ -121,6 +120,8 @@ def polish_qp(
         pos = pi > 1e-9 * max(1.0, float(np.max(pi)) if pi.size else 1.0)
         counts = np.bincount(sf.pair_point[pos], minlength=sf.problem.n_points)
         split_pair = pos & (counts[sf.pair_point] >= 2)
+        if int(split_pair.sum()) > max_size:
+            return None  # a fuzzy active set (e.g. an interior-point answer): not worth the solve
         single_pair = pos & (counts[sf.pair_point] == 1)
         mass = np.asarray(sf.problem.demand.mass) * sf.kappa
         pair_vals = np.zeros(sf.n_pairs)
@@ -133,6 +134,7 @@ def polish_qp(
         rows_keep[n + point_rows] = True
     F = np.flatnonzero(free)
     rows = np.flatnonzero(rows_keep)
+    gap0 = scaled_primal_value(sf, x) - scaled_dual_value(sf, y, slope_tol=1e-10)
     if F.size + rows.size > max_size:
         return None  # a fuzzy active set (e.g. an interior-point answer): not worth the solve
     AF = A[rows][:, F].tocsr()

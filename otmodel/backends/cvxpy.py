@@ -45,7 +45,7 @@ class CvxpyModel:
     Attributes
     ----------
     cvx : cvxpy.Problem
-    x : cvxpy.Variable -- all variables ``[P, Pi]`` (scaled: ``P = kappa * flows``)
+    P, Pi : cvxpy.Variable -- scaled flows ``P = kappa * flows`` and scaled plan entries (nonneg)
     flows : cvxpy.Expression -- arc flows in problem units (``x[:m] / kappa``)
     plan : cvxpy.Expression or None -- plan entries, one per (point, endpoint) pair with finite cost,
         in problem units; the pairs are ``pair_point``/``pair_end``
@@ -66,35 +66,48 @@ class CvxpyModel:
         keep[drop] = False
         self.keep = keep
         m = sf.n_flows
-        self.x = cp.Variable(sf.n_vars, name="x")
+        # Two variables: the flows, with their bounds, and the plan entries as a nonneg variable
+        # (a variable attribute is cheaper for cvxpy to canonicalize than explicit bound rows).
+        self.P = cp.Variable(m, name="flows_scaled")
+        self.Pi = cp.Variable(sf.n_pairs, nonneg=True, name="plan_scaled") if sf.n_pairs else None
         node_keep = np.flatnonzero(keep[: sf.n_node_rows])
         self.node_rows = node_keep
-        A = sf.A.tocsr()
-        An = A[node_keep]
-        self.conservation = An @ self.x == sf.rhs[node_keep]
+        A = sf.A.tocsc()
+        AP, APi = A[:, :m].tocsr(), A[:, m:].tocsr()
+
+        def lhs(rows: np.ndarray) -> Any:
+            e = AP[rows] @ self.P
+            if self.Pi is not None:
+                e = e + APi[rows] @ self.Pi
+            return e
+
+        self.conservation = lhs(node_keep) == sf.rhs[node_keep]
         cons = [self.conservation]
         self.marginal = None
         if sf.n_rows > sf.n_node_rows:
-            Ap = A[sf.n_node_rows :]
-            self.marginal = Ap @ self.x == sf.rhs[sf.n_node_rows :]
+            prow = np.arange(sf.n_node_rows, sf.n_rows)
+            assert self.Pi is not None
+            self.marginal = APi[prow] @ self.Pi == sf.rhs[prow]
             cons.append(self.marginal)
-        lb, ub = sf.lb, sf.ub
+        lb, ub = sf.lb[:m], sf.ub[:m]
         fl = np.flatnonzero(np.isfinite(lb))
         fu = np.flatnonzero(np.isfinite(ub))
         if fl.size:
-            cons.append(self.x[fl] >= lb[fl])
+            cons.append(self.P[fl] >= lb[fl])
         if fu.size:
-            cons.append(self.x[fu] <= ub[fu])
-        obj = sf.c @ self.x
+            cons.append(self.P[fu] <= ub[fu])
+        obj = sf.c[:m] @ self.P
+        if self.Pi is not None:
+            obj = obj + sf.c[m:] @ self.Pi
         quad = sf.quadratic_arcs
         if quad.size:
-            obj = obj + cp.sum(cp.multiply(sf.qdiag[quad], cp.square(self.x[quad])))
+            obj = obj + cp.sum(cp.multiply(sf.qdiag[quad], cp.square(self.P[quad])))
         self._base_constraints = cons
         self._user_constraints: list[Any] = []
         self._objective = cp.Minimize(obj)
         self.cvx = cp.Problem(self._objective, cons)
-        self.flows = self.x[:m] / sf.kappa
-        self.plan = self.x[m:] / sf.kappa if sf.n_pairs else None
+        self.flows = self.P / sf.kappa
+        self.plan = self.Pi / sf.kappa if self.Pi is not None else None
         self.pair_point = sf.pair_point
         self.pair_end = sf.pair_end
 
@@ -173,8 +186,11 @@ class CvxpyBackend:
         timings = timer.done()
         st = model.cvx.status
         solver_name = f"cvxpy {cp.__version__} / {solver}"
-        if st in ("optimal", "optimal_inaccurate") and model.x.value is not None:
-            x = np.asarray(model.x.value, dtype=float)
+        if st in ("optimal", "optimal_inaccurate") and model.P.value is not None:
+            parts = [np.asarray(model.P.value, dtype=float).reshape(-1)]
+            if model.Pi is not None:
+                parts.append(np.asarray(model.Pi.value, dtype=float).reshape(-1))
+            x = np.concatenate(parts)
             y = np.zeros(sf.n_node_rows)
             dual = model.conservation.dual_value
             if dual is not None:
