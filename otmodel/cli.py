@@ -2,6 +2,7 @@
 
     otmodel solve FILE [--backend NAME] [--json OUT] [--option KEY=VALUE ...]
     otmodel demo [--n N] [--backend NAME] [--compare]
+    otmodel check FILE --backend NAME --against NAME [--option KEY=VALUE ...] [--rtol R]
     otmodel backends
 """
 
@@ -76,6 +77,38 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_check(args: argparse.Namespace) -> int:
+    """Solve with two backends, certify the first, cross-check both: 0 iff certified and agreeing."""
+    import otmodel
+    from otmodel.validation import certify, cross_check
+
+    path = Path(args.file)
+    if not path.exists():
+        print(f"otmodel: error: no such file: {path}", file=sys.stderr)
+        return 2
+    if not (args.rtol > 0):
+        print(f"otmodel: error: --rtol must be positive, got {args.rtol}", file=sys.stderr)
+        return 2
+    options = _parse_options(args.option)
+    problem = otmodel.load(path)
+    print(f"loaded {problem!r} from {path}")
+    try:
+        sol = otmodel.solve(problem, backend=args.backend, **options)
+        ref = otmodel.solve(problem, backend=args.against)
+    except (TypeError, ValueError) as exc:  # e.g. a backend option of the wrong type
+        print(f"otmodel: error: {exc}", file=sys.stderr)
+        return 2
+    took = sol.timings.get("total", 0.0)
+    print(f"\n{sol.backend}: {sol.status.value} after {sol.iterations} iteration(s), {took:.3f} s")
+    print(f"{ref.backend}: {ref.status.value}, {ref.timings.get('total', 0.0):.3f} s\n")
+    cert = certify(problem, sol, rtol=args.rtol, exact_backend=args.exact)
+    print(cert.summary())
+    print()
+    cc = cross_check(problem, sol, ref, rtol=args.rtol)
+    print(cc.summary())
+    return 0 if cert.certified and cc.agree else 1
+
+
 def _cmd_backends(args: argparse.Namespace) -> int:
     import otmodel
 
@@ -103,6 +136,14 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--backend", default=None)
     d.add_argument("--compare", action="store_true", help="also solve with every exact backend and compare")
     d.set_defaults(func=_cmd_demo)
+    c = sub.add_parser("check", help="solve with two backends, certify the first and cross-check them")
+    c.add_argument("file")
+    c.add_argument("--backend", default="dual-ascent", help="backend under test (default dual-ascent)")
+    c.add_argument("--against", default="highs", help="reference backend (default highs)")
+    c.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="option of --backend")
+    c.add_argument("--rtol", type=float, default=1e-6, help="relative tolerance of certificate and cross-check")
+    c.add_argument("--exact", default="highs", help="exact backend for the certificate's repair (default highs)")
+    c.set_defaults(func=_cmd_check)
     b = sub.add_parser("backends", help="list the backends")
     b.set_defaults(func=_cmd_backends)
     return p

@@ -20,18 +20,26 @@ Arcs: S1->I1, S1->I2, S2->I2, I1->I2, I1->I3, I2->I4, I3->I4, I1->I4.
 
 With ``linear=True`` each link becomes two opposite arcs with flow in [0, 1] and linear cost
 :math:`d_{ij}` (the LP variant of the benchmark).
+
+:func:`power_network` is the electric power network of section V-B: the same transmission network
+(cost :math:`r_{ij} p^2`, :math:`r_{ij} = d_{ij}`), 1000 consumers at random positions with random
+demands, and the shortest-path resistance through a random distribution graph as assignment cost
+(:class:`~otmodel.model.demand.Geodesic`).
 """
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
+import scipy.sparse as sp
+
 from otmodel.model.costs import Linear, Quadratic
-from otmodel.model.demand import Euclidean, Grid, TruncatedGaussian
+from otmodel.model.demand import Euclidean, Geodesic, Grid, Points, TruncatedGaussian
 from otmodel.model.network import Network
 from otmodel.model.problems import SpatialFlowProblem
 
-__all__ = ["synthetic", "SYNTHETIC_NODES", "SYNTHETIC_LINKS"]
+__all__ = ["synthetic", "power_network", "SYNTHETIC_NODES", "SYNTHETIC_LINKS"]
 
 #: name -> (supply, position, endpoint)
 SYNTHETIC_NODES: dict[str, tuple[float, tuple[float, float], bool]] = {
@@ -70,3 +78,98 @@ def synthetic(n: int = 200, linear: bool = False) -> SpatialFlowProblem:
     demand = Grid.from_density(TruncatedGaussian((50.0, 75.0), 25.0), (0.0, 100.0, 0.0, 100.0), (n, n), total=1.0)
     name = f"synthetic V-A {n}x{n}" + (" (LP variant)" if linear else "")
     return SpatialFlowProblem(net, demand, Euclidean(), name=name)
+
+
+def _transmission_network() -> Network:
+    """The backbone of section V-A with quadratic losses ``d_ij p^2`` and bounds [-1, 1]."""
+    net = Network()
+    for name, (s, pos, end) in SYNTHETIC_NODES.items():
+        net.add_node(name, supply=s, position=pos, endpoint=end)
+    for u, v in SYNTHETIC_LINKS:
+        (xu, yu), (xv, yv) = SYNTHETIC_NODES[u][1], SYNTHETIC_NODES[v][1]
+        net.add_arc(u, v, Quadratic(math.hypot(xu - xv, yu - yv)), -1.0, 1.0)
+    return net
+
+
+def power_network(n_consumers: int = 1000, seed: int = 0, substation_links: int = 3) -> SpatialFlowProblem:
+    r"""The electric power network of Laurentin et al. (2025), section V-B.
+
+    * **Transmission network**: the nodes and links of :func:`synthetic` (sources S1, S2 with supply
+      0.5; substations I1..I4 are the endpoints), arc cost :math:`r_{ij} p^2` with the resistance
+      :math:`r_{ij} = d_{ij}` (the arc's length), flow bounds [-1, 1].
+    * **Consumers**: ``n_consumers`` points uniform in :math:`[0, 100]^2`, demands uniform on
+      [0, 1) normalized so that the total equals the total supply (1.0).
+    * **Distribution graph** (undirected, edge weight = Euclidean length, read as the line's
+      resistance): graph nodes ``0 .. n-1`` are the consumers, ``n .. n+3`` the substations
+      I1..I4 at their transmission positions. Each consumer is linked to its 2 or 3 (drawn at random)
+      geographically nearest consumers; each substation to its ``substation_links`` nearest
+      consumers. A k-nearest-neighbour graph need not be connected: while it is not, each component
+      that does not hold the first substation is joined to the rest of the graph by the shortest
+      link between one of its nodes and a node outside it (so every consumer reaches every
+      substation and every geodesic cost is finite). The number of links added this way is stored in
+      ``problem.assignment_cost.bridges``.
+    * **Assignment cost**: :math:`c(x, i)` = shortest-path resistance from consumer :math:`x` to
+      substation :math:`i` through the distribution graph
+      (``Geodesic(graph, point_nodes=consumers, endpoint_nodes={"I1": n, ...})``), which makes every
+      Laguerre cell connected along shortest paths (section V-B).
+
+    Returns
+    -------
+    SpatialFlowProblem
+        Its ``assignment_cost`` is the :class:`~otmodel.model.demand.Geodesic` object (graph,
+        ``point_nodes``, ``endpoint_nodes``, ``path(point, endpoint)``).
+    """
+    from scipy.sparse.csgraph import connected_components
+    from scipy.spatial import cKDTree
+
+    n = int(n_consumers)
+    if n < 4:
+        raise ValueError(f"power_network needs at least 4 consumers, got {n_consumers!r}")
+    rng = np.random.default_rng(seed)
+    xy = rng.uniform(0.0, 100.0, size=(n, 2))
+    demand = rng.uniform(0.0, 1.0, size=n)
+    net = _transmission_network()
+    total_supply = float(sum(v[0] for v in SYNTHETIC_NODES.values()))
+    demand = demand * (total_supply / demand.sum())
+
+    subs = [name for name, (_, _, end) in SYNTHETIC_NODES.items() if end]
+    sub_xy = np.array([SYNTHETIC_NODES[name][1] for name in subs], dtype=float)
+    nodes_xy = np.vstack([xy, sub_xy])
+    n_graph = n + len(subs)
+
+    tree = cKDTree(xy)
+    degree = rng.integers(2, 4, size=n)  # 2 or 3 nearest neighbours per consumer
+    _, nbr = tree.query(xy, k=4)  # column 0 is the point itself
+    rows = np.repeat(np.arange(n), degree)
+    cols = np.concatenate([nbr[k, 1 : 1 + degree[k]] for k in range(n)])
+    k_sub = min(int(substation_links), n)
+    _, near = tree.query(sub_xy, k=k_sub)
+    near = np.asarray(near).reshape(len(subs), k_sub)
+    rows = np.concatenate([rows, np.repeat(np.arange(n, n_graph), k_sub)])
+    cols = np.concatenate([cols, near.ravel()])
+
+    def adjacency(r: np.ndarray, c: np.ndarray) -> sp.csr_matrix:
+        w = np.linalg.norm(nodes_xy[r] - nodes_xy[c], axis=1)
+        a = sp.coo_matrix((w, (r, c)), shape=(n_graph, n_graph)).tocsr()
+        return a.maximum(a.T).tocsr()  # undirected; duplicates carry the same length
+
+    graph = adjacency(rows, cols)
+    bridges = 0
+    ncomp, lab = connected_components(graph, directed=False)
+    while ncomp > 1:
+        main = lab[n]  # the component of substation I1
+        other = int(next(c for c in range(ncomp) if c != main))
+        inside = np.flatnonzero(lab == other)
+        outside = np.flatnonzero(lab != other)
+        dist, idx = cKDTree(nodes_xy[outside]).query(nodes_xy[inside])
+        k = int(np.argmin(dist))
+        rows = np.append(rows, inside[k])
+        cols = np.append(cols, outside[idx[k]])
+        bridges += 1
+        graph = adjacency(rows, cols)
+        ncomp, lab = connected_components(graph, directed=False)
+
+    cost = Geodesic(graph, point_nodes=list(range(n)), endpoint_nodes={name: n + k for k, name in enumerate(subs)})
+    cost.bridges = bridges  # type: ignore[attr-defined]
+    name = f"power network V-B ({n} consumers, seed {seed})"
+    return SpatialFlowProblem(net, Points(xy, demand), cost, name=name)

@@ -1,9 +1,10 @@
-"""Validation: known-answer conformance problems, the dual function, and (later) certify/cross_check.
+"""Validation: certificates, cross-checks, the dual function and known-answer conformance problems.
 
 Validation recomputes everything it certifies from the problem data and trusts nothing a backend
 reports (DESIGN.md).
 """
 
+from otmodel.validation.certificate import Certificate, certify, dual_value, repair_point
 from otmodel.validation.conformance import (
     ConformanceCase,
     ConformanceConfig,
@@ -12,20 +13,25 @@ from otmodel.validation.conformance import (
     KnownPoint,
     cases,
     check_case,
-    dual_value,
     primal_residual,
     run_conformance,
 )
+from otmodel.validation.crosscheck import CrossCheck, cross_check
 
 __all__ = [
+    "Certificate",
     "ConformanceCase",
     "ConformanceConfig",
     "ConformanceReport",
     "ConformanceResult",
+    "CrossCheck",
     "KnownPoint",
     "cases",
+    "certify",
     "check_case",
+    "cross_check",
     "dual_value",
     "primal_residual",
+    "repair_point",
     "run_conformance",
 ]

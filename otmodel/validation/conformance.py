@@ -60,6 +60,7 @@ from otmodel.model.demand import Euclidean, Matrix, Points
 from otmodel.model.network import Network
 from otmodel.model.problems import FlowProblem, SpatialFlowProblem
 from otmodel.results import InfeasibilityCertificate, Solution, Status, UnboundedCertificate
+from otmodel.validation.certificate import dual_value
 
 __all__ = [
     "ConformanceCase",
@@ -76,49 +77,6 @@ __all__ = [
 ]
 
 INF = math.inf
-
-
-# =============================================================================== the dual function
-def dual_value(problem: FlowProblem, psi: ArrayLike, price_tol: float = 0.0, chunk: int = 65536) -> float:
-    r"""The dual function :math:`q(\psi)` of Laurentin et al. (2025), eq. (4), from the problem data.
-
-    .. math::
-        q(\psi) = \sum_k \mu_k \min_{i\in\mathcal S}\{c(x_k,i) - \psi_i\} + \sum_i \psi_i s_i
-          + \sum_{(i,j)\in\mathcal A} \min_{p\in[l_{ij},u_{ij}]} \{c_{ij}(p) - (\psi_i - \psi_j) p\}
-
-    (the first sum only for a :class:`SpatialFlowProblem`, over points of positive mass). By weak
-    duality :math:`q(\psi)` is a lower bound on the optimum for every :math:`\psi`, equal to it at a
-    dual optimum (Theorem 1). It is :math:`-\infty` where a linear arc with an infinite bound makes
-    its term unbounded (:math:`\psi_i - \psi_j > b_{ij}` with :math:`u_{ij} = +\infty`, or
-    :math:`< b_{ij}` with :math:`l_{ij} = -\infty`). With ``price_tol > 0``, violations of at most
-    ``price_tol`` -- the round-off of a solver's duals on such arcs -- are forgiven by evaluating that
-    arc's term at :math:`\psi_i - \psi_j = b_{ij}`. Returns NaN if ``psi`` has a non-finite entry.
-    """
-    y = np.asarray(psi, dtype=float).reshape(-1)
-    if y.shape != (problem.n_nodes,):
-        raise ValueError(f"psi has {y.size} entries for {problem.n_nodes} nodes")
-    if not np.all(np.isfinite(y)):
-        return math.nan
-    tails, heads = np.asarray(problem.tails), np.asarray(problem.heads)
-    t = y[tails] - y[heads]
-    a, b = problem.costs.a, problem.costs.b
-    if price_tol > 0:
-        lin = a == 0
-        over = lin & (problem.upper == INF) & (t > b) & (t - b <= price_tol)
-        under = lin & (problem.lower == -INF) & (t < b) & (b - t <= price_tol)
-        t = np.where(over | under, b, t)
-    value = float(y @ problem.supply) + float(np.sum(problem.costs.conjugate_term(t, problem.lower, problem.upper)))
-    if isinstance(problem, SpatialFlowProblem):
-        ends = y[np.asarray(problem.endpoints)]
-        mass = problem.demand.mass
-        for start in range(0, problem.n_points, chunk):
-            stop = min(problem.n_points, start + chunk)
-            m = mass[start:stop]
-            keep = m > 0
-            if keep.any():
-                adj = problem.cost_block(start, stop)[keep] - ends[None, :]
-                value += float(m[keep] @ adj.min(axis=1))
-    return value
 
 
 # =============================================================================== the cases
