@@ -28,10 +28,14 @@ def test_missing_file_and_bad_file_are_messages(tmp_path, capsys):
     assert "arcs[0].upper" in err and "Traceback" not in err
 
 
-def test_demo_small_compares_backends(capsys):
-    assert main(["demo", "--n", "10", "--compare"]) == 0
+def test_demo_small_compares_backends(capsys, tmp_path):
+    fig = tmp_path / "cells.png"
+    assert main(["demo", "--n", "10", "--compare", "--figure", str(fig)]) == 0
     text = capsys.readouterr().out
     assert "section V-A" in text
     for name in ("highs", "cvxpy", "pyomo"):
         assert f"\n{name}" in text
     assert text.count("optimal") >= 4
+    # the iterative part: certified or not, it is said plainly, and the figures are written
+    assert "dual ascent, paper's step" in text and ("CERTIFIED" in text or "not certified" in text)
+    assert fig.exists() and (tmp_path / "cells_convergence.png").exists()
