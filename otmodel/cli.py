@@ -61,7 +61,9 @@ def _demo_iterative_runs() -> list[tuple[str, dict[str, Any]]]:
     runs: list[tuple[str, dict[str, Any]]] = [
         ("dual ascent, paper's step 1/(1+0.01k), 300 it.", {"max_iter": 300, "tol": 0.0, "step_size": _loop.Diminishing(1.0, 0.01)})
     ]
-    fast = getattr(_loop, "Curvature", None)
+    from otmodel.backends import dual_ascent
+
+    fast = getattr(dual_ascent, "Curvature", None)
     if fast is not None:
         runs.append(("dual ascent, local curvature step, <= 15 it.", {"max_iter": 15, "tol": 0.0, "step_size": fast()}))
     return runs

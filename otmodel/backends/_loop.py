@@ -34,6 +34,7 @@ from otmodel.results import Trace
 
 __all__ = [
     "StepSize",
+    "NodeStepSize",
     "Diminishing",
     "Constant",
     "as_step_size",
@@ -44,9 +45,24 @@ __all__ = [
 
 
 class StepSize(Protocol):
-    """A step-size rule: ``gamma = rule(k)`` for iteration ``k = 0, 1, ...``."""
+    """A step-size rule: ``gamma = rule(k)`` for iteration ``k = 0, 1, ...`` (one step for all nodes)."""
 
     def __call__(self, k: int) -> float: ...
+
+
+class NodeStepSize(Protocol):
+    r"""A per-node step-size rule: :math:`\gamma^k_i` may differ from node to node.
+
+    :func:`iterate` recognizes it by its ``node_steps`` method and calls
+    ``node_steps(k, state)`` with the :class:`LoopState` of iteration ``k`` (the iterate ``x``, the
+    direction ``d``, the oracle's record, whose keys starting with ``"_"`` carry per-node data that
+    is not traced, e.g. ``"_cell_mass"``); it returns one positive step per component, and the
+    update is :math:`x_i \leftarrow x_i + \gamma_i d_i`. A rule that needs problem data (arc costs,
+    bounds) is bound to the problem first by the backend (``rule.start(problem)`` returns such an
+    object with per-solve state), so the user's rule object stays immutable and reusable.
+    """
+
+    def node_steps(self, k: int, state: LoopState) -> NDArray[np.float64]: ...
 
 
 @dataclass(frozen=True)
@@ -85,13 +101,13 @@ class Constant:
         return self.a
 
 
-def as_step_size(rule: StepSize | float | int | None, default: StepSize | None = None) -> StepSize:
+def as_step_size(rule: Any, default: Any = None) -> Any:
     """A number means :class:`Constant`; ``None`` means ``default`` (else ``Diminishing()``)."""
     if rule is None:
         return default if default is not None else Diminishing()
     if isinstance(rule, (int, float, np.integer, np.floating)) and not isinstance(rule, bool):
         return Constant(float(rule))
-    if callable(rule):
+    if callable(rule) or hasattr(rule, "node_steps") or hasattr(rule, "start"):
         return rule
     raise InvalidDataError(f"step_size {rule!r} is neither a number nor a step-size rule (Diminishing, Constant)")
 
@@ -101,7 +117,8 @@ class LoopState:
     """What a callback sees at iteration ``k`` (before the update of ``x``).
 
     ``x`` is the current iterate, ``direction`` the oracle's direction at ``x``, ``step`` the step
-    size about to be used and ``record`` the oracle's numbers. Treat the arrays as read-only.
+    size about to be used (for a per-node rule its largest component; ``steps`` holds them all) and
+    ``record`` the oracle's numbers. Treat the arrays as read-only.
     """
 
     k: int
@@ -109,6 +126,7 @@ class LoopState:
     direction: NDArray[np.float64]
     step: float
     record: dict[str, Any] = field(default_factory=dict)
+    steps: NDArray[np.float64] | None = None
 
 
 @dataclass
@@ -134,7 +152,7 @@ def _progress_every(verbose: bool | int, max_iter: int) -> int:
 def iterate(
     oracle: Callable[[NDArray[np.float64]], tuple[NDArray[np.float64], dict[str, Any]]],
     x0: NDArray[np.float64],
-    step_size: StepSize,
+    step_size: StepSize | NodeStepSize,
     max_iter: int,
     tol: float,
     callback: Callable[[int, LoopState], Any] | None = None,
@@ -150,8 +168,9 @@ def iterate(
         ``oracle(x) -> (direction, record)``; ``record`` is a dict of numbers for the trace.
     x0 : array
         Starting point (copied).
-    step_size : StepSize
-        ``gamma_k = step_size(k)``.
+    step_size : StepSize or NodeStepSize
+        ``gamma_k = step_size(k)``, or per node ``gamma^k = step_size.node_steps(k, state)`` (trace
+        column ``step_size``: the largest node step; ``node_steps``: all of them).
     max_iter : int
         Maximum number of updates.
     tol : float
@@ -173,22 +192,30 @@ def iterate(
     reason = "iteration limit"
     last_change = float("inf")
     k = 0
+    per_node = hasattr(step_size, "node_steps")
     while k < max_iter:
         d, record = oracle(x)
-        gamma = float(step_size(k))
-        if keep_iterates:
-            trace.append(step_size=gamma, **record, **{keep_iterates: x.copy()})
+        public = {key: val for key, val in record.items() if not key.startswith("_")}
+        steps: NDArray[np.float64] | None = None
+        if per_node:
+            steps = np.asarray(step_size.node_steps(k, LoopState(k, x, d, float("nan"), record)), dtype=float)  # type: ignore[union-attr]
+            gamma = float(np.max(steps)) if steps.size else 0.0
+            public["node_steps"] = steps.copy()
         else:
-            trace.append(step_size=gamma, **record)
+            gamma = float(step_size(k))  # type: ignore[operator]
+        if keep_iterates:
+            trace.append(step_size=gamma, **public, **{keep_iterates: x.copy()})
+        else:
+            trace.append(step_size=gamma, **public)
         if every and k % every == 0:
             nums = "  ".join(
-                f"{key} {float(val):.6g}" for key, val in record.items() if isinstance(val, (int, float, np.number))
+                f"{key} {float(val):.6g}" for key, val in public.items() if isinstance(val, (int, float, np.number))
             )
             print(f"iter {k:6d}  step {gamma:.3g}  {nums}", file=out)
-        if callback is not None and callback(k, LoopState(k, x, d, gamma, record)):
+        if callback is not None and callback(k, LoopState(k, x, d, gamma, public, steps)):
             reason = "stopped by callback"
             break
-        dx = gamma * d
+        dx = (steps if steps is not None else gamma) * d
         x += dx
         k += 1
         last_change = float(np.max(np.abs(dx))) if dx.size else 0.0
