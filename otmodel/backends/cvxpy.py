@@ -59,7 +59,7 @@ class CvxpyModel:
         import cvxpy as cp
 
         self.problem = problem
-        sf = build_standard_form(problem)
+        sf = build_standard_form(problem, point_mass=0.01)
         self.sf: StandardForm = sf
         drop = redundant_rows(sf)
         keep = np.ones(sf.n_rows, dtype=bool)
