@@ -12,6 +12,8 @@ from typing import Any
 
 from otmodel import backends, errors
 from otmodel.backends import solve
+from otmodel.backends._loop import Constant, Diminishing
+from otmodel.backends.dual_ascent import Curvature
 from otmodel.errors import (
     DuplicateNodeError,
     InvalidBoundsError,
@@ -54,6 +56,9 @@ def load(path: str | Path) -> Any:
 
 
 __all__ = [
+    "Constant",
+    "Curvature",
+    "Diminishing",
     "DuplicateNodeError",
     "Euclidean",
     "FlowProblem",
