@@ -26,6 +26,8 @@ _REGISTRY: dict[str, str] = {
     "cvxpy": "otmodel.backends.cvxpy:CvxpyBackend",
     "pyomo": "otmodel.backends.pyomo:PyomoBackend",
     "dual-ascent": "otmodel.backends.dual_ascent:DualAscentBackend",
+    "admm": "otmodel.backends.admm:AdmmBackend",
+    "dykstra": "otmodel.backends.dykstra:DykstraBackend",
 }
 _INSTANCES: dict[str, Backend] = {}
 EXACT = ("highs", "cvxpy", "pyomo")
