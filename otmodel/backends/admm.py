@@ -423,11 +423,12 @@ class AdmmRun:
         supplies, and (split (2.4)) the quadratic coefficient of the remaining agents."""
         p = self.problem
         a, b = self.effective_costs()
+        names = np.asarray(p.node_names, dtype=object)
         net = Network.from_arrays(
             p.node_names,
             self.rho,
-            np.asarray(p.tails),
-            np.asarray(p.heads),
+            names[np.asarray(p.tails)],  # names, not indices: nodes may be called "1", "2", ...
+            names[np.asarray(p.heads)],
             quadratic=a,
             linear=b,
             lower=self.lo,

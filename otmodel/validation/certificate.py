@@ -550,4 +550,34 @@ def certify(
         checks=tuple(checks),
         notes=tuple(notes),
         problem_name=str(getattr(problem, "name", "") or ""),
+        info=_graph_transport_info(problem, solution, flows),
     )
+
+
+def _graph_transport_info(problem: FlowProblem, solution: Solution, flows: NDArray[np.float64]) -> dict[str, Any]:
+    r"""Extra figures for a graph-transport problem (Mokhtari et al.), recomputed from the data.
+
+    ``transport_cost`` is :math:`c^\top\pi` of (2.1) at the returned plan and ``regularization``
+    :math:`\frac{\Gamma}{2}\|\pi\|^2` (their sum is the objective of (2.4) at consensus). When the
+    solution carries the agents' copies (``info["copies"]``, the ADMM backend with
+    ``keep_copies=True``), ``consensus_disagreement`` is :math:`\max_i \|\pi^i - \pi\|`, recomputed
+    from them (reported, not judged: the certified point is the returned plan).
+    """
+    out: dict[str, Any] = {}
+    if not hasattr(problem, "transport_cost") or flows.shape != (problem.n_arcs,) or not np.all(np.isfinite(flows)):
+        return out
+    out["transport_cost"] = float(problem.transport_cost(flows))  # type: ignore[attr-defined]
+    out["regularization"] = float(problem.objective(flows)) - out["transport_cost"]
+    copies = solution.info.get("copies") if isinstance(solution.info, dict) else None
+    if copies is not None:
+        arr = np.asarray(copies, dtype=float)
+        if arr.ndim == 2 and arr.shape[1] == problem.n_arcs:
+            active = solution.info.get("active")
+            rows = (
+                [problem.node_index(nm) for nm in active]
+                if active is not None and len(active) < arr.shape[0]
+                else list(range(arr.shape[0]))
+            )
+            dev = arr[rows] - flows[None, :]
+            out["consensus_disagreement"] = float(np.sqrt(np.max(np.einsum("ij,ij->i", dev, dev), initial=0.0)))
+    return out
