@@ -39,3 +39,23 @@ def test_demo_small_compares_backends(capsys, tmp_path):
     # the iterative part: certified or not, it is said plainly, and the figures are written
     assert "dual ascent, paper's step" in text and ("CERTIFIED" in text or "not certified" in text)
     assert fig.exists() and (tmp_path / "cells_convergence.png").exists()
+
+
+def test_no_solver_banner_on_the_terminal():
+    """HiGHS >= 1.16 writes a banner to file descriptor 1 from its constructor; a user of
+    ``otmodel solve`` must see otmodel's summary only (checked in a fresh process, where the
+    banner would appear)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    model = Path(__file__).parent.parent / "examples" / "models" / "small_flow.yaml"
+    out = subprocess.run(
+        [sys.executable, "-m", "otmodel", "solve", str(model), "--backend", "highs"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "objective" in out.stdout.lower()
+    assert "Running HiGHS" not in out.stdout + out.stderr

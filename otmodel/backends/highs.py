@@ -26,6 +26,8 @@ verbose : bool
 from __future__ import annotations
 
 import math
+import os
+import sys
 from typing import Any
 
 import numpy as np
@@ -36,7 +38,40 @@ from otmodel.backends.base import Timer, no_point_solution
 from otmodel.model.problems import FlowProblem
 from otmodel.results import PointStatus, Solution, Status
 
-__all__ = ["HighsBackend", "classify_failure"]
+__all__ = ["HighsBackend", "classify_failure", "new_highs"]
+
+
+def new_highs(verbose: bool = False) -> Any:
+    """A ``highspy.Highs`` instance with ``output_flag`` set to ``verbose``.
+
+    Since HiGHS 1.16 the C++ constructor writes its banner ("Running HiGHS ...") straight to file
+    descriptor 1, once per process and before any option can be set; unless ``verbose``, the
+    descriptor is pointed at the null device for the duration of the constructor so that a user's
+    terminal shows otmodel's output only.
+    """
+    import highspy
+
+    if verbose:
+        h = highspy.Highs()
+    else:
+        sys.stdout.flush()
+        try:
+            saved = os.dup(1)
+        except OSError:  # no file descriptor 1 (embedded interpreters): nothing to silence
+            saved = None
+        if saved is None:
+            h = highspy.Highs()
+        else:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(devnull, 1)
+                h = highspy.Highs()
+            finally:
+                os.dup2(saved, 1)
+                os.close(saved)
+                os.close(devnull)
+    h.setOptionValue("output_flag", bool(verbose))
+    return h
 
 
 def classify_failure(
@@ -111,8 +146,7 @@ class HighsBackend:
             keep[drop] = False
             A = sf.A[keep].tocsc()
             rhs = sf.rhs[keep]
-            h = highspy.Highs()
-            h.setOptionValue("output_flag", verbose)
+            h = new_highs(bool(verbose))
             h.setOptionValue("solver", method)
             if time_limit is not None:
                 h.setOptionValue("time_limit", float(time_limit))
