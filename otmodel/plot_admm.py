@@ -1,0 +1,177 @@
+r"""Figures of section 4 of Mokhtari et al. (distributed ADMM for regularized OT on graphs).
+
+* :func:`plot_error_curves` -- like Fig. 1: :math:`\log_{10}\mathrm{Error}_k` (3.2) against the
+  iterations, one panel per graph, one curve per gamma;
+* :func:`plot_plan_heatmaps` -- like Fig. 2: the source x sink transport plans as heat-maps, zero
+  entries white, one panel per gamma with its count of zero entries;
+* :func:`plot_departure` -- like Fig. 4: :math:`\log_{10}\mathrm{Error}_k` (top row) and the agents'
+  copy norms :math:`\|\pi^i_k\|` (bottom row) against the iterations, one column per gamma, with
+  the departure iteration marked.
+
+matplotlib is imported inside the functions (Agg backend unless pyplot is already set up). Every
+function returns the ``Figure`` and writes a PNG when given ``path=``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from otmodel.plot import _pyplot, _save
+
+__all__ = ["plot_error_curves", "plot_plan_heatmaps", "plot_departure", "bipartite_plan"]
+
+
+def _errors(sol: Any) -> NDArray[np.float64]:
+    err = np.asarray(sol.trace["error"], dtype=float)
+    return np.log10(np.maximum(err, 1e-300))
+
+
+def plot_error_curves(
+    runs: Mapping[str, Mapping[float, Any]],
+    tol: float | None = 1e-4,
+    path: str | Path | None = None,
+    title: str | None = None,
+) -> Any:
+    r"""Fig. 1: ``runs[graph][gamma]`` is an ``admm`` Solution; one panel per graph.
+
+    Each panel shows :math:`\log_{10}\mathrm{Error}_k` against :math:`k` for every gamma, the
+    stopping threshold ``tol`` as a dashed line, and the iteration count in the legend.
+    """
+    plt = _pyplot()
+    names = list(runs)
+    ncol = min(2, len(names))
+    nrow = int(np.ceil(len(names) / ncol))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(6.2 * ncol, 3.8 * nrow), squeeze=False)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, name in zip(axes.flat, names, strict=False):
+        for c, (gamma, sol) in enumerate(runs[name].items()):
+            e = _errors(sol)
+            ax.plot(
+                np.arange(1, e.size + 1),
+                e,
+                color=colors[c % len(colors)],
+                lw=1.3,
+                label=f"$\\gamma$ = {gamma:g}  ({sol.iterations} it.)",
+            )
+        if tol is not None:
+            ax.axhline(np.log10(tol), color="0.4", ls="--", lw=0.9, label=f"$\\varepsilon$ = {tol:g}")
+        ax.set_title(f"{name} graph")
+        ax.set_xlabel("iteration k")
+        ax.set_ylabel("log$_{10}$ Error$_k$")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="upper right")
+    for ax in list(axes.flat)[len(names) :]:
+        ax.set_visible(False)
+    fig.suptitle(title or "ADMM residual (3.2) against iterations (like Fig. 1)")
+    fig.tight_layout()
+    _save(fig, path)
+    return fig
+
+
+def bipartite_plan(problem: Any, flows: Any, sources: Sequence[str], sinks: Sequence[str]) -> NDArray[np.float64]:
+    """The ``len(sources) x len(sinks)`` matrix of flows on the arcs source -> sink."""
+    f = np.asarray(flows, dtype=float)
+    out = np.zeros((len(sources), len(sinks)))
+    for a, s in enumerate(sources):
+        for b, t in enumerate(sinks):
+            out[a, b] = f[problem.arc_index(str(s), str(t))]
+    return out
+
+
+def plot_plan_heatmaps(
+    plans: Mapping[float, NDArray[np.float64]],
+    zero_tol: float = 1e-4,
+    path: str | Path | None = None,
+    title: str | None = None,
+    row_labels: Sequence[str] | None = None,
+    col_labels: Sequence[str] | None = None,
+) -> Any:
+    """Fig. 2: one heat-map per gamma; entries below ``zero_tol`` are white and counted as zeros."""
+    plt = _pyplot()
+    from matplotlib import colormaps
+
+    keys = list(plans)
+    vmax = max(float(np.max(p)) for p in plans.values())
+    fig, axes = plt.subplots(1, len(keys), figsize=(3.0 * len(keys) + 1.2, 3.6), squeeze=False, layout="constrained")
+    cmap = colormaps["viridis"].with_extremes(bad="white")
+    im = None
+    for col, (ax, g) in enumerate(zip(axes[0], keys, strict=True)):
+        mat = np.asarray(plans[g], dtype=float)
+        zero = mat < zero_tol
+        im = ax.imshow(np.ma.masked_where(zero, mat), cmap=cmap, vmin=0.0, vmax=vmax)
+        for (r, c), v in np.ndenumerate(mat):
+            if not zero[r, c]:
+                ax.text(
+                    c,
+                    r,
+                    f"{v:.3f}",
+                    ha="center",
+                    va="center",
+                    fontsize=6.5,
+                    color="white" if v < 0.6 * vmax else "black",
+                )
+        ax.set_title(f"$\\gamma$ = {g:g}\n{int(zero.sum())} zero entries", fontsize=10)
+        ax.set_xticks(range(mat.shape[1]))
+        ax.set_yticks(range(mat.shape[0]))
+        ax.set_xticklabels(col_labels or [str(j + 1) for j in range(mat.shape[1])], fontsize=8)
+        ax.set_yticklabels(row_labels or [str(i + 1) for i in range(mat.shape[0])], fontsize=8)
+        ax.set_xlabel("sink")
+        if col == 0:
+            ax.set_ylabel("source")
+        ax.set_xticks(np.arange(-0.5, mat.shape[1]), minor=True)
+        ax.set_yticks(np.arange(-0.5, mat.shape[0]), minor=True)
+        ax.grid(which="minor", color="0.85", lw=0.5)
+        ax.tick_params(which="minor", length=0)
+    if im is not None:
+        fig.colorbar(im, ax=list(axes[0]), shrink=0.8, label="flow")
+    fig.suptitle(title or f"transport plans (white: < {zero_tol:g}), like Fig. 2")
+    _save(fig, path)
+    return fig
+
+
+def plot_departure(
+    runs: Mapping[float, Any],
+    k_event: int | None,
+    node_names: Sequence[str] | None = None,
+    path: str | Path | None = None,
+    title: str | None = None,
+) -> Any:
+    r"""Fig. 4: per gamma (columns), :math:`\log_{10}\mathrm{Error}_k` and the copy norms :math:`\|\pi^i_k\|`."""
+    plt = _pyplot()
+    keys = list(runs)
+    fig, axes = plt.subplots(2, len(keys), figsize=(4.6 * len(keys), 6.4), squeeze=False, sharex="col")
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for c, g in enumerate(keys):
+        sol = runs[g]
+        e = _errors(sol)
+        k = np.arange(1, e.size + 1)
+        ax = axes[0, c]
+        ax.plot(k, e, color="C0", lw=1.2)
+        ax.set_title(f"$\\gamma$ = {g:g}  ({sol.iterations} it., {sol.status.value})", fontsize=10)
+        ax.set_ylabel("log$_{10}$ Error$_k$")
+        ax.grid(alpha=0.3)
+        norms = np.asarray(sol.trace["copy_norms"], dtype=float)
+        ax2 = axes[1, c]
+        names = node_names or [str(i + 1) for i in range(norms.shape[1])]
+        active = set(sol.info.get("active", names))
+        for i in range(norms.shape[1]):
+            left = "" if names[i] in active else " (left)"
+            ax2.plot(k, norms[:, i], color=colors[i % len(colors)], lw=1.1, label=f"agent {names[i]}{left}")
+        ax2.set_xlabel("iteration k")
+        ax2.set_ylabel("$\\|\\pi^i_k\\|$")
+        ax2.grid(alpha=0.3)
+        if k_event is not None:
+            for a in (ax, ax2):
+                a.axvline(k_event, color="red", ls="--", lw=0.9)
+            ax.text(k_event, ax.get_ylim()[1], " departure", color="red", fontsize=8, va="top")
+        if c == len(keys) - 1:
+            ax2.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    fig.suptitle(title or "convergence and copy norms, with a departure (like Fig. 4)")
+    fig.tight_layout()
+    _save(fig, path)
+    return fig
