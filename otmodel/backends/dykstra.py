@@ -1,0 +1,446 @@
+r"""The ``dykstra`` backend: one step of a Wasserstein attraction flow by Dykstra's KL projections.
+
+Arqué, Uribe, Ocampo-Martinez, section III and Algorithm 1. Problem 1 ((10a)-(10f), see
+:mod:`otmodel.model.attraction`) is
+
+.. math:: \min_{\boldsymbol\pi \in \mathcal C_f\cap\mathcal C_e\cap\mathcal C_1\cap\mathcal C_2}
+          \omega\,\mathrm{KL}(\pi_1|\xi_1) + (1-\omega)\,\mathrm{KL}(\pi_2|\xi),\qquad \xi = e^{-C/\gamma},
+
+where :math:`\xi_1` is :math:`\xi` restricted to the pairs that the support rule (15) and zero
+capacities allow (the others are *forbidden*: :math:`\log\pi_1 = -\infty` there, exactly zero mass).
+Dykstra's algorithm, starting at :math:`\pi_1^{(0)}=\xi_1,\ \pi_2^{(0)}=\xi`, cycles through the
+KL proximal operators, each in closed form:
+
+* (11) rows, :math:`\mathcal C_f`: :math:`\pi_l \leftarrow \mathrm{diag}(P_l / \pi_l\mathbf 1)\,\pi_l`,
+  with :math:`P_1=\rho_t,\ P_2=\nu`;
+* (12) common column marginal, :math:`\mathcal C_e`: :math:`p = \prod_l (\pi_l^\top\mathbf 1)^{\omega_l}`,
+  :math:`\pi_l \leftarrow \pi_l\,\mathrm{diag}(p / \pi_l^\top\mathbf 1)` with :math:`\omega_1=\omega,\ \omega_2=1-\omega`;
+* (14) node storage, :math:`\mathcal C_2`: :math:`\pi_l \leftarrow \pi_l\,\mathrm{diag}(\min(\bar\rho/\pi_l^\top\mathbf 1, 1))`;
+* (13) edge capacities, :math:`\mathcal C_1` (on :math:`\pi_1` only): :math:`\pi_1 \leftarrow \min(\pi_1, \tilde C)`.
+
+(10f) is implied by the support rule (15). The two affine sets need no Dykstra correction (for
+affine sets Dykstra's iterates coincide with plain Bregman projections); the two inequality sets
+carry their corrections :math:`q`, applied as :math:`\pi \leftarrow \mathrm{Prox}(\pi\odot q)`,
+:math:`q \leftarrow q\odot\pi_{\rm in}/\pi_{\rm out}`: a column vector for (14), one value per
+capped pair for (13).
+
+Numerics -- log domain
+----------------------
+Everything is kept as logarithms so that :math:`\gamma` down to 1e-3 of the cost scale (kernel
+entries :math:`e^{-1000}`) runs without underflow:
+
+* :math:`\pi_1` on a sparse pattern (the allowed pairs) is stored as ``log pi_1`` per pair; row and
+  column sums are segment log-sum-exps (``reduceat``), O(nnz) per projection.
+* A plan with full support and no elementwise cap (:math:`\pi_2` always; :math:`\pi_1` when the graph
+  is complete and uncapacitated) is :math:`\pi = \mathrm{diag}(e^{a+\log u})\,e^{L}\,\mathrm{diag}(e^{b+\log v})`
+  with absorbed potentials ``a, b`` inside a stabilized kernel :math:`K = e^{L + a \oplus b}` and
+  bounded scalings ``log u, log v``: sums are BLAS matrix-vector products; when a scaling leaves
+  :math:`[-\tau, \tau]` it is absorbed into the kernel (re-exponentiated once); a sum that underflows
+  is recomputed exactly by log-sum-exp for the rows/columns concerned only.
+
+Stopping: after each cycle (rows projected last, so (10b) holds to rounding) the violation
+:math:`\|\pi_1^\top\mathbf 1-\pi_2^\top\mathbf 1\|_1 + \sum_l\|(\pi_l^\top\mathbf 1-\bar\rho)_+\|_1 + \|(\pi_1-\tilde C)_+\|_1`
+is compared with ``tol``. The returned :math:`\rho_{t+1}` is :math:`\pi_1^\top\mathbf 1`.
+
+Options
+-------
+tol : float      violation at which to stop (default 1e-9)
+max_iter : int   limit on Dykstra cycles (default 20000)
+absorb : float   threshold tau on the log-scalings before absorption (default 30)
+keep_target_plan : bool  return pi_2 as a sparse matrix (default True)
+trace : bool     record the violation per cycle (default False)
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+
+from otmodel.attraction import StepResult
+from otmodel.model.attraction import AttractionStep
+from otmodel.results import PointStatus, Status, Trace
+
+__all__ = ["DykstraBackend", "dykstra_step"]
+
+FloatArray = NDArray[np.float64]
+
+
+def _lse_rows(X: FloatArray) -> FloatArray:
+    """log sum_j exp X[:, j], safe for -inf rows."""
+    m = X.max(axis=1)
+    m = np.where(np.isfinite(m), m, 0.0)
+    with np.errstate(divide="ignore"):
+        return m + np.log(np.exp(X - m[:, None]).sum(axis=1))
+
+
+def _seg_lse(x: FloatArray, starts: NDArray[np.intp], counts: NDArray[np.intp]) -> FloatArray:
+    """Log-sum-exp of consecutive segments of ``x`` (all segments non-empty)."""
+    m = np.maximum.reduceat(x, starts)
+    m = np.where(np.isfinite(m), m, 0.0)
+    s = np.add.reduceat(np.exp(x - np.repeat(m, counts)), starts)
+    with np.errstate(divide="ignore"):
+        return m + np.log(s)
+
+
+class _DensePlan:
+    r"""A plan :math:`\pi = \mathrm{diag}(e^{f}) e^{L} \mathrm{diag}(e^{g})` of full support, stabilized.
+
+    ``f = a + lu``, ``g = b + lv``; the kernel ``K = exp(L + a (+) b)`` holds the absorbed part.
+    """
+
+    TINY = 1e-200
+
+    def __init__(self, L: FloatArray, tau: float, f0: FloatArray | None = None, g0: FloatArray | None = None) -> None:
+        self.L = L
+        self.tau = tau
+        m, k = L.shape
+        self.a = np.zeros(m) if f0 is None else f0.astype(float).copy()
+        self.b = np.zeros(k) if g0 is None else g0.astype(float).copy()
+        self.lu, self.lv = np.zeros(m), np.zeros(k)
+        self.absorptions = 0
+        self._absorb()
+
+    def _absorb(self) -> None:
+        self.a += self.lu
+        self.b += self.lv
+        self.lu[:] = 0.0
+        self.lv[:] = 0.0
+        self.K = np.exp(self.L + self.a[:, None] + self.b[None, :])
+        self.absorptions += 1
+
+    def log_row_sums(self) -> FloatArray:
+        s = self.K @ np.exp(self.lv)
+        bad = ~(s > self.TINY) | ~np.isfinite(s)
+        with np.errstate(divide="ignore"):
+            out = np.log(s) + self.lu
+        if bad.any():
+            f, g = self.a + self.lu, self.b + self.lv
+            out[bad] = _lse_rows(self.L[bad] + g[None, :]) + f[bad]
+        return out
+
+    def log_col_sums(self) -> FloatArray:
+        s = np.exp(self.lu) @ self.K
+        bad = ~(s > self.TINY) | ~np.isfinite(s)
+        with np.errstate(divide="ignore"):
+            out = np.log(s) + self.lv
+        if bad.any():
+            f, g = self.a + self.lu, self.b + self.lv
+            out[bad] = _lse_rows(self.L[:, bad].T + f[None, :]) + g[bad]
+        return out
+
+    def add_rows(self, d: FloatArray) -> None:
+        self.lu += d
+        if np.abs(self.lu).max() > self.tau:
+            self._absorb()
+
+    def add_cols(self, d: FloatArray) -> None:
+        self.lv += d
+        if np.abs(self.lv).max() > self.tau:
+            self._absorb()
+
+    def log_values(self) -> FloatArray:
+        return self.L + (self.a + self.lu)[:, None] + (self.b + self.lv)[None, :]
+
+
+class _SparsePlan:
+    """A plan on a fixed sparse pattern, stored as log-values per pair (sorted by row)."""
+
+    def __init__(
+        self,
+        rows: NDArray[np.intp],
+        cols: NDArray[np.intp],
+        L: FloatArray,
+        m: int,
+        k: int,
+        f0: FloatArray | None = None,
+        g0: FloatArray | None = None,
+    ) -> None:
+        self.rows, self.cols, self.lv = rows, cols, L.copy()
+        if f0 is not None:
+            self.lv += f0[rows]
+        if g0 is not None:
+            self.lv += g0[cols]
+        self.row_counts = np.bincount(rows, minlength=m)
+        self.row_starts = np.r_[0, np.cumsum(self.row_counts)[:-1]]
+        self.col_perm = np.argsort(cols, kind="stable")
+        self.col_counts = np.bincount(cols, minlength=k)
+        self.col_starts = np.r_[0, np.cumsum(self.col_counts)[:-1]]
+
+    def log_row_sums(self) -> FloatArray:
+        return _seg_lse(self.lv, self.row_starts, self.row_counts)
+
+    def log_col_sums(self) -> FloatArray:
+        return _seg_lse(self.lv[self.col_perm], self.col_starts, self.col_counts)
+
+    def add_rows(self, d: FloatArray) -> None:
+        self.lv += d[self.rows]
+
+    def add_cols(self, d: FloatArray) -> None:
+        self.lv += d[self.cols]
+
+    def log_values(self) -> FloatArray:
+        return self.lv
+
+
+class _Level:
+    """Dykstra's iterations at one value of gamma (see :func:`dykstra_step`)."""
+
+    def __init__(
+        self,
+        step: AttractionStep,
+        gamma: float,
+        absorb: float,
+        F: tuple[FloatArray, FloatArray] | None,
+        G: tuple[FloatArray, FloatArray] | None,
+    ) -> None:
+        prob = step.problem
+        n, C = prob.n_nodes, prob.cost
+        rows1, cols1, cap = step.allowed()
+        src, tgt, R = step.sources, step.targets, step.reachable()
+        k = R.size
+        self.k, self.R, self.src, self.tgt = k, R, src, tgt
+        self.rows1, self.cols1, self.cap = rows1, cols1, cap
+        colpos = np.full(n, -1, dtype=np.intp)
+        colpos[R] = np.arange(k)
+        rowpos = np.full(n, -1, dtype=np.intp)
+        rowpos[src] = np.arange(src.size)
+        self.lP = (np.log(step.rho[src]), np.log(prob.nu[tgt]))
+        capped = np.isfinite(cap)
+        self.full = rows1.size == src.size * k and not capped.any()
+        F = F if F is not None else (np.zeros(src.size), np.zeros(tgt.size))
+        G = G if G is not None else (np.zeros(k), np.zeros(k))
+        # accumulated potentials of the affine projections (11)-(12), in log units at this gamma
+        self.F = [F[0].copy(), F[1].copy()]
+        self.G = [G[0].copy(), G[1].copy()]
+        if self.full:
+            self.plan1: _DensePlan | _SparsePlan = _DensePlan(-C[np.ix_(src, R)] / gamma, absorb, F[0], G[0])
+        else:
+            self.plan1 = _SparsePlan(rowpos[rows1], colpos[cols1], -C[rows1, cols1] / gamma, src.size, k, F[0], G[0])
+        self.plan2 = _DensePlan(-C[np.ix_(tgt, R)] / gamma, absorb, F[1], G[1])
+        stor = prob.storage[R]
+        self.fin_st = np.flatnonzero(np.isfinite(stor))
+        self.stor = stor
+        self.lstor = np.log(stor[self.fin_st]) if self.fin_st.size else np.zeros(0)
+        self.lq = [np.zeros(self.fin_st.size), np.zeros(self.fin_st.size)]
+        self.cap_idx = np.flatnonzero(capped) if not self.full else np.zeros(0, dtype=np.intp)
+        with np.errstate(divide="ignore"):
+            self.lcap = np.log(cap[self.cap_idx])
+        self.lQ = np.zeros(self.cap_idx.size)
+        if self.cap_idx.size:
+            assert isinstance(self.plan1, _SparsePlan)
+            # start inside (10d): Dykstra's first pass clamps anyway; this only avoids a huge first step
+            self.plan1.lv[self.cap_idx] = np.minimum(self.plan1.lv[self.cap_idx], self.lcap + 50.0)
+        self.cs = [self.plan1.log_col_sums(), self.plan2.log_col_sums()]
+        self.violation = math.inf
+
+    def cycle(self, w: float, theta: float = 1.0) -> float:
+        """One Dykstra cycle: (12), (14), (13), (11); returns the violation after it."""
+        plans = (self.plan1, self.plan2)
+        cs = self.cs
+        # (12) common barycenter marginal: log p = sum_l w_l log(pi_l^T 1)
+        lp = w * cs[0] + (1.0 - w) * cs[1]
+        for ell, pl in enumerate(plans):
+            d = theta * (lp - cs[ell])
+            pl.add_cols(d)
+            self.G[ell] += d
+        # (14) storage, with corrections: the column sums of pi_l (.) q_l are p * q_l
+        fs = self.fin_st
+        if fs.size:
+            for ell, pl in enumerate(plans):
+                x = lp[fs] + self.lq[ell]
+                f = np.minimum(self.lstor - x, 0.0)
+                d = np.zeros(self.k)
+                d[fs] = self.lq[ell] + f
+                pl.add_cols(d)
+                self.lq[ell] = -f
+        # (13) edge capacities on pi_1 (the support rule (15) is built into the pattern)
+        ci = self.cap_idx
+        if ci.size:
+            assert isinstance(self.plan1, _SparsePlan)
+            x = self.plan1.lv[ci] + self.lQ
+            out = np.minimum(x, self.lcap)
+            self.lQ = x - out
+            self.plan1.lv[ci] = out
+        # (11) rows: pi_1 1 = rho_t, pi_2 1 = nu
+        for ell, pl in enumerate(plans):
+            d = theta * (self.lP[ell] - pl.log_row_sums())
+            pl.add_rows(d)
+            self.F[ell] += d
+        # violation ((10b) holds to rounding after (11))
+        self.cs = cs = [self.plan1.log_col_sums(), self.plan2.log_col_sums()]
+        e1, e2 = np.exp(cs[0]), np.exp(cs[1])
+        v = float(np.abs(e1 - e2).sum())
+        if fs.size:
+            st = self.stor[fs]
+            v += float(np.maximum(e1[fs] - st, 0).sum() + np.maximum(e2[fs] - st, 0).sum())
+        if ci.size:
+            assert isinstance(self.plan1, _SparsePlan)
+            v += float(np.maximum(np.exp(self.plan1.lv[ci]) - self.cap[ci], 0).sum())
+        self.violation = v
+        return v
+
+
+def _scaling_levels(step: AttractionStep, gamma: float, factor: float) -> list[float]:
+    """gamma-continuation: gamma_0 > gamma_1 > ... > gamma, gamma_0 ~ a tenth of the largest cost."""
+    C = step.problem.cost
+    g0 = float(C.max()) / 10.0
+    levels: list[float] = []
+    g = gamma
+    while g * 1.0001 < g0 and len(levels) < 40:
+        g /= factor
+        levels.append(g)
+    return levels[::-1] + [gamma]
+
+
+def dykstra_step(
+    step: AttractionStep,
+    tol: float = 1e-9,
+    max_iter: int = 20000,
+    absorb: float = 30.0,
+    keep_target_plan: bool = True,
+    trace: bool = False,
+    scaling: bool = True,
+    scaling_factor: float = 0.5,
+    scaling_tol: float = 1e-4,
+    accept: float = 1e-6,
+    warm_start: dict[str, FloatArray] | None = None,
+) -> StepResult:
+    r"""Solve Problem 1 at ``step`` by Dykstra's algorithm in the log domain (see the module docstring).
+
+    With ``scaling`` (default), Dykstra runs first at larger regularizations
+    ``gamma / scaling_factor**k`` (from about a tenth of the largest cost down to ``step.gamma``),
+    each to violation ``scaling_tol``, and every level starts from the previous level's potentials
+    of the affine projections (11)-(12), rescaled. Starting Dykstra from
+    :math:`\tilde\xi = \mathrm{diag}(e^{F})\,\xi\,\mathrm{diag}(e^{G_l})` instead of :math:`\xi` does not
+    change the minimizer: on :math:`\mathcal C_f\cap\mathcal C_e` the row term is constant, and the
+    column updates (12) satisfy :math:`\omega G_1 + (1-\omega) G_2 = 0`, so the column term is
+    constant too. ``max_iter`` bounds the cycles of all levels together. A step stopped by
+    ``max_iter`` with violation below ``accept`` is returned as NEARLY_FEASIBLE.
+
+    ``warm_start`` (the ``potentials`` of a previous :class:`StepResult`, in cost units, one value per
+    node) starts directly at ``step.gamma`` from those potentials, shifted so that
+    :math:`\omega G_1 + (1-\omega) G_2 = 0` for this step's weight: the same minimizer, by the
+    argument above. :func:`otmodel.attraction.attraction_flow` passes the previous step's.
+    """
+    t_start = time.perf_counter()
+    prob = step.problem
+    n, C, w = prob.n_nodes, prob.cost, step.omega
+    levels = _scaling_levels(step, step.gamma, scaling_factor) if scaling and warm_start is None else [step.gamma]
+    tr = Trace() if trace else None
+    F: tuple[FloatArray, FloatArray] | None = None
+    G: tuple[FloatArray, FloatArray] | None = None
+    if warm_start is not None:
+        R = step.reachable()
+        g0 = warm_start["G1"][R] / step.gamma
+        g1 = warm_start["G2"][R] / step.gamma
+        shift = w * g0 + (1 - w) * g1
+        F = (warm_start["F1"][step.sources] / step.gamma, warm_start["F2"][step.targets] / step.gamma)
+        G = (g0 - shift, g1 - shift)
+    it_total = 0
+    status = Status.ITERATION_LIMIT
+    lev: _Level | None = None
+    last = False
+    for li, g in enumerate(levels):
+        last = li == len(levels) - 1
+        if lev is not None:
+            ratio = levels[li - 1] / g
+            F = (lev.F[0] * ratio, lev.F[1] * ratio)
+            G = (lev.G[0] * ratio, lev.G[1] * ratio)
+        lev = _Level(step, g, absorb, F, G)
+        target = tol if last else max(scaling_tol, tol)
+        while it_total < max_iter:
+            it_total += 1
+            v = lev.cycle(w)
+            if tr is not None:
+                tr.append(violation=v, gamma=g)
+            if not math.isfinite(v):
+                status = Status.NUMERICAL_ERROR
+                break
+            if v <= target:
+                if last:
+                    status = Status.CONVERGED
+                break
+        if status == Status.NUMERICAL_ERROR or it_total >= max_iter:
+            break  # out of iterations (possibly before the last level: then the point is not an answer)
+    assert lev is not None
+    violation = lev.violation
+    R, k, src, tgt = lev.R, lev.k, lev.src, lev.tgt
+    plan1, plan2 = lev.plan1, lev.plan2
+    if isinstance(plan1, _SparsePlan):
+        P1 = sp.csr_matrix((np.exp(plan1.lv), (lev.rows1, lev.cols1)), shape=(n, n))
+    else:
+        V1 = np.exp(plan1.log_values())
+        P1 = sp.csr_matrix((V1.reshape(-1), (np.repeat(src, k), np.tile(R, src.size))), shape=(n, n))
+    V2 = np.exp(plan2.log_values())
+    cost1 = float(P1.multiply(C).sum()) if P1.nnz else 0.0
+    cost2 = float((V2 * C[np.ix_(tgt, R)]).sum())
+    P2 = (
+        sp.csr_matrix((V2.reshape(-1), (np.repeat(tgt, k), np.tile(R, tgt.size))), shape=(n, n))
+        if keep_target_plan
+        else None
+    )
+    rho_next = np.zeros(n)
+    rho_next[R] = np.exp(lev.cs[0])
+    on_target = last  # the plan is at the requested gamma
+    pot = {key: np.zeros(n) for key in ("F1", "F2", "G1", "G2")}
+    if on_target:
+        pot["F1"][src] = lev.F[0] * step.gamma
+        pot["F2"][tgt] = lev.F[1] * step.gamma
+        pot["G1"][R] = lev.G[0] * step.gamma
+        pot["G2"][R] = lev.G[1] * step.gamma
+    if status == Status.CONVERGED:
+        point = PointStatus.NEARLY_FEASIBLE
+    elif status == Status.NUMERICAL_ERROR:
+        point = PointStatus.NO_POINT
+    else:
+        point = PointStatus.NEARLY_FEASIBLE if (violation <= accept and on_target) else PointStatus.INFEASIBLE_POINT
+    msg = f"violation {violation:.3e} after {it_total} cycles over {len(levels)} gamma level(s)"
+    if status != Status.CONVERGED:
+        msg += f" (tol {tol:g})"
+    return StepResult(
+        step=step,
+        rho_next=rho_next,
+        plan=P1,
+        target_plan=P2,
+        objective=w * cost1 + (1 - w) * cost2,
+        transport_cost=cost1,
+        status=status,
+        point_status=point,
+        iterations=it_total,
+        violation=violation,
+        seconds=time.perf_counter() - t_start,
+        solver="dykstra",
+        message=msg,
+        trace=tr,
+        info={"potentials": pot, "levels": levels},
+    )
+
+
+class DykstraBackend:
+    """Registry entry ``"dykstra"``: solves one :class:`~otmodel.model.attraction.AttractionStep`.
+
+    ``solve(step, **options)`` returns a :class:`~otmodel.attraction.StepResult` (not a
+    :class:`~otmodel.results.Solution`: a step has two plans and a barycenter, no arcs); the whole
+    flow is :func:`otmodel.attraction.attraction_flow`.
+    """
+
+    name = "dykstra"
+    capabilities = frozenset({"attraction", "iterative"})
+
+    def supports(self, problem: Any) -> str | None:
+        if isinstance(problem, AttractionStep):
+            return None
+        return "the dykstra backend solves one step of an AttractionProblem (use problem.step(rho))"
+
+    def solve(self, problem: Any, **options: Any) -> StepResult:
+        reason = self.supports(problem)
+        if reason is not None:
+            from otmodel.errors import UnsupportedError
+
+            raise UnsupportedError(reason)
+        return dykstra_step(problem, **options)

@@ -1,0 +1,505 @@
+r"""Wasserstein attraction flows on a network (Arqué, Uribe, Ocampo-Martinez).
+
+A distribution :math:`\rho_t` over the nodes of a graph moves towards a target :math:`\nu` in
+discrete steps; each step is the constrained, entropy-regularized Wasserstein barycenter of
+:math:`\rho_t` (weight :math:`\omega`) and :math:`\nu` (weight :math:`1-\omega`), Problem 1 of the
+paper:
+
+.. math::
+
+    \min_{\pi_1,\pi_2 \ge 0}\; \omega\,\mathrm{KL}(\pi_1|\xi) + (1-\omega)\,\mathrm{KL}(\pi_2|\xi),
+    \qquad \xi = e^{-C/\gamma}                                                         \quad (10a)
+
+    \pi_1 \mathbf 1 = \rho_t,\quad \pi_2 \mathbf 1 = \nu                                 \quad (10b)
+
+    \pi_1^\top \mathbf 1 = \pi_2^\top \mathbf 1 = p                                     \quad (10c)
+
+    \pi_1 \le \tilde C                                                                   \quad (10d)
+
+    p \le \bar\rho \ \ (\text{storage})                                                 \quad (10e)
+
+    p_i \le \textstyle\sum_{j:\,\bar A_{ji}=1} [\rho_t]_j                                \quad (10f)
+
+and :math:`\rho_{t+1} = p`. ``C`` is the shortest-path metric of the weighted graph, ``A-bar = A + I``
+(a node may keep its mass). The support rule (15) sets :math:`\tilde C_{ji} = 0` when
+:math:`j \in \mathrm{supp}(\rho_t)` and :math:`\bar A_{ji} = 0`: mass moves at most one edge per step.
+
+Index convention (this module, all backends): ``plan[j, i]`` is the mass moved from node ``j``
+(holding :math:`\rho_t`) to node ``i`` (in :math:`\rho_{t+1}`); ``edge_capacity[j, i]`` bounds it;
+``target_plan[k, i]`` couples :math:`\nu_k` with :math:`p_i`. (The paper writes the transpose in
+section II-A and this orientation in Problem 1; we follow Problem 1.)
+
+The problem is validated once, on construction, and is immutable afterwards. :meth:`AttractionProblem.step`
+builds one instance of Problem 1 (:class:`AttractionStep`) for a given :math:`\rho_t`.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import ArrayLike, NDArray
+from scipy.sparse.csgraph import shortest_path
+
+from otmodel.errors import DuplicateNodeError, InvalidDataError, UnbalancedError, UnreachableError
+
+__all__ = [
+    "AttractionProblem",
+    "AttractionStep",
+    "Schedule",
+    "StepInfeasibleWarning",
+    "as_schedule",
+    "total_variation",
+]
+
+#: masses below this are treated as zero when the support of rho_t is taken (support rule (15))
+SUPPORT_EPS = 0.0
+
+
+class StepInfeasibleWarning(UserWarning):
+    """A step of Algorithm 1 is infeasible (or could not be solved): Lemma 1's conditions fail.
+
+    The message names the step, the condition and the node.
+    """
+
+
+def total_variation(a: ArrayLike, b: ArrayLike) -> float:
+    r"""Total-variation distance :math:`\tfrac12 \|a - b\|_1` (the stopping rule of Algorithm 1)."""
+    return 0.5 * float(np.abs(np.asarray(a, float) - np.asarray(b, float)).sum())
+
+
+# ----------------------------------------------------------------------------------- schedules
+@dataclass(frozen=True)
+class Schedule:
+    r"""A parameter that may change with the step: :math:`\omega(t)` or :math:`\gamma(t)`.
+
+    ``value(t)`` is evaluated at the 0-based step index ``t`` (the step from :math:`\rho_t` to
+    :math:`\rho_{t+1}`). Built-in laws are evaluated at :math:`s = t + \text{start}`:
+
+    * ``"constant"``: ``c``
+    * ``"1/t"``: :math:`1/s`
+    * ``"1/ln t"``: :math:`1/\ln s`
+
+    The paper does not say where its index starts. ``start`` must keep the weights in [0, 1]
+    (``1/ln s <= 1`` needs ``s >= e``). ``first`` overrides the value of the very first step (the
+    paper's "0.75 then 0.1" of Fig. 2).
+    """
+
+    law: str = "constant"
+    c: float = 0.1
+    start: float = 1.0
+    first: float | None = None
+    func: Callable[[int], float] | None = None
+
+    def value(self, t: int) -> float:
+        if t == 0 and self.first is not None:
+            return float(self.first)
+        s = t + self.start
+        if self.law == "constant":
+            return float(self.c)
+        if self.law == "1/t":
+            return 1.0 / s
+        if self.law == "1/ln t":
+            return 1.0 / math.log(s) if s > 1 else math.inf
+        if self.law == "callable" and self.func is not None:
+            return float(self.func(t))
+        raise InvalidDataError(f"unknown schedule law {self.law!r}")
+
+    def __call__(self, t: int) -> float:
+        return self.value(t)
+
+    def label(self) -> str:
+        base = {
+            "constant": f"{self.c:g}",
+            "1/t": "1/t",
+            "1/ln t": "1/ln t",
+            "callable": getattr(self.func, "__name__", "callable"),
+        }[self.law]
+        return f"{self.first:g} then {base}" if self.first is not None else base
+
+    def with_first(self, first: float) -> Schedule:
+        """The same law with the first step's value overridden."""
+        return Schedule(self.law, self.c, self.start, float(first), self.func)
+
+
+ScheduleLike = float | int | str | Callable[[int], float] | Schedule
+
+
+def as_schedule(x: ScheduleLike, name: str, start: float = 1.0, first: float | None = None) -> Schedule:
+    """A :class:`Schedule` from a number, a law name (``"1/t"``, ``"1/ln t"``) or a callable of ``t``."""
+    if isinstance(x, Schedule):
+        return x if first is None else x.with_first(first)
+    if isinstance(x, bool):
+        raise InvalidDataError(f"{name} must be a number, '1/t', '1/ln t' or a callable, got {x!r}")
+    if isinstance(x, (int, float, np.floating, np.integer)):
+        if not math.isfinite(float(x)):
+            raise InvalidDataError(f"{name} must be finite, got {x!r}")
+        return Schedule("constant", float(x), start, first)
+    if isinstance(x, str):
+        key = x.replace(" ", "").lower()
+        law = {"1/t": "1/t", "1/lnt": "1/ln t", "1/log(t)": "1/ln t", "1/ln(t)": "1/ln t"}.get(key)
+        if law is None:
+            raise InvalidDataError(f"{name}: unknown schedule {x!r}; use a number, '1/t', '1/ln t' or a callable")
+        return Schedule(law, 0.0, start, first)
+    if callable(x):
+        return Schedule("callable", 0.0, start, first, x)
+    raise InvalidDataError(f"{name} must be a number, '1/t', '1/ln t' or a callable, got {type(x).__name__}")
+
+
+# ------------------------------------------------------------------------------------ helpers
+def _square(x: Any, n: int, what: str, names: Sequence[str], allow_inf: bool) -> sp.csr_matrix | NDArray[np.float64]:
+    if sp.issparse(x):
+        m = sp.csr_matrix(x, dtype=float)
+        vals = m.data
+    else:
+        m = np.asarray(x, dtype=float)
+        vals = m.reshape(-1)
+    if m.shape != (n, n):
+        raise InvalidDataError(f"{what} has shape {m.shape}, expected ({n}, {n})")
+    bad = np.isnan(vals) | (vals < 0) | (~allow_inf & np.isinf(vals))
+    if bad.any():
+        if sp.issparse(m):
+            coo = sp.coo_matrix(m)
+            k = int(np.flatnonzero(bad)[0])
+            j, i, v = int(coo.row[k]), int(coo.col[k]), float(coo.data[k])
+        else:
+            j, i = (int(z) for z in np.unravel_index(int(np.flatnonzero(bad)[0]), (n, n)))
+            v = float(m[j, i])
+        rule = "must be non-negative" + ("" if allow_inf else " and finite")
+        raise InvalidDataError(f"{what}[{names[j]!r}, {names[i]!r}] = {v!r}: {rule}")
+    return m
+
+
+def _vector(x: ArrayLike, n: int, what: str, names: Sequence[str], allow_inf: bool = False) -> NDArray[np.float64]:
+    try:
+        v = np.asarray(x, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise InvalidDataError(f"{what} is not a numeric vector: {exc}") from None
+    if v.ndim != 1 or v.shape[0] != n:
+        raise InvalidDataError(f"{what} has shape {v.shape}, expected ({n},) (one value per node)")
+    bad = np.isnan(v) | (v < 0) | (np.isinf(v) & (not allow_inf))
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        rule = "must be non-negative" + ("" if allow_inf else " and finite")
+        raise InvalidDataError(f"{what}[{names[k]!r}] = {v[k]!r}: {rule}")
+    return v
+
+
+# ------------------------------------------------------------------------------------- problem
+class AttractionProblem:
+    r"""A Wasserstein attraction flow on a weighted graph (Arqué et al., Problem 1 and Algorithm 1).
+
+    Parameters
+    ----------
+    weights : (n, n) array or scipy.sparse matrix
+        Edge weights: ``weights[j, i] > 0`` is the cost of one unit of mass on edge ``j -> i``; zero
+        (or absent in a sparse matrix) means no edge. Diagonal entries (self-loops) are allowed and
+        ignored: every node is linked to itself (``A-bar = A + I``) at cost 0.
+    rho0, nu : (n,) arrays
+        Initial and target distributions (probability vectors: non-negative, finite, sum 1 within ``mass_tol``).
+    edge_capacity : (n, n) array or sparse matrix, optional
+        ``edge_capacity[j, i]`` bounds the mass moved ``j -> i`` in one step (10d); ``inf`` (or an
+        absent entry of a sparse matrix) means unbounded. The diagonal bounds the mass that stays.
+    storage : (n,) array, optional
+        Node storage capacities :math:`\bar\rho` (10e); ``inf`` means unbounded.
+    omega : number, "1/t", "1/ln t", callable or Schedule
+        Weight of :math:`\rho_t` in the barycenter (``omega_first`` overrides the first step).
+    gamma : positive number, callable or Schedule
+        Entropic regularization :math:`\gamma(t)` (same units as the edge weights); ignored by exact steps.
+    eps : float
+        Accuracy of Algorithm 1: stop when :math:`\tfrac12\|\nu-\rho_t\|_1 \le \varepsilon`.
+    directed : bool
+        If False (default) every edge may be used both ways (the weight matrix is symmetrized with
+        the smaller non-zero weight of the two directions).
+    names : node names (default "0", "1", ...)
+    schedule_start : float
+        Value of the schedule argument at the first step (see :class:`Schedule`).
+
+    Raises
+    ------
+    InvalidDataError  negative/NaN weights, wrong shapes, negative or non-finite masses, bad capacities
+    UnbalancedError   rho0 or nu does not sum to 1
+    UnreachableError  the graph is not (strongly) connected: some node cannot reach another
+    DuplicateNodeError  a node name is used twice
+    """
+
+    kind = "attraction"
+
+    def __init__(
+        self,
+        weights: Any,
+        rho0: ArrayLike,
+        nu: ArrayLike,
+        *,
+        edge_capacity: Any = None,
+        storage: ArrayLike | None = None,
+        omega: ScheduleLike = 0.1,
+        omega_first: float | None = None,
+        gamma: ScheduleLike = 0.1,
+        eps: float = 1e-3,
+        directed: bool = False,
+        names: Sequence[str] | None = None,
+        schedule_start: float = 1.0,
+        mass_tol: float = 1e-9,
+        name: str = "",
+    ) -> None:
+        W = sp.csr_matrix(weights, dtype=float) if sp.issparse(weights) else np.asarray(weights, dtype=float)
+        if W.ndim != 2 or W.shape[0] != W.shape[1]:
+            raise InvalidDataError(f"weights has shape {W.shape}, expected a square (n, n) matrix")
+        n = int(W.shape[0])
+        if n < 1:
+            raise InvalidDataError("the graph has no node")
+        self.name = name
+        self.node_names: tuple[str, ...] = tuple(str(s) for s in (names if names is not None else range(n)))
+        if len(self.node_names) != n:
+            raise InvalidDataError(f"names has {len(self.node_names)} entries, expected {n}")
+        if len(set(self.node_names)) != n:
+            seen: set[str] = set()
+            dup = next(s for s in self.node_names if s in seen or seen.add(s))  # type: ignore[func-returns-value]
+            raise DuplicateNodeError(f"node name {dup!r} is used twice")
+        nm = self.node_names
+        W = _square(W, n, "weights", nm, allow_inf=False)
+        Ws = sp.csr_matrix(W)
+        Ws.setdiag(0.0)
+        Ws.eliminate_zeros()
+        if not directed:
+            coo = sp.coo_matrix(Ws)
+            r = np.concatenate([coo.row, coo.col])
+            c = np.concatenate([coo.col, coo.row])
+            w = np.concatenate([coo.data, coo.data])
+            order = np.lexsort((-w, c, r))  # per pair, the smallest weight comes last and wins
+            key = r[order] * n + c[order]
+            last = np.r_[key[1:] != key[:-1], True]
+            Ws = sp.csr_matrix((w[order][last], (r[order][last], c[order][last])), shape=(n, n))
+        self.directed = bool(directed)
+        self.weights: sp.csr_matrix = Ws
+        #: adjacency with self-loops, A-bar = A + I, as a boolean CSR matrix
+        self.adjacency: sp.csr_matrix = sp.csr_matrix((Ws != 0) + sp.identity(n, dtype=bool, format="csr"))
+        C = shortest_path(Ws, method="D", directed=True)
+        if not np.isfinite(C).all():
+            j, i = (int(z) for z in np.argwhere(~np.isfinite(C))[0])
+            raise UnreachableError(
+                f"node {nm[i]!r} cannot be reached from node {nm[j]!r}: the graph must be connected"
+                + (" (strongly, since directed=True)" if directed else "")
+            )
+        #: cost matrix C[j, i] = d(j, i), the shortest-path metric of the graph
+        self.cost: NDArray[np.float64] = C
+        self.rho0 = self._distribution(rho0, "rho0", mass_tol)
+        self.nu = self._distribution(nu, "nu", mass_tol)
+        if edge_capacity is None:
+            self.edge_capacity: sp.csr_matrix | None = None
+        else:
+            cap = _square(edge_capacity, n, "edge_capacity", nm, allow_inf=True)
+            if sp.issparse(cap):
+                capc = sp.csr_matrix(cap)
+                capc.data[np.isinf(capc.data)] = 0.0
+                capc.eliminate_zeros()
+                # keep explicit zeros of the user's sparse matrix: they are zero capacities
+                coo = sp.coo_matrix(cap)
+                fin = np.isfinite(coo.data)
+                self.edge_capacity = sp.csr_matrix((coo.data[fin], (coo.row[fin], coo.col[fin])), shape=(n, n))
+                self._cap_pattern = sp.csr_matrix(
+                    (np.ones(int(fin.sum()), bool), (coo.row[fin], coo.col[fin])), shape=(n, n)
+                )
+            else:
+                fin = np.isfinite(cap)
+                r, c = np.nonzero(fin)
+                self.edge_capacity = sp.csr_matrix((cap[r, c], (r, c)), shape=(n, n))
+                self._cap_pattern = sp.csr_matrix((np.ones(r.size, bool), (r, c)), shape=(n, n))
+        self.storage = np.full(n, np.inf) if storage is None else _vector(storage, n, "storage", nm, allow_inf=True)
+        over = self.nu > self.storage * (1 + 1e-12) + 1e-15
+        if over.any():
+            k = int(np.flatnonzero(over)[0])
+            raise InvalidDataError(
+                f"nu[{nm[k]!r}] = {self.nu[k]:.6g} exceeds the storage capacity {self.storage[k]:.6g} of that node"
+            )
+        over = self.rho0 > self.storage * (1 + 1e-12) + 1e-15
+        if over.any():
+            k = int(np.flatnonzero(over)[0])
+            raise InvalidDataError(
+                f"rho0[{nm[k]!r}] = {self.rho0[k]:.6g} exceeds the storage capacity {self.storage[k]:.6g} of that node"
+            )
+        self.omega = as_schedule(omega, "omega", schedule_start, omega_first)
+        self.gamma = as_schedule(gamma, "gamma", schedule_start)
+        if not (isinstance(eps, (int, float)) and math.isfinite(eps) and eps > 0):
+            raise InvalidDataError(f"eps must be a positive number, got {eps!r}")
+        self.eps = float(eps)
+        self.omega_at(0)
+        self.gamma_at(0)
+
+    def _distribution(self, x: ArrayLike, what: str, tol: float) -> NDArray[np.float64]:
+        v = _vector(x, self.n_nodes, what, self.node_names)
+        s = float(v.sum())
+        if abs(s - 1.0) > tol:
+            raise UnbalancedError(f"{what} sums to {s!r}, expected 1 (a probability vector) within {tol:g}")
+        v = v / s
+        v.setflags(write=False)
+        return v
+
+    # -------------------------------------------------------------------- basic views
+    @property
+    def n_nodes(self) -> int:
+        return len(self.node_names)
+
+    @property
+    def n_edges(self) -> int:
+        """Number of directed edges (both directions counted for an undirected graph), no self-loops."""
+        return int(self.weights.nnz)
+
+    def node_index(self, name: str) -> int:
+        from otmodel.errors import UnknownNodeError
+
+        try:
+            return self.node_names.index(str(name))
+        except ValueError:
+            raise UnknownNodeError(f"unknown node {name!r}") from None
+
+    def omega_at(self, t: int) -> float:
+        """The weight :math:`\\omega(t)` of the step from rho_t, checked to lie in [0, 1]."""
+        w = self.omega.value(t)
+        if not (0.0 <= w <= 1.0):
+            raise InvalidDataError(
+                f"omega at step {t} is {w!r}; the barycenter weights omega, 1 - omega must lie in [0, 1]"
+                " (shift the schedule with schedule_start)"
+            )
+        return w
+
+    def gamma_at(self, t: int) -> float:
+        """The regularization :math:`\\gamma(t)` of the step from rho_t (must be > 0 and finite)."""
+        g = self.gamma.value(t)
+        if not (math.isfinite(g) and g > 0):
+            raise InvalidDataError(f"gamma at step {t} is {g!r}; it must be positive and finite")
+        return g
+
+    def __repr__(self) -> str:
+        return (
+            f"AttractionProblem({self.name + ', ' if self.name else ''}{self.n_nodes} nodes, "
+            f"{self.n_edges} directed edges, omega={self.omega.label()}, gamma={self.gamma.label()}, eps={self.eps:g})"
+        )
+
+    # -------------------------------------------------------------------- one step
+    def step(
+        self, rho: ArrayLike, t: int = 0, omega: float | None = None, gamma: float | None = None
+    ) -> AttractionStep:
+        """Problem 1 at :math:`\\rho_t` = ``rho`` (step index ``t`` selects omega(t), gamma(t))."""
+        r = np.asarray(rho, dtype=float)
+        if r.shape != (self.n_nodes,) or not np.isfinite(r).all() or (r < 0).any():
+            raise InvalidDataError("rho_t must be a finite non-negative vector with one entry per node")
+        w = self.omega_at(t) if omega is None else float(omega)
+        if not 0.0 <= w <= 1.0:
+            raise InvalidDataError(f"omega = {w!r} must lie in [0, 1]")
+        g = self.gamma_at(t) if gamma is None else float(gamma)
+        return AttractionStep(self, r, w, g, t)
+
+
+@dataclass(frozen=True)
+class AttractionStep:
+    r"""One instance of Problem 1: the constrained barycenter of :math:`\rho_t` and :math:`\nu`.
+
+    The effective capacity after the support rule (15) is exposed as the allowed pattern of
+    :math:`\pi_1` (``allowed``: pairs ``(j, i)`` with :math:`j\in\mathrm{supp}\,\rho_t`,
+    :math:`\bar A_{ji}=1` and a capacity that is not 0) and the capacities on those pairs.
+    Every other pair is *forbidden*: it carries exactly zero mass.
+    """
+
+    problem: AttractionProblem
+    rho: NDArray[np.float64]
+    omega: float
+    gamma: float
+    t: int = 0
+    _cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def n(self) -> int:
+        return self.problem.n_nodes
+
+    @property
+    def sources(self) -> NDArray[np.intp]:
+        """Nodes of supp(rho_t): the rows of pi_1."""
+        return np.flatnonzero(self.rho > SUPPORT_EPS)
+
+    @property
+    def targets(self) -> NDArray[np.intp]:
+        """Nodes of supp(nu): the rows of pi_2."""
+        return np.flatnonzero(self.problem.nu > 0)
+
+    def allowed(self) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.float64]]:
+        """Pairs (j, i) that pi_1 may use, after the support rule (15), and their capacities (inf = none).
+
+        Sorted by row then column. A pair with capacity exactly 0 is forbidden, not allowed.
+        """
+        if "allowed" not in self._cache:
+            p = self.problem
+            S = np.zeros(self.n, bool)
+            S[self.sources] = True
+            A = sp.csr_matrix(sp.diags(S.astype(float)) @ p.adjacency.astype(float))
+            A.eliminate_zeros()
+            coo = sp.coo_matrix(A)
+            j, i = coo.row.astype(np.intp), coo.col.astype(np.intp)
+            order = np.lexsort((i, j))
+            j, i = j[order], i[order]
+            cap = np.full(j.size, np.inf)
+            if p.edge_capacity is not None:
+                has = np.asarray(p._cap_pattern[j, i]).reshape(-1).astype(bool)
+                cap[has] = np.asarray(p.edge_capacity[j[has], i[has]]).reshape(-1)
+            keep = cap > 0
+            self._cache["allowed"] = (j[keep], i[keep], cap[keep])
+        return self._cache["allowed"]  # type: ignore[no-any-return]
+
+    def reachable(self) -> NDArray[np.intp]:
+        """Nodes that can receive mass in this step (columns of the plans); p is 0 elsewhere."""
+        _, i, _ = self.allowed()
+        return np.unique(i)
+
+    def neighbour_mass(self) -> NDArray[np.float64]:
+        r"""Right-hand side of (10f): :math:`\sum_{j:\bar A_{ji}=1} [\rho_t]_j` for every node i."""
+        return np.asarray(self.problem.adjacency.T.astype(float) @ self.rho).reshape(-1)
+
+    def check(self) -> list[str]:
+        """Conditions of Lemma 1 (non-strict forms) and necessary feasibility conditions that fail.
+
+        Returns messages; an entry starting with ``"infeasible:"`` proves the step infeasible
+        (a necessary condition fails), the others say only that Lemma 1's hypothesis fails.
+        """
+        p = self.problem
+        nm = p.node_names
+        j, i, cap = self.allowed()
+        out: list[str] = []
+        src = self.sources
+        outcap = np.zeros(self.n)
+        np.add.at(outcap, j, cap)
+        short = src[outcap[src] < self.rho[src] * (1 - 1e-12)]
+        for k in short[:3]:
+            out.append(
+                f"infeasible: Lemma 1 (capacity out of a node, staying included, >= its mass) fails at node "
+                f"{nm[k]!r}: capacity {outcap[k]:.6g} < mass {self.rho[k]:.6g} at step {self.t}"
+            )
+        incap = np.zeros(self.n)
+        np.add.at(incap, i, cap)
+        room = np.minimum(incap, p.storage)
+        if room.sum() < self.rho.sum() * (1 - 1e-12):
+            out.append(
+                f"infeasible: the nodes reachable in one step can store at most {room.sum():.6g} "
+                f"(storage and edge capacities), less than the mass {self.rho.sum():.6g} at step {self.t}"
+            )
+        over = np.flatnonzero(self.rho > p.storage * (1 + 1e-12))
+        for k in over[:3]:
+            out.append(
+                f"Lemma 1 (rho_t <= storage) fails at node {nm[k]!r}: mass {self.rho[k]:.6g} > storage "
+                f"{p.storage[k]:.6g} at step {self.t}"
+            )
+        return out
+
+    def warn_if_infeasible(self) -> str | None:
+        """Warn (:class:`StepInfeasibleWarning`) and return the message if the step is proven infeasible."""
+        bad = [m for m in self.check() if m.startswith("infeasible:")]
+        if not bad:
+            return None
+        msg = "; ".join(m[len("infeasible: ") :] for m in bad)
+        warnings.warn(f"step {self.t} is infeasible: {msg}", StepInfeasibleWarning, stacklevel=3)
+        return msg

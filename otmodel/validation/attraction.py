@@ -1,0 +1,241 @@
+r"""Certificates for Wasserstein attraction flows (Arqué et al., Problem 1 and Algorithm 1).
+
+Everything is recomputed from the problem data and the returned plans; nothing the step solver
+reports is trusted.
+
+Per step (:func:`certify_step`), with :math:`P = \pi_1` and :math:`Q = \pi_2` as returned:
+
+* (10b) :math:`\|P\mathbf 1-\rho_t\|_1`, :math:`\|Q\mathbf 1-\nu\|_1`;
+* (10c) :math:`\|P^\top\mathbf 1-Q^\top\mathbf 1\|_1` and :math:`\|P^\top\mathbf 1-\rho_{t+1}\|_1`;
+* (10d) :math:`\|(P-\tilde C)_+\|_1` on capacitated pairs;
+* support rule (15): the mass on forbidden pairs (must be *exactly* zero);
+* (10e) :math:`\|(\rho_{t+1}-\bar\rho)_+\|_1`; (10f) :math:`\|(\rho_{t+1}-\bar A^\top\rho_t)_+\|_1`;
+* negative entries;
+* the step objective :math:`\omega\langle C,P\rangle+(1-\omega)\langle C,Q\rangle` against the exact
+  LP step (:mod:`otmodel.backends.attraction_lp`, HiGHS) at the same :math:`\rho_t`.
+
+For the whole flow (:func:`certify_flow`): the total transport cost :math:`\sum_t\langle C,\pi_1^t\rangle`
+against the exact min-cost-flow distance :math:`W_1(\rho_0,\nu)` on the graph (arc formulation,
+solved by HiGHS -- independent of the shortest-path matrix C). A composition of couplings is a
+coupling, so every valid flow satisfies :math:`\sum_t\langle C,\pi_1^t\rangle \ge W_1(\rho_0,\rho_T)`
+(triangle inequality); that inequality is checked, and :math:`W_1(\rho_0,\rho_T) \ge W_1(\rho_0,\nu) - W_1(\rho_T,\nu)`
+relates it to the target.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+
+from otmodel.attraction import AttractionFlow, StepResult
+from otmodel.model.attraction import AttractionProblem, total_variation
+
+__all__ = ["StepCertificate", "FlowCertificate", "certify_step", "certify_flow", "graph_w1"]
+
+
+def graph_w1(problem: AttractionProblem, a: NDArray[np.float64], b: NDArray[np.float64]) -> float:
+    r"""Exact :math:`W_1(a, b)` on the graph: the min-cost flow :math:`\min \sum_e w_e x_e`,
+    :math:`x \ge 0`, inflow - outflow = b - a at every node, over the directed edges of the graph
+    (both directions of an undirected edge), solved by HiGHS with masses scaled by n."""
+    import highspy
+
+    W = sp.coo_matrix(problem.weights)
+    n, m = problem.n_nodes, W.nnz
+    if m == 0:
+        return 0.0
+    B = sp.csc_matrix(
+        (np.r_[np.ones(m), -np.ones(m)], (np.r_[W.col, W.row], np.r_[np.arange(m), np.arange(m)])), shape=(n, m)
+    )
+    scale = float(n)
+    cs = float(W.data.max())
+    rhs = (np.asarray(b, float) - np.asarray(a, float)) * scale
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = m, n
+    lp.col_cost_ = W.data / cs
+    lp.col_lower_ = np.zeros(m)
+    lp.col_upper_ = np.full(m, highspy.kHighsInf)
+    lp.row_lower_ = rhs
+    lp.row_upper_ = rhs
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = B.indptr
+    lp.a_matrix_.index_ = B.indices
+    lp.a_matrix_.value_ = B.data
+    h.passModel(lp)
+    h.run()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        raise RuntimeError(f"min-cost flow for W1 failed: {h.modelStatusToString(h.getModelStatus())}")
+    x = np.maximum(np.asarray(h.getSolution().col_value), 0.0)
+    return float(W.data @ x) / scale
+
+
+@dataclass(frozen=True)
+class StepCertificate:
+    """Residuals of (10b)-(10f) for one step, and its objective against the exact LP step."""
+
+    t: int
+    residuals: dict[str, float]
+    forbidden_mass: float
+    objective: float
+    exact_objective: float | None
+    tol: float
+
+    @property
+    def relative_gap(self) -> float | None:
+        """(objective - exact) / exact; >= 0 up to the residuals for a feasible point."""
+        if self.exact_objective is None:
+            return None
+        return (self.objective - self.exact_objective) / max(abs(self.exact_objective), 1e-300)
+
+    @property
+    def max_residual(self) -> float:
+        return max(self.residuals.values())
+
+    @property
+    def feasible(self) -> bool:
+        """(10b)-(10f) within ``tol`` and exactly zero mass on forbidden pairs."""
+        return self.max_residual <= self.tol and self.forbidden_mass == 0.0
+
+    @property
+    def ok(self) -> bool:
+        gap = self.relative_gap
+        return self.feasible and (gap is None or gap >= -1e-6)
+
+    def summary(self) -> str:
+        res = ", ".join(f"{k} {v:.1e}" for k, v in self.residuals.items())
+        gap = (
+            ""
+            if self.relative_gap is None
+            else f", step cost {self.objective:.6g} vs exact {self.exact_objective:.6g} ({100 * self.relative_gap:+.3g}%)"
+        )
+        return f"step {self.t}: {'ok' if self.ok else 'FAILED'} -- {res}, forbidden mass {self.forbidden_mass:.1e}{gap}"
+
+
+def certify_step(result: StepResult, exact: bool = True, tol: float = 1e-6) -> StepCertificate:
+    """Recompute the residuals of (10b)-(10f) of ``result`` and (if ``exact``) the exact LP step."""
+    step = result.step
+    prob = step.problem
+    P = sp.csr_matrix(result.plan)
+    Q = sp.csr_matrix(result.target_plan) if result.target_plan is not None else None
+    rho, nu, nxt = step.rho, prob.nu, np.asarray(result.rho_next, float)
+    col1 = np.asarray(P.sum(axis=0)).reshape(-1)
+    res: dict[str, float] = {
+        "(10b) rows pi_1": float(np.abs(np.asarray(P.sum(axis=1)).reshape(-1) - rho).sum()),
+        "(10c) p = pi_1^T 1": float(np.abs(col1 - nxt).sum()),
+    }
+    if Q is not None:
+        res["(10b) rows pi_2"] = float(np.abs(np.asarray(Q.sum(axis=1)).reshape(-1) - nu).sum())
+        res["(10c) pi_1^T 1 = pi_2^T 1"] = float(np.abs(col1 - np.asarray(Q.sum(axis=0)).reshape(-1)).sum())
+    # (10d) capacities and the support rule (15)
+    coo = sp.coo_matrix(P)
+    j, i, v = coo.row, coo.col, coo.data
+    capv = np.full(v.size, np.inf)
+    if prob.edge_capacity is not None and v.size:
+        has = np.asarray(prob._cap_pattern[j, i]).reshape(-1).astype(bool)
+        capv[has] = np.asarray(prob.edge_capacity[j[has], i[has]]).reshape(-1)
+    fin = np.isfinite(capv) & (capv > 0)
+    res["(10d) pi_1 <= capacity"] = float(np.maximum(v[fin] - capv[fin], 0).sum())
+    adj = np.asarray(prob.adjacency[j, i]).reshape(-1).astype(bool) if v.size else np.zeros(0, bool)
+    forbidden = (~adj) | (rho[j] <= 0) | (capv == 0)
+    forbidden_mass = float(np.abs(v[forbidden]).sum())
+    stor = prob.storage
+    fs = np.isfinite(stor)
+    res["(10e) p <= storage"] = float(np.maximum(nxt[fs] - stor[fs], 0).sum())
+    res["(10f) p <= neighbour mass"] = float(np.maximum(nxt - step.neighbour_mass(), 0).sum())
+    neg = float(np.maximum(-v, 0).sum()) + float(np.maximum(-nxt, 0).sum())
+    if Q is not None:
+        neg += float(np.maximum(-Q.data, 0).sum())
+    res["non-negativity"] = neg
+    C = prob.cost
+    obj = step.omega * float(P.multiply(C).sum())
+    if Q is not None:
+        obj += (1 - step.omega) * float(Q.multiply(C).sum())
+    exact_obj = None
+    if exact:
+        from otmodel.backends.attraction_lp import solve_step_lp
+
+        ref = solve_step_lp(step, solver="highs")
+        exact_obj = ref.objective if ref.ok else None
+    return StepCertificate(step.t, res, forbidden_mass, obj if Q is not None else float("nan"), exact_obj, tol)
+
+
+@dataclass(frozen=True)
+class FlowCertificate:
+    """Certificate of a whole flow: per-step certificates and the total cost against W1."""
+
+    steps: list[StepCertificate]
+    total_cost: float
+    w1_target: float
+    w1_reached: float
+    w1_remaining: float
+    tv_final: float
+    eps: float
+    tol: float
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def reached(self) -> bool:
+        """TV(rho_T, nu) <= eps (Algorithm 1's stopping rule, recomputed)."""
+        return self.tv_final <= self.eps
+
+    @property
+    def cost_consistent(self) -> bool:
+        """total cost >= W1(rho0, rho_T): must hold for any valid sequence of couplings."""
+        return self.total_cost >= self.w1_reached * (1 - 1e-7) - self.tol
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.steps) and self.cost_consistent
+
+    @property
+    def verdict(self) -> str:
+        if not self.cost_consistent:
+            return "REJECTED: total cost below W1(rho0, rho_T) -- the plans are not a valid flow"
+        bad = [c.t for c in self.steps if not c.ok]
+        if bad:
+            return f"REJECTED: steps {bad[:10]} violate (10b)-(10f) or the support rule"
+        return "CERTIFIED" + (" (target reached)" if self.reached else " (target NOT reached within eps)")
+
+    def summary(self) -> str:
+        gaps = [c.relative_gap for c in self.steps if c.relative_gap is not None]
+        lines = [
+            f"verdict: {self.verdict}",
+            f"steps {len(self.steps)}, worst residual of (10b)-(10f) "
+            f"{max((c.max_residual for c in self.steps), default=0.0):.2e} (tol {self.tol:g}), "
+            f"mass on forbidden pairs {max((c.forbidden_mass for c in self.steps), default=0.0):.1e}",
+            f"TV(rho_T, nu) {self.tv_final:.3e} (eps {self.eps:g})",
+            f"total transport cost {self.total_cost:.6g}; W1(rho0, nu) {self.w1_target:.6g} "
+            f"(ratio {self.total_cost / self.w1_target if self.w1_target > 0 else float('nan'):.4f}); "
+            f"W1(rho0, rho_T) {self.w1_reached:.6g}; W1(rho_T, nu) {self.w1_remaining:.3e}",
+        ]
+        if gaps:
+            lines.append(
+                f"step objective vs exact LP step: relative gap min {100 * min(gaps):+.3g}%, "
+                f"max {100 * max(gaps):+.3g}%"
+            )
+        lines += ["", *(c.summary() for c in self.steps)]
+        return "\n".join(lines)
+
+
+def certify_flow(flow: AttractionFlow, exact: bool = True, tol: float = 1e-6) -> FlowCertificate:
+    """Certify every step of ``flow`` and compare its total cost with W1 on the graph."""
+    prob = flow.problem
+    certs = [certify_step(s, exact=exact, tol=tol) for s in flow.steps]
+    # total transport cost recomputed from the plans
+    total = float(sum(float(sp.csr_matrix(s.plan).multiply(prob.cost).sum()) for s in flow.steps))
+    final = flow.rhos[-1]
+    return FlowCertificate(
+        steps=certs,
+        total_cost=total,
+        w1_target=graph_w1(prob, prob.rho0, prob.nu),
+        w1_reached=graph_w1(prob, prob.rho0, final),
+        w1_remaining=graph_w1(prob, final, prob.nu),
+        tv_final=total_variation(final, prob.nu),
+        eps=prob.eps,
+        tol=tol,
+    )
