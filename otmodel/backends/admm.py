@@ -146,7 +146,8 @@ class SupplyChange:
 
 @dataclass
 class AdmmState:
-    """What a callback sees after update ``k``: read-only views of the state."""
+    """What a callback sees after update ``k``: read-only views of the state, valid until the next
+    update (the arrays are buffers that the next update overwrites; copy what you keep)."""
 
     k: int
     copies: NDArray[np.float64]
@@ -275,6 +276,8 @@ class AdmmRun:
         self.alpha = np.zeros(n)
         self.t = np.zeros(n)
         self.wp = np.zeros((n, m))  # W @ copies, reused between updates
+        self._spare: NDArray[np.float64] | None = None  # buffers reused by step()
+        self._ds: NDArray[np.float64] | None = None
         self.k = 0
         self.inner_iterations = 0
 
@@ -309,11 +312,17 @@ class AdmmRun:
 
     # ------------------------------------------------------------------ one update
     def step(self) -> float:
-        """One update (3.1a)-(3.1c) of every active agent; returns Error_k of (3.2)."""
+        """One update (3.1a)-(3.1c) of every active agent; returns Error_k of (3.2).
+
+        Works in place on three preallocated ``(|V|, |A|)`` buffers (the copies, the next copies and
+        the multiplier increment): a fresh 32 MB array per operation costs more than the arithmetic.
+        """
         P, S = self.copies, self.s
+        X = self._spare if self._spare is not None and self._spare.shape == P.shape else np.empty_like(P)
         # q = 1/2 (n_i pi^i + sum_j pi^j) - s^i  (dense part, all agents at once)
-        X = P * (0.5 * self.deg)[:, None]
-        X += 0.5 * self.wp
+        np.multiply(P, self.deg[:, None], out=X)
+        X += self.wp
+        X *= 0.5
         X -= S
         r, c, d = self.own_r, self.own_c, self.own_d
         q_own = X[r, c] + self.lin_own + (self.rho - self.alpha)[r] * d
@@ -327,26 +336,29 @@ class AdmmRun:
         X[r, c] = x_own
         div = np.bincount(r, weights=d * x_own, minlength=self.n)
         frozen = ~self.active
-        if frozen.any():
+        any_frozen = bool(frozen.any())
+        if any_frozen:
             X[frozen] = P[frozen]
             div[frozen] = self._div_of(P, frozen)
         d_alpha = np.where(self.active, div - self.rho, 0.0)
         self.alpha = self.alpha + d_alpha
         self.t = np.where(self.active, t, self.t)
-        wp = self.W @ X
-        dS = X * (0.5 * self.deg)[:, None]
-        dS -= 0.5 * wp
-        if frozen.any():
+        wp = np.asarray(self.W @ X)
+        dS = self._ds if self._ds is not None and self._ds.shape == P.shape else np.empty_like(P)
+        np.multiply(X, self.deg[:, None], out=dS)
+        dS -= wp
+        dS *= 0.5
+        if any_frozen:
             dS[frozen] = 0.0
         S += dS
-        dP = X - P
-        err = float(
-            np.sum(np.sqrt(np.einsum("ij,ij->i", dS, dS))[self.active])
-            + np.sum(np.sqrt(np.einsum("ij,ij->i", dP, dP))[self.active])
-            + np.sum(np.abs(d_alpha))
-        )
+        dP = np.subtract(X, P, out=P)  # the old copies are no longer needed: reuse their buffer
+        ns = np.sqrt(np.einsum("ij,ij->i", dS, dS))
+        npi = np.sqrt(np.einsum("ij,ij->i", dP, dP))
+        err = float(np.sum(ns[self.active]) + np.sum(npi[self.active]) + np.sum(np.abs(d_alpha)))
         self.copies = X
-        self.wp = np.asarray(wp)
+        self._spare = P
+        self._ds = dS
+        self.wp = wp
         self.div = div
         self.k += 1
         return err
@@ -359,7 +371,7 @@ class AdmmRun:
     # ------------------------------------------------------------------ read-outs
     def plan(self) -> NDArray[np.float64]:
         r"""The consensus plan :math:`\bar\pi`: the mean of the active agents' copies."""
-        mean = self.copies[self.active].mean(axis=0)
+        mean = self.copies.mean(axis=0) if self.active.all() else self.copies[self.active].mean(axis=0)
         return np.where(self.removed, 0.0, mean)
 
     def agent_objective(self) -> float:
@@ -383,10 +395,13 @@ class AdmmRun:
         return a, self.lb.copy()
 
     def measures(self, plan: NDArray[np.float64]) -> dict[str, float]:
-        P = self.copies[self.active]
-        dev = P - plan
-        dev[:, self.removed] = 0.0
-        disagreement = float(np.sqrt(np.max(np.einsum("ij,ij->i", dev, dev), initial=0.0)))
+        P = self.copies
+        dev = self._ds if self._ds is not None and self._ds.shape == P.shape else np.empty_like(P)
+        np.subtract(P, np.where(self.removed, 0.0, plan), out=dev)  # scratch: dS is not needed any more
+        if self.removed.any():
+            dev[:, self.removed] = 0.0
+        sq = np.einsum("ij,ij->i", dev, dev)[self.active]
+        disagreement = float(np.sqrt(np.max(sq, initial=0.0)))
         a, b = self.effective_costs()
         out = np.bincount(self.tails, weights=plan, minlength=self.n) - np.bincount(
             self.heads, weights=plan, minlength=self.n
