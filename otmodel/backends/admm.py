@@ -184,10 +184,10 @@ def solve_local_scalar(
 
     def phi(t: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
         z = q / h - dh * t[rows]
-        x = np.clip(z, lower, upper)
+        x: NDArray[np.float64] = np.clip(z, lower, upper)
         free = (z > lower) & (z < upper)
         g = np.bincount(rows, weights=d * x, minlength=n)
-        slope = -1.0 - np.bincount(rows, weights=np.where(free, d2h, 0.0), minlength=n)
+        slope = np.asarray(-1.0 - np.bincount(rows, weights=np.where(free, d2h, 0.0), minlength=n), dtype=np.float64)
         return g - t, slope, x
 
     zero = np.zeros(n)
@@ -366,7 +366,7 @@ class AdmmRun:
     def _div_of(self, P: NDArray[np.float64], rows: NDArray[np.bool_]) -> NDArray[np.float64]:
         """div(pi^i)_i of the copies of the agents in ``rows``."""
         out = np.bincount(self.own_r, weights=self.own_d * P[self.own_r, self.own_c], minlength=self.n)
-        return out[rows]
+        return np.asarray(out[rows], dtype=float)
 
     # ------------------------------------------------------------------ read-outs
     def plan(self) -> NDArray[np.float64]:

@@ -166,8 +166,9 @@ def _per_arc(values: Any, arcs: list[tuple[Any, Any, dict[str, Any]]], attr: str
         return np.full(m, _num(arr[0], what))
     if arr.shape != (m,):
         raise InvalidDataError(f"{what} has {arr.size} entries for {m} arcs")
-    for k in np.flatnonzero(np.isnan(arr)):
-        u, v, _ = arcs[k]
+    nan = np.flatnonzero(np.isnan(arr))
+    if nan.size:
+        u, v, _ = arcs[int(nan[0])]
         raise InvalidDataError(f"arc {u}->{v}: {what} is NaN")
     return arr
 
@@ -276,9 +277,9 @@ class GraphTransportProblem(FlowProblem):
         for nm, a, b in zip(names, r0, r1, strict=True):
             net.add_node(nm, supply=float(a - b))
         half = self.regularized_gamma / 2.0
-        for k, (u, v, _) in enumerate(arcs):
-            arc_cost = Quadratic(half, float(c[k])) if half > 0 else Linear(float(c[k]))
-            net.add_arc(str(u), str(v), arc_cost, 0.0, float(cap[k]))
+        for j, (u, v, _) in enumerate(arcs):
+            arc_cost = Quadratic(half, float(c[j])) if half > 0 else Linear(float(c[j]))
+            net.add_arc(str(u), str(v), arc_cost, 0.0, float(cap[j]))
         self._check_strongly_connected(net)
         super().__init__(net, name=name, balance_rtol=balance_rtol)
         self.rho0 = r0.copy()
