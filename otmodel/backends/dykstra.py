@@ -44,11 +44,23 @@ is compared with ``tol``. The returned :math:`\rho_{t+1}` is :math:`\pi_1^\top\m
 
 Options
 -------
-tol : float      violation at which to stop (default 1e-9)
-max_iter : int   limit on Dykstra cycles (default 20000)
-absorb : float   threshold tau on the log-scalings before absorption (default 30)
+tol : float        violation at which to stop (default 1e-8)
+max_iter : int     limit on Dykstra cycles (default 20000)
+accept : float     a step stopped by ``max_iter`` with violation below this is still returned as
+                   NEARLY_FEASIBLE (default 1e-6)
+absorb : float     threshold tau on the log-scalings before absorption (default 30)
 keep_target_plan : bool  return pi_2 as a sparse matrix (default True)
-trace : bool     record the violation per cycle (default False)
+trace : bool       record the violation per cycle (default False)
+scaling : bool     gamma-continuation (default False, see :func:`dykstra_step`)
+warm_start : dict  potentials of a previous step (see :func:`dykstra_step`)
+
+Speed
+-----
+The iteration is linear with a rate that degrades like :math:`1 - O(e^{-w/\gamma})` (``w`` an edge
+weight), as for every Sinkhorn-type method: at :math:`\gamma` = 1/4 of the edge weights a few
+thousand cycles, at 1/10 tens of thousands. Each cycle costs O(nnz(pi_1) + |supp nu| x |R|).
+When both plans have full support and no inequality constraint is present (a plain barycenter),
+both plans share the kernel and each sum is one (n x 2) BLAS product.
 """
 
 from __future__ import annotations
@@ -237,9 +249,64 @@ class _Level:
             self.plan1.lv[self.cap_idx] = np.minimum(self.plan1.lv[self.cap_idx], self.lcap + 50.0)
         self.cs = [self.plan1.log_col_sums(), self.plan2.log_col_sums()]
         self.violation = math.inf
+        # Shared-kernel mode: with full support on both plans, the same rows (supp rho_t = supp nu),
+        # no storage, no capacities and a cold start, both plans have the kernel xi: one kernel,
+        # both plans' scalings side by side, one (n x 2) product per sum (BLAS reads xi once).
+        self.pair = (
+            self.full
+            and not self.fin_st.size
+            and np.array_equal(src, tgt)
+            and F is not None
+            and not any(np.any(x) for x in (*F, *G))
+        )
+        if self.pair:
+            assert isinstance(self.plan1, _DensePlan)
+            self.plan1.K = self.plan2.K  # identical: same L, no potentials yet
+            self.U = np.ones((src.size, 2))
+            self.V = np.ones((k, 2))
+            self.Pm = np.exp(np.c_[self.lP[0], self.lP[1]])
+            self.Cc = np.exp(np.c_[self.cs[0], self.cs[1]])
+
+    def _leave_pair(self) -> None:
+        """Hand the side-by-side scalings to the two (log-domain) plans."""
+        if not self.pair:
+            return
+        self.pair = False
+        for ell, pl in enumerate((self.plan1, self.plan2)):
+            assert isinstance(pl, _DensePlan)
+            pl.lu = np.log(self.U[:, ell])
+            pl.lv = np.log(self.V[:, ell])
+            self.F[ell] = pl.a + pl.lu
+            self.G[ell] = pl.b + pl.lv
+            pl._absorb()
+        self.cs = [self.plan1.log_col_sums(), self.plan2.log_col_sums()]
+
+    def finish(self) -> None:
+        self._leave_pair()
+
+    def _pair_cycle(self, w: float) -> float | None:
+        """(12) then (11) on both plans at once; None (state unchanged) if a scaling leaves the safe range."""
+        K = self.plan2.K
+        lc = np.log(self.Cc)
+        lp = lc @ np.array([w, 1.0 - w])
+        V = self.V * np.exp(lp[:, None] - lc)
+        U = self.Pm / (K @ V)
+        Cc = V * (K.T @ U)
+        v = float(np.abs(Cc[:, 0] - Cc[:, 1]).sum())
+        # an overflow shows as a non-finite sum, an underflow as a zero scaling or column sum
+        if not (math.isfinite(v) and Cc.min() > _DensePlan.TINY and U.min() > 0.0):
+            return None
+        self.U, self.V, self.Cc = U, V, Cc
+        return v
 
     def cycle(self, w: float, theta: float = 1.0) -> float:
         """One Dykstra cycle: (12), (14), (13), (11); returns the violation after it."""
+        if self.pair:
+            v = self._pair_cycle(w)
+            if v is not None:
+                self.violation = v
+                return v
+            self._leave_pair()
         plans = (self.plan1, self.plan2)
         cs = self.cs
         # (12) common barycenter marginal: log p = sum_l w_l log(pi_l^T 1)
@@ -299,12 +366,12 @@ def _scaling_levels(step: AttractionStep, gamma: float, factor: float) -> list[f
 
 def dykstra_step(
     step: AttractionStep,
-    tol: float = 1e-9,
+    tol: float = 1e-8,
     max_iter: int = 20000,
     absorb: float = 30.0,
     keep_target_plan: bool = True,
     trace: bool = False,
-    scaling: bool = True,
+    scaling: bool = False,
     scaling_factor: float = 0.5,
     scaling_tol: float = 1e-4,
     accept: float = 1e-6,
@@ -312,7 +379,8 @@ def dykstra_step(
 ) -> StepResult:
     r"""Solve Problem 1 at ``step`` by Dykstra's algorithm in the log domain (see the module docstring).
 
-    With ``scaling`` (default), Dykstra runs first at larger regularizations
+    With ``scaling`` (off by default: on the test and benchmark instances it cost 1.1-1.9x more cycles,
+    the asymptotic rate being the bottleneck, not the start), Dykstra runs first at larger regularizations
     ``gamma / scaling_factor**k`` (from about a tenth of the largest cost down to ``step.gamma``),
     each to violation ``scaling_tol``, and every level starts from the previous level's potentials
     of the affine projections (11)-(12), rescaled. Starting Dykstra from
@@ -368,6 +436,7 @@ def dykstra_step(
         if status == Status.NUMERICAL_ERROR or it_total >= max_iter:
             break  # out of iterations (possibly before the last level: then the point is not an answer)
     assert lev is not None
+    lev.finish()
     violation = lev.violation
     R, k, src, tgt = lev.R, lev.k, lev.src, lev.tgt
     plan1, plan2 = lev.plan1, lev.plan2
