@@ -277,9 +277,13 @@ def test_typed_errors_name_the_item() -> None:
     net.add_arc("b", "a", om.Linear(1.0), upper=5)
     with pytest.raises(UnsupportedError, match="arc a->b has an infinite bound and the costs are linear"):
         om.solve(om.FlowProblem(net), backend="admm")
-    net2 = om.Network().add_node("a", 1).add_node("b", -1).add_arc("a", "b", om.Quadratic(1.0))
-    with pytest.raises(UnsupportedError, match="not strongly connected"):
+    # a general flow problem needs a connected neighbour graph (weakly connected is enough)
+    net2 = om.Network().add_node("a", 1).add_node("b", -1).add_node("c", 0).add_node("d", 0)
+    net2.add_arc("a", "b", om.Quadratic(1.0)).add_arc("c", "d", om.Quadratic(1.0))
+    with pytest.raises(UnsupportedError, match="not connected: agents in different components"):
         om.solve(om.FlowProblem(net2), backend="admm")
+    net3 = om.Network().add_node("a", 1).add_node("b", -1).add_arc("a", "b", om.Quadratic(1.0))
+    assert om.solve(om.FlowProblem(net3), backend="admm", tol=1e-9).flows[0] == pytest.approx(1.0, abs=1e-6)
 
 
 def test_trace_and_solution_fields() -> None:
@@ -320,3 +324,50 @@ def test_w1_gamma_tends_to_w1() -> None:
     assert gaps[-1] < 1e-3 * path.w1
     assert path.plan_distances[-1] < 1e-4  # the limit is the least-norm LP solution
     assert "W1 of (2.1)" in path.summary() and math.isfinite(path.w1)
+
+
+# ----------------------------------------------------------------------------- conformance, feasibility
+def test_conformance_suite_on_the_cases_admm_supports() -> None:
+    from otmodel.validation import ConformanceConfig, run_conformance
+
+    cfg = ConformanceConfig(
+        options={"tol": 1e-10, "max_iter": 50000, "delta": 1.0},
+        rtol=1e-5,
+        atol=1e-6,
+        point_rtol=1e-4,
+        point_atol=1e-4,
+        feas_tol=1e-5,
+        optimal_statuses=(Status.CONVERGED,),
+    )
+    report = run_conformance("admm", cfg)
+    ran = [r for r in report.rows if not r.skipped]
+    assert report.passed, report.summary()
+    # the cases within Theorem 3.3's assumptions: bounded or strictly convex, connected, and the infeasible one
+    assert len(ran) >= 5, report.summary()
+
+
+def test_infeasible_capacities_are_reported_with_a_verified_cut() -> None:
+    p = GraphTransportProblem.from_supply(G.line(3), [1, 0, -1], gamma=1.0, capacity=0.4)
+    sol = om.solve(p, backend="admm")
+    assert sol.status is Status.INFEASIBLE and sol.certificate is not None and sol.iterations == 0
+    assert "Assumption 2.1" in sol.message
+
+
+def test_gamma_zero_on_a_random_digraph_matches_the_lp() -> None:
+    g = G.random_strongly_connected(7, mean_degree=2.5, seed=5)
+    p = _problem(g, 0.0, seed=5, capacity=0.5)
+    lp = om.solve(p, backend="highs")
+    sol = om.solve(p, backend="admm", delta=1.0, tol=1e-9, max_iter=40000)
+    assert abs(sol.objective - lp.objective) / lp.objective < 1e-4
+
+
+@pytest.mark.slow
+def test_star_and_complete_faster_than_line_and_ring_without_regularization() -> None:
+    """Section 4.1 with gamma = 0 (the line graph needs about 34,000 iterations: slow)."""
+    rng = np.random.default_rng(0)
+    r0, r1 = _dist(rng, 20), _dist(rng, 20)
+    its = {}
+    for name, fam in G.FAMILIES.items():
+        p = GraphTransportProblem(fam(20), r0, r1, gamma=0.0, capacity=1.0)
+        its[name] = om.solve(p, backend="admm", delta=10.0, tol=1e-4, max_iter=60000).iterations
+    assert max(its["star"], its["complete"]) < min(its["line"], its["ring"]), its

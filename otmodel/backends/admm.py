@@ -49,7 +49,10 @@ copies; the node potentials (the :math:`\psi` of :mod:`otmodel.validation`) are
 ``CONVERGED`` or ``ITERATION_LIMIT``, never ``OPTIMAL``: certify the point.
 
 Convergence (Theorem 3.3) needs finite bounds unless every local objective is strictly convex
-(split (2.4) with every :math:`a_{ij} > 0`, Remark 3.4), and a strongly connected graph.
+(split (2.4) with every :math:`a_{ij} > 0`, Remark 3.4), and a strongly connected graph for graph
+transport (the paper's standing assumption). For a general flow problem the consensus needs only a
+connected neighbour graph (its Laplacian, built on :math:`N^+(i) \cup N^-(i)`, has the constant
+vectors as kernel), so weakly connected graphs are accepted there.
 
 Events (section 4.3): :class:`Departure` (an agent leaves: it stops updating, its arcs are removed,
 i.e. their flows are fixed to 0, supplies change as the caller says) and :class:`SupplyChange`.
@@ -77,6 +80,10 @@ trace_norms : bool or "auto"
     Record :math:`\|\pi^i_k\|` per agent each iteration (Fig. 4); "auto": when :math:`|V| \le 200`.
 keep_copies : bool
     Return the final copies, multipliers and per-agent scalars in ``info["copies"]`` etc.
+check_feasible : bool
+    Before iterating, decide feasibility (Assumption 2.1) by one max-flow computation; an infeasible
+    problem is returned as ``INFEASIBLE`` with a verified cut, without running ADMM (default True).
+    Supplies changed by events are not checked.
 
 Trace columns (one entry per update): ``error`` (Error_k of (3.2)), ``objective`` (the sum of
 Theorem 3.3, :math:`\sum_i F_i(\pi^i_k)` over active agents), ``plan_objective`` (objective of the
@@ -98,7 +105,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from otmodel.backends.base import Timer
+from otmodel.backends.base import Timer, no_point_solution
 from otmodel.errors import InvalidDataError, UnbalancedError, UnknownNodeError, UnsupportedError
 from otmodel.model.network import Network
 from otmodel.model.problems import FlowProblem
@@ -222,14 +229,24 @@ def _communication(tails: NDArray[np.intp], heads: NDArray[np.intp], n: int, nei
     return w
 
 
-def _strongly_connected(tails: NDArray[np.intp], heads: NDArray[np.intp], nodes: NDArray[np.intp], n: int) -> bool:
+def _connected(
+    tails: NDArray[np.intp], heads: NDArray[np.intp], nodes: NDArray[np.intp], n: int, strong: bool = True
+) -> bool:
+    """Is the graph on ``nodes`` strongly (``strong``) or weakly connected?"""
     from scipy.sparse.csgraph import connected_components
 
     if nodes.size <= 1:
         return True
     adj = sp.csr_matrix((np.ones(tails.size), (tails, heads)), shape=(n, n))[nodes][:, nodes]
-    ncomp, _ = connected_components(adj, directed=True, connection="strong")
+    ncomp, _ = connected_components(adj, directed=True, connection="strong" if strong else "weak")
     return bool(ncomp == 1)
+
+
+def _needs_strong(problem: FlowProblem) -> bool:
+    """Graph transport keeps the paper's standing assumption (strongly connected: every supply
+    vector is feasible with flows >= 0); a general flow problem needs only what the consensus needs,
+    a connected neighbour graph (the Laplacian argument of Theorem 3.3 uses N+(i) U N-(i))."""
+    return hasattr(problem, "transport_cost")
 
 
 class AdmmRun:
@@ -511,9 +528,11 @@ def _validate_events(problem: FlowProblem, events: Sequence[Any], split: str) ->
             dz = i
             if active.sum() < 2:
                 raise InvalidDataError(f"{label}: fewer than two agents would remain")
-            if not _strongly_connected(tails[~removed], heads[~removed], np.flatnonzero(active), n):
+            strong = _needs_strong(problem)
+            if not _connected(tails[~removed], heads[~removed], np.flatnonzero(active), n, strong):
                 raise InvalidDataError(
-                    f"{label}: after node {names[i]!r} leaves, the remaining graph is not strongly connected"
+                    f"{label}: after node {names[i]!r} leaves, the remaining graph is not "
+                    f"{'strongly ' if strong else ''}connected"
                 )
         sup = ev.supply
         if isinstance(sup, Mapping):
@@ -578,8 +597,11 @@ class AdmmBackend:
         if problem.n_nodes < 2:
             return "the graph needs at least two agents"
         n = problem.n_nodes
-        if not _strongly_connected(np.asarray(problem.tails), np.asarray(problem.heads), np.arange(n), n):
-            return "the graph is not strongly connected (Theorem 3.3 needs it)"
+        strong = _needs_strong(problem)
+        if not _connected(np.asarray(problem.tails), np.asarray(problem.heads), np.arange(n), n, strong):
+            if strong:
+                return "the graph is not strongly connected (Theorem 3.3 needs it)"
+            return "the graph is not connected: agents in different components cannot reach consensus"
         return None
 
     def solve(self, problem: FlowProblem, **options: Any) -> Solution:
@@ -593,6 +615,7 @@ class AdmmBackend:
         verbose = options.pop("verbose", False)
         trace_norms = options.pop("trace_norms", "auto")
         keep_copies = bool(options.pop("keep_copies", False))
+        check_feasible = bool(options.pop("check_feasible", True))
         options.pop("seed", None)  # deterministic: accepted for the common option set
         if options:
             raise UnsupportedError(f"admm backend: unknown option(s) {sorted(options)}")
@@ -608,6 +631,23 @@ class AdmmBackend:
         every = 0 if not verbose else (max(1, max_iter // 10) if verbose is True else int(verbose))
 
         timer = Timer()
+        if check_feasible:
+            from otmodel.backends._certificates import find_infeasible_cut
+
+            with timer("check"):
+                cut = find_infeasible_cut(problem)
+            if cut is not None:
+                # Assumption 2.1 fails: ADMM would iterate forever; report the verified cut instead
+                return no_point_solution(
+                    problem,
+                    Status.INFEASIBLE,
+                    PointStatus.CERTIFICATE,
+                    self.name,
+                    "distributed ADMM (not run)",
+                    timer.done(),
+                    message=f"infeasible (Assumption 2.1 fails), ADMM not run: {cut.describe()}",
+                    certificate=cut,
+                )
         with timer("build"):
             run = AdmmRun(problem, delta=delta, split=split, neighbours=neighbours)
         trace = Trace()
