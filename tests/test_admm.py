@@ -164,6 +164,7 @@ def test_certify_and_cross_check_an_admm_answer() -> None:
     assert cert.certified, cert.summary()
     assert cert.info["transport_cost"] + cert.info["regularization"] == pytest.approx(cert.objective)
     assert cert.info["consensus_disagreement"] < 1e-6
+    assert "transport cost c.pi (2.1)" in cert.summary()
     assert cross_check(p, sol, exact, rtol=1e-6).agree
     # a stopped-early answer is not certified at a tight tolerance
     early = om.solve(p, backend="admm", max_iter=20)

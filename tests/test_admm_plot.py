@@ -27,3 +27,15 @@ def test_figures_render(tmp_path: Path) -> None:
     assert np.allclose(plan.sum(axis=1), 0.5, atol=1e-6)
     fig = plot_plan_heatmaps({1.0: plan, 2.0: np.where(plan > 0.2, plan, 0.0)}, path=tmp_path / "f2.png")
     assert "zero entries" in fig.axes[0].get_title()
+
+
+def test_regularization_path_figure(tmp_path: Path) -> None:
+    from otmodel.plot_admm import plot_regularization_path
+    from otmodel.validation.crosscheck import regularization_path
+
+    p = GraphTransportProblem.from_supply(
+        G.ring(5), [1, 0, -0.5, 0, -0.5], gamma=1.0, cost=[1, 2, 1, 3, 1, 1, 2, 1, 1, 1]
+    )
+    res = regularization_path(p, [1.0, 0.1, 0.01])
+    fig = plot_regularization_path(res, path=tmp_path / "rp.png")
+    assert (tmp_path / "rp.png").exists() and len(fig.axes) == 2

@@ -331,6 +331,11 @@ class Certificate:
             lines.append(f"    negative plan mass                  {e(self.negative_mass)}")
             lines.append(f"    mass on infinite-cost pairs         {e(self.infinite_cost_mass)}")
         lines.append(f"    largest, relative to supply scale   {e(self.primal_residual)}  (feas_tol {self.feas_tol:g})")
+        if "transport_cost" in self.info:  # graph transport (Mokhtari et al.)
+            lines.append(f"  transport cost c.pi (2.1)             {g(self.info['transport_cost'])}")
+            lines.append(f"  regularization Gamma/2 ||pi||^2       {g(self.info['regularization'])}")
+        if "consensus_disagreement" in self.info:
+            lines.append(f"  agents' copies, max ||pi^i - pi||     {e(self.info['consensus_disagreement'])}")
         lines.append("  checks:")
         for name, ok, detail in self.checks:
             lines.append(f"    [{'ok' if ok else 'FAIL'}] {name}: {detail}")
