@@ -10,9 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from otmodel import backends, errors
+from otmodel import backends, errors, validation
 from otmodel.backends import solve
 from otmodel.backends._loop import Constant, Diminishing
+from otmodel.backends.admm import Departure, SupplyChange
 from otmodel.backends.dual_ascent import Curvature
 from otmodel.errors import (
     DuplicateNodeError,
@@ -42,7 +43,9 @@ from otmodel.model import (
     SquaredEuclidean,
     TruncatedGaussian,
     Uniform,
+    graphs,
 )
+from otmodel.model.transport import GraphTransportProblem
 from otmodel.results import InfeasibilityCertificate, PointStatus, Solution, Status, Trace, UnboundedCertificate
 
 __version__ = "0.1.0"
@@ -58,11 +61,13 @@ def load(path: str | Path) -> Any:
 __all__ = [
     "Constant",
     "Curvature",
+    "Departure",
     "Diminishing",
     "DuplicateNodeError",
     "Euclidean",
     "FlowProblem",
     "Gaussian",
+    "GraphTransportProblem",
     "Geodesic",
     "Grid",
     "InfeasibilityCertificate",
@@ -82,6 +87,7 @@ __all__ = [
     "SpatialFlowProblem",
     "SquaredEuclidean",
     "Status",
+    "SupplyChange",
     "Trace",
     "TruncatedGaussian",
     "UnbalancedError",
@@ -92,7 +98,9 @@ __all__ = [
     "Uniform",
     "backends",
     "errors",
+    "graphs",
     "load",
+    "validation",
     "solve",
     "__version__",
 ]

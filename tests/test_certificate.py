@@ -258,3 +258,21 @@ def test_dual_value_chunk_sizes_on_synthetic() -> None:
     for chunk in (1, 64, 100, 899, 65536):
         assert dual_value(p, psi, chunk=chunk) == pytest.approx(ref, rel=1e-13)
     assert ref == pytest.approx(exact("synthetic").objective, rel=1e-9)
+
+
+def test_repair_of_a_flow_problem_whose_nodes_are_called_by_numbers() -> None:
+    """Nodes named "1", "2", "3": the repair must not read arc indices as node names (it once built
+    the arc "1" -> "1" here and reported no feasible point)."""
+    net = om.Network()
+    for name, s in (("1", 1.0), ("2", 0.0), ("3", -1.0)):
+        net.add_node(name, supply=s)
+    net.add_arc("1", "2", cost=om.Quadratic(1.0, 1.0), upper=2.0)
+    net.add_arc("2", "3", cost=om.Quadratic(1.0, 1.0), upper=2.0)
+    net.add_arc("1", "3", cost=om.Quadratic(1.0, 3.0), upper=2.0)
+    p = om.FlowProblem(net)
+    sol = om.solve(p, backend="cvxpy")
+    near = _claim(sol, flows=sol.flows + np.array([1e-7, 0.0, 0.0]))
+    c = certify(p, near, rtol=1e-5)
+    assert c.upper_source == "repair", c.repair_message
+    assert math.isfinite(c.upper_bound) and c.relative_gap < 1e-5
+    assert not c.certified  # the claim "feasible" is false (residual 1e-7): refused, but with a finite gap

@@ -128,7 +128,10 @@ class Departure:
     agents must balance.
 
     The other agents keep their whole state (copies and multipliers, which already absorbed the
-    departed agent's messages up to iteration ``k``); no restart. With ``keep_last_message=False``
+    departed agent's messages up to iteration ``k``); no restart. The departing agent's last message
+    hands its consensus multiplier to its active neighbours in equal shares, which keeps the sum of
+    the multipliers at zero, so the run converges to the optimum of the new problem (see
+    :meth:`AdmmRun._hand_off`). With ``keep_last_message=False``
     (default) they drop it from their neighbour sets. With ``keep_last_message=True`` they keep
     averaging with its last copy :math:`\\pi^j_k`, the literal reading of section 4.3; that frozen
     copy then acts as a fixed boundary value of the consensus and the iteration converges only if it
@@ -439,6 +442,7 @@ class AdmmRun:
         names = self.problem.node_names
         if isinstance(event, Departure):
             i = self.problem.node_index(str(event.node))
+            self._hand_off(i)
             self.active[i] = False
             if event.keep_last_message:
                 self.keep_frozen[i] = True
@@ -449,6 +453,28 @@ class AdmmRun:
             self.wp = np.asarray(self.W @ self.copies)
         else:
             self.rho = _new_supply(self.rho, event.supply, names, self.active, default_zero=None)
+
+    def _hand_off(self, i: int) -> None:
+        r"""Agent ``i``'s last message: its consensus multiplier :math:`\mathbf s^i`, split in equal
+        shares among its active neighbours.
+
+        (3.1c) keeps :math:`\sum_i \mathbf s^i = 0` (the neighbour Laplacian has zero column sums),
+        and a fixed point of (3.1a)-(3.1c) with consensus solves the centralized KKT conditions exactly
+        because of that sum. Dropping a departed agent's :math:`\mathbf s^i` would leave the remaining
+        sum at :math:`-\mathbf s^i \ne 0` and the run would converge to a biased plan (measured on
+        section 4.3 at gamma = 1: objective 2.83417 against the optimum 2.83333 at ``tol=1e-8``). The
+        hand-off is one message to each neighbour, so the method stays distributed. An agent with no
+        active neighbour left hands it to all active agents.
+        """
+        row = self.W0.getrow(i).toarray().ravel() > 0
+        row &= self.active
+        row[i] = False
+        if not row.any():
+            row = self.active.copy()
+            row[i] = False
+        if row.any():
+            self.s[row] += self.s[i] / float(row.sum())
+        self.s[i] = 0.0
 
     def final_problem(self) -> FlowProblem:
         """The centralized problem the active agents solve now: removed arcs fixed to 0, the current

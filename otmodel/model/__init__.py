@@ -1,5 +1,6 @@
 """The declarative model: networks, arc costs, demand measures, assignment costs, problems."""
 
+from otmodel.model import graphs
 from otmodel.model.costs import ArcCost, ArcCosts, Linear, Quadratic
 from otmodel.model.demand import (
     AssignmentCost,
@@ -17,6 +18,7 @@ from otmodel.model.demand import (
 )
 from otmodel.model.network import Arc, Network, Node
 from otmodel.model.problems import FlowProblem, SpatialFlowProblem
+from otmodel.model.transport import GraphTransportProblem
 
 __all__ = [
     "Arc",
@@ -28,6 +30,7 @@ __all__ = [
     "FlowProblem",
     "Gaussian",
     "Geodesic",
+    "GraphTransportProblem",
     "Grid",
     "Linear",
     "Manhattan",
@@ -40,4 +43,5 @@ __all__ = [
     "SquaredEuclidean",
     "TruncatedGaussian",
     "Uniform",
+    "graphs",
 ]

@@ -16,7 +16,7 @@ from otmodel.validation.conformance import (
     primal_residual,
     run_conformance,
 )
-from otmodel.validation.crosscheck import CrossCheck, cross_check
+from otmodel.validation.crosscheck import CrossCheck, RegularizationPath, cross_check, regularization_path
 
 __all__ = [
     "Certificate",
@@ -26,12 +26,14 @@ __all__ = [
     "ConformanceResult",
     "CrossCheck",
     "KnownPoint",
+    "RegularizationPath",
     "cases",
     "certify",
     "check_case",
     "cross_check",
     "dual_value",
     "primal_residual",
+    "regularization_path",
     "repair_point",
     "run_conformance",
 ]

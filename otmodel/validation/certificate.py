@@ -196,11 +196,12 @@ def repair_point(
         # projection: ||p - p0||^2 = p^2 - 2 p0 p + const
         quad, lin = np.ones(problem.n_arcs), -2.0 * p0
         what = "projection of the flows onto the feasible set"
+    names = np.asarray(problem.node_names, dtype=object)
     net = Network.from_arrays(
         problem.node_names,
         supply,
-        np.asarray(problem.tails),
-        np.asarray(problem.heads),
+        names[np.asarray(problem.tails)],  # names, not indices: nodes may be called "1", "2", ...
+        names[np.asarray(problem.heads)],
         quadratic=quad,
         linear=lin,
         lower=np.asarray(problem.lower),
