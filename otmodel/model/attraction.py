@@ -204,7 +204,7 @@ def graph_family(
     (for drawing).
 
     Families: ``"geometric"`` (random geometric graph in the unit square, radius just above the
-    connectivity threshold; weights scaled by edge length / radius), ``"small-world"``
+    connectivity threshold; weight lo + (hi - lo) x edge length / radius), ``"small-world"``
     (Watts-Strogatz, 4 neighbours, rewiring 0.1), ``"scale-free"`` (Barabasi-Albert, 2 edges per
     new node), ``"grid"`` (the nearest square grid, trimmed to n nodes), ``"erdos-renyi"``
     (G(n, p) with mean degree 4, resampled until connected).
@@ -247,9 +247,9 @@ def graph_family(
     e = np.array(list(G.edges()), dtype=np.intp).reshape(-1, 2)
     lo, hi = weights
     w = rng.uniform(lo, hi, len(e))
-    if family == "geometric":
-        w = w * np.hypot(*(pos[e[:, 0]] - pos[e[:, 1]]).T) / r * 1.5
-        w = np.maximum(w, 0.25 * lo)
+    if family == "geometric":  # pipe-like: weight grows with the edge length, within [lo, hi]
+        ln = np.hypot(*(pos[e[:, 0]] - pos[e[:, 1]]).T) / r
+        w = lo + (hi - lo) * np.clip(ln, 0.0, 1.0)
     W = sp.csr_matrix((np.r_[w, w], (np.r_[e[:, 0], e[:, 1]], np.r_[e[:, 1], e[:, 0]])), shape=(n, n))
     return W, pos
 
