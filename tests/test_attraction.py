@@ -283,3 +283,16 @@ def test_certificate_rejects_wrong_plans() -> None:
     fl = replace(flow, steps=[cheap, *flow.steps[1:]])
     fc = certify_flow(fl, exact=False)
     assert not fc.ok and "REJECTED" in fc.verdict
+
+
+def test_step_stopped_at_the_cycle_limit_is_repaired_to_a_feasible_point() -> None:
+    p = problem(gamma=0.1)
+    step = p.step(p.rho0)
+    raw = dykstra_step(step, max_iter=30, repair=False)
+    fixed = dykstra_step(step, max_iter=30)
+    assert raw.status == fixed.status == Status.ITERATION_LIMIT
+    assert certify_step(raw, exact=False).max_residual > 1e-4
+    cert = certify_step(fixed)
+    assert cert.max_residual <= 1e-6 and cert.forbidden_mass == 0.0, cert.summary()
+    np.testing.assert_array_equal(raw.rho_next, fixed.rho_next)  # pi_1 is kept, only pi_2 moves
+    assert cert.relative_gap is not None and cert.relative_gap >= -1e-6
