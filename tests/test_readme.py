@@ -28,3 +28,16 @@ def test_readme_commands_exist():
     assert "make demo" in text and "make test" in text
     assert "\ndemo:" in make and "\ntest:" in make
     assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def _python_block(title: str) -> str:
+    text = (ROOT / "README.md").read_text()
+    part = text.split(f"## {title}", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```python\n(.*?)```", part, re.S)[0]
+
+
+def test_readme_admm_example_certifies_the_run_after_the_departure(capsys):
+    exec(compile(_python_block("Transport on a directed graph by distributed ADMM"), "README.md", "exec"), {})
+    out = capsys.readouterr().out
+    assert "CERTIFIED within rtol" in out and "NOT certified" not in out
+    assert "AGREE" in out
