@@ -26,8 +26,8 @@ from otmodel.plot import _pyplot, _save
 
 __all__ = ["plot_flow_steps", "plot_tv_cost", "plot_gamma_sweep", "plot_tv_panels"]
 
-#: TV values are drawn no lower than this on log axes (an exact flow reaches 0)
-TV_FLOOR = 1e-12
+#: TV values are drawn no lower than this on log axes (an exact flow reaches 0; drawn at the floor)
+TV_FLOOR = 1e-6
 
 
 def _tv(v: NDArray[np.float64]) -> NDArray[np.float64]:

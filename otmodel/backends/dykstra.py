@@ -484,7 +484,10 @@ def dykstra_step(
     repaired = False
     if repair and last and status == Status.ITERATION_LIMIT and math.isfinite(violation) and violation > tol:
         before = violation
-        violation = lev.repair(tol, repair_iter)
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverging repair shows as a non-finite violation
+            violation = lev.repair(tol, repair_iter)
+        if not math.isfinite(violation):
+            status = Status.NUMERICAL_ERROR
         repaired = True
     R, k, src, tgt = lev.R, lev.k, lev.src, lev.tgt
     plan1, plan2 = lev.plan1, lev.plan2
