@@ -13,7 +13,8 @@ and with Dykstra at gamma in {0.01, 0.1, 1, 10, 100}, at most 25 steps, eps = 0.
 
 Dykstra's linear rate degrades like 1 - O(exp(-w / gamma)): at gamma <= 1 here the steps do not
 reach the violation 1e-3 within the 5,000-cycle cap; such a flow stops with a
-StepInfeasibleWarning at the first such step, and the table says so. Runs in about 3-6 minutes::
+StepInfeasibleWarning at the first such step, and the table says so. Runs in about 1 minute
+(measured 45-75 s on the shared 2-core machine)::
 
     .venv/bin/python examples/attraction_gamma.py
 """

@@ -15,7 +15,7 @@ The paper does not say where the index of 1/t and 1/ln t starts; the weights mus
 mass starts to move for 1/ln t (for omega > 1/2 the exact step keeps the mass where it is).
 
 Every flow is certified (residuals of (10b)-(10f), zero mass on forbidden pairs, each step against
-the exact LP step, total cost against W1(rho0, nu) on the graph). Runs in about 20-60 s::
+the exact LP step, total cost against W1(rho0, nu) on the graph). Runs in about 15 s::
 
     .venv/bin/python examples/attraction_water.py
 """
