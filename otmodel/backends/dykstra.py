@@ -53,8 +53,7 @@ keep_target_plan : bool  return pi_2 as a sparse matrix (default True)
 trace : bool       record the violation per cycle (default False)
 scaling : bool     gamma-continuation (default False, see :func:`dykstra_step`)
 warm_start : dict  potentials of a previous step (see :func:`dykstra_step`)
-repair : bool      at the cycle limit, re-project pi_2 onto the couplings of nu and pi_1^T 1 (default
-                   True; ``repair_iter`` Sinkhorn iterations at most, default 20000)
+repair : bool      at the cycle limit, round pi_2 onto the couplings of nu and pi_1^T 1 (default True)
 
 Speed
 -----
@@ -286,25 +285,31 @@ class _Level:
     def finish(self) -> None:
         self._leave_pair()
 
-    def repair(self, tol: float, max_iter: int) -> float:
-        r"""Make (10c) exact: Sinkhorn on :math:`\pi_2` alone, to rows :math:`\nu` and columns
-        :math:`p = \pi_1^\top\mathbf 1`, ending on the columns. Returns the new violation
-        (rows of :math:`\pi_2` + storage + capacities; :math:`\pi_1` is untouched)."""
+    def repair(self) -> tuple[FloatArray, float]:
+        r"""Round :math:`\pi_2` onto the couplings of :math:`\nu` and :math:`p=\pi_1^\top\mathbf 1`.
+
+        Closed form (the rounding of Altschuler, Weed and Rigollet, 2017): scale down the rows of
+        :math:`\pi_2` that exceed :math:`\nu`, then the columns that exceed :math:`p`, and add the
+        rank-one :math:`e_r e_c^\top/\|e_r\|_1` of the remaining deficits. (10b)-(10c) then hold to
+        rounding, and :math:`\|\pi_2^{\rm new}-\pi_2\|_1 \le 2\,(\|\pi_2\mathbf 1-\nu\|_1 +
+        \|\pi_2^\top\mathbf 1-p\|_1)`. :math:`\pi_1` is untouched. Returns the new :math:`\pi_2`
+        (dense, rows supp(nu), columns R) and the violation left (storage and capacities of
+        :math:`\pi_1`)."""
         self.finish()
-        lp = self.cs[0]
-        pl = self.plan2
-        e_nu = np.exp(self.lP[1])
-        row_err = math.inf
-        for k in range(1, max_iter + 1):
-            pl.add_rows(self.lP[1] - pl.log_row_sums())
-            pl.add_cols(lp - pl.log_col_sums())
-            if k % 10 == 0 or k == max_iter:
-                row_err = float(np.abs(np.exp(pl.log_row_sums()) - e_nu).sum())
-                if row_err <= tol:
-                    break
-        self.cs = [lp, pl.log_col_sums()]
-        e1 = np.exp(lp)
-        v = row_err
+        F = np.exp(self.plan2.log_values())
+        r, c = np.exp(self.lP[1]), np.exp(self.cs[0])
+        c = c * (r.sum() / c.sum())  # equal totals (they differ by rounding only)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            x = np.where(F.sum(axis=1) > 0, np.minimum(r / F.sum(axis=1), 1.0), 1.0)
+            F = F * x[:, None]
+            y = np.where(F.sum(axis=0) > 0, np.minimum(c / F.sum(axis=0), 1.0), 1.0)
+        F = F * y[None, :]
+        er = np.maximum(r - F.sum(axis=1), 0.0)
+        ec = np.maximum(c - F.sum(axis=0), 0.0)
+        if er.sum() > 0:
+            F = F + np.outer(er, ec) / er.sum()
+        e1 = np.exp(self.cs[0])
+        v = float(np.abs(F.sum(axis=0) - e1).sum() + np.abs(F.sum(axis=1) - r).sum())
         fs, ci = self.fin_st, self.cap_idx
         if fs.size:
             v += float(np.maximum(e1[fs] - self.stor[fs], 0).sum())
@@ -312,7 +317,7 @@ class _Level:
             assert isinstance(self.plan1, _SparsePlan)
             v += float(np.maximum(np.exp(self.plan1.lv[ci]) - self.cap[ci], 0).sum())
         self.violation = v
-        return v
+        return F, v
 
     def _pair_cycle(self, w: float) -> float | None:
         """(12) then (11) on both plans at once; None (state unchanged) if a scaling leaves the safe range."""
@@ -407,7 +412,6 @@ def dykstra_step(
     accept: float = 1e-6,
     warm_start: dict[str, FloatArray] | None = None,
     repair: bool = True,
-    repair_iter: int = 20000,
 ) -> StepResult:
     r"""Solve Problem 1 at ``step`` by Dykstra's algorithm in the log domain (see the module docstring).
 
@@ -427,11 +431,11 @@ def dykstra_step(
     zero (measured 4e-11 to 1e-4; reproduced by a textbook log-domain IBP in extended precision, so
     it is the iteration, not rounding). A step stopped by ``max_iter`` is therefore repaired:
     :math:`\pi_1` is kept (it moves :math:`\rho_t` to :math:`\rho_{t+1} = \pi_1^\top\mathbf 1`
-    exactly, on the allowed pairs) and :math:`\pi_2` is re-projected by Sinkhorn (``repair_iter``
-    iterations at most) onto the couplings of :math:`\nu` and :math:`\rho_{t+1}`, so that (10b)-(10c)
-    hold to ``tol``; the point is feasible, and only its optimality is approximate (the
-    certificate measures the gap to the exact step). The status stays ITERATION_LIMIT and the
-    message says so.
+    exactly, on the allowed pairs) and :math:`\pi_2` is rounded in closed form onto the couplings of
+    :math:`\nu` and :math:`\rho_{t+1}` (:meth:`_Level.repair`), so that (10b)-(10c) hold to rounding;
+    what is left of the violation is (10d)-(10e) of :math:`\pi_1`. The point is feasible to that,
+    and only its optimality is approximate (the certificate measures the gap to the exact step).
+    The status stays ITERATION_LIMIT and the message says so.
 
     ``warm_start`` (the ``potentials`` of a previous :class:`StepResult`, in cost units, one value per
     node) starts directly at ``step.gamma`` from those potentials, shifted so that
@@ -481,14 +485,10 @@ def dykstra_step(
     assert lev is not None
     lev.finish()
     violation = lev.violation
-    repaired = False
+    repaired: FloatArray | None = None
+    before = violation
     if repair and last and status == Status.ITERATION_LIMIT and math.isfinite(violation) and violation > tol:
-        before = violation
-        with np.errstate(over="ignore", invalid="ignore"):  # a diverging repair shows as a non-finite violation
-            violation = lev.repair(tol, repair_iter)
-        if not math.isfinite(violation):
-            status = Status.NUMERICAL_ERROR
-        repaired = True
+        repaired, violation = lev.repair()
     R, k, src, tgt = lev.R, lev.k, lev.src, lev.tgt
     plan1, plan2 = lev.plan1, lev.plan2
     if isinstance(plan1, _SparsePlan):
@@ -496,7 +496,7 @@ def dykstra_step(
     else:
         V1 = np.exp(plan1.log_values())
         P1 = sp.csr_matrix((V1.reshape(-1), (np.repeat(src, k), np.tile(R, src.size))), shape=(n, n))
-    V2 = np.exp(plan2.log_values())
+    V2 = np.exp(plan2.log_values()) if repaired is None else repaired
     cost1 = float(P1.multiply(C).sum()) if P1.nnz else 0.0
     cost2 = float((V2 * C[np.ix_(tgt, R)]).sum())
     P2 = (
@@ -520,8 +520,8 @@ def dykstra_step(
     else:
         point = PointStatus.NEARLY_FEASIBLE if (violation <= accept and on_target) else PointStatus.INFEASIBLE_POINT
     msg = f"violation {violation:.3e} after {it_total} cycles over {len(levels)} gamma level(s)"
-    if repaired:
-        msg += f" (Dykstra stopped at {before:.3e}; pi_2 repaired to the columns of pi_1)"
+    if repaired is not None:
+        msg += f" (Dykstra stopped at {before:.3e}; pi_2 rounded onto the couplings of nu and pi_1^T 1)"
     if status != Status.CONVERGED:
         msg += f" (tol {tol:g})"
     return StepResult(
