@@ -172,7 +172,7 @@ def test_step_cost_approaches_the_exact_step_as_gamma_decreases() -> None:
         r = dykstra_step(p.step(p.rho0, gamma=g))
         assert r.status == Status.CONVERGED
         gaps.append((r.objective - exact) / exact)
-    assert all(a > b for a, b in zip(gaps, gaps[1:], strict=False)), gaps  # monotone, measured 39%, 5.6%, 0.4%, 4e-4%
+    assert all(a > b for a, b in zip(gaps, gaps[1:], strict=False)), gaps  # monotone, measured 13%, 2.1%, 0.46%, 0.051%
     assert 0 <= gaps[-1] < 0.01
 
 
@@ -185,7 +185,7 @@ def test_log_domain_does_not_underflow_at_small_gamma() -> None:
     r = dykstra_step(step, max_iter=20000)
     assert np.isfinite(r.rho_next).all() and r.violation <= 1e-6
     exact = solve_step(step, "highs")
-    assert r.objective == pytest.approx(exact.objective, rel=1e-3)  # measured 1e-7
+    assert r.objective == pytest.approx(exact.objective, rel=1e-3)  # measured 1.2e-4 (entropic bias)
 
 
 def test_dense_path_matches_plain_log_domain_ibp() -> None:
