@@ -12,8 +12,10 @@ and with Dykstra at gamma in {0.01, 0.1, 1, 10, 100}, at most 25 steps, eps = 0.
 ``out/attraction_gamma.png``: TV distance, transport cost and time per step, one column per omega.
 
 Dykstra's linear rate degrades like 1 - O(exp(-w / gamma)): at gamma <= 1 here the steps do not
-reach the violation 1e-3 within the 5,000-cycle cap; such a flow stops with a
-StepInfeasibleWarning at the first such step, and the table says so. Runs in about 1 minute
+converge within the 5,000-cycle cap (column "raw viol": the worst violation of (10b)-(10f) when
+Dykstra stopped); pi_2 is then rounded onto the couplings of nu and pi_1^T 1, so every step is a
+feasible move (column "viol"), but far from the barycenter: compare the TV curves and costs with
+the exact ones. Runs in about 1 minute
 (measured 45-75 s on the shared 2-core machine)::
 
     .venv/bin/python examples/attraction_gamma.py
@@ -36,8 +38,8 @@ OUT = Path("out")
 N, EPS, MAX_STEPS = 100, 0.01, 25
 GAMMAS = (0.01, 0.1, 1.0, 10.0, 100.0)
 OMEGAS = (0.1, 0.45)
-#: a step stopped by its cycle cap is accepted below this violation (see attraction_families.py)
-ACCEPT = 1e-3
+#: a step stopped by its cycle cap is accepted below this violation, after the rounding of pi_2
+ACCEPT = 1e-6
 MAX_ITER = 5000
 
 
@@ -65,7 +67,7 @@ def main() -> None:
     columns: dict[str, dict[str, AttractionFlow]] = {}
     print(
         f"{'omega':>5} {'solver':<14} {'steps':>5} {'status':<16} {'TV_T':>8} {'total cost':>10} {'W1':>8} "
-        f"{'s/step':>8} {'worst viol':>10}  note"
+        f"{'s/step':>8} {'viol':>8} {'raw viol':>8}  note"
     )
     for om in OMEGAS:
         col: dict[str, AttractionFlow] = {}
@@ -74,7 +76,7 @@ def main() -> None:
         w1 = certify_flow(exact, exact=False).w1_target
         print(
             f"{om:>5} {'exact':<14} {exact.n_steps:>5} {exact.status.value:<16} {exact.tv[-1]:>8.2e} "
-            f"{exact.total_cost:>10.3f} {w1:>8.3f} {exact.times.mean():>8.3f} {0:>10}",
+            f"{exact.total_cost:>10.3f} {w1:>8.3f} {exact.times.mean():>8.3f} {0:>8} {0:>8}",
             flush=True,
         )
         for g in GAMMAS:
@@ -85,10 +87,11 @@ def main() -> None:
             col[f"gamma = {g:g}"] = f
             note = "; ".join(str(w.message)[:90] for w in caught)
             worst = max((s.violation for s in f.steps), default=float("nan"))
+            raw = max((s.info.get("violation_before_repair", s.violation) for s in f.steps), default=float("nan"))
             tstep = f.times.mean() if f.n_steps else float("nan")
             print(
                 f"{om:>5} {'gamma=' + format(g, 'g'):<14} {f.n_steps:>5} {f.status.value:<16} {f.tv[-1]:>8.2e} "
-                f"{f.total_cost:>10.3f} {w1:>8.3f} {tstep:>8.3f} {worst:>10.1e}  {note}",
+                f"{f.total_cost:>10.3f} {w1:>8.3f} {tstep:>8.3f} {worst:>8.1e} {raw:>8.1e}  {note}",
                 flush=True,
             )
             if f.n_steps:

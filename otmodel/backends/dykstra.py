@@ -460,6 +460,9 @@ def dykstra_step(
     status = Status.ITERATION_LIMIT
     lev: _Level | None = None
     last = False
+    # an overflow inside a cycle shows as a non-finite sum (handled: exact log-sum-exp or
+    # NUMERICAL_ERROR), so numpy's warning adds nothing
+    err = np.seterr(over="ignore")
     for li, g in enumerate(levels):
         last = li == len(levels) - 1
         if lev is not None:
@@ -482,6 +485,7 @@ def dykstra_step(
                 break
         if status == Status.NUMERICAL_ERROR or it_total >= max_iter:
             break  # out of iterations (possibly before the last level: then the point is not an answer)
+    np.seterr(**err)
     assert lev is not None
     lev.finish()
     violation = lev.violation
@@ -539,7 +543,7 @@ def dykstra_step(
         solver="dykstra",
         message=msg,
         trace=tr,
-        info={"potentials": pot, "levels": levels},
+        info={"potentials": pot, "levels": levels, "violation_before_repair": before},
     )
 
 
