@@ -296,3 +296,14 @@ def test_step_stopped_at_the_cycle_limit_is_repaired_to_a_feasible_point() -> No
     assert cert.max_residual <= 1e-6 and cert.forbidden_mass == 0.0, cert.summary()
     np.testing.assert_array_equal(raw.rho_next, fixed.rho_next)  # pi_1 is kept, only pi_2 moves
     assert cert.relative_gap is not None and cert.relative_gap >= -1e-6
+
+
+def test_warm_start_gives_the_same_steps_as_a_cold_start() -> None:
+    """Starting a step from the previous step's potentials does not change its minimizer (dykstra_step)."""
+    p = problem(omega="1/t", schedule_start=3, gamma=lambda t: 0.3 / (1 + 0.5 * t))
+    warm = attraction_flow(p, "dykstra", max_steps=4, tol=1e-11)
+    cold = attraction_flow(p, "dykstra", max_steps=4, tol=1e-11, warm_start=False)
+    assert warm.n_steps == cold.n_steps == 4
+    np.testing.assert_allclose(warm.rhos, cold.rhos, atol=1e-8)
+    assert sum(s.iterations for s in warm.steps[1:]) < sum(s.iterations for s in cold.steps[1:])
+    assert [s.step.gamma for s in warm.steps] == pytest.approx([0.3, 0.2, 0.15, 0.12])
