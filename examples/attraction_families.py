@@ -6,6 +6,9 @@ the nodes and nu on another 20% (uniform random masses, normalized), gamma = 0.1
 omega = 1/t and omega = 1/ln t (both evaluated at s = t + 3 for the step from rho_t, so that the
 weights lie in [0, 1]), Dykstra steps until TV <= eps = 0.01 or 60 steps. Figure:
 ``out/attraction_families_tv.png`` (TV per step, one panel per schedule, one line per family).
+Table: steps, final TV, total transport cost against W1(rho0, nu) on the graph, the worst residual
+of (10b)-(10f), and "gap0 LP", the first step's objective above the exact LP step's (the entropic
+bias at this gamma).
 
 The paper gives no edge weights for these graphs. Edge weights are uniform in [0.5, 0.8] so that
 w / gamma = 5-8: with gamma >= about a fifth of the edge weights Dykstra converges in a few
