@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from otmodel import backends, errors, validation
+from otmodel.attraction import AttractionFlow, StepResult, attraction_flow, solve_step
 from otmodel.backends import solve
 from otmodel.backends._loop import Constant, Diminishing
 from otmodel.backends.admm import Departure, SupplyChange
@@ -45,8 +46,16 @@ from otmodel.model import (
     Uniform,
     graphs,
 )
+from otmodel.model.attraction import (
+    AttractionProblem,
+    AttractionStep,
+    Schedule,
+    StepInfeasibleWarning,
+    graph_family,
+)
 from otmodel.model.transport import GraphTransportProblem
 from otmodel.results import InfeasibilityCertificate, PointStatus, Solution, Status, Trace, UnboundedCertificate
+from otmodel.validation.attraction import FlowCertificate, StepCertificate, certify_flow, certify_step, graph_w1
 
 __version__ = "0.1.0"
 
@@ -59,16 +68,20 @@ def load(path: str | Path) -> Any:
 
 
 __all__ = [
+    "AttractionFlow",
+    "AttractionProblem",
+    "AttractionStep",
     "Constant",
     "Curvature",
     "Departure",
     "Diminishing",
     "DuplicateNodeError",
     "Euclidean",
+    "FlowCertificate",
     "FlowProblem",
     "Gaussian",
-    "GraphTransportProblem",
     "Geodesic",
+    "GraphTransportProblem",
     "Grid",
     "InfeasibilityCertificate",
     "InvalidBoundsError",
@@ -83,24 +96,34 @@ __all__ = [
     "PointStatus",
     "Points",
     "Quadratic",
+    "Schedule",
     "Solution",
     "SpatialFlowProblem",
     "SquaredEuclidean",
     "Status",
+    "StepCertificate",
+    "StepInfeasibleWarning",
+    "StepResult",
     "SupplyChange",
     "Trace",
     "TruncatedGaussian",
     "UnbalancedError",
     "UnboundedCertificate",
+    "Uniform",
     "UnknownNodeError",
     "UnreachableError",
     "UnsupportedError",
-    "Uniform",
+    "attraction_flow",
     "backends",
+    "certify_flow",
+    "certify_step",
     "errors",
+    "graph_family",
+    "graph_w1",
     "graphs",
     "load",
-    "validation",
     "solve",
+    "solve_step",
+    "validation",
     "__version__",
 ]

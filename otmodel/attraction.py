@@ -154,13 +154,16 @@ class AttractionFlow:
             "",
             f"{'t':>4}  {'omega':>7}  {'gamma':>8}  {'TV':>10}  {'cost':>10}  {'iters':>6}  {'viol':>9}  {'time s':>8}",
         ]
+        rows = []
         for k, s in enumerate(self.steps):
             g = "exact" if s.solver != "dykstra" else f"{s.step.gamma:.3g}"
-            lines.append(
+            rows.append(
                 f"{k:>4}  {s.step.omega:>7.4g}  {g:>8}  {self.tv[k + 1]:>10.3e}  {s.transport_cost:>10.5g}  "
                 f"{s.iterations:>6}  {s.violation:>9.2e}  {s.seconds:>8.4f}"
             )
-        return "\n".join(lines)
+        from otmodel.validation.attraction import _abridged
+
+        return "\n".join(lines + _abridged(rows, head=12, tail=4))
 
 
 def solve_step(step: AttractionStep, solver: str = "dykstra", **options: Any) -> StepResult:

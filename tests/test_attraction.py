@@ -307,3 +307,30 @@ def test_warm_start_gives_the_same_steps_as_a_cold_start() -> None:
     np.testing.assert_allclose(warm.rhos, cold.rhos, atol=1e-8)
     assert sum(s.iterations for s in warm.steps[1:]) < sum(s.iterations for s in cold.steps[1:])
     assert [s.step.gamma for s in warm.steps] == pytest.approx([0.3, 0.2, 0.15, 0.12])
+
+
+def test_certificate_has_no_ratio_against_a_free_exact_step_and_abridges_long_flows() -> None:
+    """A step with omega = 1 stays put at exact cost 0: the certificate reports the difference, not a
+    meaningless percentage; a long flow's summaries list the first and last steps and say how many
+    were left out."""
+    import otmodel as om
+    from otmodel.validation.attraction import StepCertificate, _abridged
+
+    c = StepCertificate(0, {"r": 0.0}, 0.0, objective=5e-3, exact_objective=0.0, tol=1e-6, cost_scale=1.0)
+    assert c.relative_gap is None and c.gap == pytest.approx(5e-3)
+    assert "difference +0.005" in c.summary() and "%" not in c.summary()
+    assert c.ok
+    worse = StepCertificate(0, {"r": 0.0}, 0.0, objective=1.0, exact_objective=2.0, tol=1e-6)
+    assert worse.relative_gap == pytest.approx(-0.5) and not worse.ok  # below the exact optimum: refused
+    rows = [f"row {k}" for k in range(50)]
+    out = _abridged(rows, keep=[k == 30 for k in range(50)], head=3, tail=2)
+    assert out[:3] == ["row 0", "row 1", "row 2"] and "row 30" in out and out[-1] == "row 49"
+    assert any("27 more step(s)" in r for r in out) and any("17 more" in r for r in out) and len(out) == 8
+    W, _ = om.graph_family("grid", 9, seed=0)
+    rho0 = np.zeros(9)
+    rho0[0] = 1.0
+    nu = np.zeros(9)
+    nu[8] = 1.0
+    flow = om.attraction_flow(om.AttractionProblem(W, rho0, nu, omega=0.9, gamma=0.2, eps=1e-9), max_steps=40)
+    text = flow.summary()
+    assert "more step(s) like these" in text and len(text.splitlines()) < 30

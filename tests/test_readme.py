@@ -41,3 +41,11 @@ def test_readme_admm_example_certifies_the_run_after_the_departure(capsys):
     out = capsys.readouterr().out
     assert "CERTIFIED within rtol" in out and "NOT certified" not in out
     assert "AGREE" in out
+
+
+def test_readme_attraction_example_reaches_the_target_and_is_certified(capsys):
+    exec(compile(_python_block("Wasserstein attraction flows"), "README.md", "exec"), {})
+    out = capsys.readouterr().out
+    assert "CERTIFIED (target reached)" in out
+    assert "Running HiGHS" not in out  # the solver's banner stays off the user's terminal
+    assert "more step(s)" not in out  # a 7-step flow is shown whole

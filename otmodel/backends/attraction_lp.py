@@ -96,8 +96,9 @@ def step_lp_matrices(step: AttractionStep) -> StepLP:
 def _solve_highs(lp: StepLP, method: str, time_limit: float | None, verbose: bool) -> tuple[Any, str, str, int]:
     import highspy
 
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", verbose)
+    from otmodel.backends.highs import new_highs
+
+    h = new_highs(bool(verbose))
     h.setOptionValue("solver", method)
     if time_limit is not None:
         h.setOptionValue("time_limit", float(time_limit))

@@ -1,6 +1,7 @@
 """The declarative model: networks, arc costs, demand measures, assignment costs, problems."""
 
 from otmodel.model import graphs
+from otmodel.model.attraction import AttractionProblem, AttractionStep, Schedule, graph_family
 from otmodel.model.costs import ArcCost, ArcCosts, Linear, Quadratic
 from otmodel.model.demand import (
     AssignmentCost,
@@ -21,6 +22,10 @@ from otmodel.model.problems import FlowProblem, SpatialFlowProblem
 from otmodel.model.transport import GraphTransportProblem
 
 __all__ = [
+    "AttractionProblem",
+    "AttractionStep",
+    "Schedule",
+    "graph_family",
     "Arc",
     "ArcCost",
     "ArcCosts",

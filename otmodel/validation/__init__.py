@@ -4,6 +4,7 @@ Validation recomputes everything it certifies from the problem data and trusts n
 reports (DESIGN.md).
 """
 
+from otmodel.validation.attraction import FlowCertificate, StepCertificate, certify_flow, certify_step, graph_w1
 from otmodel.validation.certificate import Certificate, certify, dual_value, repair_point
 from otmodel.validation.conformance import (
     ConformanceCase,
@@ -19,6 +20,11 @@ from otmodel.validation.conformance import (
 from otmodel.validation.crosscheck import CrossCheck, RegularizationPath, cross_check, regularization_path
 
 __all__ = [
+    "FlowCertificate",
+    "StepCertificate",
+    "certify_flow",
+    "certify_step",
+    "graph_w1",
     "Certificate",
     "ConformanceCase",
     "ConformanceConfig",
