@@ -7,7 +7,7 @@ shared and noisy: absolute times move, ratios much less):
    edge weights 0.25-1.5), rho0 on a random 30% of the nodes and nu on another 30%, edge capacities
    (uniform in [0.5, 1.5] x 1/n per edge, staying unbounded) and node storage (3/n on half of the
    nodes), omega = 0.1, gamma = 0.25. Dykstra (:func:`otmodel.backends.dykstra.dykstra_step`,
-   default options: tol 1e-9 on the L1 violation, gamma-continuation) against the LP of
+   default options: tol 1e-9 on the L1 violation, no gamma-continuation) against the LP of
    (10a)-(10f) at gamma = 0 solved by HiGHS through highspy (interior point, the package default;
    :func:`otmodel.backends.attraction_lp.solve_step_lp`). Reported: time of each, speed-up, the
    step objective of both (the Dykstra/LP gap is the entropic bias at this gamma, not an error)
@@ -21,7 +21,7 @@ shared and noisy: absolute times move, ratios much less):
    ``sum_i std_k(UKv[i, k]) = 1/2 ||c_1 - c_2||_1 < stopThr`` (checked every 10 iterations, after
    its row scaling); ours stops when ``||c_1 - c_2||_1 <= tol`` (checked every cycle, after the row
    projection), so ``tol = 2 stopThr`` with ``stopThr = 1e-6``. Dykstra runs without
-   gamma-continuation here (POT has none). Reported: both times, the ratio (goal: ours within 2x
+   gamma-continuation here either (POT has none). Reported: both times, the ratio (goal: ours within 2x
    of POT) and the L1 distance between the two barycenters.
 
    POT's default ``method="sinkhorn"`` initializes its column scalings with the *unweighted*
