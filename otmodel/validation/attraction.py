@@ -178,9 +178,8 @@ def certify_step(result: StepResult, exact: bool = True, tol: float = 1e-6) -> S
 
         ref = solve_step_lp(step, solver="highs")
         exact_obj = ref.objective if ref.ok else None
-    finite = prob.cost.data if sp.issparse(prob.cost) else np.asarray(prob.cost)
-    finite = finite[np.isfinite(finite)]
-    scale = float(np.max(np.abs(finite), initial=0.0)) or 1.0
+    costs = np.asarray(sp.csr_matrix(prob.cost).data if sp.issparse(prob.cost) else prob.cost, dtype=float)
+    scale = float(np.max(np.abs(costs[np.isfinite(costs)]), initial=0.0)) or 1.0
     return StepCertificate(step.t, res, forbidden_mass, obj if Q is not None else float("nan"), exact_obj, tol, scale)
 
 
