@@ -334,3 +334,16 @@ def test_certificate_has_no_ratio_against_a_free_exact_step_and_abridges_long_fl
     flow = om.attraction_flow(om.AttractionProblem(W, rho0, nu, omega=0.9, gamma=0.2, eps=1e-9), max_steps=40)
     text = flow.summary()
     assert "more step(s) like these" in text and len(text.splitlines()) < 30
+
+
+def test_solve_points_an_attraction_problem_to_attraction_flow() -> None:
+    import otmodel as om
+    from otmodel.errors import UnsupportedError
+
+    W, _ = om.graph_family("grid", 9, seed=0)
+    rho0 = np.zeros(9)
+    rho0[0] = 1.0
+    nu = np.zeros(9)
+    nu[8] = 1.0
+    with pytest.raises(UnsupportedError, match="attraction_flow"):
+        om.solve(om.AttractionProblem(W, rho0, nu), backend="dykstra")

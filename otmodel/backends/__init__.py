@@ -74,7 +74,16 @@ def solve(problem: FlowProblem, backend: str | None = None, **options: Any) -> S
     (seconds), ``verbose`` (bool). Others are backend-specific and documented on each backend.
     """
     if not isinstance(problem, FlowProblem):
-        raise UnsupportedError(f"solve() expects an otmodel problem, got {type(problem).__name__}")
+        kind = type(problem).__name__
+        if kind in ("AttractionProblem", "AttractionStep"):
+            raise UnsupportedError(
+                f"an {kind} is solved step by step, not by solve(): use "
+                "otmodel.attraction_flow(problem, solver='dykstra' | 'highs' | 'cvxpy') for the whole flow "
+                "(Algorithm 1), or otmodel.solve_step(step, solver=...) for one step (Problem 1)"
+            )
+        raise UnsupportedError(
+            f"solve() expects a FlowProblem, SpatialFlowProblem or GraphTransportProblem, got {kind}"
+        )
     name = backend or default_backend(problem)
     b = get(name)
     check_supported(b, problem)
