@@ -327,3 +327,28 @@ def test_pruned_backend_matches_brute_force() -> None:
     assert np.array_equal(a.assigned_endpoint(), b.assigned_endpoint())
     with pytest.raises(om.UnsupportedError):
         PrunedArgmin(object(), np.zeros((2, 2)))
+
+
+def test_default_block_size_bounds_memory_by_the_number_of_endpoints() -> None:
+    """Blocks of the chunked pass hold at most 2**23 costs (64 MB) by default: 65,536 points with a
+    few endpoints, 8,388 with 1,000 (65,536 x 1,000 costs would be 524 MB per temporary)."""
+    from otmodel.backends.dual_ascent import CellPass
+    from otmodel.errors import InvalidDataError
+    from otmodel.model.demand import block_rows
+
+    assert block_rows(4) == 65_536 and block_rows(1000) == 8_388 and block_rows(10**6) == 1024
+    assert block_rows(1000, 5000) == 5000
+    for bad in (0, -3, 2.5, True):
+        with pytest.raises(InvalidDataError, match="chunk"):
+            block_rows(10, bad)
+    rng = np.random.default_rng(0)
+    net = om.Network()
+    for k in range(300):
+        net.add_node(f"E{k}", endpoint=True, position=tuple(rng.uniform(0, 1, 2)))
+    net.add_node("S", supply=1.0, position=(0.5, 0.5))
+    for k in range(300):
+        net.add_arc("S", f"E{k}", om.Quadratic(1.0), lower=0, upper=1)
+    pts = om.Points(rng.uniform(0, 1, (2000, 2)), np.full(2000, 1 / 2000))
+    p = om.SpatialFlowProblem(net, pts, om.Euclidean())
+    assert CellPass(p, precompute=False, prune=False).chunk == 2**23 // 300
+    assert CellPass(p, chunk=100, precompute=False, prune=False).chunk == 100

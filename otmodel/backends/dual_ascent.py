@@ -41,7 +41,8 @@ step_size : StepSize or float
 psi0 : array, optional
     Starting potentials (default zeros), one per node.
 chunk : int
-    Demand points per block in the cell-mass pass (default 65536): memory ``O(chunk x |S| + N)``.
+    Demand points per block in the cell-mass pass: memory ``O(chunk x |S| + N)``. Default
+    ``min(65536, 2**23 // |S|)`` (at least 1024): one block of costs holds at most 64 MB.
 precompute : {"auto", True, False}
     Keep the whole ``N x |S|`` cost matrix in memory (faster). ``"auto"`` (default) does so when
     ``N |S| <= 20e6``.
@@ -79,7 +80,7 @@ from otmodel.backends._loop import Diminishing, LoopState, as_step_size, iterate
 from otmodel.backends.base import Timer
 from otmodel.errors import InvalidDataError, UnsupportedError
 from otmodel.model.costs import ArcCosts
-from otmodel.model.demand import Euclidean, Manhattan, SquaredEuclidean
+from otmodel.model.demand import Euclidean, Manhattan, SquaredEuclidean, block_rows
 from otmodel.model.problems import FlowProblem, SpatialFlowProblem
 from otmodel.results import PointStatus, Solution, Status
 
@@ -98,7 +99,7 @@ __all__ = [
 
 #: "auto" keeps the N x |S| cost matrix in memory when it has at most this many entries (160 MB).
 PRECOMPUTE_LIMIT = 20_000_000
-DEFAULT_CHUNK = 65_536
+DEFAULT_CHUNK = None  # block_rows(|S|): at most 65,536 points and 2**23 costs per block
 
 
 # ------------------------------------------------------------------------------ local steps
@@ -373,18 +374,16 @@ class CellPass:
     def __init__(
         self,
         problem: SpatialFlowProblem,
-        chunk: int = DEFAULT_CHUNK,
+        chunk: int | None = DEFAULT_CHUNK,
         precompute: bool | str = "auto",
         prune: bool | str = "auto",
         samples: int | None = None,
         seed: Any = None,
     ) -> None:
-        if int(chunk) < 1:
-            raise InvalidDataError(f"chunk={chunk!r} must be a positive integer")
         self.problem = problem
         self.n = problem.n_points
         self.ns = problem.n_endpoints
-        self.chunk = int(chunk)
+        self.chunk = block_rows(self.ns, chunk)
         if precompute == "auto":
             precompute = self.n * self.ns <= PRECOMPUTE_LIMIT
         elif not isinstance(precompute, (bool, np.bool_)):
@@ -531,7 +530,7 @@ class _Oracle:
     def __init__(
         self,
         problem: FlowProblem,
-        chunk: int,
+        chunk: int | None,
         precompute: bool | str,
         prune: bool | str = "auto",
         samples: int | None = None,
@@ -594,14 +593,14 @@ def _psi(problem: FlowProblem, psi: ArrayLike) -> NDArray[np.float64]:
 
 
 def dual_value(
-    problem: FlowProblem, psi: ArrayLike, chunk: int = DEFAULT_CHUNK, precompute: bool | str = "auto"
+    problem: FlowProblem, psi: ArrayLike, chunk: int | None = DEFAULT_CHUNK, precompute: bool | str = "auto"
 ) -> float:
     r"""The dual function :math:`q(\psi)` of eq. (4) (a lower bound on the optimum for every psi)."""
     return _Oracle(problem, chunk, precompute).evaluate(_psi(problem, psi))[1]
 
 
 def supergradient(
-    problem: FlowProblem, psi: ArrayLike, chunk: int = DEFAULT_CHUNK, precompute: bool | str = "auto"
+    problem: FlowProblem, psi: ArrayLike, chunk: int | None = DEFAULT_CHUNK, precompute: bool | str = "auto"
 ) -> NDArray[np.float64]:
     r"""The supergradient :math:`g(\psi)` of Proposition 2, eq. (6)-(7)."""
     return _Oracle(problem, chunk, precompute).evaluate(_psi(problem, psi))[0]
@@ -636,7 +635,7 @@ class DualAscentBackend:
         tol = float(options.pop("tol", 1e-7))
         step = as_step_size(options.pop("step_size", None), Diminishing(1.0, 0.01))
         psi0 = options.pop("psi0", None)
-        chunk = int(options.pop("chunk", DEFAULT_CHUNK))
+        chunk = options.pop("chunk", DEFAULT_CHUNK)
         precompute = options.pop("precompute", "auto")
         callback = options.pop("callback", None)
         verbose = options.pop("verbose", False)

@@ -27,6 +27,7 @@ from numpy.typing import ArrayLike, NDArray
 from otmodel.errors import InvalidDataError, UnreachableError
 
 __all__ = [
+    "block_rows",
     "Density",
     "Uniform",
     "Gaussian",
@@ -40,6 +41,27 @@ __all__ = [
     "Matrix",
     "Geodesic",
 ]
+
+
+#: Largest number of cost-matrix entries in one block of a chunked pass (8M float64 = 64 MB).
+BLOCK_ENTRIES = 2**23
+#: Most demand points per block (blocks of more rows gain nothing measurable).
+MAX_BLOCK_ROWS = 65_536
+
+
+def block_rows(n_cols: int, requested: int | None = None) -> int:
+    """Rows (demand points) per block of a chunked pass over an ``N x n_cols`` cost matrix.
+
+    ``requested`` (a positive integer) is used as given; ``None`` picks the default,
+    ``min(65536, 2**23 // n_cols)`` and at least 1024, so that one block holds at most 64 MB
+    whatever the number of endpoints (65,536 x 1,000 entries would be 524 MB, and a pass keeps a few
+    arrays of that size).
+    """
+    if requested is None:
+        return int(max(1024, min(MAX_BLOCK_ROWS, BLOCK_ENTRIES // max(1, int(n_cols)))))
+    if isinstance(requested, bool) or int(requested) < 1 or int(requested) != requested:
+        raise InvalidDataError(f"chunk={requested!r} must be a positive integer")
+    return int(requested)
 
 Bounds = tuple[float, float, float, float]  # (xmin, xmax, ymin, ymax)
 

@@ -29,17 +29,18 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 
+from otmodel.model.demand import block_rows
 from otmodel.model.problems import FlowProblem, SpatialFlowProblem
 from otmodel.results import PointStatus, Solution, Status
 
 __all__ = ["dual_value", "certify", "Certificate", "repair_point"]
 
 INF = math.inf
-DEFAULT_CHUNK = 65536
+DEFAULT_CHUNK = None  # block_rows(|S|): at most 65,536 points and 2**23 costs per block
 
 
 # =============================================================================== the dual function
-def dual_value(problem: FlowProblem, psi: ArrayLike, chunk: int = DEFAULT_CHUNK, *, price_tol: float = 0.0) -> float:
+def dual_value(problem: FlowProblem, psi: ArrayLike, chunk: int | None = DEFAULT_CHUNK, *, price_tol: float = 0.0) -> float:
     r"""The dual function :math:`q(\psi)` of Laurentin et al. (2025), eq. (4), from the problem data.
 
     .. math::
@@ -62,7 +63,7 @@ def dual_value(problem: FlowProblem, psi: ArrayLike, chunk: int = DEFAULT_CHUNK,
         raise ValueError(f"psi has {y.size} entries for {problem.n_nodes} nodes")
     if not np.all(np.isfinite(y)):
         return math.nan
-    chunk = max(1, int(chunk))
+    chunk = block_rows(getattr(problem, 'n_endpoints', 1), chunk)
     tails, heads = np.asarray(problem.tails), np.asarray(problem.heads)
     t = y[tails] - y[heads]
     a, b = problem.costs.a, problem.costs.b
@@ -151,9 +152,10 @@ def repair_point(
     assignment: Any,
     potentials: ArrayLike | None,
     exact_backend: str = "highs",
-    chunk: int = DEFAULT_CHUNK,
+    chunk: int | None = DEFAULT_CHUNK,
 ) -> Repair:
     """Build a feasible point from an answer (see the module docstring); never solves the problem itself."""
+    chunk = block_rows(getattr(problem, "n_endpoints", 1), chunk)
     from otmodel.backends import solve
     from otmodel.model.network import Network
 
@@ -358,7 +360,7 @@ def certify(
     repair: bool = True,
     exact_backend: str = "highs",
     feas_tol: float = 1e-8,
-    chunk: int = DEFAULT_CHUNK,
+    chunk: int | None = DEFAULT_CHUNK,
 ) -> Certificate:
     r"""Certify ``solution`` of ``problem`` from the problem data alone.
 
@@ -382,8 +384,9 @@ def certify(
     repair : build the repaired point (needs ``exact_backend``); without it the upper bound exists
         only if the returned point is feasible within ``feas_tol``
     exact_backend : registry name of the exact backend used for the repair's sub-solve
-    chunk : demand points per block (memory ``O(chunk x |S| + N)``)
+    chunk : demand points per block (memory ``O(chunk x |S| + N)``; default: at most 64 MB of costs)
     """
+    chunk = block_rows(getattr(problem, "n_endpoints", 1), chunk)
     reasons: list[str] = []
     notes: list[str] = []
     checks: list[tuple[str, bool, str]] = []
