@@ -113,6 +113,23 @@ def test_geodesic_is_shortest_path_through_graph():
     assert cost.path(0, "E3") == [1, 2, 3]
 
 
+def test_a_geodesic_cost_shared_by_two_problems_keeps_each_problems_columns():
+    """One Geodesic object in two problems whose endpoints come in different orders: building the
+    second must not change the first one's cost matrix (it once did, silently)."""
+    g = nx.Graph()
+    g.add_weighted_edges_from([(0, 1, 1.0), (1, 2, 2.0), (2, 3, 3.0)])
+    cost = om.Geodesic(g, point_nodes=[1, 2], endpoint_nodes={"E0": 0, "E3": 3})
+    pts = om.Points([[0, 0], [1, 0]], [0.5, 0.5])
+    a = om.Network()
+    a.add_node("E0", supply=0.5, endpoint=True).add_node("E3", supply=0.5, endpoint=True)
+    b = om.Network()
+    b.add_node("E3", supply=1.0, endpoint=True)
+    pa = om.SpatialFlowProblem(a, pts, cost)
+    pb = om.SpatialFlowProblem(b, pts, cost)
+    assert pa.cost_matrix().tolist() == [[1.0, 5.0], [3.0, 3.0]]
+    assert pb.cost_matrix().tolist() == [[5.0], [3.0]]
+
+
 # ------------------------------------------------------------------------------ bad input
 def test_unbalanced_flow_problem():
     with pytest.raises(UnbalancedError, match=r"total supply 0.5 must equal zero"):

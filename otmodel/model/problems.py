@@ -35,6 +35,7 @@ Problems are checked once, on construction, and are immutable afterwards.
 
 from __future__ import annotations
 
+import copy
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -206,6 +207,9 @@ class SpatialFlowProblem(FlowProblem):
                 f"assignment_cost must be an AssignmentCost (Euclidean, ...), got {type(assignment_cost).__name__}"
             )
         self.demand = demand
+        # each problem binds its own (shallow) copy: binding a Geodesic stores distances in the
+        # order of this problem's endpoints, and the caller's object may serve other problems
+        assignment_cost = copy.copy(assignment_cost)
         self.assignment_cost = assignment_cost
         super().__init__(network, name=name, balance_rtol=balance_rtol)
         ends = self.network.endpoints
