@@ -101,15 +101,47 @@ class Constant:
         return self.a
 
 
+STEP_NAMES = "'paper', 'diminishing[:a,b]', 'constant:a', 'curvature'"
+
+
 def as_step_size(rule: Any, default: Any = None) -> Any:
-    """A number means :class:`Constant`; ``None`` means ``default`` (else ``Diminishing()``)."""
+    """A number means :class:`Constant`; ``None`` means ``default`` (else ``Diminishing()``).
+
+    Strings (for the command line, ``--option step_size=...``): ``"paper"`` = ``Diminishing(1, 0.01)``,
+    ``"diminishing:a,b"``, ``"constant:a"``, ``"curvature"`` = the per-node rule
+    :class:`~otmodel.backends.dual_ascent.Curvature` with its defaults.
+    """
     if rule is None:
         return default if default is not None else Diminishing()
     if isinstance(rule, (int, float, np.integer, np.floating)) and not isinstance(rule, bool):
         return Constant(float(rule))
+    if isinstance(rule, str):
+        return _named_step(rule)
     if callable(rule) or hasattr(rule, "node_steps") or hasattr(rule, "start"):
         return rule
-    raise InvalidDataError(f"step_size {rule!r} is neither a number nor a step-size rule (Diminishing, Constant)")
+    raise InvalidDataError(
+        f"step_size {rule!r} is neither a number nor a step-size rule (Diminishing, Constant, Curvature) "
+        f"nor one of {STEP_NAMES}"
+    )
+
+
+def _named_step(text: str) -> Any:
+    name, _, args = text.strip().lower().partition(":")
+    try:
+        nums = [float(a) for a in args.split(",")] if args.strip() else []
+    except ValueError:
+        raise InvalidDataError(f"step_size {text!r}: the numbers after ':' do not parse; use a number or one of {STEP_NAMES}") from None
+    if name == "paper" and not nums:
+        return Diminishing(1.0, 0.01)
+    if name == "diminishing" and len(nums) in (0, 2):
+        return Diminishing(*nums) if nums else Diminishing(1.0, 0.01)
+    if name == "constant" and len(nums) == 1:
+        return Constant(nums[0])
+    if name == "curvature" and not nums:
+        from otmodel.backends.dual_ascent import Curvature
+
+        return Curvature()
+    raise InvalidDataError(f"step_size {text!r} is not understood; use a number or one of {STEP_NAMES}")
 
 
 @dataclass
