@@ -173,7 +173,7 @@ def _square(x: Any, n: int, what: str, names: Sequence[str], allow_inf: bool) ->
             j, i = (int(z) for z in np.unravel_index(int(np.flatnonzero(bad)[0]), (n, n)))
             v = float(m[j, i])
         rule = "must be non-negative" + ("" if allow_inf else " and finite")
-        raise InvalidDataError(f"{what}[{names[j]!r}, {names[i]!r}] = {v!r}: {rule}")
+        raise InvalidDataError(f"{what}[{names[j]!r}, {names[i]!r}] = {v:g}: {rule}")
     return m
 
 
@@ -188,7 +188,7 @@ def _vector(x: ArrayLike, n: int, what: str, names: Sequence[str], allow_inf: bo
     if bad.any():
         k = int(np.flatnonzero(bad)[0])
         rule = "must be non-negative" + ("" if allow_inf else " and finite")
-        raise InvalidDataError(f"{what}[{names[k]!r}] = {v[k]!r}: {rule}")
+        raise InvalidDataError(f"{what}[{names[k]!r}] = {float(v[k]):g}: {rule}")
     return v
 
 
