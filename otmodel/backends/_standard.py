@@ -90,12 +90,34 @@ class StandardForm:
         return out
 
 
+def balanced_supply(problem: FlowProblem) -> NDArray[np.float64]:
+    """The supplies of a flow problem with their accepted imbalance removed.
+
+    A :class:`FlowProblem` accepts ``|sum(s)|`` up to ``balance_rtol * max(1, sum|s|)``. Scaling the
+    masses to O(1) (:func:`_scales`) would scale that imbalance too: supplies that are pure round-off
+    (``s = [2.8e-17, 0, ...]``, a transport between two equal distributions) became an infeasible
+    model of imbalance 1. The imbalance is therefore taken off every non-zero supply in proportion to
+    its size, so the compiled model balances exactly; the change is within the accepted tolerance.
+    Spatial problems keep their supplies (their mass scale is that of the demand).
+    """
+    s = np.asarray(problem.supply, dtype=float)
+    if isinstance(problem, SpatialFlowProblem):
+        return s
+    total, size = float(s.sum()), float(np.abs(s).sum())
+    if total == 0.0 or size == 0.0:
+        return s
+    out = s - total * np.abs(s) / size
+    out[np.abs(out) <= 1e-15 * size] = 0.0  # what is left of pure round-off
+    return out
+
+
 def _scales(problem: FlowProblem, cost: NDArray[np.float64] | None) -> tuple[float, float]:
     if isinstance(problem, SpatialFlowProblem):
         npos = int(np.count_nonzero(problem.demand.mass > 0))
         kappa = npos / problem.demand.total if problem.demand.total > 0 else 1.0
     else:
-        nz = np.abs(problem.supply[problem.supply != 0])
+        supply = balanced_supply(problem)
+        nz = np.abs(supply[supply != 0])
         kappa = 1.0 / float(nz.mean()) if nz.size else 1.0
     mags = [np.abs(problem.costs.b), np.abs(problem.costs.a)]
     if cost is not None:
@@ -146,7 +168,7 @@ def build_standard_form(problem: FlowProblem, scale: bool = True, point_mass: fl
     rows = [E.row, ]
     cols = [E.col, ]
     vals = [E.data, ]
-    rhs_parts = [problem.supply * kappa]
+    rhs_parts = [balanced_supply(problem) * kappa]
     if spatial:
         assert isinstance(problem, SpatialFlowProblem)
         ends = np.asarray(problem.endpoints)
