@@ -347,3 +347,19 @@ def test_solve_points_an_attraction_problem_to_attraction_flow() -> None:
     nu[8] = 1.0
     with pytest.raises(UnsupportedError, match="attraction_flow"):
         om.solve(om.AttractionProblem(W, rho0, nu), backend="dykstra")
+
+
+def test_graph_w1_equals_transport_on_the_shortest_path_metric() -> None:
+    """W1 by min-cost flow on the edges (graph_w1) against the transport LP on the dense
+    shortest-path cost matrix C, solved by scipy's linprog: two different formulations."""
+    from scipy.optimize import linprog
+
+    p = problem()
+    n = N
+    A_eq = sp.vstack([sp.kron(sp.eye(n), np.ones((1, n))), sp.kron(np.ones((1, n)), sp.eye(n))])
+    res = linprog(p.cost.reshape(-1), A_eq=A_eq, b_eq=np.r_[RHO0, NU], bounds=(0, None), method="highs")
+    assert res.status == 0
+    assert graph_w1(p, RHO0, NU) == pytest.approx(res.fun, rel=1e-9)
+    shifted = NU.copy()
+    shifted[[9, 10]] += [2.8e-17, -2.8e-17]  # equal up to round-off: a zero transport, not an error
+    assert graph_w1(p, NU, shifted) == pytest.approx(0.0, abs=1e-12)

@@ -96,27 +96,15 @@ def step_lp_matrices(step: AttractionStep) -> StepLP:
 def _solve_highs(lp: StepLP, method: str, time_limit: float | None, verbose: bool) -> tuple[Any, str, str, int]:
     import highspy
 
-    from otmodel.backends.highs import new_highs
+    from otmodel.backends.highs import highs_lp, new_highs
 
     h = new_highs(bool(verbose))
     h.setOptionValue("solver", method)
     if time_limit is not None:
         h.setOptionValue("time_limit", float(time_limit))
-    inf = highspy.kHighsInf
-    A = sp.vstack([lp.A_eq, lp.A_ub]).tocsc()
-    hl = highspy.HighsLp()
-    hl.num_col_ = int(A.shape[1])
-    hl.num_row_ = int(A.shape[0])
-    hl.col_cost_ = lp.c
-    hl.col_lower_ = np.zeros(A.shape[1])
-    hl.col_upper_ = np.where(np.isinf(lp.ub), inf, lp.ub)
-    hl.row_lower_ = np.r_[lp.b_eq, np.full(lp.b_ub.size, -inf)]
-    hl.row_upper_ = np.r_[lp.b_eq, lp.b_ub]
-    hl.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    hl.a_matrix_.start_ = A.indptr
-    hl.a_matrix_.index_ = A.indices
-    hl.a_matrix_.value_ = A.data
-    h.passModel(hl)
+    A = sp.vstack([lp.A_eq, lp.A_ub])
+    row_lower = np.r_[lp.b_eq, np.full(lp.b_ub.size, -np.inf)]
+    h.passModel(highs_lp(lp.c, A, np.zeros(A.shape[1]), lp.ub, row_lower, np.r_[lp.b_eq, lp.b_ub]))
     h.run()
     st = h.getModelStatus()
     S = highspy.HighsModelStatus

@@ -38,7 +38,7 @@ from otmodel.backends.base import Timer, no_point_solution
 from otmodel.model.problems import FlowProblem
 from otmodel.results import PointStatus, Solution, Status
 
-__all__ = ["HighsBackend", "classify_failure", "new_highs"]
+__all__ = ["HighsBackend", "classify_failure", "highs_lp", "new_highs"]
 
 
 def new_highs(verbose: bool = False) -> Any:
@@ -72,6 +72,38 @@ def new_highs(verbose: bool = False) -> Any:
                 os.close(devnull)
     h.setOptionValue("output_flag", bool(verbose))
     return h
+
+
+def highs_lp(
+    c: Any, A: Any, col_lower: Any, col_upper: Any, row_lower: Any, row_upper: Any
+) -> Any:
+    """A ``highspy.HighsLp`` for min c x, row_lower <= A x <= row_upper, col_lower <= x <= col_upper.
+
+    ``A`` is any scipy sparse matrix (passed column-wise); infinite bounds become HiGHS's infinity.
+    """
+    import highspy
+    import scipy.sparse as sp
+
+    inf = highspy.kHighsInf
+    A = sp.csc_matrix(A)
+
+    def bound(v: Any) -> Any:
+        v = np.asarray(v, dtype=float)
+        return np.where(np.isposinf(v), inf, np.where(np.isneginf(v), -inf, v))
+
+    lp = highspy.HighsLp()
+    lp.num_col_ = int(A.shape[1])
+    lp.num_row_ = int(A.shape[0])
+    lp.col_cost_ = np.asarray(c, dtype=float)
+    lp.col_lower_ = bound(col_lower)
+    lp.col_upper_ = bound(col_upper)
+    lp.row_lower_ = bound(row_lower)
+    lp.row_upper_ = bound(row_upper)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = A.indptr
+    lp.a_matrix_.index_ = A.indices
+    lp.a_matrix_.value_ = A.data
+    return lp
 
 
 def classify_failure(
@@ -150,20 +182,7 @@ class HighsBackend:
             h.setOptionValue("solver", method)
             if time_limit is not None:
                 h.setOptionValue("time_limit", float(time_limit))
-            inf = highspy.kHighsInf
-            lp = highspy.HighsLp()
-            lp.num_col_ = sf.n_vars
-            lp.num_row_ = int(A.shape[0])
-            lp.col_cost_ = sf.c
-            lp.col_lower_ = np.where(np.isinf(sf.lb), -inf, sf.lb)
-            lp.col_upper_ = np.where(np.isinf(sf.ub), inf, sf.ub)
-            lp.row_lower_ = rhs
-            lp.row_upper_ = rhs
-            lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-            lp.a_matrix_.start_ = A.indptr
-            lp.a_matrix_.index_ = A.indices
-            lp.a_matrix_.value_ = A.data
-            h.passModel(lp)
+            h.passModel(highs_lp(sf.c, A, sf.lb, sf.ub, rhs, rhs))
             quad = sf.quadratic_arcs
             if quad.size:
                 self._add_epigraph(h, sf, quad)

@@ -39,40 +39,26 @@ __all__ = ["StepCertificate", "FlowCertificate", "certify_step", "certify_flow",
 
 def graph_w1(problem: AttractionProblem, a: NDArray[np.float64], b: NDArray[np.float64]) -> float:
     r"""Exact :math:`W_1(a, b)` on the graph: the min-cost flow :math:`\min \sum_e w_e x_e`,
-    :math:`x \ge 0`, inflow - outflow = b - a at every node, over the directed edges of the graph
-    (both directions of an undirected edge), solved by HiGHS with masses scaled by n."""
-    import highspy
+    :math:`x \ge 0`, outflow - inflow = a - b at every node, over the directed edges of the graph
+    (both directions of an undirected edge), solved as an otmodel :class:`FlowProblem` by the
+    ``highs`` backend (arc formulation: independent of the shortest-path matrix C)."""
+    from otmodel.backends import solve
+    from otmodel.model.network import Network
+    from otmodel.model.problems import FlowProblem
 
     W = sp.coo_matrix(problem.weights)
-    n, m = problem.n_nodes, W.nnz
-    if m == 0:
+    off = W.row != W.col  # staying put costs nothing and moves nothing
+    if not off.any():
         return 0.0
-    B = sp.csc_matrix(
-        (np.r_[np.ones(m), -np.ones(m)], (np.r_[W.col, W.row], np.r_[np.arange(m), np.arange(m)])), shape=(n, m)
+    names = np.asarray(problem.node_names, dtype=object)
+    supply = np.asarray(a, float) - np.asarray(b, float)
+    net = Network.from_arrays(
+        problem.node_names, supply, names[W.row[off]], names[W.col[off]], linear=W.data[off], lower=0.0
     )
-    scale = float(n)
-    cs = float(W.data.max())
-    rhs = (np.asarray(b, float) - np.asarray(a, float)) * scale
-    from otmodel.backends.highs import new_highs
-
-    h = new_highs()
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = m, n
-    lp.col_cost_ = W.data / cs
-    lp.col_lower_ = np.zeros(m)
-    lp.col_upper_ = np.full(m, highspy.kHighsInf)
-    lp.row_lower_ = rhs
-    lp.row_upper_ = rhs
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = B.indptr
-    lp.a_matrix_.index_ = B.indices
-    lp.a_matrix_.value_ = B.data
-    h.passModel(lp)
-    h.run()
-    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-        raise RuntimeError(f"min-cost flow for W1 failed: {h.modelStatusToString(h.getModelStatus())}")
-    x = np.maximum(np.asarray(h.getSolution().col_value), 0.0)
-    return float(W.data @ x) / scale
+    sol = solve(FlowProblem(net, name="W1 on the graph", balance_rtol=1e-6), backend="highs")
+    if not sol.has_point:
+        raise RuntimeError(f"min-cost flow for W1 failed: {sol.status.value} ({sol.message})")
+    return float(sol.objective)
 
 
 @dataclass(frozen=True)
