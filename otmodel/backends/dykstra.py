@@ -73,6 +73,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
+from scipy.special import logsumexp
 
 from otmodel.attraction import StepResult
 from otmodel.model.attraction import AttractionStep
@@ -81,14 +82,6 @@ from otmodel.results import PointStatus, Status, Trace
 __all__ = ["DykstraBackend", "dykstra_step"]
 
 FloatArray = NDArray[np.float64]
-
-
-def _lse_rows(X: FloatArray) -> FloatArray:
-    """log sum_j exp X[:, j], safe for -inf rows."""
-    m = X.max(axis=1)
-    m = np.where(np.isfinite(m), m, 0.0)
-    with np.errstate(divide="ignore"):
-        return m + np.log(np.exp(X - m[:, None]).sum(axis=1))
 
 
 def _seg_lse(x: FloatArray, starts: NDArray[np.intp], counts: NDArray[np.intp]) -> FloatArray:
@@ -133,7 +126,7 @@ class _DensePlan:
             out = np.log(s) + self.lu
         if bad.any():
             f, g = self.a + self.lu, self.b + self.lv
-            out[bad] = _lse_rows(self.L[bad] + g[None, :]) + f[bad]
+            out[bad] = logsumexp(self.L[bad] + g[None, :], axis=1) + f[bad]
         return out
 
     def log_col_sums(self) -> FloatArray:
@@ -143,7 +136,7 @@ class _DensePlan:
             out = np.log(s) + self.lv
         if bad.any():
             f, g = self.a + self.lu, self.b + self.lv
-            out[bad] = _lse_rows(self.L[:, bad].T + f[None, :]) + g[bad]
+            out[bad] = logsumexp(self.L[:, bad].T + f[None, :], axis=1) + g[bad]
         return out
 
     def add_rows(self, d: FloatArray) -> None:
