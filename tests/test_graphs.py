@@ -142,3 +142,12 @@ def test_edge_attributes_are_read_when_asked() -> None:
     del g.edges[1, 2]["cost"]
     with pytest.raises(InvalidDataError, match="arc 1->2: no cost given"):
         GraphTransportProblem(g, [1, 0, 0], [0, 0, 1], gamma=0, cost=None, capacity=2.0)
+
+
+def test_arc_components_strong_weak_and_restricted() -> None:
+    # 0 <-> 1 -> 2 <-> 3: two strong components, one weak; without node 1, 0 is cut off
+    tails, heads = [0, 1, 1, 2, 3], [1, 0, 2, 3, 2]
+    n_strong, lab = G.arc_components(tails, heads, 4)
+    assert n_strong == 2 and lab[0] == lab[1] and lab[2] == lab[3] and lab[0] != lab[2]
+    assert G.arc_components(tails, heads, 4, strong=False)[0] == 1
+    assert G.arc_components(tails, heads, 4, nodes=[0, 2, 3], strong=False)[0] == 2

@@ -236,13 +236,11 @@ def _connected(
     tails: NDArray[np.intp], heads: NDArray[np.intp], nodes: NDArray[np.intp], n: int, strong: bool = True
 ) -> bool:
     """Is the graph on ``nodes`` strongly (``strong``) or weakly connected?"""
-    from scipy.sparse.csgraph import connected_components
+    from otmodel.model.graphs import arc_components
 
     if nodes.size <= 1:
         return True
-    adj = sp.csr_matrix((np.ones(tails.size), (tails, heads)), shape=(n, n))[nodes][:, nodes]
-    ncomp, _ = connected_components(adj, directed=True, connection="strong" if strong else "weak")
-    return bool(ncomp == 1)
+    return arc_components(tails, heads, n, nodes, strong)[0] == 1
 
 
 def _needs_strong(problem: FlowProblem) -> bool:

@@ -24,6 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from otmodel.errors import InvalidDataError
 
@@ -36,6 +37,7 @@ __all__ = [
     "random_strongly_connected",
     "six_agents",
     "FAMILIES",
+    "arc_components",
     "is_strongly_connected",
 ]
 
@@ -143,3 +145,23 @@ def is_strongly_connected(graph: Any) -> bool:
     import networkx as nx
 
     return graph.number_of_nodes() > 0 and bool(nx.is_strongly_connected(graph))
+
+
+def arc_components(
+    tails: Any, heads: Any, n: int, nodes: Any = None, strong: bool = True
+) -> tuple[int, NDArray[np.intp]]:
+    """Strongly (``strong``) or weakly connected components of the digraph with arcs
+    ``tails[k] -> heads[k]`` on nodes ``0..n-1``, restricted to ``nodes`` when given (an index array):
+    the number of components and the component label of each (kept) node."""
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import connected_components
+
+    t, h = np.asarray(tails, dtype=np.intp), np.asarray(heads, dtype=np.intp)
+    adj = sp.csr_matrix((np.ones(t.size), (t, h)), shape=(n, n))
+    if nodes is not None:
+        idx = np.asarray(nodes, dtype=np.intp)
+        adj = adj[idx][:, idx]
+    if adj.shape[0] == 0:
+        return 0, np.zeros(0, dtype=np.intp)
+    ncomp, labels = connected_components(adj, directed=True, connection="strong" if strong else "weak")
+    return int(ncomp), np.asarray(labels, dtype=np.intp)

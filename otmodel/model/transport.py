@@ -305,12 +305,9 @@ class GraphTransportProblem(FlowProblem):
 
     @staticmethod
     def _check_strongly_connected(net: Network) -> None:
-        from scipy.sparse import csr_matrix
-        from scipy.sparse.csgraph import connected_components
+        from otmodel.model.graphs import arc_components
 
-        n = net.n_nodes
-        adj = csr_matrix((np.ones(net.n_arcs), (net.tails, net.heads)), shape=(n, n))
-        ncomp, lab = connected_components(adj, directed=True, connection="strong")
+        ncomp, lab = arc_components(net.tails, net.heads, net.n_nodes)
         if ncomp > 1:
             names = net.node_names
             other = int(np.flatnonzero(lab != lab[0])[0])
