@@ -383,11 +383,16 @@ class Network:
         )
 
 
-def _bound(value: Any, what: str) -> float:
+def number(value: Any, what: str, nan_error: type[Exception] = InvalidDataError) -> float:
+    """``float(value)``, infinities allowed; a typed error naming ``what`` for text or NaN."""
     try:
         v = float(value)
     except (TypeError, ValueError):
         raise InvalidDataError(f"{what} = {value!r} is not a number") from None
     if math.isnan(v):
-        raise InvalidBoundsError(f"{what} is NaN")
+        raise nan_error(f"{what} is NaN")
     return v
+
+
+def _bound(value: Any, what: str) -> float:
+    return number(value, what, InvalidBoundsError)

@@ -59,7 +59,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from otmodel.errors import InvalidBoundsError, InvalidDataError, UnbalancedError, UnknownNodeError
 from otmodel.model.costs import Linear, Quadratic
-from otmodel.model.network import Network
+from otmodel.model.network import Network, number
 from otmodel.model.problems import BALANCE_RTOL, FlowProblem
 
 __all__ = ["GraphTransportProblem", "SPLITS", "GAMMA_SCALINGS"]
@@ -125,13 +125,7 @@ def _per_node(values: Any, names: list[str], what: str, default: float | None = 
 
 
 def _num(v: Any, what: str) -> float:
-    try:
-        x = float(v)
-    except (TypeError, ValueError):
-        raise InvalidDataError(f"{what} = {v!r} is not a number") from None
-    if math.isnan(x):
-        raise InvalidDataError(f"{what} is NaN")
-    return x
+    return number(v, what)
 
 
 def _per_arc(values: Any, arcs: list[tuple[Any, Any, dict[str, Any]]], attr: str, what: str) -> NDArray[np.float64]:
