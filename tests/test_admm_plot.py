@@ -39,3 +39,8 @@ def test_regularization_path_figure(tmp_path: Path) -> None:
     res = regularization_path(p, [1.0, 0.1, 0.01])
     fig = plot_regularization_path(res, path=tmp_path / "rp.png")
     assert (tmp_path / "rp.png").exists() and len(fig.axes) == 2
+    # the curves are the data: gap W1^gamma - W1 (independently, values - w1) under its bound
+    gap_line, bound_line = fig.axes[0].get_lines()[:2]
+    np.testing.assert_allclose(gap_line.get_ydata(), np.maximum(res.values - res.w1, 1e-16), rtol=1e-9)
+    assert np.all(gap_line.get_ydata() <= bound_line.get_ydata() * (1 + 1e-6))  # equal here: pi_gamma = pi_LN
+    np.testing.assert_allclose(fig.axes[1].get_lines()[0].get_ydata(), np.maximum(res.plan_distances, 1e-16))
