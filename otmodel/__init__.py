@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from otmodel import backends, errors, validation
+from otmodel import backends, errors, formulation, validation
 from otmodel.attraction import AttractionFlow, StepResult, attraction_flow, solve_step
 from otmodel.backends import solve
 from otmodel.backends._loop import Constant, Diminishing
@@ -68,6 +68,7 @@ def load(path: str | Path) -> Any:
 
 
 __all__ = [
+    "formulation",
     "AttractionFlow",
     "AttractionProblem",
     "AttractionStep",

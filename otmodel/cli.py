@@ -4,6 +4,7 @@
     otmodel demo [--n N] [--backend NAME] [--compare]
     otmodel check FILE --backend NAME --against NAME [--option KEY=VALUE ...] [--rtol R]
     otmodel backends
+    otmodel formulate FILE [--part PART ...] [--format markdown|latex]
 """
 
 from __future__ import annotations
@@ -202,6 +203,15 @@ def _cmd_backends(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_formulate(args: argparse.Namespace) -> int:
+    import otmodel
+
+    problem = otmodel.load(args.file)
+    parts = args.part or "all"
+    print(otmodel.formulation.formulation(problem, part=parts, format=args.format), end="")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="otmodel", description="Optimal transport on networks: model, solve, certify.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -229,6 +239,12 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(func=_cmd_check)
     b = sub.add_parser("backends", help="list the backends")
     b.set_defaults(func=_cmd_backends)
+    f = sub.add_parser("formulate", help="print the model file's problem as mathematics (primal, dual, algorithm)")
+    f.add_argument("file")
+    f.add_argument("--part", action="append", default=[], metavar="PART",
+                   help="sets, primal, relaxation, dual, algorithm or constraints (repeatable; default all)")
+    f.add_argument("--format", choices=("markdown", "latex"), default="markdown")
+    f.set_defaults(func=_cmd_formulate)
     return p
 
 

@@ -196,6 +196,15 @@ class Solution:
         return np.asarray(self.assignment.argmax(axis=1)).reshape(-1)
 
     # ------------------------------------------------------------------ reporting
+    def explain(self, certificate: Any = None) -> Any:
+        """Tight constraints, the meaning of the potentials, and why the certificate holds, as mathematics.
+
+        See :func:`otmodel.formulation.explain`; ``str()`` of the result is Markdown.
+        """
+        from otmodel.formulation import explain
+
+        return explain(self, certificate)
+
     def summary(self) -> str:
         p = self.problem
         lines = [

@@ -446,6 +446,12 @@ class AttractionProblem:
             f"{self.n_edges} directed edges, omega={self.omega.label()}, gamma={self.gamma.label()}, eps={self.eps:g})"
         )
 
+    def formulation(self, part: Any = "all", format: str = "markdown") -> Any:
+        """Problem 1 at the first step, as mathematics (see :func:`otmodel.formulation.formulation`)."""
+        from otmodel.formulation import formulation
+
+        return formulation(self, part=part, format=format)
+
     # -------------------------------------------------------------------- one step
     def step(
         self, rho: ArrayLike, t: int = 0, omega: float | None = None, gamma: float | None = None
@@ -514,6 +520,12 @@ class AttractionStep:
             keep = cap > 0
             self._cache["allowed"] = (j[keep], i[keep], cap[keep])
         return self._cache["allowed"]  # type: ignore[no-any-return]
+
+    def formulation(self, part: Any = "all", format: str = "markdown") -> Any:
+        """This step as mathematics: Problem 1, the exact step's dual, Dykstra's projections."""
+        from otmodel.formulation import formulation
+
+        return formulation(self, part=part, format=format)
 
     def reachable(self) -> NDArray[np.intp]:
         """Nodes that can receive mass in this step (columns of the plans); p is 0 elsewhere."""

@@ -148,6 +148,12 @@ class FlowProblem:
 
         return solve(self, backend=backend, **options)
 
+    def formulation(self, part: Any = "all", format: str = "markdown") -> Any:
+        """The problem as mathematics for this instance (see :func:`otmodel.formulation.formulation`)."""
+        from otmodel.formulation import formulation
+
+        return formulation(self, part=part, format=format)
+
     def save(self, path: str | Path) -> None:
         """Write the problem as a YAML or JSON model file (by extension)."""
         from otmodel.model.io import save
