@@ -4,7 +4,7 @@ PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test test-all lint bench clean
+.PHONY: demo test test-all lint bench docs docs-check clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +25,23 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check otmodel tests benchmarks examples
 	$(VENV)/bin/mypy otmodel
 
+$(VENV)/.docs-installed: $(VENV)/.installed pyproject.toml
+	$(PY) -m pip install --quiet -e '.[dev,docs]'
+	touch $@
+
+# the documentation site into docs/_build/html (tutorials and examples executed; warnings are errors)
+docs: $(VENV)/.docs-installed
+	$(PY) docs/build.py
+
+# the site, then the browser check in headless Chromium (Debian's chromium + chromium-driver)
+docs-check: $(VENV)/.docs-installed
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  (apt-get install -y -q chromium chromium-driver >/dev/null || \
+	   (apt-get update -q >/dev/null && apt-get install -y -q chromium chromium-driver >/dev/null))
+	$(PY) docs/build.py --check
+
 bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_exact.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info
+	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info docs/_build docs/auto_examples docs/auto_tutorials docs/generated

@@ -1,4 +1,5 @@
 """Section 4.1 of Mokhtari et al.: influence of gamma and of the graph on the ADMM iteration count (Fig. 1).
+=========================================================================================================
 
 Runs the distributed ADMM (3.1a)-(3.1c) on the complete, star, ring and line graphs with |V| = 20
 agents (bidirectional, unit costs), gamma in {0, 0.1, 1}, delta = 10, stopping rule (3.2) with

@@ -1,4 +1,5 @@
 """Section 4.2 of Mokhtari et al.: sparsity of the transport plan on a complete bipartite graph (Fig. 2).
+======================================================================================================
 
 Complete bipartite graph with 5 sources and 5 sinks (bidirectional, unit costs, capacities 1), the
 paper's distributions rho0 (sources) and rho_inf (sinks), gamma in {0, 0.001, 0.01, 0.1, 1} (the

@@ -1,4 +1,5 @@
 """Section 4.3 of Mokhtari et al.: robustness to an agent leaving during the run (Fig. 4, Tables 1-2).
+===================================================================================================
 
 Six agents on the bidirectional graph of Fig. 3 (``otmodel.model.graphs.six_agents``), unit costs,
 capacities 2, rho = (1, -1, -1, 1, 1, -1), delta = 10, eps = 1e-4, gamma in {0, 0.1, 1} (the

@@ -1,4 +1,5 @@
 """Remark 2.4 of Mokhtari et al.: W1^gamma -> W1 as gamma -> 0, and the limit plan.
+================================================================================
 
 On a random strongly connected digraph (|V| = 12, mean out-degree 3, seed 4, costs uniform in
 [1, 3], random distributions), solves the regularized problem (2.4) exactly (cvxpy) for gamma from

@@ -1,4 +1,5 @@
 """Wasserstein attraction flow on a small drinking-water network (Arqué et al., section IV, Fig. 1-3).
+===================================================================================================
 
 Reproduces, on a network built to match the paper's description (the paper's Fig. 1 topology is
 not given as data: sources -> tanks -> demand sectors, pumps ignored, no edge or node capacities):

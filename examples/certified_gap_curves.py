@@ -1,4 +1,5 @@
 """Certified relative gap against iterations, paper's schedule vs the local curvature rule (issue 3).
+==================================================================================================
 
 For each iteration count k, dual ascent is run for k iterations and its answer is certified
 (`otmodel.validation.certify`): the certified gap is the objective of a feasible repair of the
@@ -29,7 +30,7 @@ def curve(problem: om.SpatialFlowProblem, step, ks: list[int]) -> list[float]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description="Certified relative gap against iterations: the paper's schedule vs the curvature rule.")
     ap.add_argument("--n", type=int, default=200)
     ap.add_argument("--out", default="out/certified_gap.png")
     args = ap.parse_args()

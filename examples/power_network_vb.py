@@ -1,4 +1,5 @@
 """Section V-B of Laurentin et al. (2025): the electric power network example, Fig. 3.
+===================================================================================
 
 Run from the repository root::
 

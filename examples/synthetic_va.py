@@ -1,4 +1,5 @@
 """Section V-A of Laurentin et al. (2025): the synthetic example, Fig. 1(b) and Fig. 2.
+====================================================================================
 
 Run from the repository root::
 

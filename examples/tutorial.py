@@ -1,4 +1,5 @@
 """A first otmodel session: build a spatial problem, save it, load it back, solve it.
+==================================================================================
 
 Run from the repository root::
 

@@ -25,6 +25,7 @@ an exact primal optimum: by strong duality they agree at optimal potentials.
 
 from __future__ import annotations
 
+import html
 import math
 import re
 from collections.abc import Sequence
@@ -128,8 +129,29 @@ class Formulation:
                 out.append(_latex_text(part.outro))
         return "\n".join(out) + "\n"
 
+    def to_html(self) -> str:
+        """HTML with MathJax delimiters (``\\(..\\)``, ``\\[..\\]``), as Sphinx writes math: for Jupyter and the docs."""
+        out = [f"<div class='otmodel-formulation'><p><strong>{html.escape(self.kind.capitalize())} problem</strong> "
+               f"({_html_text(self.source)})</p>"]
+        for part in self.parts:
+            out.append(f"<h4>{_html_text(part.title)}</h4>")
+            if part.intro:
+                out.append(_html_block(part.intro))
+            for eq in part.equations:
+                tag = f" \\qquad {eq.tag}" if eq.tag else ""
+                out.append(f"<div class='math notranslate nohighlight'>\\[{html.escape(eq.tex + tag)}\\]</div>")
+                if eq.note:
+                    out.append(_html_block(eq.note))
+            if part.outro:
+                out.append(_html_block(part.outro))
+        out.append("</div>")
+        return "\n".join(out)
+
     def __str__(self) -> str:
         return self.to_latex() if self.format == "latex" else self.to_markdown()
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
 
     def _repr_markdown_(self) -> str:
         return self.to_markdown()
@@ -162,6 +184,30 @@ def _latex_text(s: str) -> str:
     s = re.sub(r"\*(.+?)\*", r"\\emph{\1}", s)
     s = re.sub(r"`([^`]+)`", lambda m: "\\texttt{" + m.group(1).replace("_", "\\_") + "}", s)
     return s.replace("%", "\\%").replace("#", "\\#")
+
+
+def _html_text(s: str) -> str:
+    """Prose to HTML: inline ``$..$`` math to MathJax spans, ``**bold**``, ``*emphasis*``, ```code```."""
+    pieces = re.split(r"(\$[^$]+\$)", s)
+    out = []
+    for piece in pieces:
+        if len(piece) > 1 and piece.startswith("$") and piece.endswith("$"):
+            out.append(f"<span class='math notranslate nohighlight'>\\({html.escape(piece[1:-1])}\\)</span>")
+        else:
+            t = html.escape(piece)
+            t = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", t)
+            t = re.sub(r"\*(.+?)\*", r"<em>\1</em>", t)
+            t = re.sub(r"`([^`]+)`", r"<code>\1</code>", t)
+            out.append(t)
+    return "".join(out)
+
+
+def _html_block(s: str) -> str:
+    """A paragraph, or a bullet list when every line starts with ``* ``."""
+    lines = [ln for ln in s.splitlines() if ln.strip()]
+    if lines and all(ln.startswith("* ") for ln in lines):
+        return "<ul>" + "".join(f"<li>{_html_text(ln[2:])}</li>" for ln in lines) + "</ul>"
+    return f"<p>{_html_text(s)}</p>"
 
 
 def _num(x: float, digits: int = 4) -> str:
