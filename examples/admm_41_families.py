@@ -1,7 +1,7 @@
 """Section 4.1 of Mokhtari et al.: influence of gamma and of the graph on the ADMM iteration count (Fig. 1).
 =========================================================================================================
 
-Runs the distributed ADMM (3.1a)-(3.1c) on the complete, star, ring and line graphs with |V| = 20
+Runs the distributed ADMM (3.1a)-(3.1c) on the complete, star, ring and line graphs with ``|V| = 20``
 agents (bidirectional, unit costs), gamma in {0, 0.1, 1}, delta = 10, stopping rule (3.2) with
 eps = 1e-4, as in the paper. The paper does not give its distributions; here rho0 and rho_inf are
 seeded random probability vectors (seed 0). Capacities are 1 (= the total mass, which never binds;

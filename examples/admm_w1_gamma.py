@@ -1,7 +1,7 @@
 """Remark 2.4 of Mokhtari et al.: W1^gamma -> W1 as gamma -> 0, and the limit plan.
 ================================================================================
 
-On a random strongly connected digraph (|V| = 12, mean out-degree 3, seed 4, costs uniform in
+On a random strongly connected digraph (``|V| = 12``, mean out-degree 3, seed 4, costs uniform in
 [1, 3], random distributions), solves the regularized problem (2.4) exactly (cvxpy) for gamma from
 10 down to 1e-4 and the LP (2.1) (HiGHS), with ``otmodel.validation.crosscheck.regularization_path``.
 Prints W1^gamma - W1, which lies in [0, gamma/2 ||pi_LN||^2], and the distance of the regularized
