@@ -17,6 +17,21 @@ registry. Repair (flow problems). The flows are projected onto the feasible set,
 :math:`\min_p \|p - p^{\text{iter}}\|^2` s.t. :math:`Ep = s,\ l \le p \le u`, by an exact backend.
 Neither repair solves the problem itself: the upper bound is the value of a point derived from the
 answer under test, so a wrong answer gives a poor bound.
+
+What is proven and what is judged within a tolerance (issue 10, "False certificates"; issue 18):
+
+* The dual bound is proven: :math:`q` at the returned potentials if they are dual feasible, else at
+  their shift onto dual feasibility (a price that exceeds an uncapacitated linear arc's cost is
+  never "forgiven": evaluated at the cost, it would lift the bound above the optimum), minus a bound
+  on the rounding error of its evaluation (:func:`proven_dual_bound`).
+* The upper bound is the objective of a point that satisfies (2b)-(2d) within ``feas_tol`` item by
+  item -- every node against its own |supply| + throughput + assigned mass, every demand point
+  against its mass -- so a node whose supply is nine orders below another's is judged on its own
+  (:func:`point_residuals`). It is an upper bound up to the effect of that residual.
+* The gap is relative to the optimum's size, never to 1, with an absolute floor ``gap_atol`` that
+  the certificate states (default :math:`10^{-12}` times the natural cost scale, :func:`cost_scale`).
+* Every field a user reads (objective, cell masses, status claims, the solution's own problem) is
+  checked against the point.
 """
 
 from __future__ import annotations
