@@ -260,13 +260,19 @@ def proven_dual_bound(
     ``psi``.
     """
     y = _psi_vector(problem, psi, "proven_dual_bound")
+    return _proven_dual_bound(problem, y, block_rows(getattr(problem, "n_endpoints", 1), chunk))[:5]
+
+
+def _proven_dual_bound(
+    problem: FlowProblem, y: NDArray[np.float64], chunk: int
+) -> tuple[float, float, float, NDArray[np.float64] | None, str, float | None]:
+    """:func:`proven_dual_bound`, plus the largest finite assignment cost met on the way (for :func:`cost_scale`)."""
     if not np.all(np.isfinite(y)):
-        return math.nan, math.nan, 0.0, None, "the potentials are not finite"
-    chunk = block_rows(getattr(problem, "n_endpoints", 1), chunk)
-    q_raw, err, _ = _dual_parts(problem, y, chunk)
+        return math.nan, math.nan, 0.0, None, "the potentials are not finite", None
+    q_raw, err, cmax = _dual_parts(problem, y, chunk)
     i, j, w = _dual_constraints(problem)
     if bool(np.all(_exact_le(y[i], y[j], w))) and q_raw > -INF:
-        return q_raw - err, q_raw, err, y, "q at the returned potentials"
+        return q_raw - err, q_raw, err, y, "q at the returned potentials", cmax
     worst = float(np.max(y[i] - y[j] - w, initial=0.0))
     best: tuple[float, float, NDArray[np.float64] | None, str] = (-INF, 0.0, None, "")
     for down in (True, False):
@@ -283,8 +289,8 @@ def proven_dual_bound(
             )
             best = (q - e, e, s, how)
     if best[2] is None:
-        return -INF, q_raw, 0.0, None, "q = -inf: the uncapacitated linear arcs have a negative-cost cycle"
-    return best[0], q_raw, best[1], best[2], best[3]
+        return -INF, q_raw, 0.0, None, "q = -inf: the uncapacitated linear arcs have a negative-cost cycle", cmax
+    return best[0], q_raw, best[1], best[2], best[3], cmax
 
 
 # =============================================================================== helpers
@@ -892,7 +898,7 @@ def certify(
         if not np.all(np.isfinite(psi)):
             reasons.append(f"the potentials are not finite (status {solution.status.value}): no dual bound")
         else:
-            q, q_raw, rounding, psi_used, how = proven_dual_bound(problem, psi, chunk)
+            q, q_raw, rounding, psi_used, how, cmax = _proven_dual_bound(problem, psi, chunk)
             if psi_used is not None and psi_used is not psi and not np.array_equal(psi_used, psi):
                 notes.append(how)
     cscale = cost_scale(problem, cmax, chunk)
