@@ -548,6 +548,9 @@ def test_planted_flows_are_never_certified(k: int, moved: float) -> None:
         ),
         "rhos": dataclasses.replace(flow, rhos=flow.rhos[::-1]),
         "tv": dataclasses.replace(flow, tv=flow.tv * 0.5),
+        "status converged": dataclasses.replace(
+            flow, steps=flow.steps[:2], rhos=flow.rhos[:3], tv=flow.tv[:3], status=Status.CONVERGED
+        ),
     }
     for what, wrong in wrong_fields.items():
         fc = certify_flow(wrong, exact=False)

@@ -35,6 +35,7 @@ from numpy.typing import NDArray
 from otmodel.attraction import AttractionFlow, StepResult
 from otmodel.errors import InvalidDataError
 from otmodel.model.attraction import AttractionProblem, total_variation
+from otmodel.results import Status
 from otmodel.validation.certificate import _tolerance
 
 __all__ = ["StepCertificate", "FlowCertificate", "certify_step", "certify_flow", "graph_w1"]
@@ -186,7 +187,8 @@ class FlowCertificate:
     elsewhere (judged against ``chain_tol``, an absolute L1 mass like ``tol``) breaks the flow even if
     every step is right on its own. ``field_errors`` lists every reported number (``rhos``, ``tv``,
     each step's ``transport_cost``, ``objective``, index ``t`` and ``omega``) that disagrees with
-    its recomputation from the plans and the problem's schedule.
+    its recomputation from the plans and the problem's schedule, and a status CONVERGED whose final
+    distribution is not within ``eps`` of the target.
     """
 
     steps: list[StepCertificate]
@@ -344,6 +346,8 @@ def _flow_fields(flow: AttractionFlow, chain_tol: float) -> tuple[NDArray[np.flo
     elif not np.all(np.abs(tv - want_tv) <= max(chain_tol, 1e-12 * mass)):
         k = int(np.argmax(np.abs(tv - want_tv)))
         errors.append(f"tv[{k}] = {tv[k]:.6g} but TV(rho_{k}, nu) = {want_tv[k]:.6g}")
+    if flow.status is Status.CONVERGED and not want_tv[-1] <= prob.eps:
+        errors.append(f"status converged, but TV(rho_T, nu) = {want_tv[-1]:.6g} > eps {prob.eps:g}")
     return chain, errors
 
 
