@@ -896,7 +896,8 @@ def certify(
     cmax: float | None = None
     if psi.shape == (n,):
         if not np.all(np.isfinite(psi)):
-            reasons.append(f"the potentials are not finite (status {solution.status.value}): no dual bound")
+            st_name = getattr(solution.status, "value", solution.status)
+            reasons.append(f"the potentials are not finite (status {st_name}): no dual bound")
         else:
             q, q_raw, rounding, psi_used, how, cmax = _proven_dual_bound(problem, psi, chunk)
             if psi_used is not None and psi_used is not psi and not np.array_equal(psi_used, psi):
