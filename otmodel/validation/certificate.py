@@ -694,7 +694,7 @@ class Certificate:
             lines.append(f"    negative plan mass                  {e(self.negative_mass)}")
             lines.append(f"    mass on infinite-cost pairs         {e(self.infinite_cost_mass)}")
         lines.append(f"    largest, each item relative to its own scale   {e(self.primal_residual)}  (feas_tol {self.feas_tol:g})")
-        if self.worst_residual:
+        if self.worst_residual and self.primal_residual > 0:
             lines.append(f"      at: {self.worst_residual}")
         if "transport_cost" in self.info:  # graph transport (Mokhtari et al.)
             lines.append(f"  transport cost c.pi (2.1)             {g(self.info['transport_cost'])}")
