@@ -138,7 +138,7 @@ def scaled(p: om.FlowProblem, alpha: float, beta: float) -> om.FlowProblem:
         endpoints=np.asarray(p.endpoints) if spatial else None,
     )
     if not spatial:
-        return om.FlowProblem(net, name=f"scaled x{alpha:g}, x{beta:g}")
+        return om.FlowProblem(net, name=p.name)
     demand = om.Points(p.demand.xy, alpha * p.demand.mass)
     return om.SpatialFlowProblem(net, demand, om.Matrix(beta * p.cost_matrix()), name="scaled")
 
@@ -167,7 +167,7 @@ def _capacitated_qp() -> om.FlowProblem:
     net.add_arc("b", "d", cost=om.Quadratic(0.3, 1.0))
     net.add_arc("c", "d", cost=om.Linear(0.7))
     net.add_arc("c", "b", cost=om.Quadratic(2.0))
-    return om.FlowProblem(net, name="capacitated qp")
+    return om.FlowProblem(net, name="capacitated_qp")
 
 
 BASES = ["small_flow", "two_arcs", "capacitated_qp", "spatial_qp", "spatial_lp"]
@@ -178,8 +178,9 @@ def base(name: str) -> tuple[om.FlowProblem, om.Solution, float]:
     """(problem, exact answer, optimum) with the optimum confirmed by a second exact backend."""
     if name == "small_flow":
         p = om.load("examples/models/small_flow.yaml")
+        p = om.FlowProblem(p.network, name=name)
     elif name == "two_arcs":
-        p = two_arcs(1.0, 2.0, 1.0)
+        p = om.FlowProblem(two_arcs(1.0, 2.0, 1.0).network, name=name)
     elif name == "capacitated_qp":
         p = _capacitated_qp()
     else:
@@ -193,8 +194,19 @@ def base(name: str) -> tuple[om.FlowProblem, om.Solution, float]:
     return p, sol, float(sol.objective)
 
 
+#: A cycle of each base (arc index, direction): pushing flow around it keeps every node balanced, so
+#: the point stays feasible (for small pushes) and only its objective can give it away.
+CYCLES = {
+    "small_flow": [(2, 1), (3, -1), (4, -1)],  # B->D up, B->C and C->D down
+    "two_arcs": [(0, 1), (1, -1)],
+    "capacitated_qp": [(0, 1), (1, -1), (2, 1), (3, -1)],  # a->b->d up, a->c->d down
+    "spatial_qp": [(0, 1), (2, 1), (3, -1)],  # S1->E1->E2 up, S1->E2 down
+    "spatial_lp": [(0, 1), (2, 1), (3, -1)],
+}
+
 KINDS = [
     "exact",
+    "cycle",
     "flow",
     "flow_recomputed_objective",
     "flows_scaled",
@@ -218,6 +230,11 @@ def plant(p: om.FlowProblem, sol: om.Solution, kind: str, delta: float, rng: np.
     pscale = max(float(np.max(np.abs(psi), initial=0.0)), 1e-300)
     if kind == "exact":
         return sol
+    if kind == "cycle":
+        name = p.name if p.kind == "flow" else ("spatial_qp" if not p.is_linear else "spatial_lp")
+        for k, sign in CYCLES[name]:
+            flows[k] += sign * delta * fscale
+        return _claim(sol, flows=flows, objective=p.objective(flows, plan) if plan is not None else p.objective(flows))
     if kind in ("flow", "flow_recomputed_objective"):
         k = int(rng.integers(p.n_arcs))
         flows[k] += delta * max(abs(flows[k]), fscale * 1e-3)
