@@ -327,6 +327,8 @@ def test_planted_answers_are_never_certified(
         assert not c.certified, c.summary()
     cc = cross_check(p, planted, exact)
     assert_agreement_sound(p, planted, cc, f_ref, ref_err)
+    if is_wrong(p, planted, f_ref):
+        assert not cc.agree, cc.summary()
     if kind == "exact":
         # the right answer, at any scale, is recognised (and the interval is tight around f_ref)
         assert c.certified, c.summary()

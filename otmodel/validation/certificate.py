@@ -58,6 +58,7 @@ __all__ = [
     "point_residuals",
     "PointResiduals",
     "cost_scale",
+    "reported_fields",
 ]
 
 INF = math.inf
@@ -943,31 +944,9 @@ def certify(
     # ---------------------------------------------------------------- what the user reads
     rep_obj = float(solution.objective) if isinstance(solution.objective, (int, float, np.number)) else math.nan
     claims = solution.status is Status.OPTIMAL or solution.point_status is PointStatus.FEASIBLE
-    if math.isfinite(rep_obj) or (claims and math.isfinite(objective)):
-        diff = abs(rep_obj - objective) if math.isfinite(objective) and math.isfinite(rep_obj) else INF
-        lim = max(rtol * abs(objective), atol) if math.isfinite(objective) else 0.0
-        check(
-            "reported objective",
-            diff <= lim,
-            f"reported {rep_obj:.10g}, recomputed from the point {objective:.10g} "
-            f"(difference {diff:.2e}, allowed {lim:.2e})",
-        )
-    _check_cell_mass(problem, solution, plan, node_scale, feas_tol, check)
-
     st, pst = solution.status, solution.point_status
-    if st in (Status.INFEASIBLE, Status.UNBOUNDED):
-        check(
-            "status claim",
-            False,
-            f"the status says the problem is {st.value}; certify judges optimal points "
-            "(its infeasibility/unboundedness certificate is verified by the backends' certificate checks)",
-        )
-    if pst in (PointStatus.NO_POINT, PointStatus.CERTIFICATE):
-        check("status claim", False, f"the point status says {pst.value}: there is no point to certify")
-    if st is Status.OPTIMAL and pst is not PointStatus.FEASIBLE:
-        check("status claim", False, f"status optimal with point status {pst.value}: an optimum is a feasible point")
-    if st is Status.OPTIMAL and solution.certificate is not None:
-        check("status claim", False, "status optimal, yet the solution carries an infeasibility/unboundedness certificate")
+    for name, ok, detail in reported_fields(problem, solution, objective, plan, node_scale, rtol, atol, feas_tol):
+        check(name, ok, detail)
     if claims:
         ok_feas = prim_res <= feas_tol
         d = f"primal residual {prim_res:.2e} {'<=' if ok_feas else '>'} feas_tol {feas_tol:g}"
@@ -1025,6 +1004,65 @@ def certify(
         node_scale=node_scale,
         worst_residual=worst,
     )
+
+
+def reported_fields(
+    problem: FlowProblem,
+    solution: Solution,
+    objective: float,
+    plan: sp.csr_matrix | None,
+    node_scale: NDArray[np.float64] | None,
+    rtol: float,
+    atol: float,
+    feas_tol: float,
+) -> list[tuple[str, bool, str]]:
+    """Checks of what a solution reports besides its point (issue 10, C2): ``(name, passed, detail)``.
+
+    * ``reported objective``: the objective the solution reports equals ``objective`` (recomputed
+      from its point) within ``max(rtol |objective|, atol)``; a solution that claims a feasible point
+      must report a finite one;
+    * ``cell_mass``: what ``solution.mass(endpoint)`` reads equals the plan's column sums, each within
+      ``feas_tol`` of its endpoint's scale (none at all for a problem without endpoints);
+    * ``status claim``: INFEASIBLE / UNBOUNDED (the problem has no optimum) and NO_POINT / CERTIFICATE
+      (there is no point) contradict a point offered for judgement; OPTIMAL needs point status
+      FEASIBLE and no infeasibility/unboundedness certificate.
+    """
+    out: list[tuple[str, bool, str]] = []
+    rep_obj = float(solution.objective) if isinstance(solution.objective, (int, float, np.number)) else math.nan
+    st, pst = solution.status, solution.point_status
+    claims = st is Status.OPTIMAL or pst is PointStatus.FEASIBLE
+    if math.isfinite(rep_obj) or (claims and math.isfinite(objective)):
+        diff = abs(rep_obj - objective) if math.isfinite(objective) and math.isfinite(rep_obj) else INF
+        lim = max(rtol * abs(objective), atol) if math.isfinite(objective) else 0.0
+        out.append(
+            (
+                "reported objective",
+                diff <= lim,
+                f"reported {rep_obj:.10g}, recomputed from the point {objective:.10g} "
+                f"(difference {diff:.2e}, allowed {lim:.2e})",
+            )
+        )
+    _check_cell_mass(problem, solution, plan, node_scale, feas_tol, lambda n, ok, d: out.append((n, ok, d)))
+    if st in (Status.INFEASIBLE, Status.UNBOUNDED):
+        out.append(
+            (
+                "status claim",
+                False,
+                f"the status says the problem is {st.value}, yet a point is offered for judgement "
+                "(an infeasibility/unboundedness certificate is verified by the backends' certificate checks)",
+            )
+        )
+    if pst in (PointStatus.NO_POINT, PointStatus.CERTIFICATE):
+        out.append(("status claim", False, f"the point status says {pst.value}: there is no point to judge"))
+    if st is Status.OPTIMAL and pst is not PointStatus.FEASIBLE:
+        out.append(
+            ("status claim", False, f"status optimal with point status {getattr(pst, 'value', pst)}: an optimum is a feasible point")
+        )
+    if st is Status.OPTIMAL and solution.certificate is not None:
+        out.append(
+            ("status claim", False, "status optimal, yet the solution carries an infeasibility/unboundedness certificate")
+        )
+    return out
 
 
 def _check_cell_mass(

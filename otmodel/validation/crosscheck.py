@@ -14,12 +14,20 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from otmodel.errors import InvalidDataError
 from otmodel.model.problems import FlowProblem, SpatialFlowProblem
 from otmodel.results import PointStatus, Solution, Status
-from otmodel.validation.certificate import _plan, _tolerance, _vector, cost_scale, point_residuals
+from otmodel.validation.certificate import (
+    _plan,
+    _tolerance,
+    _vector,
+    cost_scale,
+    point_residuals,
+    reported_fields,
+)
 
 INF = math.inf
 
@@ -45,7 +53,9 @@ class CrossCheck:
     where_a, where_b : the item and rule of that residual, by name
     feas_tol_a, feas_tol_b : the tolerance each point was judged against (``feas_tol`` for a point
         that claims feasibility, ``max(feas_tol, rtol)`` for an iterate that does not)
-    agree : both points feasible within their tolerance, objectives within
+    agree : both points feasible within their tolerance, what each reports consistent with its point
+        (objective, cell masses, status claims: :func:`~otmodel.validation.certificate.reported_fields`),
+        objectives within
         ``atol + rtol max(|a|, |b|)``, flows within ``flow_tol``, and (spatial) same-endpoint share at
         least ``min_share``
     """
@@ -114,21 +124,24 @@ def _objective(problem: FlowProblem, s: Solution) -> float:
     return float(problem.objective(flows))
 
 
-def _feasibility(problem: FlowProblem, s: Solution) -> tuple[float, str]:
-    """The point's largest relative residual and where it is (inf when there is no usable point)."""
+def _feasibility(
+    problem: FlowProblem, s: Solution
+) -> tuple[float, str, NDArray[np.float64] | None, sp.csr_matrix | None]:
+    """The point's largest relative residual, where it is (inf when there is no usable point), its
+    nodes' scales and its plan (for the checks of the reported fields)."""
     flows = _vector(s.flows)
     if flows is None or flows.shape != (problem.n_arcs,) or not np.all(np.isfinite(flows)):
-        return INF, "no finite flows for the problem's arcs"
+        return INF, "no finite flows for the problem's arcs", None, None
     plan = None
     if isinstance(problem, SpatialFlowProblem):
         try:
             plan = _plan(problem, s.assignment)
         except (TypeError, ValueError) as exc:
-            return INF, f"the assignment does not fit the problem ({exc})"
+            return INF, f"the assignment does not fit the problem ({exc})", None, None
         if plan is None:
-            return INF, "no assignment"
+            return INF, "no assignment", None, None
     r = point_residuals(problem, flows, plan)
-    return r.worst, r.where
+    return r.worst, r.where, r.node_scale, plan
 
 
 def cross_check(
@@ -148,7 +161,8 @@ def cross_check(
     node's |supply| + throughput + assigned mass, the marginals (2c) of every demand point relative
     to its mass, the bounds (2d) of every arc: :func:`~otmodel.validation.certificate.point_residuals`),
     that their objectives (2a) agree, that their flows agree and (spatial) that they send the same
-    demand mass to the same endpoints. What it does not check: that either point is optimal (that
+    demand mass to the same endpoints, and that what each solution reports besides its point agrees
+    with it (objective, cell masses, status claims). What it does not check: that either point is optimal (that
     is :func:`~otmodel.validation.certify`'s job, from a dual bound), nor the potentials (reported).
 
     Parameters
@@ -203,8 +217,8 @@ def cross_check(
         rule = "sqrt(rtol) x max|p| + 1e-12 x mass: an objective within rtol pins strongly convex flows to O(sqrt(rtol))"
 
     feas: list[tuple[float, str, float]] = []
-    for label, s in (("a", a), ("b", b)):
-        worst, where = _feasibility(problem, s)
+    for label, s, obj in (("a", a, oa), ("b", b, ob)):
+        worst, where, node_scale, plan = _feasibility(problem, s)
         claims = s.status is Status.OPTIMAL or s.point_status is PointStatus.FEASIBLE
         tol = feas_tol if claims else max(feas_tol, rtol)
         feas.append((worst, where, tol))
@@ -213,6 +227,9 @@ def cross_check(
                 f"point {label} ({s.backend}) is not feasible within {tol:g}"
                 f"{'' if claims else ' (an iterate: judged at max(feas_tol, rtol))'}: {where}"
             )
+        for name, ok, detail in reported_fields(problem, s, obj, plan, node_scale, rtol, atol, feas_tol):
+            if not ok:
+                reasons.append(f"point {label} ({s.backend}), {name}: {detail}")
 
     share: float | None = None
     if isinstance(problem, SpatialFlowProblem):
