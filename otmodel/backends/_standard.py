@@ -19,7 +19,7 @@ instances: supplies 1e9 and 4; with ``kappa = 1 / mean`` the 4 became 8e-9, unde
 feasibility tolerance, and was dropped from an answer reported optimal). For a flow problem the
 scales are therefore chosen per problem (:func:`choose_scales`): the mean rule when the data span
 a few orders of magnitude, otherwise the one that lifts the smallest supply or bound to O(1)
-while keeping the largest below ``2**40``; both are powers of two, so that scaling and unscaling
+while keeping the largest below ``2**23``; both are powers of two, so that scaling and unscaling
 are exact. Every point a backend calls optimal is then verified node by node
 (:func:`check_point`, relative to each node's own supply and throughput), and
 :func:`solve_checked` falls back -- to an unscaled solve, to the backend's other attempts, to an
@@ -38,6 +38,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from otmodel.model.costs import ArcCosts
 from otmodel.model.problems import FlowProblem, SpatialFlowProblem
 from otmodel.results import PointStatus, Solution, Status
 
@@ -50,6 +51,7 @@ __all__ = [
     "checked_solution",
     "network_flow_point",
     "solve_checked",
+    "tree_flows",
     "CHECK_RTOL",
 ]
 
@@ -57,8 +59,10 @@ __all__ = [
 CHECK_RTOL = 1e-9
 #: Dynamic range (largest / smallest magnitude) up to which the mean rule scales masses and costs.
 _MEAN_RULE_RANGE = 1e6
-#: Largest scaled magnitude the per-problem rule allows (far inside HiGHS's infinity, 1e20).
-_MAX_SCALED_EXP = 40
+#: Largest scaled magnitude the per-problem rule allows: 2**23 (8.4e6), whose ulp (1e-9) stays
+#: below HiGHS's absolute feasibility tolerance 1e-7 (at 2.6e10, kappa = 128 on supplies of 2e8,
+#: it did not: HiGHS called a feasible problem infeasible).
+_MAX_SCALED_EXP = 23
 
 
 @dataclass
@@ -139,6 +143,18 @@ def balanced_supply(problem: FlowProblem) -> NDArray[np.float64]:
         return s
     out = s - total * np.abs(s) / size
     out[np.abs(out) <= 1e-15 * size] = 0.0  # what is left of pure round-off
+    # The float sum is still not exactly 0 when supplies differ in scale (200730000.2 - 2e8 - 0.2
+    # - 730000 leaves 1.8e-8, an ulp of 2e8). What is left (math.fsum: the exact sum, correctly
+    # rounded) is taken off the largest supply, then what that one's rounding leaves off the next
+    # largest, and so on while the change is below 1e-12 of the node's own supply: exact balance
+    # would otherwise move a small supply (0.02 beside 5e9) by 2e-8 of itself.
+    order = np.argsort(-np.abs(out), kind="stable")
+    left = math.fsum(out.tolist())
+    for i in order[:64].tolist():
+        if left == 0.0 or not abs(left) <= 1e-12 * abs(out[i]):
+            break
+        out[i] -= left
+        left = math.fsum(out.tolist())
     return out
 
 
@@ -153,7 +169,7 @@ def _spread_scale(mags: NDArray[np.float64], mean: float) -> float:
 
     Within :data:`_MEAN_RULE_RANGE` of each other, ``f ~ 1 / mean`` (the mean magnitude becomes 1).
     Otherwise the smallest magnitude is lifted to 1 (:math:`f = 2^{-\lfloor \log_2 \min \rfloor}`),
-    unless the largest would then exceed :math:`2^{40}`, in which case the largest sets the factor:
+    unless the largest would then exceed :math:`2^{23}`, in which case the largest sets the factor:
     a value below the solver's tolerance is lost (the networkx ``faux_infinity`` case), a large one
     is not. The exponent is computed with ``frexp`` and clamped, so subnormal data (5e-324) cannot
     overflow the factor.
@@ -164,7 +180,7 @@ def _spread_scale(mags: NDArray[np.float64], mean: float) -> float:
     if hi <= _MEAN_RULE_RANGE * lo:
         return _pow2(1.0 / mean) if 0.0 < 1.0 / mean < math.inf else _pow2_of_exp(-math.frexp(mean)[1])
     e_lo = 1 - math.frexp(lo)[1]  # lo * 2**e_lo in [1, 2)
-    e_hi = _MAX_SCALED_EXP - math.frexp(hi)[1]  # hi * 2**e_hi < 2**40
+    e_hi = _MAX_SCALED_EXP - math.frexp(hi)[1]  # hi * 2**e_hi < 2**23
     return _pow2_of_exp(min(e_lo, e_hi))
 
 
@@ -329,8 +345,11 @@ class PointCheck:
     residual: float
     scale: float
     rtol: float
+    gap: float | None = None  # relative duality gap, where it was measured (linear flow problems)
 
     def describe(self) -> str:
+        if self.gap is not None and not self.gap <= self.rtol:
+            return f"feasible at every node, but its relative duality gap {self.gap:.3g} exceeds {self.rtol:g}"
         where = f"{self.worst} (residual {self.residual:.3g} against its supply/throughput {self.scale:.3g})"
         if self.ok:
             return f"conservation holds at every node within {self.rtol:g} of its own scale; worst: {where}"
@@ -401,17 +420,44 @@ def checked_solution(sol: Solution, rtol: float = CHECK_RTOL) -> tuple[Solution,
         return sol, None
     problem = sol.problem
     flows = np.clip(np.asarray(sol.flows, dtype=float), problem.lower, problem.upper)
+    loops = np.flatnonzero(problem.tails == problem.heads)
+    if loops.size:
+        # a self-loop's optimal flow depends on its own cost and bounds only (no row sees it):
+        # its local response at zero potential difference, where that is finite; an interior
+        # point leaves it wherever its barrier stopped
+        own = ArcCosts(problem.costs.a[loops], problem.costs.b[loops]).response(
+            np.zeros(loops.size), problem.lower[loops], problem.upper[loops]
+        )
+        flows[loops] = np.where(np.isfinite(own), own, flows[loops])
     plan = sol.assignment
     if plan is not None:
         plan = sp.csr_matrix(plan, copy=True)
         plan.data = np.maximum(plan.data, 0.0)
     verdict = check_point(problem, flows, plan, rtol)
+    info = dict(sol.info)
+    if problem.is_linear and not isinstance(problem, SpatialFlowProblem):
+        # a vertex's flows recomputed the way network simplex does: exact where the solver's
+        # round-off (or an interior point's dust) was not; taken when it verifies and costs no more
+        repaired = tree_flows(problem, flows)
+        if repaired is not None:
+            again = check_point(problem, repaired, None, rtol)
+            cost, cost0 = problem.objective(repaired), problem.objective(flows)
+            no_worse = cost <= cost0 + rtol * max(abs(cost0), float(np.abs(problem.costs.b) @ np.abs(flows)))
+            if again.ok and (no_worse or not verdict.ok):
+                flows, verdict = repaired, again
+                info["repaired"] = "basic flows recomputed from the leaves of the basis forest"
     if isinstance(problem, SpatialFlowProblem):
         objective = problem.objective(flows, plan)
     else:
         objective = problem.objective(flows)
-    info = dict(sol.info)
     info["check"] = verdict.describe()
+    if verdict.ok and problem.is_linear and not isinstance(problem, SpatialFlowProblem):
+        gap = _lp_gap(problem, flows, np.asarray(sol.potentials, dtype=float))
+        if gap is not None:
+            verdict = dataclasses.replace(verdict, ok=gap <= rtol, gap=gap)
+            info["check"] = verdict.describe()
+            if verdict.ok:
+                info["check"] += f"; relative duality gap {gap:.3g}"
     cell = None if plan is None else np.asarray(plan.sum(axis=0)).reshape(-1)
     return (
         dataclasses.replace(
@@ -420,6 +466,119 @@ def checked_solution(sol: Solution, rtol: float = CHECK_RTOL) -> tuple[Solution,
         ),
         verdict,
     )
+
+
+def _lp_gap(problem: FlowProblem, flows: NDArray[np.float64], psi: NDArray[np.float64]) -> float | None:
+    r"""Relative duality gap of a linear flow problem's point: primal minus eq. (4)'s :math:`q(\psi)`.
+
+    :math:`q(\psi) = \psi \cdot s + \sum_j \min_{p \in [l_j, u_j]} (c_j - \psi_{t(j)} + \psi_{h(j)}) p`
+    (Laurentin et al., eq. (4) without demand), with reduced costs below :math:`10^{-12}` of the
+    largest cost read as 0 (the potentials' round-off). Relative to the larger of
+    :math:`|c \cdot p|` and :math:`\sum_j |c_j p_j|`. ``None`` when the potentials are not all finite.
+    """
+    if psi.shape != (problem.n_nodes,) or not np.all(np.isfinite(psi)):
+        return None
+    c = np.asarray(problem.costs.b, dtype=float)
+    primal = float(c @ flows)
+    scale = max(abs(primal), float(np.abs(c) @ np.abs(flows)))
+    slope_tol = 1e-12 * max(1.0, float(np.abs(c).max()) if c.size else 1.0)
+    t = psi[problem.tails] - psi[problem.heads]
+    terms = problem.costs.conjugate_term(t, problem.lower, problem.upper, slope_tol)
+    dual = float(psi @ balanced_supply(problem)) + float(terms.sum())
+    if not math.isfinite(dual):
+        return math.inf
+    gap = primal - dual
+    if scale == 0.0:
+        return 0.0 if abs(gap) <= 1e-300 else math.inf
+    return max(0.0, gap) / scale
+
+
+def tree_flows(problem: FlowProblem, flows: NDArray[np.float64]) -> NDArray[np.float64] | None:
+    r"""Recompute a vertex's basic flows from the leaves of its basis forest, as network simplex does.
+
+    A float vertex of a network LP computed by an LP solver carries round-off of the size of the
+    largest flows it was computed with: with supplies 1e5 and 1e-3, an arc that should carry 1e-3
+    came back as 0.0010000000038, a residual of 4e-9 relative to its node. Here the arcs strictly
+    inside their bounds (the basic arcs; the others stay exactly at their bounds) must form a
+    forest; its flows are then solved leaf by leaf, each from the leaf's own supply and fixed
+    flows,
+
+    .. math:: p_j = \pm\Bigl(s_v - \sum_{k \ne j} E_{vk} p_k\Bigr) \quad (v \text{ a leaf of arc } j),
+
+    towards a root chosen as the node of largest scale (supply or throughput) of each tree, so that
+    every node but the root satisfies conservation to the round-off of its own numbers and the
+    round-off of the whole tree ends at its largest node. Returns ``None`` when the interior arcs
+    hold a cycle (not a vertex) or the recomputed flows leave their bounds.
+    """
+    p = np.asarray(flows, dtype=float)
+    lo, up = problem.lower, problem.upper
+    s = balanced_supply(problem)
+    # a flow this close to a bound is at the bound: a billionth of the smallest datum (a vertex's
+    # flows are sums of data), or 1e-12 of the bound itself
+    data = np.abs(np.concatenate([s, lo[np.isfinite(lo)], up[np.isfinite(up)]]))
+    data = data[data > 0]
+    floor = 1e-9 * float(data.min()) if data.size else math.inf  # no data: every vertex is 0
+    with np.errstate(invalid="ignore"):
+        at_lo = np.isfinite(lo) & (np.abs(p - lo) <= np.maximum(floor, 1e-12 * np.abs(lo)))
+        at_up = np.isfinite(up) & (np.abs(p - up) <= np.maximum(floor, 1e-12 * np.abs(up)))
+    loop = problem.tails == problem.heads
+    basic = ~at_lo & ~at_up & ~loop
+    fixed = np.where(basic, 0.0, np.where(at_lo, lo, np.where(at_up, up, p)))
+    n = problem.n_nodes
+    r = s - problem.incidence @ fixed  # outflow still owed by each node
+    B = np.flatnonzero(basic)
+    if B.size == 0:
+        return fixed if np.all(np.isfinite(fixed)) else None
+    t, h = problem.tails[B], problem.heads[B]
+    from scipy.sparse.csgraph import connected_components
+
+    g = sp.csr_matrix((np.ones(B.size), (t, h)), shape=(n, n))
+    ncomp, label = connected_components(g, directed=False)
+    nodes_with = np.zeros(n, dtype=bool)
+    nodes_with[t] = nodes_with[h] = True
+    if B.size != int(nodes_with.sum()) - len(np.unique(label[nodes_with])):
+        return None  # the interior arcs hold a cycle: not a basis forest
+    scale = np.maximum(np.abs(balanced_supply(problem)), abs(problem.incidence) @ np.abs(p))
+    root = np.full(ncomp, -1)
+    best = np.full(ncomp, -1.0)
+    for v in np.flatnonzero(nodes_with).tolist():
+        if scale[v] > best[label[v]]:
+            best[label[v]], root[label[v]] = scale[v], v
+    incident: list[list[int]] = [[] for _ in range(n)]
+    for k, (a, b) in enumerate(zip(t.tolist(), h.tolist(), strict=True)):
+        incident[a].append(k)
+        incident[b].append(k)
+    degree = np.array([len(x) for x in incident])
+    done = np.zeros(B.size, dtype=bool)
+    out = fixed.copy()
+    roots = set(root[root >= 0].tolist())
+    stack = [v for v in range(n) if degree[v] == 1 and v not in roots]
+    rr = r.astype(float).copy()
+    while stack:
+        v = stack.pop()
+        ks = [k for k in incident[v] if not done[k]]
+        if len(ks) != 1:
+            continue
+        k = ks[0]
+        done[k] = True
+        j = int(B[k])
+        if t[k] == v:
+            val, other = rr[v], int(h[k])
+            rr[other] += val
+        else:
+            val, other = -rr[v], int(t[k])
+            rr[other] -= val
+        rr[v] = 0.0
+        out[j] = val
+        degree[other] -= 1
+        if degree[other] == 1 and other not in roots:
+            stack.append(other)
+    if not done.all():
+        return None
+    tol = 1e-9 * np.maximum(1.0, np.abs(out))
+    if np.any(out < lo - tol) or np.any(out > up + tol):
+        return None
+    return np.clip(out, lo, up)
 
 
 # ------------------------------------------------------------------------------ exact network flow
@@ -615,8 +774,9 @@ def solve_checked(
     flows clipped into their bounds, its objective recomputed). An attempt whose answer fails the
     check, or that fails outright, is recorded (``info["failed_attempts"]``) and the next one runs;
     a verified INFEASIBLE or UNBOUNDED certificate, or a time or iteration limit, is returned as it
-    is. After the backend's own attempts, a linear flow problem gets an exact network-flow solve
-    on integer data (:func:`network_flow_point`, OR-Tools), verified the same way. When nothing
+    is. After the backend's own attempts, a linear flow problem gets a HiGHS simplex vertex (for
+    the backends that are not HiGHS already) and an exact network-flow solve on integer data
+    (:func:`network_flow_point`, OR-Tools), each verified the same way. When nothing
     passes, the problem's own cuts and cycles are searched (a verified certificate wins);
     otherwise the status is NUMERICAL_ERROR, with the last point (``INFEASIBLE_POINT``) and the
     node where it failed named in ``info["failing_node"]`` and the message.
@@ -657,6 +817,21 @@ def solve_checked(
     found = _classified(problem, backend, solver, "; ".join(tried))
     if found is not None:
         return _annotated(found, "certificate search", tried, time.perf_counter() - t0)
+    if problem.is_linear and not isinstance(problem, SpatialFlowProblem) and backend != "highs":
+        # another backend: a HiGHS simplex vertex in problem units, its flows then recomputed
+        # along its basis forest (checked_solution), which an interior point cannot offer
+        from otmodel.backends.highs import HighsBackend
+
+        vertex = HighsBackend()._solve_once(problem, "simplex", 1e-9, 200, None, False, scale=False, tight=True)
+        if vertex.status is Status.OPTIMAL:
+            vertex, verdict = checked_solution(dataclasses.replace(vertex, backend=backend), rtol)
+            assert verdict is not None
+            if verdict.ok:
+                return _annotated(vertex, "HiGHS simplex vertex (fallback)", tried, time.perf_counter() - t0)
+            tried.append(f"HiGHS simplex vertex: {verdict.describe()}")
+            worst = verdict
+        else:
+            tried.append(f"HiGHS simplex vertex: {vertex.status.value} ({vertex.message})")
     if problem.is_linear and not isinstance(problem, SpatialFlowProblem):
         exact = network_flow_point(problem)
         if exact is not None:

@@ -180,11 +180,11 @@ class HighsBackend:
             )
 
         # The scaled model first (choose_scales), then the unscaled one, then the dual simplex at
-        # tolerances 1e-10: each answer must pass the node-by-node check (solve_checked)
+        # tight tolerances: each answer must pass the node-by-node check (solve_checked)
         attempts = [(f"scaled, {method}", attempt(True, method))]
         if choose_scales(problem) != (1.0, 1.0):
             attempts.append((f"unscaled, {method}", attempt(False, method)))
-        attempts.append(("unscaled, simplex, tolerances 1e-10", attempt(False, "simplex", tight=True)))
+        attempts.append(("unscaled, simplex, tight tolerances", attempt(False, "simplex", tight=True)))
         return solve_checked(problem, attempts, self.name)
 
     def _solve_once(
@@ -211,7 +211,10 @@ class HighsBackend:
             h = new_highs(bool(verbose))
             h.setOptionValue("solver", method)
             if tight:
-                h.setOptionValue("primal_feasibility_tolerance", 1e-10)
+                # as tight as the data's own round-off allows: 1e-10, or 16 ulps of the largest value
+                big = np.abs(np.concatenate([rhs, sf.lb[np.isfinite(sf.lb)], sf.ub[np.isfinite(sf.ub)]]))
+                ftol = min(1e-7, max(1e-10, 16 * float(np.spacing(big.max() if big.size else 1.0))))
+                h.setOptionValue("primal_feasibility_tolerance", ftol)
                 h.setOptionValue("dual_feasibility_tolerance", 1e-10)
             if time_limit is not None:
                 h.setOptionValue("time_limit", float(time_limit))
