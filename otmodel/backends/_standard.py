@@ -433,17 +433,26 @@ def checked_solution(sol: Solution, rtol: float = CHECK_RTOL) -> tuple[Solution,
     if plan is not None:
         plan = sp.csr_matrix(plan, copy=True)
         plan.data = np.maximum(plan.data, 0.0)
-    verdict = check_point(problem, flows, plan, rtol)
     info = dict(sol.info)
-    if problem.is_linear and not isinstance(problem, SpatialFlowProblem):
+    network_lp = problem.is_linear and not isinstance(problem, SpatialFlowProblem)
+    psi = np.asarray(sol.potentials, dtype=float)
+
+    def judge(p: NDArray[np.float64]) -> PointCheck:
+        v = check_point(problem, p, plan, rtol)
+        if v.ok and network_lp:
+            gap = _lp_gap(problem, p, psi)
+            if gap is not None:
+                v = dataclasses.replace(v, ok=gap <= rtol, gap=gap)
+        return v
+
+    verdict = judge(flows)
+    if not verdict.ok and network_lp:
         # a vertex's flows recomputed the way network simplex does: exact where the solver's
-        # round-off (or an interior point's dust) was not; taken when it verifies and costs no more
+        # round-off (or an interior point's dust) was not
         repaired = tree_flows(problem, flows)
         if repaired is not None:
-            again = check_point(problem, repaired, None, rtol)
-            cost, cost0 = problem.objective(repaired), problem.objective(flows)
-            no_worse = cost <= cost0 + rtol * max(abs(cost0), float(np.abs(problem.costs.b) @ np.abs(flows)))
-            if again.ok and (no_worse or not verdict.ok):
+            again = judge(repaired)
+            if again.ok:
                 flows, verdict = repaired, again
                 info["repaired"] = "basic flows recomputed from the leaves of the basis forest"
     if isinstance(problem, SpatialFlowProblem):
@@ -451,13 +460,8 @@ def checked_solution(sol: Solution, rtol: float = CHECK_RTOL) -> tuple[Solution,
     else:
         objective = problem.objective(flows)
     info["check"] = verdict.describe()
-    if verdict.ok and problem.is_linear and not isinstance(problem, SpatialFlowProblem):
-        gap = _lp_gap(problem, flows, np.asarray(sol.potentials, dtype=float))
-        if gap is not None:
-            verdict = dataclasses.replace(verdict, ok=gap <= rtol, gap=gap)
-            info["check"] = verdict.describe()
-            if verdict.ok:
-                info["check"] += f"; relative duality gap {gap:.3g}"
+    if verdict.ok and verdict.gap is not None:
+        info["check"] += f"; relative duality gap {verdict.gap:.3g}"
     cell = None if plan is None else np.asarray(plan.sum(axis=0)).reshape(-1)
     return (
         dataclasses.replace(
