@@ -596,7 +596,7 @@ class _Reader:
                 if end not in positions:
                     raise UnknownNodeError(f"{self.source}: {path}.{key}: unknown node {end!r}")
                 ends.append(end)
-            tail, head = ends
+            tail, head = ends  # tail == head is a self-loop, a legitimate arc (Network.add_arc)
             cost = self.arc_cost(a.get("cost", 0.0), f"{path}.cost", positions[tail], positions[head], tail, head)
             # null means "no bound" on either side; an absent lower bound is 0 (flow along the arc only)
             lower, upper = 0.0, math.inf

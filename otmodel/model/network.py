@@ -131,8 +131,9 @@ class Network:
         for end in (t, h):
             if end not in self._index:
                 raise UnknownNodeError(f"{label}: unknown node {end!r}")
-        if t == h:
-            raise InvalidDataError(f"{label}: an arc must join two different nodes")
+        # t == h (a self-loop) is allowed: its flow circulates on one node, a column of zeros in
+        # the conservation rows (1b)-(1c) that only its cost and bounds see -- networkx's network
+        # simplex accepts it too (unbounded at negative cost without capacity, saturated with one)
         lo, up = _bound(lower, f"{label}: lower"), _bound(upper, f"{label}: upper")
         if lo > up:
             raise InvalidBoundsError(f"{label}: lower bound {lo} exceeds upper bound {up}")
@@ -149,28 +150,91 @@ class Network:
     def from_networkx(
         cls,
         graph: Any,
-        supply: str = "supply",
-        position: str = "pos",
-        endpoint: str = "endpoint",
-        cost: str = "cost",
-        lower: str = "lower",
-        upper: str = "upper",
+        demand: Hashable | None = None,
+        weight: Hashable | None = None,
+        capacity: Hashable | None = None,
+        *,
+        supply: Hashable | None = None,
+        cost: Hashable | None = None,
+        lower: Hashable | None = None,
+        upper: Hashable | None = None,
+        position: Hashable = "pos",
+        endpoint: Hashable = "endpoint",
     ) -> Network:
-        """Build from a ``networkx.DiGraph``; attributes are read by the names given.
+        r"""Build from a networkx graph, following networkx's min-cost-flow conventions by default.
 
-        Node attributes: ``supply`` (default 0), ``pos`` (optional), ``endpoint`` (default False).
-        Edge attributes: ``cost`` (a number or an :class:`ArcCost`, default 0), ``lower`` (default
-        0), ``upper`` (default infinity). An undirected graph is rejected: say which direction.
+        With default arguments the graph reads as :func:`networkx.network_simplex` reads it:
+
+        * node attribute ``demand`` (default 0) is the node's net *demand*, so the supply is
+          :math:`s_i = -\mathrm{demand}_i` (negative demand = supply);
+        * edge attribute ``weight`` (default 0) is the linear cost per unit of flow;
+        * edge attribute ``capacity`` is the upper bound :math:`u_{ij}`; a missing capacity means
+          no bound (:math:`u_{ij} = +\infty`); the lower bound is 0;
+        * a ``MultiDiGraph`` gives one arc per edge (parallel arcs, named ``tail->head`` each);
+        * an undirected ``Graph``/``MultiGraph`` gives two arcs per edge, ``u->v`` and ``v->u``,
+          with the same attributes (a two-way link; a self-loop stays one arc);
+        * self-loops are arcs (their flow circulates on one node, at their cost).
+
+        Every mapping is explicit through keyword arguments, which name the attribute to read:
+        ``demand``, ``weight``, ``capacity`` (networkx's meanings, as above), or otmodel's own
+        meanings, which take precedence when given: ``supply`` (net supply, positive = supply),
+        ``cost`` (a number or an :class:`~otmodel.model.costs.ArcCost` such as ``Quadratic(2.0)``),
+        ``lower`` and ``upper`` (flow bounds; ``lower`` defaults to 0, ``upper`` to infinity).
+        ``position`` (a pair) and ``endpoint`` (a flag) are read if present. For example
+        ``Network.from_networkx(G, supply="supply", cost="cost", lower="lower", upper="upper")``
+        reads a graph written by :meth:`to_networkx`.
+
+        Raises
+        ------
+        InvalidDataError
+            If an attribute named explicitly by a keyword argument occurs on no node (``demand``,
+            ``supply``) or no edge (``weight``, ``capacity``, ``cost``, ``lower``, ``upper``) of a
+            graph that has some: a misspelt name would otherwise silently read as its default. Also
+            for an object that is not a networkx graph, and for values that are not numbers (the
+            message names the node or edge).
         """
-        if not getattr(graph, "is_directed", lambda: False)():
-            raise InvalidDataError("from_networkx needs a directed graph (networkx.DiGraph)")
-        if graph.is_multigraph():
-            raise InvalidDataError("from_networkx does not accept multigraphs")
+        if not all(hasattr(graph, f) for f in ("is_directed", "is_multigraph", "nodes", "edges")):
+            raise InvalidDataError(f"from_networkx expects a networkx graph, got {type(graph).__name__}")
+        node_attr = {"demand": demand, "supply": supply}
+        edge_attr = {"weight": weight, "capacity": capacity, "cost": cost, "lower": lower, "upper": upper}
+        for key, val in {**node_attr, **edge_attr}.items():
+            if val is not None and not isinstance(val, Hashable):
+                raise InvalidDataError(f"from_networkx: {key}= must name an attribute, got {val!r}")
+        multi = bool(graph.is_multigraph())
+        edges = list(graph.edges(keys=True, data=True) if multi else graph.edges(data=True))
+        node_data = [d for _, d in graph.nodes(data=True)]
+        edge_data = [e[-1] for e in edges]
+        for kind, named, datas in (("node", node_attr, node_data), ("edge", edge_attr, edge_data)):
+            for key, attr in named.items():
+                if attr is not None and datas and not any(attr in d for d in datas):
+                    raise InvalidDataError(
+                        f"from_networkx: {key}={attr!r} names an attribute that no {kind} of the graph has "
+                        f"(a misspelt name would read as the default for every {kind})"
+                    )
         net = cls()
         for n, data in graph.nodes(data=True):
-            net.add_node(n, data.get(supply, 0.0), data.get(position), data.get(endpoint, False))
-        for u, v, data in graph.edges(data=True):
-            net.add_arc(u, v, data.get(cost, 0.0), data.get(lower, 0.0), data.get(upper, math.inf))
+            label = f"node {str(n)!r}"
+            if supply is not None:
+                s = data.get(supply, 0.0)
+            else:
+                d = data.get("demand" if demand is None else demand, 0.0)
+                s = -_finite(d, f"{label}: demand")
+            net.add_node(n, s, data.get(position), data.get(endpoint, False))
+        weight_key = "weight" if weight is None else weight
+        cap_key = "capacity" if capacity is None else capacity
+
+        def arc(u: Any, v: Any, data: dict[Any, Any]) -> None:
+            c = data.get(cost, 0.0) if cost is not None else data.get(weight_key, 0.0)
+            lo = data.get(lower, 0.0) if lower is not None else 0.0
+            up = data.get(upper, math.inf) if upper is not None else data.get(cap_key, math.inf)
+            net.add_arc(u, v, c, lo, up)
+
+        directed = bool(graph.is_directed())
+        for e in edges:
+            u, v, data = e[0], e[1], e[-1]
+            arc(u, v, data)
+            if not directed and u != v:
+                arc(v, u, data)
         return net
 
     @classmethod
@@ -354,7 +418,9 @@ class Network:
         rows = np.concatenate([self.tails, self.heads])
         cols = np.concatenate([np.arange(m), np.arange(m)])
         vals = np.concatenate([np.ones(m), -np.ones(m)])
-        return sp.csr_matrix((vals, (rows, cols)), shape=(self.n_nodes, m))
+        E = sp.csr_matrix((vals, (rows, cols)), shape=(self.n_nodes, m))
+        E.eliminate_zeros()  # a self-loop's +1 and -1 meet in one entry: its column is empty
+        return E
 
     def to_networkx(self) -> Any:
         import networkx as nx
