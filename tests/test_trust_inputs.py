@@ -72,7 +72,9 @@ def test_spatial_problem_balance_rtol_nan_is_refused() -> None:
 def test_graph_transport_balance_rtol_nan_is_refused() -> None:
     """D5: masses 1 vs 5 solved OPTIMAL with balance_rtol=NaN."""
     _typed(lambda: om.GraphTransportProblem(CYCLE, [1.0, 0.0], [0.0, 5.0], gamma=1.0, balance_rtol=NAN), "balance_rtol")
-    _typed(lambda: om.GraphTransportProblem.from_supply(CYCLE, [1.0, -5.0], gamma=1.0, balance_rtol=NAN), "balance_rtol")
+    _typed(
+        lambda: om.GraphTransportProblem.from_supply(CYCLE, [1.0, -5.0], gamma=1.0, balance_rtol=NAN), "balance_rtol"
+    )
 
 
 @pytest.mark.parametrize(
@@ -95,7 +97,9 @@ def test_graph_transport_balance_rtol_nan_is_refused() -> None:
 def test_attraction_options_are_checked_like_data(option: str, bad: Any) -> None:
     """D5: AttractionProblem(mass_tol=nan) renormalised a rho0 summing to 2 silently."""
     kwargs: dict[str, Any] = {option: bad}
-    msg = _typed(lambda: om.AttractionProblem(W2, [1.0, 1.0] if option == "mass_tol" else [1.0, 0.0], [0.0, 1.0], **kwargs))
+    msg = _typed(
+        lambda: om.AttractionProblem(W2, [1.0, 1.0] if option == "mass_tol" else [1.0, 0.0], [0.0, 1.0], **kwargs)
+    )
     assert option.split("_")[0] in msg
 
 
