@@ -366,3 +366,21 @@ def test_sparse_complex_weights_are_typed() -> None:
     m = sp.csr_matrix(np.array([[0, 1 + 1j], [1, 0]]))
     _typed(lambda: om.AttractionProblem(m, [1, 0], [0, 1]), "complex")
     _typed(lambda: om.Geodesic(m, [0], {"E": 0}), "complex")
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"law": "x"}, {"c": "x"}, {"c": HUGE}, {"first": NAN}, {"start": "1"}, {"law": "callable"}]
+)
+def test_schedule_fields_are_checked_on_construction(kwargs: dict[str, Any]) -> None:
+    """A Schedule with a text constant failed with ValueError only when the flow evaluated it."""
+    from otmodel.model.attraction import Schedule
+
+    _typed(lambda: Schedule(**kwargs))
+
+
+def test_grid_points_must_match_the_recipe_it_is_saved_as() -> None:
+    """A Grid is written as (bounds, shape, density): other points would load back as another problem."""
+    xy, mass = [[0.5, 0.5]], [1.0]
+    _typed(lambda: om.Grid(xy, mass, (0, 1, 0, 1), (2, 2), om.Uniform(), 1.0), "2 x 2|4 cells")
+    _typed(lambda: om.Grid(xy, mass, (0, 1, 0, 1), (1.5, 1), om.Uniform(), 1.0), "shape")
+    assert om.Grid(xy, mass, (0, 1, 0, 1), (1, 1), om.Uniform(), 1.0).n == 1

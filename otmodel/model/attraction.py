@@ -99,6 +99,16 @@ class Schedule:
     first: float | None = None
     func: Callable[[int], float] | None = None
 
+    def __post_init__(self) -> None:
+        if self.law not in _LAWS:
+            raise InvalidDataError(f"unknown schedule law {self.law!r}; use one of {', '.join(_LAWS)}")
+        object.__setattr__(self, "c", values.finite(self.c, "schedule constant c"))
+        object.__setattr__(self, "start", values.finite(self.start, "schedule start"))
+        if self.first is not None:
+            object.__setattr__(self, "first", values.finite(self.first, "schedule first value"))
+        if self.law == "callable" and not callable(self.func):
+            raise InvalidDataError(f"a 'callable' schedule needs a function of t, got {self.func!r}")
+
     def value(self, t: int) -> float:
         if t == 0 and self.first is not None:
             return float(self.first)
@@ -127,9 +137,10 @@ class Schedule:
 
     def with_first(self, first: float) -> Schedule:
         """The same law with the first step's value overridden."""
-        return Schedule(self.law, self.c, self.start, float(first), self.func)
+        return Schedule(self.law, self.c, self.start, first, self.func)
 
 
+_LAWS = ("constant", "1/t", "1/ln t", "callable")
 ScheduleLike = float | int | str | Callable[[int], float] | Schedule
 
 

@@ -259,6 +259,11 @@ class Grid(Points):
         total: float | None = None,
     ) -> None:
         super().__init__(xy, mass)
+        bounds, shape = self._check(bounds, shape)
+        if shape[0] * shape[1] != self.n:
+            # a grid is saved as its recipe (bounds, shape, density): points that do not match the
+            # recipe would load back as another problem
+            raise InvalidDataError(f"grid shape {shape} has {shape[0] * shape[1]} cells but {self.n} points are given")
         self.grid_bounds = bounds
         self.shape = shape
         self.density = density
