@@ -285,6 +285,8 @@ class GraphTransportProblem(FlowProblem):
         self.split = str(split)
         #: centralized coefficient: objective c.pi + regularized_gamma / 2 ||pi||^2
         self.regularized_gamma = g * n if gamma_scaling == "per_agent" else g
+        if not math.isfinite(self.regularized_gamma):
+            raise InvalidDataError(f"gamma = {g:g} per agent times {n} agents overflows a float")
         #: per-agent coefficient of (3.1a) under split (2.4)
         self.agent_gamma = self.regularized_gamma / n
         net = Network()
