@@ -49,7 +49,24 @@ FUZZ = settings(
 # ------------------------------------------------------------------------------------- values
 GOOD_FLOATS = st.floats(min_value=-10.0, max_value=10.0, allow_nan=False, allow_subnormal=False)
 EDGE_NUMBERS = st.sampled_from(
-    [0.0, -0.0, 1.0, -1.0, 5e-324, -5e-324, 1e-300, 1e300, 1e308, -1e308, 1e155, 2**53 + 1, 2**63, 10**400, -(10**400)]
+    [
+        0.0,
+        -0.0,
+        1.0,
+        -1.0,
+        5e-324,
+        -5e-324,
+        1e-300,
+        1e300,
+        1e308,
+        -1e308,
+        1e155,
+        2**53 + 1,
+        2**63,
+        10**400,
+        -(10**400),
+        10**5000,
+    ]
 )
 ODD_NUMBERS = st.sampled_from(
     [np.int64(2), np.float32(0.5), np.float64(1.5), np.int8(-3), Fraction(1, 3), Decimal("2.5"), Decimal("1e400")]
@@ -638,3 +655,16 @@ def test_file_integers_too_large_for_a_float(doc: dict[str, Any]) -> None:
     for fmt in ("yaml", "json"):
         with pytest.raises(OTModelError, match=r"nodes\[0\]"):
             loads(_text(doc, fmt), fmt=fmt)
+
+
+@pytest.mark.parametrize("fmt", ["yaml", "json"])
+def test_file_integer_literals_python_will_not_read(fmt: str) -> None:
+    """Python refuses to read integer literals of more than 4300 digits (a plain ValueError)."""
+    big = "1" * 5000
+    text = (
+        f"nodes:\n- {{name: a, supply: {big}}}\n"
+        if fmt == "yaml"
+        else f'{{"nodes": [{{"name": "a", "supply": {big}}}]}}'
+    )
+    with pytest.raises(OTModelError, match="4300 digits"):
+        loads(text, fmt=fmt)

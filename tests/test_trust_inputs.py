@@ -135,6 +135,7 @@ def test_overflowing_geodesic_path_lengths_are_an_input_error() -> None:
     "build",
     [
         lambda: om.Network().add_node("a", supply=HUGE),
+        lambda: om.Network().add_node("a", supply=10**5000),  # str() of it raises ValueError
         lambda: om.Network().add_node("a", position=(HUGE, 0)),
         lambda: _pair_network().add_arc("a", "b", 1.0, upper=HUGE),
         lambda: _pair_network().add_arc("a", "b", 1.0, lower=-HUGE),

@@ -323,6 +323,8 @@ def _parse(text: str, fmt: str, source: str) -> Any:
             # a constructor error is well-formed YAML that is not plain data (a tag, a duplicate key)
             label = "YAML error" if isinstance(exc, yaml.constructor.ConstructorError) else "YAML syntax error"
             raise ModelFileError(f"{source}: {where}{label}: {what}") from None
+        except ValueError as exc:  # an integer literal of 4300+ digits, which Python will not read
+            raise ModelFileError(f"{source}: YAML error: {exc}") from None
     if fmt == "json":
         try:
             return json.loads(text, object_pairs_hook=_json_object)
@@ -332,6 +334,8 @@ def _parse(text: str, fmt: str, source: str) -> Any:
             ) from None
         except _DuplicateKey as exc:
             raise ModelFileError(f"{source}: duplicate key {exc.args[0]!r} in a JSON object") from None
+        except ValueError as exc:  # an integer literal of 4300+ digits, which Python will not read
+            raise ModelFileError(f"{source}: JSON error: {exc}") from None
     raise ModelFileError(f"{source}: unknown model file format {fmt!r}; use 'yaml' or 'json'")
 
 
@@ -419,7 +423,8 @@ class _Reader:
             try:
                 v = float(value)
             except OverflowError:  # an integer literal of 310+ digits
-                self.fail(path, f"expected {words}, got an integer too large for a float ({len(str(value))} digits)")
+                digits = int(int(value).bit_length() * math.log10(2)) + 1  # str() refuses 4300+ digits
+                self.fail(path, f"expected {words}, got an integer too large for a float (about {digits} digits)")
         elif isinstance(value, str) and value.strip().lower() in _INF_WORDS:
             v = _INF_WORDS[value.strip().lower()]
         elif isinstance(value, str) and _NUMBER_RE.fullmatch(value.strip()):

@@ -35,7 +35,8 @@ _TEXT = (str, bytes, bytearray)
 def _describe(value: Any, limit: int = 60) -> str:
     """A short ``repr`` for a message (never the repr of a huge value in full)."""
     if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
-        return f"an integer of {len(str(abs(value)))} digits"
+        # not str(value): Python refuses to write integers of more than 4300 digits as text
+        return f"an integer of about {int(value.bit_length() * math.log10(2)) + 1} digits"
     try:
         text = repr(value)
     except Exception:  # a hostile __repr__ must not replace the error we are raising
