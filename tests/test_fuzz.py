@@ -432,8 +432,8 @@ def test_fuzz_attraction_problem(data: st.DataObject) -> None:
     nu = list(reversed(one)) if clean else data.draw(st.one_of(st.just(list(reversed(one))), arrays(NONNEG, n)))
     kw: dict[str, Any] = {}
     options: dict[str, st.SearchStrategy[Any]] = {
-        "edge_capacity": arrays(mostly(st.sampled_from([0.0, 0.5, 1.0, math.inf])), n, dims=2),
-        "storage": arrays(mostly(st.sampled_from([0.5, 1.0, math.inf])), n),
+        "edge_capacity": arrays(mostly(st.sampled_from([0.0, 0.5, 1.0, math.inf, 1e308])), n, dims=2),
+        "storage": arrays(mostly(st.sampled_from([0.5, 1.0, math.inf, 1e308, 1.7976931348623157e308])), n),
         "omega": mostly(st.sampled_from([0.1, 0.5, "1/t", lambda t: 0.5]), st.sampled_from(["1/ln t", 2.0, "x"])),
         "omega_first": mostly(st.floats(0.0, 1.0)),
         "gamma": mostly(st.sampled_from([0.1, 1.0, "1/t"]), st.sampled_from([lambda t: "x", 0.0, -1.0])),

@@ -385,3 +385,13 @@ def test_grid_points_must_match_the_recipe_it_is_saved_as() -> None:
     _typed(lambda: om.Grid(xy, mass, (0, 1, 0, 1), (2, 2), om.Uniform(), 1.0), "2 x 2|4 cells")
     _typed(lambda: om.Grid(xy, mass, (0, 1, 0, 1), (1.5, 1), om.Uniform(), 1.0), "shape")
     assert om.Grid(xy, mass, (0, 1, 0, 1), (1, 1), om.Uniform(), 1.0).n == 1
+
+
+@pytest.mark.parametrize("storage", [[1e308, 1e308], [1.7976931348623157e308] * 2])
+def test_storage_near_the_float_limit_checks_a_step_without_warning(storage: list[float]) -> None:
+    """D17: the step check summed the room of the nodes (2e308: overflow warning) and multiplied
+    the storage by (1 + 1e-12) (overflow at the largest float)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        p = om.AttractionProblem(W2, [1, 0], [0, 1], storage=storage)
+        assert p.step(p.rho0).check() == []  # room enough: nothing fails

@@ -407,13 +407,15 @@ class AttractionProblem:
                 self.edge_capacity = sp.csr_matrix((cap[r, c], (r, c)), shape=(n, n))
                 self._cap_pattern = sp.csr_matrix((np.ones(r.size, bool), (r, c)), shape=(n, n))
         self.storage = np.full(n, np.inf) if storage is None else _vector(storage, n, "storage", nm, allow_inf=True)
-        over = self.nu > self.storage * (1 + 1e-12) + 1e-15
+        with np.errstate(over="ignore"):  # a storage near the float limit times (1 + 1e-12) is inf
+            slack = self.storage * (1 + 1e-12) + 1e-15
+        over = self.nu > slack
         if over.any():
             k = int(np.flatnonzero(over)[0])
             raise InvalidDataError(
                 f"nu[{nm[k]!r}] = {self.nu[k]:.6g} exceeds the storage capacity {self.storage[k]:.6g} of that node"
             )
-        over = self.rho0 > self.storage * (1 + 1e-12) + 1e-15
+        over = self.rho0 > slack
         if over.any():
             k = int(np.flatnonzero(over)[0])
             raise InvalidDataError(
@@ -569,7 +571,8 @@ class AttractionStep:
         out: list[str] = []
         src = self.sources
         outcap = np.zeros(self.n)
-        np.add.at(outcap, j, cap)
+        with np.errstate(over="ignore"):  # capacities near the float limit add up to inf: room enough
+            np.add.at(outcap, j, cap)
         short = src[outcap[src] < self.rho[src] * (1 - 1e-12)]
         for k in short[:3]:
             out.append(
@@ -577,14 +580,17 @@ class AttractionStep:
                 f"{nm[k]!r}: capacity {outcap[k]:.6g} < mass {self.rho[k]:.6g} at step {self.t}"
             )
         incap = np.zeros(self.n)
-        np.add.at(incap, i, cap)
-        room = np.minimum(incap, p.storage)
-        if room.sum() < self.rho.sum() * (1 - 1e-12):
+        with np.errstate(over="ignore"):
+            np.add.at(incap, i, cap)
+            room = np.minimum(incap, p.storage)
+            total_room = float(room.sum())
+        if total_room < self.rho.sum() * (1 - 1e-12):
             out.append(
-                f"infeasible: the nodes reachable in one step can store at most {room.sum():.6g} "
+                f"infeasible: the nodes reachable in one step can store at most {total_room:.6g} "
                 f"(storage and edge capacities), less than the mass {self.rho.sum():.6g} at step {self.t}"
             )
-        over = np.flatnonzero(self.rho > p.storage * (1 + 1e-12))
+        with np.errstate(over="ignore"):  # a storage near the float limit times (1 + 1e-12) is inf
+            over = np.flatnonzero(self.rho > p.storage * (1 + 1e-12))
         for k in over[:3]:
             out.append(
                 f"Lemma 1 (rho_t <= storage) fails at node {nm[k]!r}: mass {self.rho[k]:.6g} > storage "
