@@ -84,7 +84,11 @@ def _fd1_silenced() -> Iterator[None]:
     global _fd1_users, _fd1_saved
     with _FD1_LOCK:
         if _fd1_users == 0:
-            sys.stdout.flush()  # what Python buffered before goes where it was meant to
+            try:  # what Python buffered before goes where it was meant to
+                if sys.stdout is not None:
+                    sys.stdout.flush()
+            except (OSError, ValueError):  # a closed or broken stdout: nothing to keep
+                pass
             try:
                 saved: int | None = os.dup(1)
             except OSError:  # no file descriptor 1 (embedded interpreters): nothing to silence
