@@ -156,8 +156,9 @@ def test_error_message_of_a_huge_value_is_cheap() -> None:
         ("yaml", "- " * 100_000 + "x"),
         ("json", "[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1)),
         ("yaml", "[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1)),
+        ("yaml", "a: &x 1\nb: " + "[" * MAX_DEPTH + "]" * MAX_DEPTH),  # with an anchor: the other walk
     ],
-    ids=["json-list", "json-object", "yaml-flow", "yaml-block", "json-limit", "yaml-limit"],
+    ids=["json-list", "json-object", "yaml-flow", "yaml-block", "json-limit", "yaml-limit", "yaml-anchored"],
 )
 def test_deep_nesting_is_a_model_file_error(tmp_path: Path, fmt: str, text: str) -> None:
     path = tmp_path / f"deep.{fmt}"
@@ -169,9 +170,10 @@ def test_deep_nesting_is_a_model_file_error(tmp_path: Path, fmt: str, text: str)
 
 def test_nesting_at_the_limit_reaches_the_schema() -> None:
     text = "[" * MAX_DEPTH + "]" * MAX_DEPTH
-    for fmt in ("json", "yaml"):
+    anchored = "[" * MAX_DEPTH + "&x 1, *x" + "]" * MAX_DEPTH
+    for fmt, doc in (("json", text), ("yaml", text), ("yaml", anchored)):
         with pytest.raises(ModelFileError, match="expected a mapping"):
-            loads(text, fmt=fmt)
+            loads(doc, fmt=fmt)
 
 
 def test_deep_json_through_the_cli_is_a_message(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -488,7 +488,7 @@ def _parse_yaml(text: str, source: str) -> Any:
         node = loader.get_single_node()
         if node is None:
             return None
-        _check_yaml_graph(node, source)
+        _check_yaml_graph(node, source, anchors="&" in text)  # no anchor, no alias: a tree
         return loader.construct_document(node)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
@@ -503,36 +503,53 @@ def _parse_yaml(text: str, source: str) -> Any:
         loader.dispose()
 
 
-def _check_yaml_graph(root: yaml.Node, source: str) -> None:
+def _check_yaml_graph(root: yaml.Node, source: str, anchors: bool = True) -> None:
     """Refuse a composed YAML document that aliases would blow up, or that is nested too deeply.
 
     An alias (``*a``) makes the composed graph share the node of its anchor (``&a``), so a
     document of ``n`` distinct nodes can stand for up to ``9^n`` nodes once expanded (the "billion
-    laughs"). One post-order walk over the *distinct* nodes -- iterative, each node once -- computes
-    the expanded size ``size(v) = 1 + sum(size(children))`` and the depth; a node reached again
-    while it is being walked is a recursive alias (an infinite document). The expanded size may
-    exceed the number of distinct nodes by at most :data:`MAX_ALIAS_EXPANSION`.
+    laughs"). One post-order walk over the distinct *collections* -- iterative, each once; scalars
+    are counted, not visited -- computes the expanded size ``size(v) = 1 + sum(size(children))``
+    and the depth; a collection reached again while it is being walked is a recursive alias (an
+    infinite document). The expanded size may exceed the size counted without sharing by at most
+    :data:`MAX_ALIAS_EXPANSION` (an alias to a scalar costs one node, as the scalar itself would).
+    Without anchors (``anchors=False``: no ``&`` in the text) the graph is a tree and only its
+    depth is measured.
     """
+    if not anchors:  # a tree: one pass over the collections, scalars skipped in C where possible
+        seq, mapping = yaml.SequenceNode, yaml.MappingNode
+        level: list[tuple[yaml.Node, int]] = [(root, 1)]
+        while level:
+            node, depth = level.pop()
+            cls = node.__class__
+            if cls is seq:
+                items = node.value
+            elif cls is mapping:
+                items = [x for pair in node.value for x in pair]
+            else:
+                continue
+            kids = [x for x in items if x.__class__ is not _SCALAR_NODE]
+            if kids:
+                if depth >= MAX_DEPTH:
+                    _too_deep(source, kids[0])
+                level.extend([(k, depth + 1) for k in kids])
+        return
     cap = 1 << 62  # sizes are capped (small ints): only "over the limit" matters
     size: dict[int, int] = {}
-    depth: dict[int, int] = {}
+    deep: dict[int, int] = {}
     walking: set[int] = set()
     distinct = 0
     stack: list[tuple[yaml.Node, bool]] = [(root, False)]
     while stack:
         node, done = stack.pop()
         key = id(node)
-        kids = _yaml_children(node)
+        kids, scalars = _yaml_collections(node)
         if done:
             walking.discard(key)
-            size[key] = min(cap, 1 + sum(size[id(k)] for k in kids))
-            depth[key] = 1 + max((depth[id(k)] for k in kids), default=0)
-            if depth[key] > MAX_DEPTH:
-                mark = node.start_mark
-                raise ModelFileError(
-                    f"{source}: line {mark.line + 1}, column {mark.column + 1}: lists or mappings nested "
-                    f"more than {MAX_DEPTH} levels deep"
-                )
+            size[key] = min(cap, 1 + scalars + sum(size[id(k)] for k in kids))
+            deep[key] = 1 + max((deep[id(k)] for k in kids), default=0)
+            if deep[key] > MAX_DEPTH:
+                _too_deep(source, node)
             continue
         if key in size:
             continue
@@ -543,22 +560,37 @@ def _check_yaml_graph(root: yaml.Node, source: str) -> None:
                 "that contains it (a recursive document)"
             )
         walking.add(key)
-        distinct += 1
+        distinct += 1 + scalars
         stack.append((node, True))
         stack.extend((k, False) for k in kids if id(k) not in size)
-    if size[id(root)] - distinct > MAX_ALIAS_EXPANSION:
+    if size.get(id(root), 1) - max(distinct, 1) > MAX_ALIAS_EXPANSION:
         raise ModelFileError(
             f"{source}: YAML aliases repeat more than {MAX_ALIAS_EXPANSION:,} nodes (the document has "
             f"{distinct:,} distinct nodes); write the data out instead of nesting aliases"
         )
 
 
-def _yaml_children(node: yaml.Node) -> list[yaml.Node]:
+_SCALAR_NODE = yaml.ScalarNode
+
+
+def _yaml_collections(node: yaml.Node) -> tuple[list[yaml.Node], int]:
+    """The collection children of ``node`` and the number of its scalar children."""
     if isinstance(node, yaml.SequenceNode):
-        return list(node.value)
-    if isinstance(node, yaml.MappingNode):
-        return [x for pair in node.value for x in pair]
-    return []
+        items = node.value
+    elif isinstance(node, yaml.MappingNode):
+        items = [x for pair in node.value for x in pair]
+    else:
+        return [], 0
+    kids = [x for x in items if x.__class__ is not _SCALAR_NODE]
+    return kids, len(items) - len(kids)
+
+
+def _too_deep(source: str, node: yaml.Node) -> NoReturn:
+    mark = node.start_mark
+    raise ModelFileError(
+        f"{source}: line {mark.line + 1}, column {mark.column + 1}: lists or mappings nested "
+        f"more than {MAX_DEPTH} levels deep"
+    )
 
 
 def _parse_json(text: str, source: str) -> Any:
