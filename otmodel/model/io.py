@@ -464,15 +464,15 @@ def _parse(text: str, fmt: str, source: str) -> Any:
 
     Before a YAML document is built, its node graph is measured (:func:`_check_yaml_graph`): a few
     hundred bytes of nested aliases can stand for billions of nodes, which every later walk over
-    the data would expand. JSON, which has no aliases, is measured for depth once parsed.
+    the data would expand. JSON, which has no aliases, is measured for depth on its text.
     """
     try:
         if fmt == "yaml":
             return _parse_yaml(text, source)
         if fmt == "json":
-            data = _parse_json(text, source)
-            _check_depth(data, source)
-            return data
+            if _json_depth(text) > MAX_DEPTH:  # measured on the text: the parser never recurses that deep
+                raise ModelFileError(f"{source}: lists or mappings nested more than {MAX_DEPTH} levels deep")
+            return _parse_json(text, source)
     except RecursionError:  # nesting deeper than the parser's own stack allows
         raise ModelFileError(f"{source}: lists or mappings nested too deeply (the limit is {MAX_DEPTH})") from None
     except ModelFileError:
@@ -604,16 +604,33 @@ def _parse_json(text: str, source: str) -> Any:
         raise ModelFileError(f"{source}: duplicate key {_show(exc.args[0])} in a JSON object") from None
 
 
-def _check_depth(data: Any, source: str) -> None:
-    """Refuse parsed data nested deeper than :data:`MAX_DEPTH` (an iterative walk: no recursion)."""
-    stack: list[tuple[Any, int]] = [(data, 1)]
-    while stack:
-        value, level = stack.pop()
-        if isinstance(value, (list, dict)):
-            if level > MAX_DEPTH:
-                raise ModelFileError(f"{source}: lists or mappings nested more than {MAX_DEPTH} levels deep")
-            items = value.values() if isinstance(value, dict) else value
-            stack.extend((v, level + 1) for v in items if isinstance(v, (list, dict)))
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
+
+
+def _json_depth(text: str, chunk: int = 1 << 24) -> int:
+    """The deepest nesting of ``[`` and ``{`` in JSON ``text``, strings left out (vectorized, in chunks).
+
+    Exact for valid JSON; for invalid JSON an upper bound of what a parser would reach before
+    failing. Costs a small fraction of ``json.loads`` (one regular-expression pass to drop the
+    strings, then a running sum over the brackets), where a walk over the parsed data cost twice
+    ``json.loads`` (measured on a 3 MB file of 100,000 points).
+    """
+    # only the brackets matter: bytes.translate drops everything else at C speed
+    bare = _JSON_STRING.sub("", text).encode("utf-8", "surrogatepass").translate(None, _NOT_BRACKETS)
+    deepest, level = 0, 0
+    for start in range(0, len(bare), chunk):
+        b = np.frombuffer(bare, dtype=np.uint8, count=min(chunk, len(bare) - start), offset=start)
+        run = np.cumsum(_BRACKET_STEP[b], dtype=np.int64) + level
+        if run.size:
+            deepest = max(deepest, int(run.max()))
+            level = int(run[-1])
+    return deepest
+
+
+_NOT_BRACKETS = bytes(sorted(set(range(256)) - set(b"[]{}")))
+_BRACKET_STEP = np.zeros(256, dtype=np.int8)
+_BRACKET_STEP[[ord("["), ord("{")]] = 1
+_BRACKET_STEP[[ord("]"), ord("}")]] = -1
 
 
 _SHORT = reprlib.Repr()
