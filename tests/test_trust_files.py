@@ -176,6 +176,18 @@ def test_nesting_at_the_limit_reaches_the_schema() -> None:
             loads(doc, fmt=fmt)
 
 
+def test_json_depth_ignores_brackets_in_strings() -> None:
+    from otmodel.model.io import _json_depth
+
+    doc = json.dumps({"a": '[[["[[' + "\\", "b": [[1], {"c": ["]]]"]}], "d": "[" * 1000})
+    assert _json_depth(doc) == 4  # {b: [ {c: [ ... ] } ] }
+    assert _json_depth(doc, chunk=3) == 4  # the running depth carries across chunks
+    assert _json_depth("[" * 70 + "]" * 70) == 70
+    # a name full of brackets is just a string: the file loads
+    text = json.dumps({"otmodel": 1, "kind": "flow", "nodes": [{"name": "[" * 200}]})
+    assert loads(text, fmt="json").node_names == ["[" * 200]
+
+
 def test_deep_json_through_the_cli_is_a_message(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "deep.json"
     path.write_text("[" * 100_000 + "]" * 100_000)
