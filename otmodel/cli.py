@@ -66,6 +66,8 @@ def _parse_options(items: Sequence[str]) -> dict[str, Any]:
 def _check_model_path(path: Path) -> None:
     if not path.exists():
         raise _UsageError(f"no such file: {path}")
+    if path.is_dir():
+        raise _UsageError(f"{path}: is a directory, not a model file")
 
 
 def _check_options(backend: str | None, options: dict[str, Any]) -> None:

@@ -118,7 +118,8 @@ def test_cli_exit_codes_are_documented(capsys: pytest.CaptureFixture[str]) -> No
 @pytest.mark.parametrize(
     ("argv", "match"),
     [
-        (["solve", "{tmp}"], "not a regular file (a directory)"),
+        (["solve", "{tmp}"], "model.yaml: is a directory, not a model file"),
+        (["check", "{tmp}/.."], "is a directory, not a model file"),
         (["solve", SMALL_FLOW, "--option", "tol=abc"], "option tol='abc': expected a number"),
         (["solve", SMALL_FLOW, "--option", "noequals"], "--option expects KEY=VALUE, got 'noequals'"),
         (["solve", SMALL_FLOW, "--option", "=3"], "--option expects KEY=VALUE, got '=3'"),
