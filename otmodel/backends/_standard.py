@@ -414,18 +414,23 @@ def check_point(
     return PointCheck(bool(rel[k] <= rtol), names[k], float(abs(res[k])), float(scale[k]), rtol)
 
 
-def checked_solution(sol: Solution, rtol: float = CHECK_RTOL) -> tuple[Solution, PointCheck | None]:
+def checked_solution(
+    sol: Solution, rtol: float = CHECK_RTOL, model_changed: bool = False
+) -> tuple[Solution, PointCheck | None]:
     """Clip an OPTIMAL point into its bounds, recompute its objective and verify it (:func:`check_point`).
 
     Returns the solution with ``info["check"]`` (the verdict in words) and the verdict; a solution
-    that is not OPTIMAL or carries no point is returned as it is, with ``None``.
+    that is not OPTIMAL or carries no point is returned as it is, with ``None``. Self-loops are set
+    to their own optimum and a failing vertex's basic flows recomputed (:func:`tree_flows`) only
+    for the problem as it is: not when ``model_changed`` (a user added constraints to the model,
+    which those steps do not know).
     """
     if sol.status is not Status.OPTIMAL or not sol.has_point:
         return sol, None
     problem = sol.problem
     flows = np.clip(np.asarray(sol.flows, dtype=float), problem.lower, problem.upper)
     loops = np.flatnonzero(problem.tails == problem.heads)
-    if loops.size:
+    if loops.size and not model_changed:
         # a self-loop's optimal flow depends on its own cost and bounds only (no row sees it):
         # its local response at zero potential difference, where that is finite; an interior
         # point leaves it wherever its barrier stopped
@@ -438,7 +443,7 @@ def checked_solution(sol: Solution, rtol: float = CHECK_RTOL) -> tuple[Solution,
         plan = sp.csr_matrix(plan, copy=True)
         plan.data = np.maximum(plan.data, 0.0)
     info = dict(sol.info)
-    network_lp = problem.is_linear and not isinstance(problem, SpatialFlowProblem)
+    network_lp = problem.is_linear and not isinstance(problem, SpatialFlowProblem) and not model_changed
     psi = np.asarray(sol.potentials, dtype=float)
 
     def judge(p: NDArray[np.float64]) -> PointCheck:

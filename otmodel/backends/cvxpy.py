@@ -142,7 +142,9 @@ class CvxpyModel:
         supply and throughput); one that fails is returned as NUMERICAL_ERROR with the node named
         in ``info["failing_node"]`` (the backend's :meth:`CvxpyBackend.solve` falls back instead).
         """
-        sol, verdict = checked_solution(CvxpyBackend()._solve_model(self, Timer(), **options))
+        sol, verdict = checked_solution(
+            CvxpyBackend()._solve_model(self, Timer(), **options), model_changed=bool(self._user_constraints)
+        )
         if verdict is None or verdict.ok:
             return sol
         info = {**sol.info, "failing_node": verdict.worst}

@@ -458,7 +458,7 @@ class PyomoModel:
         NUMERICAL_ERROR with the node named in ``info["failing_node"]`` (the backend's
         :meth:`PyomoBackend.solve` falls back instead).
         """
-        sol, verdict = checked_solution(self._solve(**options))
+        sol, verdict = checked_solution(self._solve(**options), model_changed=self.is_modified())
         if verdict is None or verdict.ok:
             return sol
         info = {**sol.info, "failing_node": verdict.worst}
