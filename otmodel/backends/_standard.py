@@ -129,7 +129,7 @@ def balanced_supply(problem: FlowProblem) -> NDArray[np.float64]:
     """The supplies of a flow problem with their accepted imbalance removed.
 
     A :class:`FlowProblem` accepts ``|sum(s)|`` up to ``balance_rtol * max(1, sum|s|)``. Scaling the
-    masses to O(1) (:func:`_scales`) would scale that imbalance too: supplies that are pure round-off
+    masses to O(1) (:func:`choose_scales`) would scale that imbalance too: supplies that are pure round-off
     (``s = [2.8e-17, 0, ...]``, a transport between two equal distributions) became an infeasible
     model of imbalance 1. The imbalance is therefore taken off every non-zero supply in proportion to
     its size, so the compiled model balances exactly; the change is within the accepted tolerance.
@@ -219,10 +219,6 @@ def choose_scales(problem: FlowProblem, cost: NDArray[np.float64] | None = None)
     return kappa, sigma
 
 
-def _scales(problem: FlowProblem, cost: NDArray[np.float64] | None) -> tuple[float, float]:
-    return choose_scales(problem, cost)
-
-
 def build_standard_form(problem: FlowProblem, scale: bool = True, point_mass: float = 1.0) -> StandardForm:
     """Compile ``problem`` into a :class:`StandardForm`, sparse matrices built in one shot.
 
@@ -244,14 +240,14 @@ def build_standard_form(problem: FlowProblem, scale: bool = True, point_mass: fl
         pair_point = pos[rr].astype(np.intp)
         pair_end = ss.astype(np.intp)
         pair_cost = C[pair_point, pair_end]
-        kappa, sigma = _scales(problem, pair_cost)
+        kappa, sigma = choose_scales(problem, pair_cost)
         kappa *= float(point_mass)
     else:
         C = None
         pos = np.zeros(0, dtype=np.intp)
         pair_point = pair_end = np.zeros(0, dtype=np.intp)
         pair_cost = np.zeros(0)
-        kappa, sigma = _scales(problem, None)
+        kappa, sigma = choose_scales(problem, None)
     if not scale:
         kappa, sigma = 1.0, 1.0
     npair = pair_point.size
