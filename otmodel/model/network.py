@@ -22,25 +22,22 @@ import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 
 from otmodel.errors import (
+    AmbiguousArcError,
     DuplicateNodeError,
     InvalidBoundsError,
     InvalidDataError,
     NonConvexError,
+    OTModelError,
     UnknownNodeError,
 )
+from otmodel.model import values
 from otmodel.model.costs import ArcCost, ArcCosts, as_arc_cost
 
 __all__ = ["Network", "Node", "Arc"]
 
 
 def _finite(value: Any, what: str) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise InvalidDataError(f"{what} = {value!r} is not a number") from None
-    if not math.isfinite(v):
-        raise InvalidDataError(f"{what} = {v} must be finite")
-    return v
+    return values.finite(value, what)
 
 
 @dataclass(frozen=True)
@@ -96,25 +93,28 @@ class Network:
         position: Sequence[float] | None = None,
         endpoint: bool = False,
     ) -> Network:
-        """Add a node; returns the network so that calls can be chained."""
-        key = str(name)
+        """Add a node; returns the network so that calls can be chained.
+
+        ``name`` is written as ``str(name)`` and must be non-empty (a model file could not hold an
+        empty name); ``supply`` and the two coordinates of ``position`` are finite real numbers;
+        ``endpoint`` is a boolean (or 0/1).
+        """
+        key = values.name(name, "node name")
         if key in self._index:
             raise DuplicateNodeError(f"node {key!r} is defined twice")
         s = _finite(supply, f"node {key!r}: supply")
         pos: tuple[float, float] | None = None
         if position is not None:
-            try:
-                coords = [float(c) for c in position]
-            except (TypeError, ValueError):
-                raise InvalidDataError(f"node {key!r}: position {position!r} is not a pair of numbers") from None
-            if len(coords) != 2:
-                raise InvalidDataError(f"node {key!r}: position must have 2 coordinates, got {len(coords)}")
+            coords = values.float_array(position, f"node {key!r}: position", ndim=1)
+            if coords.shape != (2,):
+                raise InvalidDataError(f"node {key!r}: position must have 2 coordinates, got {coords.size}")
             pos = (
                 _finite(coords[0], f"node {key!r}: position x"),
                 _finite(coords[1], f"node {key!r}: position y"),
             )
+        is_end = values.flag(endpoint, f"node {key!r}: endpoint")
         self._index[key] = len(self._nodes)
-        self._nodes.append(Node(key, s, pos, bool(endpoint)))
+        self._nodes.append(Node(key, s, pos, is_end))
         return self
 
     def add_arc(
@@ -257,29 +257,30 @@ class Network:
         ``lower``/``upper`` default to 0 and infinity, ``positions`` is ``(n, 2)``, ``endpoints`` is a
         boolean mask or a list of indices/names.
         """
+        names = _labels(names, "names", any_label=True)
         n = len(names)
-        s = np.asarray(supply, dtype=float).reshape(-1)
+        s = values.float_array(supply, "supply").reshape(-1)
         if s.shape != (n,):
             raise InvalidDataError(f"supply has {s.size} entries for {n} nodes")
-        pos = None if positions is None else np.asarray(positions, dtype=float)
+        pos = None if positions is None else values.float_array(positions, "positions")
         if pos is not None and pos.shape != (n, 2):
             raise InvalidDataError(f"positions must have shape ({n}, 2), got {pos.shape}")
         is_end = np.zeros(n, dtype=bool)
         if endpoints is not None:
-            e = np.asarray(endpoints)
-            if e.dtype == bool:
-                if e.shape != (n,):
-                    raise InvalidDataError(f"endpoint mask has {e.size} entries for {n} nodes")
-                is_end = e
+            if _is_mask(endpoints):
+                mask = np.asarray(endpoints, dtype=bool).reshape(-1)
+                if mask.shape != (n,):
+                    raise InvalidDataError(f"endpoint mask has {mask.size} entries for {n} nodes")
+                is_end = mask
             else:
-                tmp = cls._resolve_list([str(x) for x in names], list(e), "endpoints")
+                tmp = cls._resolve_list([str(x) for x in names], _labels(endpoints, "endpoints"), "endpoints")
                 is_end[tmp] = True
         net = cls()
         for k, name in enumerate(names):
             net.add_node(name, s[k], None if pos is None else pos[k], bool(is_end[k]))
         str_names = [nd.name for nd in net._nodes]
-        t_idx = cls._resolve_list(str_names, list(np.asarray(tails).reshape(-1)), "tails")
-        h_idx = cls._resolve_list(str_names, list(np.asarray(heads).reshape(-1)), "heads")
+        t_idx = cls._resolve_list(str_names, _labels(tails, "tails"), "tails")
+        h_idx = cls._resolve_list(str_names, _labels(heads, "heads"), "heads")
         m = len(t_idx)
         if len(h_idx) != m:
             raise InvalidDataError(f"tails has {m} entries but heads has {len(h_idx)}")
@@ -287,7 +288,7 @@ class Network:
         def col(x: ArrayLike | None, default: float, what: str) -> NDArray[np.float64]:
             if x is None:
                 return np.full(m, default)
-            arr = np.asarray(x, dtype=float).reshape(-1)
+            arr = values.float_array(x, what).reshape(-1)
             if arr.size == 1:
                 return np.full(m, float(arr[0]))
             if arr.shape != (m,):
@@ -351,12 +352,27 @@ class Network:
         except KeyError:
             raise UnknownNodeError(f"unknown node {name!r}") from None
 
-    def arc_index(self, tail: Hashable, head: Hashable) -> int:
-        """Index of arc ``tail -> head`` (the first one if there are parallel arcs)."""
+    def arc_indices(self, tail: Hashable, head: Hashable) -> list[int]:
+        """Indices of every arc ``tail -> head`` (several when arcs are parallel), in arc order."""
         t, h = str(tail), str(head)
-        for k, a in enumerate(self._arcs):
-            if a.tail == t and a.head == h:
-                return k
+        return [k for k, a in enumerate(self._arcs) if a.tail == t and a.head == h]
+
+    def arc_index(self, tail: Hashable, head: Hashable) -> int:
+        """Index of the arc ``tail -> head``.
+
+        Raises :class:`~otmodel.errors.AmbiguousArcError` when parallel arcs join ``tail`` to
+        ``head`` (use :meth:`arc_indices` and the index of the arc meant): answering with one of
+        them would silently report another arc's data.
+        """
+        found = self.arc_indices(tail, head)
+        if len(found) == 1:
+            return found[0]
+        t, h = str(tail), str(head)
+        if found:
+            raise AmbiguousArcError(
+                f"{len(found)} parallel arcs join {t!r} to {h!r} (arc indices {found}); "
+                "name the arc by its index"
+            )
         for end in (t, h):
             self.index(end)
         raise UnknownNodeError(f"no arc {t}->{h}")
@@ -449,15 +465,32 @@ class Network:
         )
 
 
-def number(value: Any, what: str, nan_error: type[Exception] = InvalidDataError) -> float:
-    """``float(value)``, infinities allowed; a typed error naming ``what`` for text or NaN."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise InvalidDataError(f"{what} = {value!r} is not a number") from None
-    if math.isnan(v):
-        raise nan_error(f"{what} is NaN")
-    return v
+def number(value: Any, what: str, nan_error: type[OTModelError] = InvalidDataError) -> float:
+    """``float(value)``, infinities allowed; a typed error naming ``what`` for text, NaN, ``bool``
+    or an integer too large for a float (see :func:`otmodel.model.values.number`)."""
+    return values.number(value, what, nan_error)
+
+
+def _is_mask(value: Any) -> bool:
+    if isinstance(value, np.ndarray):
+        return bool(value.dtype == bool)
+    return isinstance(value, (list, tuple)) and len(value) > 0 and all(isinstance(x, (bool, np.bool_)) for x in value)
+
+
+def _labels(value: Any, what: str, any_label: bool = False) -> list[Any]:
+    """A flat list of node labels (names or integer indices; any label if ``any_label``) from a
+    sequence or a 1-d array."""
+    if isinstance(value, np.ndarray):
+        if value.ndim > 1:
+            raise InvalidDataError(f"{what} must be a flat list of node names or indices, got shape {value.shape}")
+        return list(value.reshape(-1).tolist())
+    if isinstance(value, (str, bytes, dict, set, frozenset)) or not isinstance(value, Iterable):
+        raise InvalidDataError(f"{what} must be a list of node names or indices, got {type(value).__name__}")
+    items = list(value)
+    for k, it in enumerate([] if any_label else items):
+        if not isinstance(it, (str, int, np.integer)) or isinstance(it, (bool, np.bool_)):
+            raise InvalidDataError(f"{what}[{k}] = {values._describe(it)} is neither a node name nor an index")
+    return items
 
 
 def _bound(value: Any, what: str) -> float:
