@@ -24,6 +24,14 @@ solver_options : dict
     (for Clarabel an ``UnsupportedError`` listing its settings, checked before solving).
 
 Any other option is refused with the list of these; ``tol`` and ``time_limit`` must be positive.
+
+Verification
+------------
+Every point the solver calls optimal is verified node by node before it is reported OPTIMAL
+(:func:`~otmodel.backends._standard.solve_checked`): the chosen solver on the scaled model, then on
+the unscaled one, then HiGHS through cvxpy, then (linear flow problems) a HiGHS simplex vertex and
+an exact network-flow solve; NUMERICAL_ERROR, with the failing node in ``info["failing_node"]``,
+when none passes. ``info["attempt"]`` says which answer was kept, ``info["check"]`` the verdict.
 """
 
 from __future__ import annotations
@@ -138,7 +146,9 @@ class CvxpyModel:
         supply and throughput); one that fails is returned as NUMERICAL_ERROR with the node named
         in ``info["failing_node"]`` (the backend's :meth:`CvxpyBackend.solve` falls back instead).
         """
-        sol, verdict = checked_solution(CvxpyBackend()._solve_model(self, Timer(), **options))
+        sol, verdict = checked_solution(
+            CvxpyBackend()._solve_model(self, Timer(), **options), model_changed=bool(self._user_constraints)
+        )
         if verdict is None or verdict.ok:
             return sol
         info = {**sol.info, "failing_node": verdict.worst}

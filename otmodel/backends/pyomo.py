@@ -83,6 +83,15 @@ time_limit : float
     Seconds for the whole solve; each HiGHS run gets what remains of it (default: none).
 verbose : bool
     Print HiGHS's log.
+
+Verification
+------------
+Every point HiGHS calls optimal is verified node by node before it is reported OPTIMAL:
+:meth:`PyomoBackend.solve` tries the scaled model, then the unscaled one, then (linear flow
+problems) a HiGHS simplex vertex and an exact network-flow solve
+(:func:`~otmodel.backends._standard.solve_checked`); :meth:`PyomoModel.solve`, on a model a user
+may have changed, reports a point that fails as NUMERICAL_ERROR. The failing node is named in
+``info["failing_node"]``; ``info["check"]`` holds the verdict.
 """
 
 from __future__ import annotations
@@ -458,7 +467,7 @@ class PyomoModel:
         NUMERICAL_ERROR with the node named in ``info["failing_node"]`` (the backend's
         :meth:`PyomoBackend.solve` falls back instead).
         """
-        sol, verdict = checked_solution(self._solve(**options))
+        sol, verdict = checked_solution(self._solve(**options), model_changed=self.is_modified())
         if verdict is None or verdict.ok:
             return sol
         info = {**sol.info, "failing_node": verdict.worst}
