@@ -395,3 +395,32 @@ def test_storage_near_the_float_limit_checks_a_step_without_warning(storage: lis
         warnings.simplefilter("error")
         p = om.AttractionProblem(W2, [1, 0], [0, 1], storage=storage)
         assert p.step(p.rho0).check() == []  # room enough: nothing fails
+
+
+BIG = 10**5000  # Python refuses str() and repr() of it (ValueError): messages must not need them
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: om.GraphTransportProblem(CYCLE, [1, 0], [0, 1], gamma=1.0, gamma_scaling=BIG),
+        lambda: om.GraphTransportProblem(CYCLE, [1, 0], [0, 1], gamma=1.0, split=BIG),
+        lambda: om.GraphTransportProblem([(BIG, "b"), ("b", BIG)], [1, 0], [0, 1], gamma=1.0),
+        lambda: om.GraphTransportProblem(CYCLE, {BIG: 1}, [0, 1], gamma=1.0),
+        lambda: om.GraphTransportProblem(CYCLE, [1, 0], [0, 1], gamma=1.0, cost={(BIG, "b"): 1}),
+        lambda: om.Network().add_node(BIG),
+        lambda: om.Network().add_node("a").index(BIG),
+        lambda: om.Network().add_node("a").add_arc(BIG, "a"),
+        lambda: om.Network.from_arrays(["a", "b"], [1, -1], [BIG], [1]),
+        lambda: om.AttractionProblem(W2, [1, 0], [0, 1], names=[BIG, 1]),
+        lambda: om.AttractionProblem(W2, [1, 0], [0, 1]).node_index(BIG),
+        lambda: om.Geodesic(W2, [0], {BIG: 0}),
+        lambda: om.Geodesic(W2, [BIG], {"E": 0}),
+        lambda: om.Grid.from_density(BIG, (0, 1, 0, 1), (1, 1)),
+        lambda: om.Grid.from_density(om.Uniform(), (0, 1, 0, 1), (-BIG, 1)),
+    ],
+)
+def test_labels_and_options_python_cannot_write_are_typed(build: Any) -> None:
+    """Found by the fuzz test: an error message with ``{x!r}`` of a 5000-digit integer raised
+    ValueError instead of the typed error it was writing."""
+    _typed(build)

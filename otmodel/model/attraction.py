@@ -101,13 +101,13 @@ class Schedule:
 
     def __post_init__(self) -> None:
         if self.law not in _LAWS:
-            raise InvalidDataError(f"unknown schedule law {self.law!r}; use one of {', '.join(_LAWS)}")
+            raise InvalidDataError(f"unknown schedule law {values.describe(self.law)}; use one of {', '.join(_LAWS)}")
         object.__setattr__(self, "c", values.finite(self.c, "schedule constant c"))
         object.__setattr__(self, "start", values.finite(self.start, "schedule start"))
         if self.first is not None:
             object.__setattr__(self, "first", values.finite(self.first, "schedule first value"))
         if self.law == "callable" and not callable(self.func):
-            raise InvalidDataError(f"a 'callable' schedule needs a function of t, got {self.func!r}")
+            raise InvalidDataError(f"a 'callable' schedule needs a function of t, got {values.describe(self.func)}")
 
     def value(self, t: int) -> float:
         if t == 0 and self.first is not None:
@@ -121,7 +121,7 @@ class Schedule:
             return 1.0 / math.log(s) if s > 1 else math.inf
         if self.law == "callable" and self.func is not None:
             return values.number(self.func(t), f"schedule {getattr(self.func, '__name__', 'callable')}({t})")
-        raise InvalidDataError(f"unknown schedule law {self.law!r}")
+        raise InvalidDataError(f"unknown schedule law {values.describe(self.law)}")
 
     def __call__(self, t: int) -> float:
         return self.value(t)
@@ -152,14 +152,14 @@ def as_schedule(x: ScheduleLike, name: str, start: float = 1.0, first: float | N
     if isinstance(x, Schedule):
         return x if first is None else x.with_first(first)
     if isinstance(x, (bool, np.bool_)):
-        raise InvalidDataError(f"{name} must be a number, '1/t', '1/ln t' or a callable, got {x!r}")
+        raise InvalidDataError(f"{name} must be a number, '1/t', '1/ln t' or a callable, got {values.describe(x)}")
     if isinstance(x, (int, float, np.floating, np.integer)):
         return Schedule("constant", values.finite(x, name), start, first)
     if isinstance(x, str):
         key = x.replace(" ", "").lower()
         law = {"1/t": "1/t", "1/lnt": "1/ln t", "1/log(t)": "1/ln t", "1/ln(t)": "1/ln t"}.get(key)
         if law is None:
-            raise InvalidDataError(f"{name}: unknown schedule {x!r}; use a number, '1/t', '1/ln t' or a callable")
+            raise InvalidDataError(f"{name}: unknown schedule {values.describe(x)}; use a number, '1/t', '1/ln t' or a callable")
         return Schedule(law, 0.0, start, first)
     if callable(x):
         return Schedule("callable", 0.0, start, first, x)
@@ -252,7 +252,7 @@ def graph_family(
             if nx.is_connected(G):
                 break
     else:
-        raise InvalidDataError(f"unknown graph family {family!r}; use one of {', '.join(GRAPH_FAMILIES)}")
+        raise InvalidDataError(f"unknown graph family {values.describe(family)}; use one of {', '.join(GRAPH_FAMILIES)}")
     if family == "geometric":
         pos = pos0
     elif family == "grid":
@@ -453,9 +453,9 @@ class AttractionProblem:
         from otmodel.errors import UnknownNodeError
 
         try:
-            return self.node_names.index(str(name))
+            return self.node_names.index(values.label(name, "node"))
         except ValueError:
-            raise UnknownNodeError(f"unknown node {name!r}") from None
+            raise UnknownNodeError(f"unknown node {values.describe(name)}") from None
 
     def omega_at(self, t: int) -> float:
         """The weight :math:`\\omega(t)` of the step from rho_t, checked to lie in [0, 1]."""

@@ -114,7 +114,7 @@ def as_arc_cost(cost: ArcCost | float | int | None) -> ArcCost:
         return cost
     if isinstance(cost, (int, float, np.integer, np.floating)) and not isinstance(cost, (bool, np.bool_)):
         return Linear(values.finite(cost, "arc cost"))
-    raise InvalidDataError(f"arc cost {cost!r} is neither a number nor an ArcCost (Linear, Quadratic)")
+    raise InvalidDataError(f"arc cost {values.describe(cost)} is neither a number nor an ArcCost (Linear, Quadratic)")
 
 
 @dataclass(frozen=True)

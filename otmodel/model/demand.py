@@ -108,7 +108,7 @@ def _pair(v: float | Sequence[float], what: str) -> tuple[float, float]:
     if arr.size == 1:
         arr = np.repeat(arr, 2)
     if arr.shape != (2,) or not np.all(np.isfinite(arr)):
-        raise InvalidDataError(f"{what} must be a finite number or a pair of numbers, got {v!r}")
+        raise InvalidDataError(f"{what} must be a finite number or a pair of numbers, got {values.describe(v)}")
     return float(arr[0]), float(arr[1])
 
 
@@ -325,7 +325,7 @@ class Grid(Points):
         elif callable(density):
             f = values.float_array(density(xy), "density values").reshape(-1)
         else:
-            raise InvalidDataError(f"density {density!r} is neither a Density nor a callable")
+            raise InvalidDataError(f"density {values.describe(density)} is neither a Density nor a callable")
         if f.shape != (xy.shape[0],):
             raise InvalidDataError(f"density returned {f.size} values for {xy.shape[0]} grid points")
         area = (b[1] - b[0]) * (b[3] - b[2]) / (nx * ny)
@@ -600,13 +600,13 @@ class Geodesic(AssignmentCost):
                 return labels[v]
             k = values.integer(v, f"{what} (a graph node index)")
             if not 0 <= k < g.shape[0]:
-                raise InvalidDataError(f"{what}: node {k} out of range 0..{g.shape[0] - 1}")
+                raise InvalidDataError(f"{what}: node {values.describe(k)} out of range 0..{g.shape[0] - 1}")
             return k
 
         self.graph = g
         self.directed = bool(directed)
         self.point_nodes = np.array([resolve(v, f"point_nodes[{k}]") for k, v in enumerate(point_nodes)], dtype=np.intp)
-        self.endpoint_nodes = {str(k): resolve(v, f"endpoint_nodes[{k!r}]") for k, v in endpoint_nodes.items()}
+        self.endpoint_nodes = {values.label(k, "endpoint_nodes key"): resolve(v, f"endpoint_nodes[{values.describe(k)}]") for k, v in endpoint_nodes.items()}
         self._dist: NDArray[np.float64] | None = None
         self._order: list[str] | None = None
 

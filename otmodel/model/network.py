@@ -126,7 +126,7 @@ class Network:
         upper: float = math.inf,
     ) -> Network:
         """Add arc ``tail -> head`` with ``cost`` (a number means :class:`Linear`) and bounds."""
-        t, h = str(tail), str(head)
+        t, h = values.label(tail, "arc tail"), values.label(head, "arc head")
         label = f"arc {t}->{h}"
         for end in (t, h):
             if end not in self._index:
@@ -348,13 +348,13 @@ class Network:
     def index(self, name: Hashable) -> int:
         """Integer index of node ``name``."""
         try:
-            return self._index[str(name)]
+            return self._index[values.label(name, "node")]
         except KeyError:
-            raise UnknownNodeError(f"unknown node {name!r}") from None
+            raise UnknownNodeError(f"unknown node {values.describe(name)}") from None
 
     def arc_indices(self, tail: Hashable, head: Hashable) -> list[int]:
         """Indices of every arc ``tail -> head`` (several when arcs are parallel), in arc order."""
-        t, h = str(tail), str(head)
+        t, h = values.label(tail, "arc tail"), values.label(head, "arc head")
         return [k for k, a in enumerate(self._arcs) if a.tail == t and a.head == h]
 
     def arc_index(self, tail: Hashable, head: Hashable) -> int:
@@ -367,7 +367,7 @@ class Network:
         found = self.arc_indices(tail, head)
         if len(found) == 1:
             return found[0]
-        t, h = str(tail), str(head)
+        t, h = values.label(tail, "arc tail"), values.label(head, "arc head")
         if found:
             raise AmbiguousArcError(
                 f"{len(found)} parallel arcs join {t!r} to {h!r} (arc indices {found}); "
@@ -488,7 +488,9 @@ def _labels(value: Any, what: str, any_label: bool = False) -> list[Any]:
         raise InvalidDataError(f"{what} must be a list of node names or indices, got {type(value).__name__}")
     items = list(value)
     for k, it in enumerate([] if any_label else items):
-        if not isinstance(it, (str, int, np.integer)) or isinstance(it, (bool, np.bool_)):
+        if not isinstance(it, (str, int, np.integer)) or isinstance(it, (bool, np.bool_)) or (
+            isinstance(it, int) and it.bit_length() > 63
+        ):
             raise InvalidDataError(f"{what}[{k}] = {values._describe(it)} is neither a node name nor an index")
     return items
 

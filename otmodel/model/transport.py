@@ -61,7 +61,7 @@ from otmodel.errors import InvalidBoundsError, InvalidDataError, UnbalancedError
 from otmodel.model.costs import Linear, Quadratic
 from otmodel.model.network import Network, number
 from otmodel.model.problems import BALANCE_RTOL, FlowProblem
-from otmodel.model.values import float_array, option
+from otmodel.model.values import describe, float_array, label, option
 
 __all__ = ["GraphTransportProblem", "SPLITS", "GAMMA_SCALINGS"]
 
@@ -95,12 +95,12 @@ def _edges(graph: Any, order: Sequence[Any] | None = None) -> tuple[list[Any], l
     seen: set[tuple[str, str]] = set()
     for k, e in enumerate(items):
         if not isinstance(e, (tuple, list)) or len(e) not in (2, 3):
-            raise InvalidDataError(f"edge list item {k} = {e!r} is not a (tail, head) or (tail, head, attrs) tuple")
+            raise InvalidDataError(f"edge list item {k} = {describe(e)} is not a (tail, head) or (tail, head, attrs) tuple")
         u, v = e[0], e[1]
         _hashable(u, f"edge list item {k}: tail")
         _hashable(v, f"edge list item {k}: head")
         if len(e) == 3 and not isinstance(e[2], Mapping):
-            raise InvalidDataError(f"edge list item {k}: attributes {e[2]!r} must be a mapping (e.g. {{'cost': 1}})")
+            raise InvalidDataError(f"edge list item {k}: attributes {describe(e[2])} must be a mapping (e.g. {{'cost': 1}})")
         attrs = dict(e[2]) if len(e) == 3 else {}
         if (str(u), str(v)) in seen:
             raise InvalidDataError(f"edge list item {k}: arc {u}->{v} is given twice")
@@ -117,7 +117,8 @@ def _hashable(v: Any, what: str) -> None:
     try:
         hash(v)
     except TypeError:
-        raise InvalidDataError(f"{what} = {v!r} cannot be a node label (unhashable {type(v).__name__})") from None
+        raise InvalidDataError(f"{what} = {describe(v)} cannot be a node label (unhashable {type(v).__name__})") from None
+    label(v, what)  # node names are str(label): a label must have one
 
 
 def _per_node(values: Any, names: list[str], what: str, default: float | None = None) -> NDArray[np.float64]:
@@ -127,7 +128,7 @@ def _per_node(values: Any, names: list[str], what: str, default: float | None = 
         index = {nm: i for i, nm in enumerate(names)}
         out = np.full(n, 0.0 if default is None else default)
         for key, val in values.items():
-            if str(key) not in index:
+            if label(key, what) not in index:
                 raise UnknownNodeError(f"{what}: unknown node {key!r}")
             out[index[str(key)]] = _num(val, f"{what}[{key!r}]")
         return out
@@ -161,8 +162,8 @@ def _per_arc(values: Any, arcs: list[tuple[Any, Any, dict[str, Any]]], attr: str
             try:
                 u, v = key
             except (TypeError, ValueError):
-                raise InvalidDataError(f"{what}: key {key!r} is not a (tail, head) pair") from None
-            if (str(u), str(v)) not in index:
+                raise InvalidDataError(f"{what}: key {describe(key)} is not a (tail, head) pair") from None
+            if (label(u, what), label(v, what)) not in index:
                 raise UnknownNodeError(f"{what}: no arc {u}->{v} in the graph")
             out[index[(str(u), str(v))]] = _num(val, f"arc {u}->{v}: {what}")
         missing = np.flatnonzero(np.isnan(out))
@@ -235,9 +236,9 @@ class GraphTransportProblem(FlowProblem):
         # NaN would make the mass check below pass whatever the masses (NaN comparisons are false)
         balance_rtol = option(balance_rtol, "balance_rtol")
         if not isinstance(gamma_scaling, str) or gamma_scaling not in GAMMA_SCALINGS:
-            raise InvalidDataError(f"gamma_scaling = {gamma_scaling!r} must be one of {GAMMA_SCALINGS}")
+            raise InvalidDataError(f"gamma_scaling = {describe(gamma_scaling)} must be one of {GAMMA_SCALINGS}")
         if not isinstance(split, (str, float)) or str(split) not in SPLITS:
-            raise InvalidDataError(f"split = {split!r} must be one of {SPLITS} (the paper's equation numbers)")
+            raise InvalidDataError(f"split = {describe(split)} must be one of {SPLITS} (the paper's equation numbers)")
         raw_nodes, arcs = _edges(graph, nodes)
         names = [str(v) for v in raw_nodes]
         if len(set(names)) != len(names):

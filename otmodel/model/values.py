@@ -27,13 +27,14 @@ from numpy.typing import NDArray
 
 from otmodel.errors import InvalidDataError, OTModelError
 
-__all__ = ["number", "finite", "integer", "option", "flag", "name", "float_array"]
+__all__ = ["number", "finite", "integer", "option", "flag", "name", "label", "describe", "float_array"]
 
 _TEXT = (str, bytes, bytearray)
 
 
-def _describe(value: Any, limit: int = 60) -> str:
-    """A short ``repr`` for a message (never the repr of a huge value in full)."""
+def describe(value: Any, limit: int = 60) -> str:
+    """A short ``repr`` of a user's value for a message: never the repr of a huge value in full, and
+    never an exception (``repr`` of an integer of 4300+ digits raises ``ValueError``)."""
     if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
         # not str(value): Python refuses to write integers of more than 4300 digits as text
         return f"an integer of about {int(value.bit_length() * math.log10(2)) + 1} digits"
@@ -42,6 +43,20 @@ def _describe(value: Any, limit: int = 60) -> str:
     except Exception:  # a hostile __repr__ must not replace the error we are raising
         text = f"<{type(value).__name__}>"
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+_describe = describe
+
+
+def label(value: Any, what: str) -> str:
+    """``str(value)`` for a label looked up by name; a typed error when ``str`` itself fails (an
+    integer of 4300+ digits, a hostile ``__str__``)."""
+    if isinstance(value, str):
+        return value
+    try:
+        return str(value)
+    except Exception:
+        raise InvalidDataError(f"{what} {describe(value)} cannot be written as text") from None
 
 
 def number(value: Any, what: str, nan_error: type[OTModelError] = InvalidDataError) -> float:
@@ -104,7 +119,7 @@ def integer(value: Any, what: str, minimum: int | None = None) -> int:
             raise InvalidDataError(f"{what} = {_describe(value)} is not an integer")
         k = int(v)
     if minimum is not None and k < minimum:
-        raise InvalidDataError(f"{what} = {k} must be >= {minimum}")
+        raise InvalidDataError(f"{what} = {describe(k)} must be >= {minimum}")
     return k
 
 
