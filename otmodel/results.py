@@ -144,8 +144,8 @@ class Solution:
     flows : (m,) array -- flow per arc (arc order of the problem)
     potentials : (n,) array -- node potentials psi in the sign convention of Laurentin et al.
         eq. (3)-(4): at an exact answer the dual function q(psi) equals the optimum
-    assignment : scipy.sparse.csr_matrix (N, |S|) or None -- the transport plan pi(x_k, i)
-    cell_mass : (|S|,) array or None -- mass assigned to each endpoint
+    assignment : scipy.sparse.csr_matrix ``(N, |S|)`` or None -- the transport plan pi(x_k, i)
+    cell_mass : ``(|S|,)`` array or None -- mass assigned to each endpoint
     backend, solver : names
     timings : dict -- seconds spent in 'build', 'solve' and 'total'
     trace : Trace or None
