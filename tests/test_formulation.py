@@ -202,7 +202,9 @@ def test_explain_names_tight_arcs_potentials_and_certificate() -> None:
     assert f"and {len(at_upper)} at their upper bound" in text
     assert "CERTIFIED" in text and "not certified" not in text
     assert "\\psi_{\\mathrm{s}}" in text
-    bad = om.Solution(**{**sol.__dict__, "potentials": sol.potentials + np.array([0, 5.0, 0, 0])})
+    worse = np.array([0.5, 2.5, 0.5, 2.5, 0.0])  # feasible (s->a, s->b, a->t, b->t, a->b), not optimal
+    bad = om.Solution(**{**sol.__dict__, "flows": worse, "objective": p.objective(worse)})
+    assert p.objective(worse) > sol.objective + 1
     assert "not certified" in str(bad.explain())
     spatial = om.solve(_tiny_spatial(), backend="highs")
     assert "Laguerre cell" in str(spatial.explain())
