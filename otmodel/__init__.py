@@ -17,6 +17,7 @@ from otmodel.backends._loop import Constant, Diminishing
 from otmodel.backends.admm import Departure, SupplyChange
 from otmodel.backends.dual_ascent import Curvature
 from otmodel.errors import (
+    AmbiguousArcError,
     DuplicateNodeError,
     InvalidBoundsError,
     InvalidDataError,
@@ -68,6 +69,7 @@ def load(path: str | Path) -> Any:
 
 
 __all__ = [
+    "AmbiguousArcError",
     "AttractionFlow",
     "AttractionProblem",
     "AttractionStep",
