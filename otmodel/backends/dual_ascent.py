@@ -646,14 +646,27 @@ class DualAscentBackend:
             raise UnsupportedError(f"dual-ascent backend: unknown option(s) {sorted(options)}")
 
         timer = Timer()
+        whole = hasattr(step, "start") and hasattr(step, "eps_min")  # a second-order rule (Newton)
+        if whole and samples is not None:
+            raise UnsupportedError("dual-ascent backend: step_size=Newton needs exact cell masses, not samples=")
         with timer("build"):
-            oracle = _Oracle(problem, chunk, precompute, prune, samples, seed)
             x0 = np.zeros(problem.n_nodes) if psi0 is None else _psi(problem, psi0)
             stepper = step.start(problem) if hasattr(step, "start") else step
+            # the Newton rule evaluates soft and hard cells in one pass of its own: no second oracle
+            oracle = None if whole else _Oracle(problem, chunk, precompute, prune, samples, seed)
         with timer("solve"):
             run = iterate(
-                oracle, x0, stepper, max_iter, tol, callback=callback, verbose=verbose, keep_iterates="potentials"
+                stepper.oracle if oracle is None else oracle,
+                x0,
+                stepper,
+                max_iter,
+                tol,
+                callback=callback,
+                verbose=verbose,
+                keep_iterates="potentials",
             )
+        if oracle is None:
+            return self._newton_solution(problem, step, stepper, run, timer)
         with timer("reconstruct"):
             psi = run.x
             # Proposition 1 / Algorithm 1 line 16: flows p(psi) and cells Lag_i(psi) at the last psi
@@ -692,5 +705,45 @@ class DualAscentBackend:
                 "pruned": oracle.cells is not None and oracle.cells.pruner is not None,
                 "samples": samples,
                 "seed": seed,
+            },
+        )
+
+    def _newton_solution(self, problem: FlowProblem, step: Any, stepper: Any, run: Any, timer: Timer) -> Solution:
+        """The returned point of the Newton rule: flows p(psi) and the soft plan at the last psi."""
+        with timer("reconstruct"):
+            psi = run.x
+            ev = stepper.reconstruct(psi)
+            flows = ev["flows"]
+            plan = ev["plan"]
+            objective = problem.objective(flows, plan)
+        g = ev["g_soft"]
+        status = Status.CONVERGED if run.converged else Status.ITERATION_LIMIT
+        return Solution(
+            problem=problem,
+            status=status,
+            point_status=PointStatus.NEARLY_FEASIBLE,
+            objective=float(objective),
+            flows=flows,
+            potentials=psi,
+            backend=self.name,
+            solver=f"damped Newton on the smoothed dual ({step!r})",
+            assignment=plan,
+            cell_mass=ev["m_soft"],
+            timings=timer.done(),
+            trace=run.trace,
+            iterations=run.iterations,
+            message=f"{run.reason} after {run.iterations} iterations (last max |psi change| {run.last_change:.3g}, "
+            f"temperature {stepper.eps:.3g})",
+            info={
+                "dual_value": ev["q_hard"],
+                "smoothed_dual_value": ev["q_soft"],
+                "temperature": float(stepper.eps),
+                "grad_norm": float(np.linalg.norm(g)),
+                "residual": float(np.max(np.abs(g))) if g.size else 0.0,
+                "stopped_by": run.reason,
+                "precomputed": None,
+                "pruned": stepper.cells is not None and stepper.cells.pruner is not None,
+                "samples": None,
+                "seed": None,
             },
         )
