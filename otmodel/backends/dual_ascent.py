@@ -715,7 +715,10 @@ class DualAscentBackend:
             ev = stepper.reconstruct(psi)
             flows = ev["flows"]
             plan = ev["plan"]
-            objective = problem.objective(flows, plan)
+            objective = problem.flow_objective(flows)
+            if plan is not None:
+                # sum_k mu_k sum_i P_ki c(x_k, i) = hard SDOT term + excess + psi_S . m, from the same pass
+                objective += ev["sdot_hard"] + ev["excess"] + float(psi[stepper.ends] @ ev["m_soft"])
         g = ev["g_soft"]
         status = Status.CONVERGED if run.converged else Status.ITERATION_LIMIT
         return Solution(
@@ -742,7 +745,7 @@ class DualAscentBackend:
                 "residual": float(np.max(np.abs(g))) if g.size else 0.0,
                 "stopped_by": run.reason,
                 "precomputed": None,
-                "pruned": stepper.cells is not None and stepper.cells.pruner is not None,
+                "pruned": stepper.cells is not None and stepper.cells.kind >= 0,  # tiled candidates
                 "samples": None,
                 "seed": None,
             },
