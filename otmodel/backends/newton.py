@@ -211,7 +211,8 @@ class SoftCells:
         self.cost = problem.assignment_cost
         self.ex = np.ascontiguousarray(self.yxy[:, 0])
         self.ey = np.ascontiguousarray(self.yxy[:, 1])
-        self.kind = {Euclidean: 0, SquaredEuclidean: 1, Manhattan: 2}.get(type(self.cost), -1)
+        kinds: dict[type, int] = {Euclidean: 0, SquaredEuclidean: 1, Manhattan: 2}
+        self.kind = kinds.get(type(self.cost), -1)
         self.cells = None if self.kind >= 0 else CellPass(problem, chunk, precompute="auto", prune=False)
         if self.kind >= 0:
             self._tiles(max(16, int(tile)))
