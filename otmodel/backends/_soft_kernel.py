@@ -25,12 +25,13 @@ def kernel() -> Any:
         @njit(cache=True, nogil=True)
         def soft_pass(
             px: Any, py: Any, mass: Any, tile_ptr: Any, cand_ptr: Any, cand: Any,
-            ex: Any, ey: Any, psi: Any, eps: float, K: int, kind: int,
+            ex: Any, ey: Any, psi: Any, eps: float, eps_h: float, K: int, kind: int,
             cols: Any, P: Any, m_soft: Any, m_hard: Any, sums: Any, W: Any, dense: bool,
         ) -> None:  # pragma: no cover - compiled
             n_tiles = tile_ptr.size - 1
             bv = np.empty(K)
             bc = np.empty(K, dtype=np.int64)
+            bh = np.empty(K)
             for t in range(n_tiles):
                 c0, c1 = cand_ptr[t], cand_ptr[t + 1]
                 for k in range(tile_ptr[t], tile_ptr[t + 1]):
@@ -83,15 +84,23 @@ def kernel() -> Any:
                         sums[2] += w * ex_k
                         for j in range(nb):
                             m_soft[bc[j]] += w * P[k, j]
-                        if dense and nb > 1 and P[k, 1] > 1e-14:
-                            # cell adjacency: w_ij += mu_k P_ki P_kj / eps over the boundary points
-                            for a in range(nb):
-                                if P[k, a] <= 1e-14:
-                                    break
-                                for b in range(a + 1, nb):
-                                    if P[k, b] <= 1e-14:
+                        if dense and nb > 1:
+                            # cell adjacency: w_ij += mu_k H_ki H_kj / eps_h over the boundary points,
+                            # H the weights at the curvature temperature eps_h >= eps
+                            zh = 0.0
+                            for j in range(nb):
+                                bh[j] = np.exp(-(bv[j] - m0) / eps_h)
+                                zh += bh[j]
+                            if bh[1] / zh > 1e-14:
+                                for a in range(nb):
+                                    ha = bh[a] / zh
+                                    if ha <= 1e-14:
                                         break
-                                    W[bc[a], bc[b]] += w * P[k, a] * P[k, b] / eps
+                                    for b in range(a + 1, nb):
+                                        hb = bh[b] / zh
+                                        if hb <= 1e-14:
+                                            break
+                                        W[bc[a], bc[b]] += w * ha * hb / eps_h
 
         _KERNEL = soft_pass
     return _KERNEL
