@@ -613,6 +613,11 @@ class _NewtonSteps:
             "smoothed_residual": self.residual(ev),
             "excess": float(ev["excess"]),
         }
+        if ev["m_soft"] is not None:
+            # node balance at the endpoints relative to each cell's own mass (pure SDOT: the mass error)
+            m = ev["m_soft"]
+            rel = np.abs(ev["g_soft"][self.ends]) / np.where(m > 0, m, np.inf)
+            rec["cell_residual"] = float(rel.max(initial=0.0))
         return g, rec
 
     def update(self, k: int, state: Any) -> tuple[NDArray[np.float64], float, dict[str, float]]:
