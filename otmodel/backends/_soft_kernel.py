@@ -3,7 +3,8 @@ r"""Compiled inner loop of the Newton rule's cell pass: soft minimum over tile c
 Points are grouped in spatial tiles; for each tile the candidate endpoints are those whose lower
 bound of :math:`c(x,i) - \psi_i` over the tile's bounding box is within ``T`` of the smallest upper
 bound (see :class:`otmodel.backends.newton.TiledCells`). The kernel scans each point's candidates,
-keeps its ``K`` lowest values (exact best, lowest index on ties) and returns the soft weights. It is
+keeps its ``K`` lowest values (exact best, lowest index on ties; candidates arrive sorted by their
+lower bound over the tile, so the scan stops once that bound exceeds the ``K``-th value kept) and returns the soft weights. It is
 the one loop over points that no vectorized form serves without an ``N x |S|`` matrix.
 """
 
@@ -24,7 +25,7 @@ def kernel() -> Any:
 
         @njit(cache=True, nogil=True)
         def soft_pass(
-            px: Any, py: Any, mass: Any, tile_ptr: Any, cand_ptr: Any, cand: Any,
+            px: Any, py: Any, mass: Any, tile_ptr: Any, cand_ptr: Any, cand: Any, cand_lo: Any,
             ex: Any, ey: Any, psi: Any, eps: float, eps_h: float, K: int, kind: int,
             cols: Any, P: Any, m_soft: Any, m_hard: Any, sums: Any, W: Any, dense: bool,
         ) -> None:  # pragma: no cover - compiled
@@ -38,6 +39,10 @@ def kernel() -> Any:
                     x, y = px[k], py[k]
                     nb = 0
                     for a in range(c0, c1):
+                        # candidates come by increasing lower bound over the tile: once K are kept and
+                        # the next bound exceeds the K-th value, no later candidate can enter
+                        if nb == K and cand_lo[a] > bv[K - 1]:
+                            break
                         i = cand[a]
                         dx = x - ex[i]
                         dy = y - ey[i]
@@ -66,7 +71,10 @@ def kernel() -> Any:
                     w = mass[k]
                     z = 0.0
                     for j in range(nb):
-                        e = np.exp(-(bv[j] - m0) / eps)
+                        # weights below e^-40 are set to 0: their exponentials would be denormal
+                        # numbers, whose arithmetic costs a hundred times more
+                        d = (bv[j] - m0) / eps
+                        e = np.exp(-d) if d < 40.0 else 0.0
                         P[k, j] = e
                         z += e
                     ex_k = 0.0
@@ -89,7 +97,8 @@ def kernel() -> Any:
                             # H the weights at the curvature temperature eps_h >= eps
                             zh = 0.0
                             for j in range(nb):
-                                bh[j] = np.exp(-(bv[j] - m0) / eps_h)
+                                d = (bv[j] - m0) / eps_h
+                                bh[j] = np.exp(-d) if d < 40.0 else 0.0
                                 zh += bh[j]
                             if bh[1] / zh > 1e-14:
                                 for a in range(nb):

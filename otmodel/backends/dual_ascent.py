@@ -37,7 +37,11 @@ tol : float
     Stop when every :math:`|\psi_i^{k+1} - \psi_i^k| < tol` (Algorithm 1, line 15; default 1e-7).
 step_size : StepSize or float
     Step-size rule (default ``Diminishing(1, 0.01)``: :math:`\gamma_k = 1/(1 + 0.01 k)`, the paper's);
-    a number means a constant step; :class:`Curvature` gives every node its own Newton-like step.
+    a number means a constant step; :class:`Curvature` gives every node its own Newton-like step;
+    :class:`~otmodel.backends.newton.Newton` (``"newton"``) takes damped Newton steps on the
+    entropically smoothed dual, a Laplacian system solved by neighbour exchanges (conjugate gradients),
+    and returns its soft plan (see :mod:`otmodel.backends.newton`; ``chunk``, ``precompute``, ``prune``
+    and ``samples`` do not apply to it).
 psi0 : array, optional
     Starting potentials (default zeros), one per node.
 chunk : int
@@ -646,7 +650,7 @@ class DualAscentBackend:
             raise UnsupportedError(f"dual-ascent backend: unknown option(s) {sorted(options)}")
 
         timer = Timer()
-        whole = hasattr(step, "start") and hasattr(step, "eps_min")  # a second-order rule (Newton)
+        whole = bool(getattr(step, "whole_step", False))  # a second-order rule (Newton): its own cell pass
         if whole and samples is not None:
             raise UnsupportedError("dual-ascent backend: step_size=Newton needs exact cell masses, not samples=")
         with timer("build"):

@@ -32,11 +32,13 @@ polygons of the squared Euclidean cost, so exact integration is not available in
 the problems this backend serves. The entropic smoothing works for every assignment cost and
 every demand, costs one pass over the points per evaluation (as Algorithm 1's line 9), and its
 error is controlled: :math:`q_\varepsilon \le q \le q_\varepsilon + \varepsilon\,\mu(X)\log|C|`.
-The temperature starts at a fraction of the typical cost gap between a point's two best endpoints
-and is divided by ``shrink`` whenever the smoothed residual :math:`\|g_\varepsilon\|_1/\mu(X)` falls
-below ``shrink_at`` (the gap of the smoothed problem has closed), down to ``eps_min``, a fraction of the
-cost change between neighbouring demand points (below it the soft boundary holds too few points to
-carry curvature, and nothing is gained: the certificate is then already limited by the points).
+The temperature starts at ``start_fraction`` times the median gap between a point's two best
+endpoints and falls as the gap closes: it is divided by ``shrink`` whenever the smoothed residual
+:math:`\|g_\varepsilon\|_1/(2\mu(X))` is below ``shrink_at`` (the smoothed problem is nearly solved) *and*
+the soft plan still costs more than ``excess_rtol`` :math:`\max(1, |q(\psi)|)` above the hard dual value
+:math:`q(\psi)` (its share of the certified gap, computed in the same pass), never below ``eps_min``
+(``min_fraction`` times the median cost change between neighbouring demand points: colder, the soft
+boundary holds too few points to carry curvature).
 
 What is certified. The returned plan is the soft plan :math:`\pi_{ki} = \mu_k P_{ki}` at the last
 potentials (entries below ``plan_floor`` dropped): a transport plan of the *discrete* demand that
@@ -112,6 +114,8 @@ class Newton:
         Factor dividing the temperature each time the smoothed residual is below ``shrink_at``.
     shrink_at : float
         Relative smoothed residual :math:`\|g_\varepsilon\|_1/(2\mu(X))` at which the temperature falls.
+    start_fraction, min_fraction : float
+        The fractions of the defaults of ``eps0`` and ``eps_min``.
     candidates : int
         Endpoints kept per point in the soft minimum (the ``candidates`` lowest :math:`c - \psi`).
     cg_tol, cg_maxiter : float, int
@@ -156,6 +160,9 @@ class Newton:
     curvature_fraction: float = 0.0
     done_at: float = 1e-13
 
+    #: the backend lets this rule evaluate the cells itself (one pass per evaluation, no second oracle)
+    whole_step = True
+
     def __post_init__(self) -> None:
         for name in ("eps0", "eps_min"):
             v = getattr(self, name)
@@ -171,8 +178,8 @@ class Newton:
             raise InvalidDataError(f"Newton: armijo={self.armijo!r} must lie in (0, 0.5)")
         if not (0 <= self.kmt < 1):
             raise InvalidDataError(f"Newton: kmt={self.kmt!r} must lie in [0, 1)")
-        if not (0 < self.start_fraction and 0 < self.min_fraction):
-            raise InvalidDataError("Newton: start_fraction and min_fraction must be positive")
+        if not (0 < self.start_fraction and 0 < self.min_fraction and 0 <= self.curvature_fraction):
+            raise InvalidDataError("Newton: start_fraction and min_fraction must be positive, curvature_fraction >= 0")
 
     def start(self, problem: FlowProblem, chunk: int | None = None) -> _NewtonSteps:
         """The per-solve stepper (holds the temperature and the last evaluation)."""
@@ -271,14 +278,13 @@ class SoftCells:
         lo = self.lo - psi_s
         U = hi.min(axis=1)
         slack = self.reach * eps_h + 1e-9 * (np.abs(U) + 1.0)
-        tt, cand = np.nonzero(lo <= (U + slack)[:, None])
-        cand_ptr = np.r_[0, np.cumsum(np.bincount(tt, minlength=self.tile_ptr.size - 1))].astype(np.int64)
+        tt, cand, cand_lo, cand_ptr = self._candidates(lo, U + slack)
         cols = np.empty((n, K), dtype=np.int64)
         P = np.empty((n, K))
         m_soft, m_hard, sums = np.zeros(ns), np.zeros(ns), np.zeros(3)
         W = np.zeros((ns, ns))
         _kernel()(
-            self.px, self.py, self.pm, self.tile_ptr, cand_ptr, cand.astype(np.int64),
+            self.px, self.py, self.pm, self.tile_ptr, cand_ptr, cand, cand_lo,
             self.ex, self.ey, psi_s, float(eps), float(eps_h), K, self.kind,
             cols, P, m_soft, m_hard, sums, W, True,
         )
@@ -291,6 +297,14 @@ class SoftCells:
             out = sp.csr_matrix(((P * self.pm[:, None])[keep], (r[keep], cols[keep])), shape=(n, ns))
         return ev, out
 
+    def _candidates(self, lo: NDArray[np.float64], limit: NDArray[np.float64]) -> tuple[Any, ...]:
+        """Per tile, the endpoints whose lower bound is within ``limit``, sorted by that bound."""
+        tt, cand = np.nonzero(lo <= limit[:, None])
+        lo_c = lo[tt, cand]
+        order = np.lexsort((lo_c, tt))
+        cand_ptr = np.r_[0, np.cumsum(np.bincount(tt, minlength=self.tile_ptr.size - 1))].astype(np.int64)
+        return tt[order], cand[order].astype(np.int64), np.ascontiguousarray(lo_c[order]), cand_ptr
+
     def _arrays(self, psi_s: NDArray[np.float64], eps: float) -> tuple[Any, ...]:
         """Per point: cols, P (by increasing value), label, best value, log Z, excess, second weight."""
         n, K = self.n, self.K
@@ -301,10 +315,9 @@ class SoftCells:
             lo = self.lo - psi_s
             U = hi.min(axis=1)
             slack = self.reach * eps + 1e-9 * (np.abs(U) + 1.0)
-            tt, cand = np.nonzero(lo <= (U + slack)[:, None])
-            cand_ptr = np.r_[0, np.cumsum(np.bincount(tt, minlength=self.tile_ptr.size - 1))].astype(np.int64)
+            tt, cand, cand_lo, cand_ptr = self._candidates(lo, U + slack)
             _kernel()(
-                self.px, self.py, self.pm, self.tile_ptr, cand_ptr, cand.astype(np.int64),
+                self.px, self.py, self.pm, self.tile_ptr, cand_ptr, cand, cand_lo,
                 self.ex, self.ey, psi_s, float(eps), float(eps), K, self.kind,
                 cols, P, np.zeros(self.ns), np.zeros(self.ns), np.zeros(3), np.zeros((1, 1)), False,
             )
