@@ -22,7 +22,8 @@ One run prints (and with ``--out`` saves) the table of issue 14:
 Usage::
 
     .venv/bin/python benchmarks/bench_many_endpoints.py --out benchmarks/results_many_endpoints.json
-    .venv/bin/python benchmarks/bench_many_endpoints.py --quick      # up to 200 x 200
+    .venv/bin/python benchmarks/bench_many_endpoints.py --quick      # up to 200 x 200, no SDOT
+    .venv/bin/python benchmarks/bench_many_endpoints.py --rows 100:1000,1000:1000   # chosen rows (+ SDOT)
 
 Instances (``instance(n, ns)``): the synthetic demand of Laurentin et al. (2025), section V-A (truncated
 Gaussian, mean (50, 75), std 25, on [0, 100]^2, an n x n grid, total 1), |S| endpoints uniform at random
@@ -176,6 +177,8 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="only the grids up to 200 x 200")
     ap.add_argument("--cap", type=int, default=1024, help="Curvature iteration cap")
     ap.add_argument("--out", type=str, default=None, help="JSON file for the results")
+    ap.add_argument("--rows", type=str, default=None, help="only these rows, e.g. '100:1000,1000:1000' (endpoints:grid)")
+    ap.add_argument("--no-sdot", action="store_true", help="skip the pure SDOT row")
     args = ap.parse_args()
     from otmodel.instances import synthetic
     from otmodel.validation import certify
@@ -187,6 +190,8 @@ def main() -> None:
     cases: list[tuple[int, int]] = [(4, 200), (100, 50), (100, 200), (1000, 200)]
     if not args.quick:
         cases += [(100, 1000), (1000, 1000)]
+    if args.rows:
+        cases = [(int(a), int(b)) for a, b in (r.split(":") for r in args.rows.split(","))]
     rows = []
     print(f"{'endpoints':>9} {'demand':>11} | {'newton it':>9} {'time s':>8} {'gap':>9} | "
           f"{'curv it':>8} {'time s':>8} {'gap':>9} | {'speed-up':>8} | exact QP s")
@@ -217,7 +222,7 @@ def main() -> None:
         )
         print(f"{'':>22}newton: solve {nw['solve_s']:.2f} s + certify {nw['certify_s']:.2f} s, certified {nw['certified']}", flush=True)
     sd = None
-    if not args.quick:
+    if not (args.quick or args.no_sdot):
         sd = _sdot()
         print(
             f"pure SDOT, {sd['sites']} sites, {sd['grid']} x {sd['grid']} uniform: relative mass error <= 1e-6 after "
