@@ -299,3 +299,18 @@ def test_repair_uses_the_registry_choice_for_the_sub_problem() -> None:
     assert "solved by highs" in repair_point(p, s.flows, s.assignment, s.potentials, exact_backend="highs").message
     c = certify(p, s)
     assert "cvxpy" in c.repair_message and c.certified
+
+
+def test_edge_cases_one_endpoint_and_zero_mass_points() -> None:
+    """One endpoint (K = 1), and points of zero mass (they carry nothing, whatever their cost)."""
+    net = om.Network()
+    net.add_node("S", supply=1.0, position=(0.0, 0.0))
+    net.add_node("E", position=(1.0, 1.0), endpoint=True)
+    net.add_arc("S", "E", om.Quadratic(2.0), -5, 5)
+    dem = Points([[0.0, 1.0], [2.0, 2.0], [3.0, 0.5]], [0.5, 0.0, 0.5])
+    p = om.SpatialFlowProblem(net, dem, Euclidean())
+    s = om.solve(p, backend="dual-ascent", step_size="newton", max_iter=20, tol=1e-12)
+    c = certify(p, s)
+    assert c.certified and abs(c.upper_bound - om.solve(p, backend="highs").objective) <= 1e-9
+    np.testing.assert_allclose(s.cell_mass, [1.0], rtol=1e-12)
+    assert s.assignment is not None and s.assignment.shape == (3, 1)
