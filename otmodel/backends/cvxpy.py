@@ -25,12 +25,20 @@ solver_options : dict
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
 
 from otmodel.backends._outer import polish_qp
-from otmodel.backends._standard import StandardForm, build_standard_form, redundant_rows
+from otmodel.backends._standard import (
+    StandardForm,
+    build_standard_form,
+    checked_solution,
+    choose_scales,
+    redundant_rows,
+    solve_checked,
+)
 from otmodel.backends.base import Timer, no_point_solution
 from otmodel.errors import UnsupportedError
 from otmodel.model.problems import FlowProblem
@@ -55,11 +63,11 @@ class CvxpyModel:
     ``m.add_constraint(m.flows[2] <= 0.3)``), then :meth:`solve`.
     """
 
-    def __init__(self, problem: FlowProblem) -> None:
+    def __init__(self, problem: FlowProblem, scale: bool = True) -> None:
         import cvxpy as cp
 
         self.problem = problem
-        sf = build_standard_form(problem, point_mass=0.01)
+        sf = build_standard_form(problem, scale=scale, point_mass=0.01)
         self.sf: StandardForm = sf
         drop = redundant_rows(sf)
         keep = np.ones(sf.n_rows, dtype=bool)
@@ -119,8 +127,21 @@ class CvxpyModel:
         self.cvx = cp.Problem(self._objective, self._base_constraints + self._user_constraints)
 
     def solve(self, **options: Any) -> Solution:
-        """Solve and return an otmodel :class:`~otmodel.results.Solution`."""
-        return CvxpyBackend()._solve_model(self, Timer(), **options)
+        """Solve and return an otmodel :class:`~otmodel.results.Solution`.
+
+        A point the solver calls optimal is verified node by node
+        (:func:`~otmodel.backends._standard.check_point`, within ``CHECK_RTOL`` of each node's own
+        supply and throughput); one that fails is returned as NUMERICAL_ERROR with the node named
+        in ``info["failing_node"]`` (the backend's :meth:`CvxpyBackend.solve` falls back instead).
+        """
+        sol, verdict = checked_solution(CvxpyBackend()._solve_model(self, Timer(), **options))
+        if verdict is None or verdict.ok:
+            return sol
+        info = {**sol.info, "failing_node": verdict.worst}
+        return dataclasses.replace(
+            sol, status=Status.NUMERICAL_ERROR, point_status=PointStatus.INFEASIBLE_POINT,
+            message=f"{sol.message}; {verdict.describe()}", info=info,
+        )
 
 
 def to_cvxpy(problem: FlowProblem) -> CvxpyModel:
@@ -146,10 +167,36 @@ class CvxpyBackend:
         return None
 
     def solve(self, problem: FlowProblem, **options: Any) -> Solution:
-        timer = Timer()
-        with timer("build"):
-            model = CvxpyModel(problem)
-        return self._solve_model(model, timer, **options)
+        """Solve, verify node by node, fall back (:func:`~otmodel.backends._standard.solve_checked`).
+
+        Attempts: the chosen solver on the scaled model, then on the unscaled one, then HiGHS
+        through cvxpy (a simplex vertex, where an interior point's residuals are spread over
+        nodes of very different sizes), then the shared exact fallbacks.
+        """
+        import cvxpy as cp
+
+        solver = str(options.get("solver", "CLARABEL")).upper()
+
+        def attempt(scale: bool, opts: dict[str, Any]) -> Any:
+            def run() -> Solution:
+                if opts.get("solver") == "HIGHS":
+                    from otmodel.backends.highs import new_highs
+
+                    new_highs()  # HiGHS's banner, printed once per process, goes to the null device
+                timer = Timer()
+                with timer("build"):
+                    model = CvxpyModel(problem, scale=scale)
+                return self._solve_model(model, timer, **dict(opts))
+
+            return run
+
+        attempts = [(f"scaled, {solver}", attempt(True, options))]
+        if choose_scales(problem) != (1.0, 1.0):
+            attempts.append((f"unscaled, {solver}", attempt(False, options)))
+        if solver != "HIGHS" and "HIGHS" in cp.installed_solvers():
+            fallback = {k: v for k, v in options.items() if k in ("time_limit", "verbose")}
+            attempts.append(("scaled, HIGHS", attempt(True, {**fallback, "solver": "HIGHS"})))
+        return solve_checked(problem, attempts, self.name)
 
     def _solve_model(self, model: CvxpyModel, timer: Timer, **options: Any) -> Solution:
         import cvxpy as cp

@@ -33,7 +33,13 @@ from typing import Any
 import numpy as np
 
 from otmodel.backends._outer import initial_cut_points, oa_gap, polish_qp, tangent
-from otmodel.backends._standard import StandardForm, build_standard_form, redundant_rows
+from otmodel.backends._standard import (
+    StandardForm,
+    build_standard_form,
+    choose_scales,
+    redundant_rows,
+    solve_checked,
+)
 from otmodel.backends.base import Timer, no_point_solution
 from otmodel.model.problems import FlowProblem
 from otmodel.results import PointStatus, Solution, Status
@@ -154,8 +160,6 @@ class HighsBackend:
         return None
 
     def solve(self, problem: FlowProblem, **options: Any) -> Solution:
-        import highspy
-
         method = str(options.pop("method", "ipm"))
         tol = float(options.pop("tol", 1e-9))
         max_rounds = int(options.pop("max_rounds", 200))
@@ -170,9 +174,35 @@ class HighsBackend:
 
             raise UnsupportedError(f"highs backend: method must be 'ipm', 'simplex' or 'pdlp', got {method!r}")
 
+        def attempt(scale: bool, how: str, tight: bool = False) -> Any:
+            return lambda: self._solve_once(
+                problem, how, tol, max_rounds, time_limit, verbose, scale=scale, tight=tight
+            )
+
+        # The scaled model first (choose_scales), then the unscaled one, then the dual simplex at
+        # tight tolerances: each answer must pass the node-by-node check (solve_checked)
+        attempts = [(f"scaled, {method}", attempt(True, method))]
+        if choose_scales(problem) != (1.0, 1.0):
+            attempts.append((f"unscaled, {method}", attempt(False, method)))
+        attempts.append(("unscaled, simplex, tight tolerances", attempt(False, "simplex", tight=True)))
+        return solve_checked(problem, attempts, self.name)
+
+    def _solve_once(
+        self,
+        problem: FlowProblem,
+        method: str,
+        tol: float,
+        max_rounds: int,
+        time_limit: Any,
+        verbose: bool,
+        scale: bool = True,
+        tight: bool = False,
+    ) -> Solution:
+        import highspy
+
         timer = Timer()
         with timer("build"):
-            sf = build_standard_form(problem)
+            sf = build_standard_form(problem, scale=scale)
             drop = redundant_rows(sf)
             keep = np.ones(sf.n_rows, dtype=bool)
             keep[drop] = False
@@ -180,6 +210,12 @@ class HighsBackend:
             rhs = sf.rhs[keep]
             h = new_highs(bool(verbose))
             h.setOptionValue("solver", method)
+            if tight:
+                # as tight as the data's own round-off allows: 1e-10, or 16 ulps of the largest value
+                big = np.abs(np.concatenate([rhs, sf.lb[np.isfinite(sf.lb)], sf.ub[np.isfinite(sf.ub)]]))
+                ftol = min(1e-7, max(1e-10, 16 * float(np.spacing(big.max() if big.size else 1.0))))
+                h.setOptionValue("primal_feasibility_tolerance", ftol)
+                h.setOptionValue("dual_feasibility_tolerance", 1e-10)
             if time_limit is not None:
                 h.setOptionValue("time_limit", float(time_limit))
             h.passModel(highs_lp(sf.c, A, sf.lb, sf.ub, rhs, rhs))

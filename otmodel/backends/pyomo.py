@@ -100,7 +100,14 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from otmodel.backends._outer import initial_cut_points, oa_gap, polish_qp, tangent
-from otmodel.backends._standard import StandardForm, build_standard_form, redundant_rows
+from otmodel.backends._standard import (
+    StandardForm,
+    build_standard_form,
+    checked_solution,
+    choose_scales,
+    redundant_rows,
+    solve_checked,
+)
 from otmodel.backends.base import no_point_solution
 from otmodel.errors import UnsupportedError
 from otmodel.model.problems import FlowProblem, SpatialFlowProblem
@@ -236,14 +243,17 @@ def _anchor(sf: StandardForm, y: NDArray[np.float64], dropped: NDArray[np.intp])
 
 
 # ------------------------------------------------------------------------------------ model
-def to_pyomo(problem: FlowProblem) -> PyomoModel:
-    """``problem`` as a :class:`PyomoModel` (see the module docstring for its components)."""
+def to_pyomo(problem: FlowProblem, scale: bool = True) -> PyomoModel:
+    """``problem`` as a :class:`PyomoModel` (see the module docstring for its components).
+
+    ``scale=False`` builds the model in problem units (``kappa = sigma = 1``).
+    """
     if not isinstance(problem, FlowProblem):
         raise UnsupportedError(f"to_pyomo expects an otmodel problem, got {type(problem).__name__}")
     from pyomo.common.gc_manager import PauseGC
 
     t0 = time.perf_counter()
-    sf = build_standard_form(problem)
+    sf = build_standard_form(problem, scale=scale)
     drop = redundant_rows(sf)
     # Building creates ~10 objects per variable, none of them garbage: the cyclic garbage
     # collector's passes over them cost more than the build itself (measured at 200 x 200:
@@ -433,8 +443,22 @@ class PyomoModel:
         """Solve the model (with any constraints added to it) by HiGHS through Pyomo.
 
         Options as :class:`PyomoBackend`. The returned :class:`~otmodel.results.Solution` is in
-        problem units; its objective is that of the problem (2a) at the returned point.
+        problem units; its objective is that of the problem (2a) at the returned point. A point
+        HiGHS calls optimal is verified node by node
+        (:func:`~otmodel.backends._standard.check_point`); one that fails is returned as
+        NUMERICAL_ERROR with the node named in ``info["failing_node"]`` (the backend's
+        :meth:`PyomoBackend.solve` falls back instead).
         """
+        sol, verdict = checked_solution(self._solve(**options))
+        if verdict is None or verdict.ok:
+            return sol
+        info = {**sol.info, "failing_node": verdict.worst}
+        return dataclasses.replace(
+            sol, status=Status.NUMERICAL_ERROR, point_status=PointStatus.INFEASIBLE_POINT,
+            message=f"{sol.message}; {verdict.describe()}", info=info,
+        )
+
+    def _solve(self, **options: Any) -> Solution:
         opts = _parse_options(options)
         import pyomo
         import pyomo.environ as pyo  # noqa: F401  (registers Pyomo's components)
@@ -613,5 +637,16 @@ class PyomoBackend:
         return None
 
     def solve(self, problem: FlowProblem, **options: Any) -> Solution:
+        """Solve, verify node by node, fall back (:func:`~otmodel.backends._standard.solve_checked`).
+
+        Attempts: the scaled model, then the unscaled one, then the shared exact fallbacks.
+        """
         _parse_options(options)  # reject bad options before building anything
-        return to_pyomo(problem).solve(**options)
+
+        def attempt(scale: bool) -> Any:
+            return lambda: to_pyomo(problem, scale=scale)._solve(**options)
+
+        attempts = [("scaled", attempt(True))]
+        if choose_scales(problem) != (1.0, 1.0):
+            attempts.append(("unscaled", attempt(False)))
+        return solve_checked(problem, attempts, self.name)

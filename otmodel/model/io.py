@@ -323,6 +323,8 @@ def _parse(text: str, fmt: str, source: str) -> Any:
             # a constructor error is well-formed YAML that is not plain data (a tag, a duplicate key)
             label = "YAML error" if isinstance(exc, yaml.constructor.ConstructorError) else "YAML syntax error"
             raise ModelFileError(f"{source}: {where}{label}: {what}") from None
+        except ValueError as exc:  # an integer literal of 4300+ digits, which Python will not read
+            raise ModelFileError(f"{source}: YAML error: {exc}") from None
     if fmt == "json":
         try:
             return json.loads(text, object_pairs_hook=_json_object)
@@ -332,6 +334,8 @@ def _parse(text: str, fmt: str, source: str) -> Any:
             ) from None
         except _DuplicateKey as exc:
             raise ModelFileError(f"{source}: duplicate key {exc.args[0]!r} in a JSON object") from None
+        except ValueError as exc:  # an integer literal of 4300+ digits, which Python will not read
+            raise ModelFileError(f"{source}: JSON error: {exc}") from None
     raise ModelFileError(f"{source}: unknown model file format {fmt!r}; use 'yaml' or 'json'")
 
 
@@ -416,7 +420,11 @@ class _Reader:
             "+-": "a number, 'inf' or '-inf'",
         }[inf]
         if isinstance(value, _NUMBER_TYPES) and not isinstance(value, (bool, np.bool_)):
-            v = float(value)
+            try:
+                v = float(value)
+            except OverflowError:  # an integer literal of 310+ digits
+                digits = int(int(value).bit_length() * math.log10(2)) + 1  # str() refuses 4300+ digits
+                self.fail(path, f"expected {words}, got an integer too large for a float (about {digits} digits)")
         elif isinstance(value, str) and value.strip().lower() in _INF_WORDS:
             v = _INF_WORDS[value.strip().lower()]
         elif isinstance(value, str) and _NUMBER_RE.fullmatch(value.strip()):
@@ -472,7 +480,7 @@ class _Reader:
     def floats(self, value: Any, path: str, inf: str = "", minimum: float | None = None) -> NDArray[np.float64]:
         """A list of numbers as an array, each entry checked (first bad one named)."""
         seq = self.sequence(value, path)
-        if all(type(v) is float or type(v) is int for v in seq):
+        if all(type(v) is float or (type(v) is int and abs(v) < 2**1000) for v in seq):
             arr = np.array(seq, dtype=float)
             bad = ~np.isfinite(arr)
             if "+" in inf:
@@ -490,7 +498,8 @@ class _Reader:
         if len(rows) > MAX_POINTS:
             self.fail(path, f"{len(rows):,} points, more than the limit of {MAX_POINTS:,}")
         if all(
-            type(r) is list and len(r) == 2 and type(r[0]) in (float, int) and type(r[1]) in (float, int) for r in rows
+            type(r) is list and len(r) == 2 and all(type(v) is float or (type(v) is int and abs(v) < 2**1000) for v in r)
+            for r in rows
         ):
             arr = np.array(rows, dtype=float).reshape(len(rows), 2)
             bad = np.argwhere(~np.isfinite(arr))
@@ -502,7 +511,7 @@ class _Reader:
 
     def node_indices(self, value: Any, path: str, n: int) -> NDArray[np.intp]:
         seq = self.sequence(value, path)
-        if all(type(v) is int for v in seq):
+        if all(type(v) is int and abs(v) < 2**62 for v in seq):
             arr = np.array(seq, dtype=np.int64)
             bad = np.flatnonzero((arr < 0) | (arr >= n))
             if bad.size:
@@ -596,7 +605,7 @@ class _Reader:
                 if end not in positions:
                     raise UnknownNodeError(f"{self.source}: {path}.{key}: unknown node {end!r}")
                 ends.append(end)
-            tail, head = ends
+            tail, head = ends  # tail == head is a self-loop, a legitimate arc (Network.add_arc)
             cost = self.arc_cost(a.get("cost", 0.0), f"{path}.cost", positions[tail], positions[head], tail, head)
             # null means "no bound" on either side; an absent lower bound is 0 (flow along the arc only)
             lower, upper = 0.0, math.inf
