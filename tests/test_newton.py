@@ -229,20 +229,23 @@ def test_newton_with_a_matrix_cost_and_a_flow_problem() -> None:
 
 # ------------------------------------------------------------------------------ pure SDOT
 def test_semi_discrete_problem_mass_error_and_certificate() -> None:
-    """Uniform density on a 60 x 60 grid, 20 sites, squared Euclidean: relative mass error <= 1e-6 within
-    15 Newton steps (measured: 1e-15 after 13), certified; the bound matches the exact LP (highs)."""
+    """Uniform density on a 100 x 100 grid, 10 sites, squared Euclidean: relative mass error <= 1e-6 within
+    15 Newton steps (measured: after 14), certified at rtol 1e-6 (measured: 16 iterations, gap 2.6e-8);
+    the bound matches the exact LP (highs)."""
     rng = np.random.default_rng(7)
-    sites = rng.random((20, 2))
-    nu = rng.uniform(0.5, 1.5, 20)
-    p = om.SemiDiscreteProblem(om.Uniform(), sites, nu / nu.sum(), bounds=(0, 1, 0, 1), shape=(60, 60))
+    sites = rng.random((10, 2))
+    nu = rng.uniform(0.5, 1.5, 10)
+    p = om.SemiDiscreteProblem(om.Uniform(), sites, nu / nu.sum(), bounds=(0, 1, 0, 1), shape=(100, 100))
     assert p.n_arcs == 0 and isinstance(p.assignment_cost, SquaredEuclidean)
-    s = om.solve(p, backend="dual-ascent", step_size=om.Newton(), max_iter=15, tol=1e-12)
+    s = om.solve(p, backend="dual-ascent", step_size=om.Newton(), max_iter=30, tol=1e-12)
+    below = np.flatnonzero(np.asarray(s.trace["cell_residual"]) <= 1e-6)
+    assert below.size and below[0] <= 15, s.trace["cell_residual"]
     err = np.abs(s.cell_mass - p.site_masses) / p.site_masses
-    assert err.max() <= 1e-6, err.max()
+    assert err.max() <= 1e-9, err.max()
     c = certify(p, s)
     assert c.certified, c.summary()
     opt = om.solve(p, backend="highs").objective
-    assert c.dual_bound <= opt + 1e-12 and abs(c.dual_bound - opt) <= 1e-6
+    assert c.dual_bound <= opt * (1 + 1e-12) and abs(c.dual_bound - opt) <= 1e-6 * opt
 
 
 def test_semi_discrete_problem_rejects_bad_input() -> None:

@@ -35,7 +35,7 @@ error is controlled: :math:`q_\varepsilon \le q \le q_\varepsilon + \varepsilon\
 The temperature starts at ``start_fraction`` times the median gap between a point's two best
 endpoints and falls as the gap closes: it is divided by ``shrink`` whenever the smoothed residual
 :math:`\|g_\varepsilon\|_1/(2\mu(X))` is below ``shrink_at`` (the smoothed problem is nearly solved) *and*
-the soft plan still costs more than ``excess_rtol`` :math:`\max(1, |q(\psi)|)` above the hard dual value
+the soft plan still costs more than ``excess_rtol`` :math:`|q(\psi)|` above the hard dual value
 :math:`q(\psi)` (its share of the certified gap, computed in the same pass), never below ``eps_min``
 (``min_fraction`` times the median cost change between neighbouring demand points: colder, the soft
 boundary holds too few points to carry curvature).
@@ -127,7 +127,7 @@ class Newton:
     excess_rtol : float
         The temperature stops falling once the soft plan costs at most this much (relative to
         :math:`|q|`) above the hard dual value: :math:`\sum_k \mu_k \sum_i P_{ki}(c(x_k,i)-\psi_i - \min_j
-        (c(x_k,j)-\psi_j)) \le` ``excess_rtol`` :math:`\max(1,|q(\psi)|)` (the plan's share of the gap).
+        (c(x_k,j)-\psi_j)) \le` ``excess_rtol`` :math:`|q(\psi)|` (the plan's share of the gap).
     curvature_fraction : float
         The Hessian's cell weights are taken at the temperature
         :math:`\varepsilon_H = \max(\varepsilon, \texttt{curvature\_fraction}\cdot\Delta_h)`, with
@@ -516,6 +516,7 @@ class _NewtonSteps:
         self.eps_min: float | None = rule.eps_min
         self.kappa: float | None = None
         self.eps_h: float | None = None  # curvature temperature (see Newton.curvature_fraction)
+        self.last_tau = 1.0  # length of the last accepted step
         self.cache: dict[str, Any] | None = None  # evaluation at the current iterate
         self.history: list[dict[str, float]] = []
 
@@ -589,7 +590,8 @@ class _NewtonSteps:
 
     def _too_warm(self, ev: dict[str, Any]) -> bool:
         """Whether the soft plan's excess cost is above ``excess_rtol`` of the dual value."""
-        return bool(ev["excess"] > self.rule.excess_rtol * max(1.0, abs(ev["q_hard"])))
+        # relative to |q| itself: certify judges the gap relative to the optimum, however small it is
+        return bool(ev["excess"] > self.rule.excess_rtol * max(abs(ev["q_hard"]), 1e-300))
 
     def residual(self, ev: dict[str, Any]) -> float:
         """Relative smoothed residual :math:`\\|g_\\varepsilon\\|_1 / (2\\mu(X))` (or the supply scale)."""
@@ -606,7 +608,9 @@ class _NewtonSteps:
         if ev is None:
             ev = self.evaluate(psi, self.eps)
         # the temperature falls as the smoothed problem's gap closes (before the step is taken)
-        while self.eps > self.eps_min and self.residual(ev) <= self.rule.shrink_at and self._too_warm(ev):
+        # ... once per iteration and only after a full Newton step: colder in one go, the smoothed
+        # problem can move beyond what the last Hessian saw (measured: stalls of damped steps)
+        if self.eps > self.eps_min and self.last_tau == 1.0 and self.residual(ev) <= self.rule.shrink_at and self._too_warm(ev):
             self.eps = max(self.eps_min, self.eps / self.rule.shrink)
             ev = self.evaluate(psi, self.eps)
         if self.kappa is None and ev["m_soft"] is not None:
@@ -664,6 +668,7 @@ class _NewtonSteps:
             tau *= 0.5
         info = {"newton_step": tau if accepted is not None else 0.0, "cg_iterations": float(its)}
         self.history.append(info)
+        self.last_tau = tau if accepted is not None else 0.0
         if accepted is None:
             return np.zeros_like(psi), 0.0, info
         self.cache = accepted
