@@ -33,7 +33,8 @@ the problems this backend serves. The entropic smoothing works for every assignm
 every demand, costs one pass over the points per evaluation (as Algorithm 1's line 9), and its
 error is controlled: :math:`q_\varepsilon \le q \le q_\varepsilon + \varepsilon\,\mu(X)\log|C|`.
 The temperature starts at ``start_fraction`` times the median gap between a point's two best
-endpoints and falls as the gap closes: it is divided by ``shrink`` whenever the smoothed residual
+endpoints and falls as the gap closes: it is divided by ``shrink`` (once per iteration, after a full
+Newton step) whenever the smoothed residual
 :math:`\|g_\varepsilon\|_1/(2\mu(X))` is below ``shrink_at`` (the smoothed problem is nearly solved) *and*
 the soft plan still costs more than ``excess_rtol`` :math:`|q(\psi)|` above the hard dual value
 :math:`q(\psi)` (its share of the certified gap, computed in the same pass), never below ``eps_min``
