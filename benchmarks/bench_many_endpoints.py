@@ -14,7 +14,9 @@ One run prints (and with ``--out`` saves) the table of issue 14:
 * ``exact QP``: ``om.solve(p, backend="cvxpy")`` where the plan has at most 300,000 entries;
 * ``sdot``: pure semi-discrete OT, ``om.SemiDiscreteProblem`` with 1,000 uniform random sites of
   equal mass on the uniform density of [0, 1]^2 sampled on a 1000 x 1000 grid, squared Euclidean cost:
-  Newton steps until the largest relative cell-mass error is <= 1e-6. pysdot (``pip download pysdot``
+  Newton steps until the largest relative cell-mass error is <= 1e-6, with the default rule (which
+  cools until the soft plan's excess cost is 1e-7 of |q|, for a certified 1e-6 gap) and with
+  ``Newton(excess_rtol=1e-4)`` (the masses only, as SDOT codes solve for). pysdot (``pip download pysdot``
   gives only a source archive, pysdot-0.2.39.tar.gz, a C++ build) is not installed: its figure is the
   one published in issue 14 (6 Newton steps, 0.045 s at 1,000 sites, on exact power cells of the
   continuous density: it integrates 1,000 polygons, otmodel sums over the 10^6 grid points).
@@ -154,16 +156,17 @@ def _exact(p: om.SpatialFlowProblem) -> dict[str, Any] | None:
     return {"time_s": time.perf_counter() - t0, "objective": float(s.objective), "status": s.status.value}
 
 
-def _sdot(n: int = 1000, ns: int = 1000) -> dict[str, Any]:
+def _sdot(n: int = 1000, ns: int = 1000, rule: Any = None) -> dict[str, Any]:
     rng = np.random.default_rng(0)
     p = om.SemiDiscreteProblem(om.Uniform(), rng.random((ns, 2)), np.full(ns, 1.0 / ns), bounds=(0, 1, 0, 1), shape=(n, n))
     t0 = time.perf_counter()
-    s = om.solve(p, backend="dual-ascent", step_size=om.Newton(), max_iter=30, tol=1e-12)
+    s = om.solve(p, backend="dual-ascent", step_size=rule or om.Newton(), max_iter=30, tol=1e-12)
     t = time.perf_counter() - t0
     err = float(np.max(np.abs(s.cell_mass - p.site_masses) / p.site_masses))
     # the trace's cell_residual at iterate k is max_i |nu_i - m_i(psi^k)| / m_i(psi^k) (soft cells)
     below = np.flatnonzero(np.asarray(s.trace["cell_residual"]) <= 1e-6)
     return {
+        "rule": repr(rule or om.Newton()),
         "steps_to_1e-6": int(below[0]) if below.size else None,
         "sites": ns,
         "grid": n,
@@ -227,13 +230,15 @@ def main() -> None:
         print(f"{'':>22}newton: solve {nw['solve_s']:.2f} s + certify {nw['certify_s']:.2f} s, certified {nw['certified']}", flush=True)
     sd = None
     if not (args.quick or args.no_sdot):
-        sd = _sdot()
-        print(
-            f"pure SDOT, {sd['sites']} sites, {sd['grid']} x {sd['grid']} uniform: relative mass error <= 1e-6 after "
-            f"{sd['steps_to_1e-6']} Newton steps; {sd['newton_steps']} steps in all, final error "
-            f"{sd['max_relative_mass_error']:.1e}, {sd['time_s']:.2f} s "
-            f"(pysdot, published: {sd['pysdot_published_steps']} steps, {sd['pysdot_published_s']} s on exact power cells)"
-        )
+        # the default rule aims at a certified 1e-6 gap (cold temperatures); excess_rtol=1e-4 at the masses only
+        sd = [_sdot(), _sdot(rule=om.Newton(excess_rtol=1e-4))]
+        for r in sd:
+            print(
+                f"pure SDOT, {r['sites']} sites, {r['grid']} x {r['grid']} uniform, {r['rule']}: relative mass error <= 1e-6 "
+                f"after {r['steps_to_1e-6']} Newton steps; {r['newton_steps']} steps in all, final error "
+                f"{r['max_relative_mass_error']:.1e}, {r['time_s']:.2f} s "
+                f"(pysdot, published: {r['pysdot_published_steps']} steps, {r['pysdot_published_s']} s on exact power cells)"
+            )
     if args.out:
         meta = {"python": sys.version.split()[0], "machine": platform.machine(), "cores": os.cpu_count(), "date": time.strftime("%Y-%m-%d")}
         Path(args.out).write_text(json.dumps({"meta": meta, "rows": rows, "sdot": sd}, indent=1))
