@@ -564,9 +564,11 @@ def repair_point(
     )
     # the plan's total equals mu(X) up to summation round-off; the original balance was checked on construction
     sub = FlowProblem(net, name=f"repair of {getattr(problem, 'name', '')}".strip(), balance_rtol=1e-6)
-    # "auto": the registry's measured choice for this sub-problem (HiGHS for linear costs, Clarabel
-    # through cvxpy for quadratic ones: 0.54 s against 91 s for HiGHS's QP on a 3,039-arc repair)
-    exact_backend = default_backend(sub) if exact_backend == "auto" else exact_backend
+    if exact_backend == "auto":
+        # spatial: the registry's measured choice (HiGHS for linear costs, Clarabel through cvxpy for
+        # quadratic ones: 0.54 s against 91 s for HiGHS's QP on a 3,039-arc repair); the projection of a
+        # flow problem stays with HiGHS, whose active-set answer is exact (Clarabel's left a 1e-5 gap)
+        exact_backend = default_backend(sub) if isinstance(problem, SpatialFlowProblem) else "highs"
     sol = solve(sub, backend=exact_backend)
     if sol.status is not Status.OPTIMAL or not sol.has_point:
         why = sol.certificate.describe() if sol.certificate is not None else sol.message
@@ -813,7 +815,8 @@ def certify(
     repair : build the repaired point (needs ``exact_backend``); without it the upper bound exists
         only if the returned point is feasible within ``feas_tol``
     exact_backend : registry name of the exact backend used for the repair's sub-solve (default
-        ``"auto"``: :func:`otmodel.backends.default_backend` of the sub-problem, the fastest measured)
+        ``"auto"``: for a spatial problem :func:`otmodel.backends.default_backend` of the sub-problem, the
+        fastest measured; for the projection of a flow problem ``"highs"``)
     chunk : demand points per block (memory ``O(chunk x |S| + N)``; default: at most 64 MB of costs)
 
     Raises
