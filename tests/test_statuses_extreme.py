@@ -94,3 +94,16 @@ def test_an_infeasible_problem_with_a_negative_self_loop_is_infeasible() -> None
     net = om.Network().add_node("a", supply=1.0).add_node("b", supply=-1.0).add_arc("b", "b", -1.0)
     sol = om.solve(om.FlowProblem(net), backend="highs")
     assert sol.status is om.Status.INFEASIBLE  # unboundedness presupposes feasibility
+
+
+def test_a_user_constraint_on_a_self_loop_is_kept() -> None:
+    """The check settles a self-loop at its own optimum only on the problem as it is."""
+    pyo = pytest.importorskip("pyomo.environ")
+    net = om.Network().add_node("a", supply=1.0).add_node("b", supply=-1.0)
+    net.add_arc("a", "b", 1.0).add_arc("b", "b", -2.0, upper=3.0)
+    pm = om.FlowProblem(net).to_pyomo()
+    pm.model.cap = pyo.Constraint(expr=pm.arc_flow("b", "b") <= 1.0)
+    sol = pm.solve()
+    assert sol.status is om.Status.OPTIMAL
+    assert np.allclose(sol.flows, [1.0, 1.0], rtol=1e-9, atol=0)  # by hand: the loop at the user's cap
+    assert abs(sol.objective - (1.0 - 2.0)) <= 1e-9
