@@ -16,6 +16,7 @@ from otmodel.backends import solve
 from otmodel.backends._loop import Constant, Diminishing
 from otmodel.backends.admm import Departure, SupplyChange
 from otmodel.backends.dual_ascent import Curvature
+from otmodel.backends.newton import Newton
 from otmodel.errors import (
     AmbiguousArcError,
     DuplicateNodeError,
@@ -54,6 +55,7 @@ from otmodel.model.attraction import (
     StepInfeasibleWarning,
     graph_family,
 )
+from otmodel.model.sdot import SemiDiscreteProblem
 from otmodel.model.transport import GraphTransportProblem
 from otmodel.results import InfeasibilityCertificate, PointStatus, Solution, Status, Trace, UnboundedCertificate
 from otmodel.validation.attraction import FlowCertificate, StepCertificate, certify_flow, certify_step, graph_w1
@@ -92,6 +94,7 @@ __all__ = [
     "Manhattan",
     "Matrix",
     "ModelFileError",
+    "Newton",
     "Network",
     "NonConvexError",
     "OTModelError",
@@ -99,6 +102,7 @@ __all__ = [
     "Points",
     "Quadratic",
     "Schedule",
+    "SemiDiscreteProblem",
     "Solution",
     "SpatialFlowProblem",
     "SquaredEuclidean",
