@@ -25,7 +25,7 @@ What is proven and what is judged within a tolerance (issue 10, "False certifica
   never "forgiven": evaluated at the cost, it would lift the bound above the optimum), minus a bound
   on the rounding error of its evaluation (:func:`proven_dual_bound`).
 * The upper bound is the objective of a point that satisfies (2b)-(2d) within ``feas_tol`` item by
-  item -- every node against its own |supply| + throughput + assigned mass, every demand point
+  item -- every node against its own ``|supply| + throughput + assigned mass``, every demand point
   against its mass -- so a node whose supply is nine orders below another's is judged on its own
   (:func:`point_residuals`). It is an upper bound up to the effect of that residual.
 * The gap is relative to the optimum's size, never to 1, with an absolute floor ``gap_atol`` that
@@ -602,7 +602,7 @@ class Certificate:
     negative_mass : largest negative entry of the plan (as a positive number)
     infinite_cost_mass : plan mass on pairs of infinite assignment cost
     primal_residual : the largest residual of all of the above, each relative to its own item's scale
-        (a node's |supply| + throughput + assigned mass, see :class:`PointResiduals`); ``worst_residual``
+        (a node's ``|supply| + throughput + assigned mass``, see :class:`PointResiduals`); ``worst_residual``
         names that item
     objective : objective (2a) recomputed from the returned point
     reported_objective : what the backend reported (compared, never used)
@@ -787,7 +787,7 @@ def certify(
     dual feasibility if needed, minus its rounding error: :func:`proven_dual_bound`) and *upper* the
     objective of a feasible point (the repair of the module docstring, or the returned point itself
     when it is feasible within ``feas_tol`` item by item: every node's conservation relative to its
-    own |supply| + throughput + assigned mass, every point's marginal relative to its mass, every
+    own ``|supply| + throughput + assigned mass``, every point's marginal relative to its mass, every
     bound relative to its arc's nodes; :func:`point_residuals`). The answer is **certified** when
 
     1. the gap :math:`g = \text{upper} - \underline q` satisfies :math:`|g| \le \max(\text{rtol}\,
