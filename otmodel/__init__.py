@@ -16,7 +16,9 @@ from otmodel.backends import solve
 from otmodel.backends._loop import Constant, Diminishing
 from otmodel.backends.admm import Departure, SupplyChange
 from otmodel.backends.dual_ascent import Curvature
+from otmodel.backends.newton import Newton
 from otmodel.errors import (
+    AmbiguousArcError,
     DuplicateNodeError,
     InvalidBoundsError,
     InvalidDataError,
@@ -53,6 +55,7 @@ from otmodel.model.attraction import (
     StepInfeasibleWarning,
     graph_family,
 )
+from otmodel.model.sdot import SemiDiscreteProblem
 from otmodel.model.transport import GraphTransportProblem
 from otmodel.results import InfeasibilityCertificate, PointStatus, Solution, Status, Trace, UnboundedCertificate
 from otmodel.validation.attraction import FlowCertificate, StepCertificate, certify_flow, certify_step, graph_w1
@@ -68,6 +71,7 @@ def load(path: str | Path) -> Any:
 
 
 __all__ = [
+    "AmbiguousArcError",
     "formulation",
     "AttractionFlow",
     "AttractionProblem",
@@ -91,6 +95,7 @@ __all__ = [
     "Manhattan",
     "Matrix",
     "ModelFileError",
+    "Newton",
     "Network",
     "NonConvexError",
     "OTModelError",
@@ -98,6 +103,7 @@ __all__ = [
     "Points",
     "Quadratic",
     "Schedule",
+    "SemiDiscreteProblem",
     "Solution",
     "SpatialFlowProblem",
     "SquaredEuclidean",

@@ -313,7 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--against", default="highs", help="reference backend (default highs)")
     c.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="option of --backend")
     c.add_argument("--rtol", type=float, default=1e-6, help="relative tolerance of certificate and cross-check")
-    c.add_argument("--exact", default="highs", help="exact backend for the certificate's repair (default highs)")
+    c.add_argument("--exact", default="auto", help="exact backend for the certificate's repair (default auto: the fastest for the sub-problem)")
     c.set_defaults(func=_cmd_check)
     b = sub.add_parser("backends", help="list the backends")
     b.set_defaults(func=_cmd_backends)

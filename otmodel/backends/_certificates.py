@@ -63,6 +63,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -189,6 +190,33 @@ def _scale(problem: FlowProblem) -> float:
 
 
 # ------------------------------------------------------------------------------ infeasibility
+def _maximum_flow(g: Any, s: int, t: int) -> tuple[float, dict[Any, dict[Any, float]]]:
+    """networkx's maximum flow; Edmonds-Karp when preflow-push trips on float capacities.
+
+    Preflow-push (networkx's default) raised ``KeyError`` from its global relabelling on a graph with
+    capacities of 1e-20 next to O(1) ones (found by the fuzz probe of issue 10); augmenting paths
+    have no such state.
+    """
+    import networkx as nx
+    from networkx.algorithms.flow import edmonds_karp
+
+    try:
+        return nx.maximum_flow(g, s, t)  # type: ignore[no-any-return]
+    except (KeyError, IndexError, nx.NetworkXError):
+        return nx.maximum_flow(g, s, t, flow_func=edmonds_karp)  # type: ignore[no-any-return]
+
+
+def _minimum_cut(g: Any, s: int, t: int) -> Any:
+    """networkx's minimum cut, with the same fallback as :func:`_maximum_flow`."""
+    import networkx as nx
+    from networkx.algorithms.flow import edmonds_karp
+
+    try:
+        return nx.minimum_cut(g, s, t)
+    except (KeyError, IndexError, nx.NetworkXError):
+        return nx.minimum_cut(g, s, t, flow_func=edmonds_karp)
+
+
 def find_infeasible_cut(problem: FlowProblem, rtol: float = RTOL) -> InfeasibilityCertificate | None:
     r"""A node set whose net supply exceeds what its cut can carry, or ``None`` if feasible.
 
@@ -250,7 +278,7 @@ def find_infeasible_cut(problem: FlowProblem, rtol: float = RTOL) -> Infeasibili
     need = float(b[b > 0].sum())
     if need <= rtol * scale:  # x = 0 is feasible
         return None
-    value, flow = nx.maximum_flow(g, source, sink)
+    value, flow = _maximum_flow(g, source, sink)
     if need - value <= rtol * scale:
         return None
     # source side of a minimum cut: nodes reachable in the residual graph (with a small tolerance,
@@ -271,7 +299,7 @@ def find_infeasible_cut(problem: FlowProblem, rtol: float = RTOL) -> Infeasibili
                 stack.append(v)
     cert = _best_cut(problem, agg, seen[:nv], rtol)
     if cert is None:  # fall back to networkx's own partition
-        _, (side, _) = nx.minimum_cut(g, source, sink)
+        _, (side, _) = _minimum_cut(g, source, sink)
         mask = np.zeros(nv, dtype=bool)
         mask[[v for v in side if v < nv]] = True
         cert = _best_cut(problem, agg, mask, rtol)

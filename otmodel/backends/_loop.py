@@ -35,6 +35,7 @@ from otmodel.results import Trace
 __all__ = [
     "StepSize",
     "NodeStepSize",
+    "UpdateRule",
     "Diminishing",
     "Constant",
     "as_step_size",
@@ -63,6 +64,17 @@ class NodeStepSize(Protocol):
     """
 
     def node_steps(self, k: int, state: LoopState) -> NDArray[np.float64]: ...
+
+
+class UpdateRule(Protocol):
+    r"""A rule that computes the whole increment itself (a Newton step, not a multiple of ``d``).
+
+    :func:`iterate` recognizes it by its ``update`` method and calls ``update(k, state)``, which
+    returns ``(dx, gamma, info)``: the increment :math:`x^{k+1} - x^k`, the step length along the rule's own
+    direction (trace column ``step_size``) and a dict of numbers for the trace.
+    """
+
+    def update(self, k: int, state: LoopState) -> tuple[NDArray[np.float64], float, dict[str, float]]: ...
 
 
 @dataclass(frozen=True)
@@ -101,7 +113,7 @@ class Constant:
         return self.a
 
 
-STEP_NAMES = "'paper', 'diminishing[:a,b]', 'constant:a', 'curvature'"
+STEP_NAMES = "'paper', 'diminishing[:a,b]', 'constant:a', 'curvature', 'newton'"
 
 
 def as_step_size(rule: Any, default: Any = None) -> Any:
@@ -109,7 +121,8 @@ def as_step_size(rule: Any, default: Any = None) -> Any:
 
     Strings (for the command line, ``--option step_size=...``): ``"paper"`` = ``Diminishing(1, 0.01)``,
     ``"diminishing:a,b"``, ``"constant:a"``, ``"curvature"`` = the per-node rule
-    :class:`~otmodel.backends.dual_ascent.Curvature` with its defaults.
+    :class:`~otmodel.backends.dual_ascent.Curvature` with its defaults, ``"newton"`` = the damped
+    Newton rule :class:`~otmodel.backends.newton.Newton` with its defaults.
     """
     if rule is None:
         return default if default is not None else Diminishing()
@@ -117,7 +130,7 @@ def as_step_size(rule: Any, default: Any = None) -> Any:
         return Constant(float(rule))
     if isinstance(rule, str):
         return _named_step(rule)
-    if callable(rule) or hasattr(rule, "node_steps") or hasattr(rule, "start"):
+    if callable(rule) or hasattr(rule, "node_steps") or hasattr(rule, "start") or hasattr(rule, "update"):
         return rule
     raise InvalidDataError(
         f"step_size {rule!r} is neither a number nor a step-size rule (Diminishing, Constant, Curvature) "
@@ -141,6 +154,10 @@ def _named_step(text: str) -> Any:
         from otmodel.backends.dual_ascent import Curvature
 
         return Curvature()
+    if name == "newton" and not nums:
+        from otmodel.backends.newton import Newton
+
+        return Newton()
     raise InvalidDataError(f"step_size {text!r} is not understood; use a number or one of {STEP_NAMES}")
 
 
@@ -184,7 +201,7 @@ def _progress_every(verbose: bool | int, max_iter: int) -> int:
 def iterate(
     oracle: Callable[[NDArray[np.float64]], tuple[NDArray[np.float64], dict[str, Any]]],
     x0: NDArray[np.float64],
-    step_size: StepSize | NodeStepSize,
+    step_size: StepSize | NodeStepSize | UpdateRule,
     max_iter: int,
     tol: float,
     callback: Callable[[int, LoopState], Any] | None = None,
@@ -200,9 +217,10 @@ def iterate(
         ``oracle(x) -> (direction, record)``; ``record`` is a dict of numbers for the trace.
     x0 : array
         Starting point (copied).
-    step_size : StepSize or NodeStepSize
+    step_size : StepSize or NodeStepSize or UpdateRule
         ``gamma_k = step_size(k)``, or per node ``gamma^k = step_size.node_steps(k, state)`` (trace
-        column ``step_size``: the largest node step; ``node_steps``: all of them).
+        column ``step_size``: the largest node step; ``node_steps``: all of them), or the whole
+        increment ``step_size.update(k, state)`` (:class:`UpdateRule`).
     max_iter : int
         Maximum number of updates.
     tol : float
@@ -225,11 +243,18 @@ def iterate(
     last_change = float("inf")
     k = 0
     per_node = hasattr(step_size, "node_steps")
+    whole = hasattr(step_size, "update")
     while k < max_iter:
         d, record = oracle(x)
         public = {key: val for key, val in record.items() if not key.startswith("_")}
         steps: NDArray[np.float64] | None = None
-        if per_node:
+        inc: NDArray[np.float64] | None = None
+        if whole:
+            # the rule computes its own direction and step (Newton): one call, before the trace
+            inc, gamma, extra = step_size.update(k, LoopState(k, x, d, float("nan"), record))  # type: ignore[union-attr]
+            inc = np.asarray(inc, dtype=float)
+            public.update(extra)
+        elif per_node:
             steps = np.asarray(step_size.node_steps(k, LoopState(k, x, d, float("nan"), record)), dtype=float)  # type: ignore[union-attr]
             gamma = float(np.max(steps)) if steps.size else 0.0
             public["node_steps"] = steps.copy()
@@ -247,7 +272,7 @@ def iterate(
         if callback is not None and callback(k, LoopState(k, x, d, gamma, public, steps)):
             reason = "stopped by callback"
             break
-        dx = (steps if steps is not None else gamma) * d
+        dx = inc if inc is not None else (steps if steps is not None else gamma) * d
         x += dx
         k += 1
         last_change = float(np.max(np.abs(dx))) if dx.size else 0.0

@@ -37,7 +37,11 @@ tol : float
     Stop when every :math:`|\psi_i^{k+1} - \psi_i^k| < tol` (Algorithm 1, line 15; default 1e-7).
 step_size : StepSize or float
     Step-size rule (default ``Diminishing(1, 0.01)``: :math:`\gamma_k = 1/(1 + 0.01 k)`, the paper's);
-    a number means a constant step; :class:`Curvature` gives every node its own Newton-like step.
+    a number means a constant step; :class:`Curvature` gives every node its own Newton-like step;
+    :class:`~otmodel.backends.newton.Newton` (``"newton"``) takes damped Newton steps on the
+    entropically smoothed dual, a Laplacian system solved by neighbour exchanges (conjugate gradients),
+    and returns its soft plan (see :mod:`otmodel.backends.newton`; ``chunk``, ``precompute``, ``prune``
+    and ``samples`` do not apply to it).
 psi0 : array, optional
     Starting potentials (default zeros), one per node.
 chunk : int
@@ -647,6 +651,9 @@ class DualAscentBackend:
             raise UnsupportedError(f"dual-ascent backend: unknown option(s) {sorted(options)}")
 
         timer = Timer()
+        whole = bool(getattr(step, "whole_step", False))  # a second-order rule (Newton): its own cell pass
+        if whole and samples is not None:
+            raise UnsupportedError("dual-ascent backend: step_size=Newton needs exact cell masses, not samples=")
         with timer("feasibility"):
             # On an infeasible problem the dual (4) is unbounded above and the ascent would run to
             # max_iter without saying why; the cut check the exact backends use settles it first
@@ -666,13 +673,23 @@ class DualAscentBackend:
                 cut,
             )
         with timer("build"):
-            oracle = _Oracle(problem, chunk, precompute, prune, samples, seed)
             x0 = np.zeros(problem.n_nodes) if psi0 is None else _psi(problem, psi0)
             stepper = step.start(problem) if hasattr(step, "start") else step
+            # the Newton rule evaluates soft and hard cells in one pass of its own: no second oracle
+            oracle = None if whole else _Oracle(problem, chunk, precompute, prune, samples, seed)
         with timer("solve"):
             run = iterate(
-                oracle, x0, stepper, max_iter, tol, callback=callback, verbose=verbose, keep_iterates="potentials"
+                stepper.oracle if oracle is None else oracle,
+                x0,
+                stepper,
+                max_iter,
+                tol,
+                callback=callback,
+                verbose=verbose,
+                keep_iterates="potentials",
             )
+        if oracle is None:
+            return self._newton_solution(problem, step, stepper, run, timer)
         with timer("reconstruct"):
             psi = run.x
             # Proposition 1 / Algorithm 1 line 16: flows p(psi) and cells Lag_i(psi) at the last psi
@@ -711,5 +728,48 @@ class DualAscentBackend:
                 "pruned": oracle.cells is not None and oracle.cells.pruner is not None,
                 "samples": samples,
                 "seed": seed,
+            },
+        )
+
+    def _newton_solution(self, problem: FlowProblem, step: Any, stepper: Any, run: Any, timer: Timer) -> Solution:
+        """The returned point of the Newton rule: flows p(psi) and the soft plan at the last psi."""
+        with timer("reconstruct"):
+            psi = run.x
+            ev = stepper.reconstruct(psi)
+            flows = ev["flows"]
+            plan = ev["plan"]
+            objective = problem.flow_objective(flows)
+            if plan is not None:
+                # sum_k mu_k sum_i P_ki c(x_k, i) = hard SDOT term + excess + psi_S . m, from the same pass
+                objective += ev["sdot_hard"] + ev["excess"] + float(psi[stepper.ends] @ ev["m_soft"])
+        g = ev["g_soft"]
+        status = Status.CONVERGED if run.converged else Status.ITERATION_LIMIT
+        return Solution(
+            problem=problem,
+            status=status,
+            point_status=PointStatus.NEARLY_FEASIBLE,
+            objective=float(objective),
+            flows=flows,
+            potentials=psi,
+            backend=self.name,
+            solver=f"damped Newton on the smoothed dual ({step!r})",
+            assignment=plan,
+            cell_mass=ev["m_soft"],
+            timings=timer.done(),
+            trace=run.trace,
+            iterations=run.iterations,
+            message=f"{run.reason} after {run.iterations} iterations (last max |psi change| {run.last_change:.3g}, "
+            f"temperature {stepper.eps:.3g})",
+            info={
+                "dual_value": ev["q_hard"],
+                "smoothed_dual_value": ev["q_soft"],
+                "temperature": float(stepper.eps),
+                "grad_norm": float(np.linalg.norm(g)),
+                "residual": float(np.max(np.abs(g))) if g.size else 0.0,
+                "stopped_by": run.reason,
+                "precomputed": None,
+                "pruned": stepper.cells is not None and stepper.cells.kind >= 0,  # tiled candidates
+                "samples": None,
+                "seed": None,
             },
         )

@@ -125,12 +125,14 @@ class ArcCosts:
     b: NDArray[np.float64]
 
     def value(self, p: ArrayLike) -> NDArray[np.float64]:
-        """Per-arc cost of flows ``p``."""
+        """Per-arc cost of flows ``p`` (``inf`` where it overflows: huge bounds times huge costs)."""
         q = np.asarray(p, dtype=float)
-        return self.a * q * q + self.b * q
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is an inf cost, not a warning
+            return self.a * q * q + self.b * q
 
     def total(self, p: ArrayLike) -> float:
-        return float(np.sum(self.value(p)))
+        with np.errstate(over="ignore", invalid="ignore"):
+            return float(np.sum(self.value(p)))
 
     def response(
         self, t: ArrayLike, lower: NDArray[np.float64], upper: NDArray[np.float64], slope_tol: float = 0.0

@@ -158,7 +158,7 @@ def cross_check(
     r"""Compare two answers to ``problem``; every number is recomputed from the two points.
 
     What it checks: that both points are feasible (conservation (2b) at every node relative to that
-    node's |supply| + throughput + assigned mass, the marginals (2c) of every demand point relative
+    node's ``|supply| + throughput + assigned mass``, the marginals (2c) of every demand point relative
     to its mass, the bounds (2d) of every arc: :func:`~otmodel.validation.certificate.point_residuals`),
     that their objectives (2a) agree, that their flows agree and (spatial) that they send the same
     demand mass to the same endpoints, and that what each solution reports besides its point agrees
