@@ -72,6 +72,7 @@ def check_links(root: Path) -> list[str]:
             if re.match(r"^[a-z][a-z0-9+.-]*:", href) or href.startswith("//"):
                 continue  # external (http:, mailto:, data:) -- the site must not need them, see below
             url, frag = urldefrag(href)
+            url = url.split("?", 1)[0]  # cache-busting queries (?v=...) are not part of the file name
             target = page if not url else (page.parent / unquote(url)).resolve()
             if target.is_dir():
                 target = target / "index.html"

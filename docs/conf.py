@@ -81,4 +81,12 @@ sphinx_gallery_conf = {
     "show_memory": False,
     "within_subsection_order": "FileNameSortKey",
     "min_reported_time": 1,
+    # the execution-time tables load jQuery and DataTables from CDNs: the site must work offline
+    "write_computation_times": False,
 }
+
+
+def setup(app: object) -> None:
+    # MathJax on every page: the formulations in the tutorials come as HTML output of the scripts
+    # (Formulation._repr_html_), which Sphinx does not count as math when it decides where to load it
+    app.set_html_assets_policy("always")  # type: ignore[attr-defined]
