@@ -25,12 +25,13 @@ _REGISTRY: dict[str, str] = {
     "highs": "otmodel.backends.highs:HighsBackend",
     "cvxpy": "otmodel.backends.cvxpy:CvxpyBackend",
     "pyomo": "otmodel.backends.pyomo:PyomoBackend",
+    "network": "otmodel.backends.network:NetworkBackend",
     "dual-ascent": "otmodel.backends.dual_ascent:DualAscentBackend",
     "admm": "otmodel.backends.admm:AdmmBackend",
     "dykstra": "otmodel.backends.dykstra:DykstraBackend",
 }
 _INSTANCES: dict[str, Backend] = {}
-EXACT = ("highs", "cvxpy", "pyomo")
+EXACT = ("highs", "cvxpy", "pyomo", "network")
 
 
 def register(name: str, target: str) -> None:
