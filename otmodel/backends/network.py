@@ -157,12 +157,16 @@ def _flow_bound(problem: FlowProblem) -> float:
 
 
 def compile_network(
-    problem: FlowProblem, breakpoints: list[NDArray[np.float64]] | None = None
+    problem: FlowProblem,
+    breakpoints: list[NDArray[np.float64]] | None = None,
+    reuse: CompiledNetwork | None = None,
 ) -> CompiledNetwork:
     """Compile ``problem`` into a :class:`CompiledNetwork` (bounds as in the module docstring).
 
     ``breakpoints[j]`` lists the breakpoints of quadratic arc number ``j`` (in the order of
     ``np.flatnonzero(problem.costs.a > 0)``), ends included; default: the two ends of its range.
+    ``reuse``: an earlier compilation of the same problem whose assignment pairs are taken as they
+    are (the refinement rounds of quadratic costs change the network arcs only).
     """
     n = problem.n_nodes
     m = problem.n_arcs
@@ -229,17 +233,23 @@ def compile_network(
     if spatial:
         assert isinstance(problem, SpatialFlowProblem)
         mass = problem.demand.mass
-        points = np.flatnonzero(mass > 0)
-        Cm = problem.cost_block(0, problem.n_points)[points]
-        finite = np.isfinite(Cm)
-        rr, ss = np.nonzero(finite)
-        pair_point = points[rr].astype(np.intp)  # sorted by point (row-major nonzero)
-        pair_end = ss.astype(np.intp)
         ends = np.asarray(problem.endpoints, dtype=I64)
+        if reuse is not None and reuse.problem is problem:
+            points, pair_point, pair_end = reuse.points, reuse.pair_point, reuse.pair_end
+            k0 = reuse.n_net_arcs
+            pair_heads, pair_cost = reuse.heads[k0:], reuse.cost[k0:]
+        else:
+            points = np.flatnonzero(mass > 0)
+            Cm = problem.cost_block(0, problem.n_points)[points]
+            rr, ss = np.nonzero(np.isfinite(Cm))
+            pair_point = points[rr].astype(np.intp)  # sorted by point (row-major nonzero)
+            pair_end = ss.astype(np.intp)
+            pair_heads = n + rr.astype(I64)
+            pair_cost = Cm[rr, ss]
         tails = np.concatenate([tails, ends[pair_end]])
-        heads = np.concatenate([heads, n + rr.astype(I64)])
-        cost = np.concatenate([cost, Cm[rr, ss]])
-        cap = np.concatenate([cap, np.full(rr.size, math.inf)])
+        heads = np.concatenate([heads, pair_heads])
+        cost = np.concatenate([cost, pair_cost])
+        cap = np.concatenate([cap, np.full(pair_point.size, math.inf)])
         supply = np.concatenate([supply_net, -mass[points]])
         nn = n + points.size
     # the accepted imbalance (within the problem's balance_rtol) is taken off in proportion to size
@@ -515,7 +525,10 @@ class NetworkBackend:
         timer = Timer()
         if problem.is_linear:
             return self._solve_linear(problem, tol, timer)
-        return self._solve_quadratic(problem, tol, max_rounds, timer)
+        try:
+            return self._solve_quadratic(problem, tol, max_rounds, timer)
+        finally:
+            _SF_CACHE.clear()
 
     # ------------------------------------------------------------------ one integer solve
     def _integer_solve(
@@ -667,4 +680,225 @@ class NetworkBackend:
 
     # ------------------------------------------------------------------ quadratic costs
     def _solve_quadratic(self, problem: FlowProblem, tol: float, max_rounds: int, timer: Timer) -> Solution:
-        raise UnsupportedError("network backend: quadratic arc costs are not supported yet")
+        """Piecewise-linear secants refined around the flow and the local response (module docstring)."""
+        solver = self._solver_name()
+        a = np.asarray(problem.costs.a, float)
+        b = np.asarray(problem.costs.b, float)
+        kq = np.flatnonzero(a > 0)
+        bq = _flow_bound(problem)
+        qlo = np.maximum(np.asarray(problem.lower, float)[kq], -bq)
+        qup = np.minimum(np.asarray(problem.upper, float)[kq], bq)
+        bps = [np.linspace(qlo[j], qup[j], INITIAL_SEGMENTS + 1) for j in range(kq.size)]
+        history: list[float] = []
+        best: tuple[Any, ...] | None = None
+        for _ in range(max_rounds):
+            with timer("build"):
+                cn = compile_network(problem, bps, reuse=best[0] if best is not None else None)
+            status, ints, x = self._integer_solve(cn, timer)
+            if status != "OPTIMAL" or ints is None or x is None:
+                return self._failure(problem, status, timer, solver)
+            if np.any(~np.isfinite(cn.cap) & (x > ints.bound)):
+                unb = self._unbounded(problem, timer, solver)
+                if unb is not None:
+                    return unb
+            got = self._certified_point(cn, ints, x, timer)
+            if got is None:
+                break
+            xf, flows, psi, primal, q, resid = got
+            gap = (primal - q) / max(1.0, abs(primal))
+            history.append(gap)
+            if resid <= 1e-12 and (best is None or gap < best[-1]):
+                best = (cn, xf, flows, psi, primal, gap)
+            if resid <= 1e-12 and gap <= tol:
+                break
+            if resid <= 1e-12 and gap <= POLISH_FROM:
+                # once the piecewise answer is close, its active set is usually the exact one:
+                # one KKT solve (cheaper than a round) may finish the job
+                done = self._polished_solution(problem, cn, xf, psi, tol, tol, timer, solver, history, bps)
+                if done is not None:
+                    return done
+            with timer("build"):
+                t = psi[problem.tails[kq]] - psi[problem.heads[kq]]
+                response = np.clip((t - b[kq]) / (2.0 * a[kq]), qlo, qup)
+                bps = refine_breakpoints(bps, flows[kq], response, qlo, qup)
+        info: dict[str, Any] = {"rounds": len(history), "gap_history": history, "segments": int(sum(z.size - 1 for z in bps))}
+        if best is None:
+            return no_point_solution(
+                problem, Status.NUMERICAL_ERROR, PointStatus.NO_POINT, self.name, solver, timer.done(),
+                "no float-feasible point could be built from the integer flows", info=info,
+            )
+        cn, xf, flows, psi, primal, gap = best
+        # the objective is flat at the optimum: flows within sqrt(gap) only, hence a last polish
+        done = self._polished_solution(problem, cn, xf, psi, gap, tol, timer, solver, history, bps)
+        if done is not None:
+            return done
+        info["polished"] = False
+        info.update({"relative_gap": gap, "dual_bound": primal - gap * max(1.0, abs(primal))})
+        converged = gap <= tol
+        status_out = Status.OPTIMAL if converged else Status.ITERATION_LIMIT
+        msg = "optimal" if converged else f"certified relative gap {gap:.3g} > tol after {len(history)} rounds"
+        return self._solution(problem, cn, xf, flows, psi, primal, timer, solver, msg, info, status_out)
+
+    def _polished_solution(
+        self,
+        problem: FlowProblem,
+        cn: CompiledNetwork,
+        xf: NDArray[np.float64],
+        psi: NDArray[np.float64],
+        accept: float,
+        tol: float,
+        timer: Timer,
+        solver: str,
+        history: list[float],
+        bps: list[NDArray[np.float64]],
+    ) -> Solution | None:
+        """The polished answer if its own certified gap is within ``max(accept, tol)``, else None.
+
+        The active set of the piecewise answer (arcs at a bound, points served by one endpoint) fixes
+        the exact optimum, found by one KKT solve; it is kept only if certified."""
+        with timer("polish"):
+            pol = self._polish(problem, cn, xf, psi)
+        if pol is None:
+            return None
+        flows_p, psi_p, plan_p, primal_p, gap_p = pol
+        if not gap_p <= max(accept, tol):
+            return None
+        info = {
+            "rounds": len(history), "gap_history": list(history), "segments": int(sum(z.size - 1 for z in bps)),
+            "polished": True, "relative_gap": gap_p, "piecewise_gap": history[-1] if history else None,
+        }
+        return Solution(
+            problem=problem, status=Status.OPTIMAL if gap_p <= tol else Status.ITERATION_LIMIT,
+            point_status=PointStatus.FEASIBLE, objective=primal_p, flows=flows_p, potentials=psi_p,
+            assignment=plan_p, cell_mass=None if plan_p is None else np.asarray(plan_p.sum(axis=0)).reshape(-1),
+            backend=self.name, solver=solver, timings=timer.done(), message="optimal (polished)", info=info,
+        )
+
+    @staticmethod
+    def _polish(
+        problem: FlowProblem, cn: CompiledNetwork, xf: NDArray[np.float64], psi: NDArray[np.float64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], Any, float, float] | None:
+        """Exact active-set polish (:func:`otmodel.backends._outer.polish_qp`) of the piecewise answer.
+
+        Returns ``(flows, psi, plan, objective, certified relative gap)`` or None when the polish
+        fails or its point leaves a conservation residual above ``POLISH_RESIDUAL`` (relative; a
+        sparse LU solve leaves ~1e-13). Its potentials satisfy the linear arcs with an infinite bound
+        to the same round-off, forgiven in q at ``POLISH_RESIDUAL`` times the largest linear cost.
+        """
+        from otmodel.backends._outer import polish_qp
+        from otmodel.backends._standard import build_standard_form
+
+        sf = _SF_CACHE.get(id(problem))
+        if sf is None or sf.problem is not problem:
+            sf = build_standard_form(problem)
+            _SF_CACHE.clear()
+            _SF_CACHE[id(problem)] = sf
+        m = problem.n_arcs
+        flows = cn.original_flows(xf)
+        x = np.concatenate([flows, xf[cn.n_net_arcs :]]) * sf.kappa
+        if x.size != sf.n_vars:
+            return None
+        y = psi / sf.sigma
+        best: tuple[NDArray[np.float64], NDArray[np.float64], Any, float, float] | None = None
+        for _ in range(POLISH_STEPS):
+            got = polish_qp(sf, x, y)
+            if got is None:
+                break
+            checked = NetworkBackend._check_polished(problem, cn, sf, got[0], got[1])
+            if checked is None:
+                break
+            if best is None or checked[-1] < best[-1]:
+                best = checked
+            if checked[-1] <= 1e-12:
+                break
+            # a Newton-like step on the active set: the one the polished potentials imply
+            x, y = got[0].copy(), got[1]
+            psi_p = checked[1]
+            quad = problem.costs.a > 0
+            t = psi_p[problem.tails] - psi_p[problem.heads]
+            resp = problem.costs.response(t, problem.lower, problem.upper)
+            x[:m] = np.where(quad, resp * sf.kappa, x[:m])
+            if sf.n_pairs and isinstance(problem, SpatialFlowProblem):
+                red = sf.c[m:] * sf.sigma - psi_p[np.asarray(problem.endpoints)[sf.pair_end]]
+                low = np.full(problem.n_points, math.inf)
+                np.minimum.at(low, sf.pair_point, red)
+                tie = 1e-11 * max(1.0, sf.sigma)
+                x[m:] = np.where(red <= low[sf.pair_point] + tie, 1.0, 0.0)
+        return best
+
+    @staticmethod
+    def _check_polished(
+        problem: FlowProblem, cn: CompiledNetwork, sf: Any, x: NDArray[np.float64], y: NDArray[np.float64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], Any, float, float] | None:
+        out = sf.unscale(x, y)
+        flows_p, psi_p = out["flows"], out["potentials"]
+        plan = out.get("assignment")
+        resid_scale = max(1.0, float(np.abs(cn.supply).sum()))
+        net = problem.net_outflow(flows_p)
+        supply = np.asarray(problem.supply, float) if isinstance(problem, SpatialFlowProblem) else balanced_supply(problem)
+        if plan is not None and isinstance(problem, SpatialFlowProblem):
+            net = net + _endpoint_inflow(problem, plan)
+            rows = np.asarray(plan.sum(axis=1)).reshape(-1)
+            if float(np.abs(rows - problem.demand.mass).max(initial=0.0)) > POLISH_RESIDUAL * resid_scale:
+                return None
+        if float(np.abs(net - supply).max(initial=0.0)) > POLISH_RESIDUAL * resid_scale:
+            return None
+        primal = float(out["objective"])
+        q = dual_bound(cn, psi_p, price_tol=POLISH_RESIDUAL * max(1.0, float(np.abs(problem.costs.b).max(initial=0.0))))
+        return flows_p, psi_p, plan, primal, (primal - q) / max(1.0, abs(primal))
+
+
+#: The standard form of the problem being polished (built once per solve, not once per round).
+_SF_CACHE: dict[int, Any] = {}
+
+
+def _endpoint_inflow(problem: FlowProblem, plan: Any) -> NDArray[np.float64]:
+    """Per network node: the plan mass it sends to demand points (eq. (2b))."""
+    assert isinstance(problem, SpatialFlowProblem)
+    out = np.zeros(problem.n_nodes)
+    np.add.at(out, np.asarray(problem.endpoints), np.asarray(plan.sum(axis=0)).reshape(-1))
+    return out
+
+
+#: Segments of the first piecewise-linear secant of each quadratic arc.
+#: Relative round-off accepted in the KKT polish (conservation residual, prices on unlimited arcs).
+POLISH_RESIDUAL = 1e-10
+#: KKT solves per polish, each on the active set the previous one's potentials imply.
+POLISH_STEPS = 2
+#: Relative gap of the piecewise answer from which a polish is tried each round.
+POLISH_FROM = 1e-7
+INITIAL_SEGMENTS = 256
+
+
+def refine_breakpoints(
+    bps: list[NDArray[np.float64]],
+    flows: NDArray[np.float64],
+    response: NDArray[np.float64],
+    lo: NDArray[np.float64],
+    up: NDArray[np.float64],
+    factor: float = 64.0,
+) -> list[NDArray[np.float64]]:
+    """Add breakpoints at ``c + (h / factor) * (0, +-1, +-2, +-4, +-8)`` around the flow and the
+    response ``c`` of each quadratic arc (and at +-16, +-32), ``h`` the width of the segment that holds it: the secant
+    error near the optimum, at most ``a h^2 / 4``, drops by up to ``factor**2`` per round, and the
+    wider points catch an optimum that moved by more than a new segment."""
+    out = []
+    steps = np.array([-32.0, -16.0, -8.0, -4.0, -2.0, -1.0, 0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0])
+    for j, z in enumerate(bps):
+        parts = [z]
+        for c in (flows[j], response[j]):
+            i = int(np.searchsorted(z, c))
+            left = z[max(i - 1, 0)]
+            right = z[min(i + 1, z.size - 1)] if i < z.size and z[i] == c else z[min(i, z.size - 1)]
+            h = max(right - left, 0.0)
+            if h > 0:
+                parts.append(c + (h / factor) * steps)
+        w = np.unique(np.clip(np.concatenate(parts), lo[j], up[j]))
+        # breakpoints closer than round-off would make empty segments
+        keep = np.r_[True, np.diff(w) > 1e-13 * max(1.0, float(np.abs(w).max()))]
+        keep[-1] = True
+        w = w[keep]
+        if w.size >= 2 and w[-2] == w[-1]:
+            w = w[:-1]
+        out.append(w)
+    return out
