@@ -14,6 +14,7 @@ from otmodel.backends.network import (
     _largest_remainder,
     choose_scales,
     compile_network,
+    fraction_bits,
     integer_data,
 )
 from otmodel.model.network import Network
@@ -65,18 +66,32 @@ def _net(names, supply, arcs):
 
 
 def test_scales_are_chosen_from_the_data_and_fit_the_integer_range():
-    # supplies 1e9 and 4 in one network (DESIGN.md, Numerics): the small one must stay visible
-    p = FlowProblem(_net(["a", "b", "c"], [1e9, 4.0, -1e9 - 4.0], [("a", "c", 2.5, 0, math.inf), ("b", "c", 1e-3, 0, 10)]))
+    # supplies 1e9 and 4 in one network (DESIGN.md, Numerics): integer data stay exact at scale 1
+    arcs = [("a", "c", 2.5, 0, math.inf), ("b", "c", 1e-3, 0, 10)]
+    p = FlowProblem(_net(["a", "b", "c"], [1e9, 4.0, -1e9 - 4.0], arcs))
     cn = compile_network(p)
     sf, sc = choose_scales(cn)
     ints = integer_data(cn, sf, sc)
+    assert sf == 1.0 and ints.supply.tolist() == [10**9, 4, -(10**9) - 4]
+    assert fraction_bits(cn.cost) > 40 and sc == 2.0 ** math.floor(math.log2(2**53 / 2.5))  # 1e-3 is not dyadic
+    # float supplies: the small one keeps >= 6 significant digits next to 1e9
+    q = FlowProblem(_net(["a", "b", "c"], [1e9 / 3, 4.1, -1e9 / 3 - 4.1], arcs))
+    cn = compile_network(q)
+    ints = integer_data(cn, *choose_scales(cn))
     assert ints.big * 1.0 <= FLOW_LIMIT  # int64 and exact in float64
-    assert ints.supply[1] >= 1e6  # 4 units of supply keep >= 6 significant digits
+    assert ints.supply[1] >= 1e6
     assert np.abs(ints.cost).max() * (cn.n_nodes + 1) < 2**63
-    sol = om.solve(p, backend="network")
-    assert sol.status is Status.OPTIMAL
-    assert sol.flow("b", "c") == 4.0
-    assert math.isclose(sol.objective, 2.5e9 + 4e-3, rel_tol=1e-15)
+    for prob, small in ((p, 4.0), (q, 4.1)):
+        sol = om.solve(prob, backend="network")
+        assert sol.status is Status.OPTIMAL
+        assert sol.flow("b", "c") == small
+        assert math.isclose(sol.objective, 2.5 * (prob.supply[0]) + small * 1e-3, rel_tol=1e-15)
+
+
+def test_fraction_bits():
+    assert fraction_bits(np.array([1.0, 3.0, -7.0, np.inf])) == 0
+    assert fraction_bits(np.array([0.5, 0.25, 3.125])) == 3
+    assert fraction_bits(np.array([0.1])) == 55
 
 
 def test_huge_costs_are_rescaled_not_overflowed():
