@@ -225,3 +225,19 @@ def test_quadratic_reports_iteration_limit_with_an_honest_gap():
     if sol.status is Status.ITERATION_LIMIT:
         assert gap > 1e-14
     assert abs(gap - sol.info["relative_gap"]) <= 1e-12
+
+
+def test_default_backend_by_measurement_and_cli_says_why(capsys):
+    from otmodel.backends import default_backend, default_reason
+    from otmodel.cli import main
+    from otmodel.instances import synthetic
+
+    assert default_backend(synthetic(5, linear=True)) == "network"
+    assert default_backend(synthetic(5)) == "network"
+    assert om.solve(synthetic(5, linear=True)).backend == "network"
+    many = FlowProblem(_net(["a", "b"], [0, 0], [("a", "b", om.Quadratic(1.0), -1, 1)] * 1001))
+    assert default_reason(many)[0] == "cvxpy"
+    assert main(["backends", "examples/models/synthetic.yaml"]) == 0
+    out = capsys.readouterr().out
+    assert "default backend: network" in out and "quadratic costs on 8 arcs" in out
+    assert main(["backends", "no/such/file.yaml"]) == 2
