@@ -241,3 +241,26 @@ def test_default_backend_by_measurement_and_cli_says_why(capsys):
     out = capsys.readouterr().out
     assert "default backend: network" in out and "quadratic costs on 8 arcs" in out
     assert main(["backends", "no/such/file.yaml"]) == 2
+
+
+def test_graph_w1_uses_the_network_backend(monkeypatch):
+    """graph_w1 (the W1 that certifies attraction flows) is an exact linear min-cost flow: it goes
+    through ``network``; its value equals the hand-computed distance on a path graph."""
+    import scipy.sparse as sp
+
+    import otmodel.backends as backends
+    from otmodel.validation.attraction import graph_w1
+
+    used = []
+    real = backends.solve
+
+    def spy(problem, backend=None, **kw):
+        used.append(backend)
+        return real(problem, backend=backend, **kw)
+
+    monkeypatch.setattr(backends, "solve", spy)
+    # path 0 - 1 - 2 with weights 1.5 and 2.25: moving 0.3 from node 0 to node 2 costs 0.3 * 3.75
+    W = sp.csr_matrix(np.array([[0, 1.5, 0], [1.5, 0, 2.25], [0, 2.25, 0]]))
+    p = om.AttractionProblem(W, np.array([0.5, 0.2, 0.3]), np.array([0.2, 0.2, 0.6]))
+    assert graph_w1(p, p.rho0, p.nu) == pytest.approx(0.3 * 3.75, rel=1e-12)
+    assert used == ["network"]

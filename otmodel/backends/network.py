@@ -2,9 +2,9 @@ r"""The ``network`` backend: exact min-cost flow on OR-Tools' network-flow solve
 
 Every problem with linear arc costs is a min-cost flow. :class:`FlowProblem` directly; the spatial
 problem (2) of Laurentin et al. (2025) once the demand points become sink nodes: sources -> network
--> endpoints -> demand points, with one arc :math:`i \to k` of cost :math:`c(x_k, i)` and unlimited
-capacity per finite assignment cost, and supply :math:`-\mu_k` at point :math:`k` (eq. (2b)-(2c):
-the plan :math:`\pi_{ki}` is the flow on that arc). This backend compiles the problem into that
+-> endpoints -> demand points, with one arc :math:`i \to k` of cost :math:`c(x_k, i)` and capacity
+:math:`\mu_k` (a plan entry never exceeds its point's mass) per finite assignment cost, and supply
+:math:`-\mu_k` at point :math:`k` (eq. (2b)-(2c): the plan :math:`\pi_{ki}` is the flow on that arc). This backend compiles the problem into that
 graph,
 
 .. math::
@@ -34,7 +34,8 @@ Float data, exact answer
 The solver takes integers: flows are scaled by :math:`S_f = 2^j` and costs by :math:`S_c = 2^k`,
 both chosen from the data (:func:`choose_scales`): the smallest that keeps data exact where they
 have few binary digits (integer data: :math:`S = 1`), else as large as the integer ranges allow:
-flows so that :math:`(2B+1) S_f \le 2^{50}`, costs so that :math:`\max|c| S_c (n+1) \le 2^{57}`
+flows so that :math:`(2B+1) S_f (D+1) \le 2^{50}` (:math:`D` the largest number of uncapacitated
+arcs at a node: the solver sums a node's capacities in int64), costs so that :math:`\max|c| S_c (n+1) \le 2^{57}`
 (the solver multiplies costs by :math:`n + 1`; it rejects larger ones with ``BAD_COST_RANGE``,
 which is caught and answered by a smaller :math:`S_c`, never silently). Supplies are rounded by largest remainders so
 that they still sum to exactly 0, capacities and costs to the nearest integer.
@@ -251,7 +252,9 @@ def compile_network(
         tails = np.concatenate([tails, ends[pair_end]])
         heads = np.concatenate([heads, pair_heads])
         cost = np.concatenate([cost, pair_cost])
-        cap = np.concatenate([cap, np.full(pair_point.size, math.inf)])
+        # pi_ki <= mu_k: a finite capacity keeps a node's total capacity (an endpoint may have 10^5
+        # pair arcs) inside the solver's int64 flow range
+        cap = np.concatenate([cap, mass[pair_point]])
         supply = np.concatenate([supply_net, -mass[points]])
         nn = n + points.size
     # the accepted imbalance (within the problem's balance_rtol) is taken off in proportion to size
@@ -303,7 +306,10 @@ def choose_scales(cn: CompiledNetwork, cost_limit: float = COST_LIMIT) -> tuple[
     :class:`SolverError` when the flow bound does not fit the integer range at all.
     """
     bnd = max(cn.bound, 1e-300)
-    j = math.floor(math.log2(FLOW_LIMIT / (2.0 * bnd + 1.0)))
+    # OR-Tools adds up the capacities at each node in int64: count the uncapacitated arcs per node
+    inf = ~np.isfinite(cn.cap)
+    deg = np.bincount(cn.tails[inf], minlength=cn.n_nodes) + np.bincount(cn.heads[inf], minlength=cn.n_nodes)
+    j = math.floor(math.log2(FLOW_LIMIT / (2.0 * bnd + 1.0) / (1.0 + float(deg.max(initial=0)))))
     if j < -1000:
         raise SolverError(f"network backend: flow bound {cn.bound:g} does not fit the integer range")
     j = min(j, fraction_bits(np.concatenate([cn.supply, cn.cap])), 1000)
