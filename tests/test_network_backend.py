@@ -92,6 +92,11 @@ def test_fraction_bits():
     assert fraction_bits(np.array([1.0, 3.0, -7.0, np.inf])) == 0
     assert fraction_bits(np.array([0.5, 0.25, 3.125])) == 3
     assert fraction_bits(np.array([0.1])) == 55
+    big = np.full(100_000, 3.0)
+    assert fraction_bits(big, cap=20) == 0  # exact data: the full pass decides
+    big[-1] = 0.1  # not in the sample: still found
+    assert fraction_bits(big, cap=20) == 55
+    assert fraction_bits(np.full(100_000, 0.1), cap=20) == 20
 
 
 def test_huge_costs_are_rescaled_not_overflowed():
