@@ -552,13 +552,20 @@ class NetworkBackend:
         options.pop("verbose", None)
         if options:
             raise UnsupportedError(f"network backend: unknown option(s) {sorted(options)}")
-        timer = Timer()
-        if problem.is_linear:
-            return self._solve_linear(problem, tol, timer)
-        try:
-            return self._solve_quadratic(problem, tol, max_rounds, timer)
-        finally:
-            _SF_CACHE.clear()
+        from otmodel.backends._standard import solve_checked
+
+        def attempt() -> Solution:
+            timer = Timer()
+            if problem.is_linear:
+                return self._solve_linear(problem, tol, timer)
+            try:
+                return self._solve_quadratic(problem, tol, max_rounds, timer)
+            finally:
+                _SF_CACHE.clear()
+
+        # the rule of every exact backend (issue 18): an OPTIMAL point is verified node by node
+        # (self-loops at their own optimum) before it is returned, with the shared fallbacks
+        return solve_checked(problem, [("OR-Tools min-cost flow, certified", attempt)], self.name)
 
     # ------------------------------------------------------------------ one integer solve
     def _integer_solve(
