@@ -269,3 +269,16 @@ def test_graph_w1_uses_the_network_backend(monkeypatch):
     p = om.AttractionProblem(W, np.array([0.5, 0.2, 0.3]), np.array([0.2, 0.2, 0.6]))
     assert graph_w1(p, p.rho0, p.nu) == pytest.approx(0.3 * 3.75, rel=1e-12)
     assert used == ["network"]
+
+
+def test_options_are_checked_like_data():
+    from otmodel.errors import InvalidDataError, UnsupportedError
+    from otmodel.instances import synthetic
+
+    p = synthetic(4, linear=True)
+    with pytest.raises(UnsupportedError, match="method"):
+        om.solve(p, backend="network", method="simplex")
+    with pytest.raises(InvalidDataError, match="tol"):
+        om.solve(p, backend="network", tol="1e-9")
+    with pytest.raises(InvalidDataError, match="max_rounds"):
+        om.solve(p, backend="network", max_rounds=0)

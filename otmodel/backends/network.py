@@ -92,7 +92,7 @@ from numpy.typing import NDArray
 
 from otmodel.backends._standard import balanced_supply
 from otmodel.backends.base import Timer, no_point_solution
-from otmodel.errors import SolverError, UnsupportedError
+from otmodel.errors import SolverError
 from otmodel.model.problems import FlowProblem, SpatialFlowProblem
 from otmodel.results import PointStatus, Solution, Status
 
@@ -546,12 +546,14 @@ class NetworkBackend:
         return None
 
     def solve(self, problem: FlowProblem, **options: Any) -> Solution:
-        tol = float(options.pop("tol", 1e-9))
-        max_rounds = int(options.pop("max_rounds", 12))
-        options.pop("time_limit", None)
-        options.pop("verbose", None)
-        if options:
-            raise UnsupportedError(f"network backend: unknown option(s) {sorted(options)}")
+        from otmodel.backends import _options as check
+
+        check.refuse_unknown("network", options, ("tol", "max_rounds", "time_limit", "verbose"))
+        tol = check.number("network", "tol", options.get("tol", 1e-9), 0.0, strict=True)
+        max_rounds = check.integer("network", "max_rounds", options.get("max_rounds", 12), 1)
+        if options.get("time_limit") is not None:  # accepted, not enforced: OR-Tools has no limit
+            check.number("network", "time_limit", options["time_limit"], 0.0, strict=True, finite=False)
+        check.flag("network", "verbose", options.get("verbose", False))
         from otmodel.backends._standard import solve_checked
 
         def attempt() -> Solution:
