@@ -470,25 +470,36 @@ def float_point(
             best = cand[first]
             xf[k0 + best] = -cn.supply[n_net + head_pt[best]]
     r = cn.supply - cn.net_outflow(xf)
-    interior = np.flatnonzero((xf > 0) & (xf < cn.cap))
-    t, h = cn.tails[interior], cn.heads[interior]
-    src = np.concatenate([t, h])
-    nbr = np.concatenate([h, t])
-    arc = np.concatenate([interior, interior]).astype(I64)
-    sgn = np.concatenate([np.ones(interior.size, I64), -np.ones(interior.size, I64)])
-    indptr, (nbr_s, arc_s, sgn_s) = _csr(cn.n_nodes, src, nbr, arc, sgn)
-    delta, leftover = tree_correct(cn.n_nodes, indptr, nbr_s, arc_s, sgn_s, r, cn.n_arcs)
-    xf = xf + delta
     scale = max(1.0, float(np.abs(cn.supply).sum()))
-    lo_viol = float(np.max(-xf, initial=0.0))
-    up_viol = float(np.max(np.where(fin, xf - cn.cap, 0.0), initial=0.0))
-    # a correction that crosses a bound by round-off only is clipped; anything larger is reported
-    if max(lo_viol, up_viol) <= 1e-13 * scale:
-        xf = np.clip(xf, 0.0, cn.cap)
-    else:
-        leftover = max(leftover, lo_viol, up_viol)
-    resid = float(np.abs(cn.supply - cn.net_outflow(xf)).max(initial=0.0))
-    return xf, max(leftover, resid) / scale
+
+    def route(usable: NDArray[np.intp]) -> tuple[NDArray[np.float64], float]:
+        t, h = cn.tails[usable], cn.heads[usable]
+        src = np.concatenate([t, h])
+        nbr = np.concatenate([h, t])
+        arc = np.concatenate([usable, usable]).astype(I64)
+        sgn = np.concatenate([np.ones(usable.size, I64), -np.ones(usable.size, I64)])
+        indptr, (nbr_s, arc_s, sgn_s) = _csr(cn.n_nodes, src, nbr, arc, sgn)
+        delta, leftover = tree_correct(cn.n_nodes, indptr, nbr_s, arc_s, sgn_s, r, cn.n_arcs)
+        out = xf + delta
+        lo_viol = float(np.max(-out, initial=0.0))
+        up_viol = float(np.max(np.where(fin, out - cn.cap, 0.0), initial=0.0))
+        # a correction that crosses a bound by round-off only is clipped; anything larger is reported
+        if max(lo_viol, up_viol) <= 1e-13 * scale:
+            out = np.clip(out, 0.0, cn.cap)
+        else:
+            leftover = max(leftover, lo_viol, up_viol)
+        resid = float(np.abs(cn.supply - cn.net_outflow(out)).max(initial=0.0))
+        return out, max(leftover, resid)
+
+    # arcs strictly between their bounds first (the basis: complementary slackness is kept)
+    chosen, err = route(np.flatnonzero((xf > 0) & (xf < cn.cap)))
+    if err > 0.0:
+        # a residual left where no such arc reaches (a supply rounded to 0 units, e.g. 1e-308):
+        # any arc with room may carry it, at a cost the certified gap accounts for
+        alt, err2 = route(np.flatnonzero(cn.cap > 0))
+        if err2 < err:
+            chosen, err = alt, err2
+    return chosen, err / scale
 
 
 # ============================================================================ certificate pieces
