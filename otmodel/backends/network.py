@@ -421,14 +421,21 @@ def _csr(n: int, src: NDArray[np.int64], *cols: NDArray[Any]) -> tuple[NDArray[n
     return indptr, [c[order] for c in cols]
 
 
-def residual_potentials(cn: CompiledNetwork, ints: IntegerData, x: NDArray[np.int64]) -> NDArray[np.float64] | None:
-    """psi = -d / S_c, d the shortest distances in the residual graph of integer flow ``x``.
+def residual_potentials(
+    cn: CompiledNetwork, ints: IntegerData, x: NDArray[np.int64], xf: NDArray[np.float64] | None = None
+) -> NDArray[np.float64] | None:
+    """psi = -d / S_c, d the shortest distances in the residual graph of integer flow ``x`` (or of
+    the float point ``xf`` when given: arcs below their float capacity forward, above 0 backward).
 
-    Returns ``None`` if the residual graph has a negative cycle (``x`` is not optimal).
+    Returns ``None`` if the residual graph has a negative cycle (the flow is not optimal).
     """
     spfa, _ = _kernels()
-    fw = x < ints.cap
-    bw = x > 0
+    if xf is None:
+        fw = x < ints.cap
+        bw = x > 0
+    else:
+        fw = xf < cn.cap
+        bw = xf > 0
     src = np.concatenate([cn.tails[fw], cn.heads[bw]])
     dst = np.concatenate([cn.heads[fw], cn.tails[bw]])
     w = np.concatenate([ints.cost[fw], -ints.cost[bw]])
@@ -495,10 +502,16 @@ def float_point(
     chosen, err = route(np.flatnonzero((xf > 0) & (xf < cn.cap)))
     if err > 0.0:
         # a residual left where no such arc reaches (a supply rounded to 0 units, e.g. 1e-308):
-        # any arc with room may carry it, at a cost the certified gap accounts for
-        alt, err2 = route(np.flatnonzero(cn.cap > 0))
-        if err2 < err:
-            chosen, err = alt, err2
+        # arcs of zero reduced cost carry it at no loss of optimality; failing that, any arc with
+        # room, at a cost the certified gap accounts for
+        rc = cn.cost - (psi[cn.tails] - psi[cn.heads])
+        tight = np.abs(rc) <= 1e-12 * max(1e-300, float(np.abs(cn.cost).max(initial=0.0)))
+        for usable in (np.flatnonzero((cn.cap > 0) & tight), np.flatnonzero(cn.cap > 0)):
+            alt, err2 = route(usable)
+            if err2 < err:
+                chosen, err = alt, err2
+            if err == 0.0:
+                break
     return chosen, err / scale
 
 
@@ -637,6 +650,14 @@ class NetworkBackend:
         n_net = cn.problem.n_nodes
         with timer("certificate"):
             xf, resid = float_point(cn, ints, x, psi)
+        if np.any((xf > 0) != (x > 0)) or np.any(np.isfinite(cn.cap) & ((xf < cn.cap) != (x < ints.cap))):
+            # the float point left a bound the integer flow sat on (a residual routed along an arc
+            # at its bound): the potentials of its own residual graph, if it has no negative cycle
+            with timer("potentials"):
+                again = residual_potentials(cn, ints, x, xf)
+            if again is not None:
+                psi = again
+        with timer("certificate"):
             primal, flows = primal_value(cn, xf)
             q = dual_bound(cn, psi[:n_net], price_tol=2.0 / ints.sc)
         return xf, flows, psi[:n_net], primal, q, resid
