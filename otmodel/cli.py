@@ -3,7 +3,7 @@
     otmodel solve FILE [--backend NAME] [--json OUT] [--option KEY=VALUE ...]
     otmodel demo [--n N] [--backend NAME] [--compare]
     otmodel check FILE --backend NAME --against NAME [--option KEY=VALUE ...] [--rtol R]
-    otmodel backends
+    otmodel backends [FILE]
     otmodel formulate FILE [--part PART ...] [--format markdown|latex]
 
 Exit status (:data:`EXIT_CODES`): 0 the answer is optimal (``solve``) or certified and agreeing
@@ -272,6 +272,14 @@ def _cmd_backends(args: argparse.Namespace) -> int:
         except ImportError as exc:  # an optional dependency is missing
             caps = f"unavailable ({exc})"
         print(f"{name:<12} {caps}")
+    if args.file:
+        path = Path(args.file)
+        if not path.exists():
+            print(f"otmodel: error: no such file: {path}", file=sys.stderr)
+            return 2
+        problem = otmodel.load(path)
+        name, why = otmodel.backends.default_reason(problem)
+        print(f"\n{path}: {problem!r}\ndefault backend: {name} -- {why}")
     return 0
 
 
@@ -315,7 +323,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--rtol", type=float, default=1e-6, help="relative tolerance of certificate and cross-check")
     c.add_argument("--exact", default="auto", help="exact backend for the certificate's repair (default auto: the fastest for the sub-problem)")
     c.set_defaults(func=_cmd_check)
-    b = sub.add_parser("backends", help="list the backends")
+    b = sub.add_parser("backends", help="list the backends; with FILE, say which one its problem gets and why")
+    b.add_argument("file", nargs="?", default=None, help="a model file (YAML/JSON)")
     b.set_defaults(func=_cmd_backends)
     f = sub.add_parser("formulate", help="print the model file's problem as mathematics (primal, dual, algorithm)")
     f.add_argument("file")
