@@ -41,3 +41,16 @@ def test_tiny_lower_bound_next_to_unit_supplies_is_certified_infeasible(backend:
     assert sol.status == om.Status.INFEASIBLE
     assert sol.certificate is not None and verify_infeasibility_certificate(problem, sol.certificate)
     assert "n1" in sol.certificate.describe()
+
+
+@pytest.mark.parametrize("backend", BACKENDS + ["network"])
+def test_subnormal_next_to_unit_supply_is_no_untyped_error(backend: str) -> None:
+    # the exact OR-Tools fallback raised OverflowError (no common integer scale from 5e-324 to 1)
+    net = om.Network()
+    net.add_node("a", supply=5e-324).add_node("b", supply=1.0).add_node("c", supply=-1.0)
+    net.add_arc("a", "c", om.Linear(1.0))
+    net.add_arc("b", "c", om.Linear(2.0))
+    sol = om.solve(om.FlowProblem(net), backend=backend)
+    assert sol.status in (om.Status.OPTIMAL, om.Status.NUMERICAL_ERROR)
+    if sol.status == om.Status.OPTIMAL:
+        assert sol.objective == pytest.approx(2.0, rel=1e-12)

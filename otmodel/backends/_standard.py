@@ -627,7 +627,10 @@ def network_flow_point(problem: FlowProblem) -> tuple[NDArray[np.float64], NDArr
     lo, up = np.asarray(problem.lower, dtype=float), np.asarray(problem.upper, dtype=float)
     finite = np.concatenate([s, lo[np.isfinite(lo)], up[np.isfinite(up)]])
     E = _dyadic_exponent(finite)
-    ints = [int(math.ldexp(v, E)) for v in finite.tolist()]
+    try:
+        ints = [int(math.ldexp(v, E)) for v in finite.tolist()]
+    except OverflowError:  # data spanning subnormals to O(1): no common integer scale exists
+        return None
     limit = 1 << 60
     big = sum(abs(v) for v in ints) + 1
     if big >= limit:
