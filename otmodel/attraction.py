@@ -1,14 +1,14 @@
 r"""Algorithm 1 of Arqué, Uribe, Ocampo-Martinez: the Wasserstein attraction flow on a network.
 
-Starting from :math:`\rho_0`, each step solves Problem 1 ((10a)-(10f), see
-:mod:`otmodel.model.attraction`) at :math:`\rho_t` with weight :math:`\omega(t)` and regularization
-:math:`\gamma(t)`, and sets :math:`\rho_{t+1} = p`, until
-:math:`\tfrac12\|\nu-\rho_t\|_1 \le \varepsilon` or a step limit. The step solver is
+Starting from `\rho_0`, each step solves Problem 1 ((10a)-(10f), see
+``otmodel.model.attraction``) at `\rho_t` with weight `\omega(t)` and regularization
+`\gamma(t)`, and sets `\rho_{t+1} = p`, until
+`\tfrac12\|\nu-\rho_t\|_1 \le \varepsilon` or a step limit. The step solver is
 
 * ``"dykstra"`` -- Dykstra's algorithm with the KL proximal operators (11)-(15), in the log domain
-  (:class:`otmodel.backends.dykstra.DykstraBackend`);
-* ``"highs"`` / ``"cvxpy"`` -- the exact step (:math:`\gamma = 0`): the LP of (10a)-(10f) with the KL
-  terms replaced by transport costs (:mod:`otmodel.backends.attraction_lp`).
+  (``otmodel.backends.dykstra.DykstraBackend``);
+* ``"highs"`` / ``"cvxpy"`` -- the exact step (`\gamma = 0`): the LP of (10a)-(10f) with the KL
+  terms replaced by transport costs (``otmodel.backends.attraction_lp``).
 
 >>> flow = attraction_flow(problem, solver="dykstra")          # doctest: +SKIP
 >>> flow.tv[-1] <= problem.eps, flow.total_cost                 # doctest: +SKIP
@@ -40,13 +40,13 @@ class StepResult:
 
     Attributes
     ----------
-    step : the :class:`~otmodel.model.attraction.AttractionStep` solved
-    rho_next : (n,) array -- :math:`\rho_{t+1} = p = \pi_1^\top\mathbf 1` (zero where no mass can arrive)
-    plan : (n, n) CSR -- :math:`\pi_1`, ``plan[j, i]`` = mass moved j -> i; stored only on allowed pairs
-    target_plan : (n, n) CSR or None -- :math:`\pi_2`, ``target_plan[k, i]`` couples :math:`\nu_k`, :math:`p_i`
-    objective : :math:`\omega\langle C,\pi_1\rangle + (1-\omega)\langle C,\pi_2\rangle` (10a) without entropy
-    transport_cost : :math:`\langle C, \pi_1\rangle`, the cost of moving :math:`\rho_t` to :math:`\rho_{t+1}`
-    status, point_status : why the solver stopped and what the point is (:mod:`otmodel.results`)
+    step : the ``AttractionStep`` solved
+    rho_next : (n,) array -- `\rho_{t+1} = p = \pi_1^\top\mathbf 1` (zero where no mass can arrive)
+    plan : (n, n) CSR -- `\pi_1`, ``plan[j, i]`` = mass moved j -> i; stored only on allowed pairs
+    target_plan : (n, n) CSR or None -- `\pi_2`, ``target_plan[k, i]`` couples `\nu_k`, `p_i`
+    objective : `\omega\langle C,\pi_1\rangle + (1-\omega)\langle C,\pi_2\rangle` (10a) without entropy
+    transport_cost : `\langle C, \pi_1\rangle`, the cost of moving `\rho_t` to `\rho_{t+1}`
+    status, point_status : why the solver stopped and what the point is (``otmodel.results``)
     iterations : Dykstra cycles or solver iterations
     violation : constraint violation measured by the solver at the end (L1, see the backend)
     seconds : wall-clock time of the step
@@ -86,10 +86,10 @@ class AttractionFlow:
 
     Attributes
     ----------
-    problem : the :class:`~otmodel.model.attraction.AttractionProblem`
-    rhos : (T+1, n) array -- :math:`\rho_0, \dots, \rho_T`
-    steps : list of :class:`StepResult` (T of them), with the plans
-    tv : (T+1,) array -- :math:`\tfrac12\|\nu-\rho_t\|_1` for t = 0..T
+    problem : the ``AttractionProblem``
+    rhos : (T+1, n) array -- `\rho_0, \dots, \rho_T`
+    steps : list of ``StepResult`` (T of them), with the plans
+    tv : (T+1,) array -- `\tfrac12\|\nu-\rho_t\|_1` for t = 0..T
     status : CONVERGED (tv <= eps), ITERATION_LIMIT (max_steps), INFEASIBLE (a step is infeasible,
         Lemma 1) or NUMERICAL_ERROR (a step solver failed)
     message : why it stopped, in words
@@ -111,12 +111,12 @@ class AttractionFlow:
 
     @property
     def plans(self) -> list[sp.csr_matrix]:
-        """The transport plans :math:`\\pi_1` of the steps (sparse, ``plan[j, i]`` mass j -> i)."""
+        """The transport plans `\\pi_1` of the steps (sparse, ``plan[j, i]`` mass j -> i)."""
         return [s.plan for s in self.steps]
 
     @property
     def costs(self) -> NDArray[np.float64]:
-        """Transport cost :math:`\\langle C, \\pi_1\\rangle` of each step (the paper's Fig. 3 right)."""
+        """Transport cost `\\langle C, \\pi_1\\rangle` of each step (the paper's Fig. 3 right)."""
         return np.array([s.transport_cost for s in self.steps])
 
     @property
@@ -193,19 +193,19 @@ def attraction_flow(
 ) -> AttractionFlow:
     r"""Run Algorithm 1 on ``problem``.
 
-    While :math:`\tfrac12\|\nu-\rho_t\|_1 > \varepsilon` and ``t < max_steps``: build Problem 1 at
-    :math:`\rho_t` (support rule (15) applied), check the necessary conditions and Lemma 1, solve it
-    with ``solver`` and set :math:`\rho_{t+1} = p`.
+    While `\tfrac12\|\nu-\rho_t\|_1 > \varepsilon` and ``t < max_steps``: build Problem 1 at
+    `\rho_t` (support rule (15) applied), check the necessary conditions and Lemma 1, solve it
+    with ``solver`` and set `\rho_{t+1} = p`.
 
     A step that is proven infeasible (a necessary condition of Lemma 1 fails: a node holds more mass
     than its edges, staying included, can carry; or the nodes reachable in one step cannot store
-    the mass) or that the step solver cannot solve raises a :class:`StepInfeasibleWarning` naming
+    the mass) or that the step solver cannot solve raises a ``StepInfeasibleWarning`` naming
     the condition and the node, and the flow stops there with status INFEASIBLE (or
     NUMERICAL_ERROR); the steps done so far are returned.
 
     With ``warm_start`` (default) each Dykstra step starts from the potentials of the previous step
-    (same minimizer, see :func:`otmodel.backends.dykstra.dykstra_step`); ``warm_start=False`` starts
-    every step from :math:`\xi = e^{-C/\gamma}` as Algorithm 1 states.
+    (same minimizer, see ``otmodel.backends.dykstra.dykstra_step``); ``warm_start=False`` starts
+    every step from `\xi = e^{-C/\gamma}` as Algorithm 1 states.
 
     ``options`` go to the step solver (Dykstra: ``tol``, ``max_iter``; LP: ``method``, ``time_limit``).
     ``progress`` prints one line per step; ``callback(t, step_result)`` is called after each step.

@@ -6,7 +6,7 @@
     otmodel backends [FILE]
     otmodel formulate FILE [--part PART ...] [--format markdown|latex]
 
-Exit status (:data:`EXIT_CODES`): 0 the answer is optimal (``solve``) or certified and agreeing
+Exit status (``EXIT_CODES``): 0 the answer is optimal (``solve``) or certified and agreeing
 (``check``); 1 an answer that is not that (infeasible, unbounded, an iteration or time limit, not
 certified, disagreeing); 2 a usage or input error (bad arguments, options or model file, an output
 path that cannot be written), reported before anything is solved; 3 the solver failed (numerical

@@ -1,7 +1,7 @@
 """Typed exceptions raised by otmodel.
 
 Every error raised on bad input names the item at fault (node, arc, file path) and the rule it
-breaks. All derive from :class:`OTModelError`, itself a ``ValueError`` so that generic callers that
+breaks. All derive from ``OTModelError``, itself a ``ValueError`` so that generic callers that
 catch ``ValueError`` keep working.
 """
 

@@ -1,6 +1,6 @@
 r"""The mathematics of a problem, instantiated: primal, relaxation, dual and algorithm, for teaching.
 
-``problem.formulation()`` (or :func:`formulation`) writes the optimization problem an otmodel problem
+``problem.formulation()`` (or ``formulation``) writes the optimization problem an otmodel problem
 object stands for, in the notation of its source document and with the source's equation numbers:
 
 * ``"sets"`` -- the sets and their sizes for this instance, the cost functions in use, the bounds;
@@ -10,16 +10,16 @@ object stands for, in the notation of its source document and with the source's 
 * ``"dual"`` -- the dual function, with the conjugates of the arc costs *actually used* written out;
 * ``"algorithm"`` -- the update the iterative backend performs (Algorithm 1's supergradient step,
   ADMM (3.1a)-(3.1c), Dykstra's KL projections (11)-(15));
-* ``"constraints"`` -- for a small instance (at most :data:`MAX_LISTED_ARCS` arcs), every constraint
+* ``"constraints"`` -- for a small instance (at most ``MAX_LISTED_ARCS`` arcs), every constraint
   with its numbers.
 
-The result is a :class:`Formulation`: ``str()`` gives Markdown (math between ``$$``) or LaTeX, and
+The result is a ``Formulation``: ``str()`` gives Markdown (math between ``$$``) or LaTeX, and
 Jupyter shows it by itself (``_repr_markdown_`` / ``_repr_latex_``). Every formula is kept to the
 subset of TeX that MathJax and matplotlib's mathtext both parse (one equation per line), so a test can
 parse each one.
 
-:meth:`Formulation.dual` evaluates the dual exactly as it is written here (its own closed forms for the
-conjugates), so the statement can be checked against :func:`otmodel.validation.dual_value` and against
+``Formulation.dual`` evaluates the dual exactly as it is written here (its own closed forms for the
+conjugates), so the statement can be checked against ``otmodel.validation.dual_value`` and against
 an exact primal optimum: by strong duality they agree at optimal potentials.
 """
 
@@ -81,7 +81,7 @@ class Formulation:
     source : str
         The source document the equation numbers refer to.
     parts : tuple of Part
-        The parts asked for, in the order of :data:`PARTS`.
+        The parts asked for, in the order of ``PARTS``.
     format : str
         ``"markdown"`` or ``"latex"``.
     """
@@ -164,8 +164,8 @@ class Formulation:
     def dual(self, *multipliers: ArrayLike) -> float:
         r"""Evaluate the dual function exactly as this formulation writes it.
 
-        Flow, spatial and graph-transport problems take the node potentials :math:`\psi` (one per
-        node); an attraction step takes the two coupling multipliers :math:`(h, k)`. By weak duality
+        Flow, spatial and graph-transport problems take the node potentials `\psi` (one per
+        node); an attraction step takes the two coupling multipliers `(h, k)`. By weak duality
         the value is a lower bound on the primal optimum for every argument.
         """
         if self._dual is None:  # pragma: no cover - every kind sets one
@@ -256,11 +256,11 @@ def _pick(parts: str | Sequence[str], available: Sequence[str]) -> list[str]:
 # ==================================================================================== arc costs
 def _conjugate(a: NDArray[np.float64], b: NDArray[np.float64], lo: NDArray[np.float64], hi: NDArray[np.float64],
                t: NDArray[np.float64]) -> NDArray[np.float64]:
-    r"""Per arc :math:`\min_{p\in[l,u]} a p^2 + (b - t) p`, written out (not the model's own routine).
+    r"""Per arc `\min_{p\in[l,u]} a p^2 + (b - t) p`, written out (not the model's own routine).
 
-    Quadratic arcs (:math:`a > 0`): :math:`p^\star = \mathrm{clip}((t-b)/(2a), l, u)`. Linear arcs:
-    :math:`l(b-t)` when :math:`t \le b`, :math:`u(b-t)` when :math:`t > b` (:math:`-\infty` when that
-    bound is infinite), with :math:`0\cdot\infty = 0` at :math:`t = b`.
+    Quadratic arcs (`a > 0`): `p^\star = \mathrm{clip}((t-b)/(2a), l, u)`. Linear arcs:
+    `l(b-t)` when `t \le b`, `u(b-t)` when `t > b` (`-\infty` when that
+    bound is infinite), with `0\cdot\infty = 0` at `t = b`.
     """
     out = np.empty_like(t)
     quad = a > 0
@@ -657,17 +657,17 @@ def formulation(problem: Any, part: str | Sequence[str] = "all", format: str = "
     Parameters
     ----------
     problem : FlowProblem, SpatialFlowProblem, GraphTransportProblem, AttractionProblem or AttractionStep
-        An :class:`~otmodel.AttractionProblem` is shown through its first step (``problem.step(rho0)``).
+        An ``AttractionProblem`` is shown through its first step (``problem.step(rho0)``).
     part : str or sequence of str
-        ``"all"`` (default) or one or more of :data:`PARTS`; asking for a part the kind does not have
-        (``"relaxation"`` of a plain flow problem) raises :class:`~otmodel.errors.UnsupportedError`.
+        ``"all"`` (default) or one or more of ``PARTS``; asking for a part the kind does not have
+        (``"relaxation"`` of a plain flow problem) raises ``UnsupportedError``.
     format : {"markdown", "latex"}
         How ``str()`` renders the result.
 
     Returns
     -------
     Formulation
-        Parts with their equations (source equation numbers as tags); :meth:`Formulation.dual`
+        Parts with their equations (source equation numbers as tags); ``Formulation.dual``
         evaluates the stated dual.
     """
     from otmodel.model.attraction import AttractionProblem, AttractionStep
@@ -698,15 +698,15 @@ def explain(solution: Any, certificate: Any = None) -> Formulation:
 
     Which constraints are tight (arcs at a bound), what the potentials mean (prices of conservation
     at the nodes; for a spatial problem, the Laguerre cell and assigned mass of each endpoint), and why
-    the certificate holds or fails: the dual bound :math:`q(\psi)` at the returned potentials, the
+    the certificate holds or fails: the dual bound `q(\psi)` at the returned potentials, the
     objective of a feasible (repaired) point, and the gap between them.
 
     Parameters
     ----------
     solution : Solution
-        Any backend's answer to a :class:`~otmodel.FlowProblem` or :class:`~otmodel.SpatialFlowProblem`.
+        Any backend's answer to a ``FlowProblem`` or ``SpatialFlowProblem``.
     certificate : Certificate, optional
-        The result of :func:`otmodel.validation.certify`; computed when not given.
+        The result of ``otmodel.validation.certify``; computed when not given.
 
     Returns
     -------

@@ -1,10 +1,10 @@
 r"""Ready-made instances from the source documents.
 
-:func:`synthetic` is the synthetic example of Laurentin et al. (2025), section V-A: a square domain
+``synthetic`` is the synthetic example of Laurentin et al. (2025), section V-A: a square domain
 of side 100, a demand discretized on an ``n x n`` cell-centred grid (the paper uses 200 x 200) with a
 truncated Gaussian density of mean (50, 75) and standard deviation 25, two sources S1, S2 with supply
 0.5 and four interconnection nodes I1..I4 (the endpoints), Euclidean assignment cost, arc costs
-:math:`d_{ij} p^2` with :math:`d_{ij}` the length of the arc, and flow bounds [-1, 1].
+`d_{ij} p^2` with `d_{ij}` the length of the arc, and flow bounds [-1, 1].
 
 The paper shows node positions and arcs only in its Fig. 1(a); the layout below is ours: the sources
 sit low in the square, far from the demand peak, so that every unit of demand travels through the
@@ -19,12 +19,12 @@ network, and the interconnection nodes form a ring with a diagonal, so that rout
 Arcs: S1->I1, S1->I2, S2->I2, I1->I2, I1->I3, I2->I4, I3->I4, I1->I4.
 
 With ``linear=True`` each link becomes two opposite arcs with flow in [0, 1] and linear cost
-:math:`d_{ij}` (the LP variant of the benchmark).
+`d_{ij}` (the LP variant of the benchmark).
 
-:func:`power_network` is the electric power network of section V-B: the same transmission network
-(cost :math:`r_{ij} p^2`, :math:`r_{ij} = d_{ij}`), 1000 consumers at random positions with random
+``power_network`` is the electric power network of section V-B: the same transmission network
+(cost `r_{ij} p^2`, `r_{ij} = d_{ij}`), 1000 consumers at random positions with random
 demands, and the shortest-path resistance through a random distribution graph as assignment cost
-(:class:`~otmodel.model.demand.Geodesic`).
+(``Geodesic``).
 """
 
 from __future__ import annotations
@@ -94,10 +94,10 @@ def _transmission_network() -> Network:
 def power_network(n_consumers: int = 1000, seed: int = 0, substation_links: int = 3) -> SpatialFlowProblem:
     r"""The electric power network of Laurentin et al. (2025), section V-B.
 
-    * **Transmission network**: the nodes and links of :func:`synthetic` (sources S1, S2 with supply
-      0.5; substations I1..I4 are the endpoints), arc cost :math:`r_{ij} p^2` with the resistance
-      :math:`r_{ij} = d_{ij}` (the arc's length), flow bounds [-1, 1].
-    * **Consumers**: ``n_consumers`` points uniform in :math:`[0, 100]^2`, demands uniform on
+    * **Transmission network**: the nodes and links of ``synthetic`` (sources S1, S2 with supply
+      0.5; substations I1..I4 are the endpoints), arc cost `r_{ij} p^2` with the resistance
+      `r_{ij} = d_{ij}` (the arc's length), flow bounds [-1, 1].
+    * **Consumers**: ``n_consumers`` points uniform in `[0, 100]^2`, demands uniform on
       [0, 1) normalized so that the total equals the total supply (1.0).
     * **Distribution graph** (undirected, edge weight = Euclidean length, read as the line's
       resistance): graph nodes ``0 .. n-1`` are the consumers, ``n .. n+3`` the substations
@@ -108,15 +108,15 @@ def power_network(n_consumers: int = 1000, seed: int = 0, substation_links: int 
       link between one of its nodes and a node outside it (so every consumer reaches every
       substation and every geodesic cost is finite). The number of links added this way is stored in
       ``problem.assignment_cost.bridges``.
-    * **Assignment cost**: :math:`c(x, i)` = shortest-path resistance from consumer :math:`x` to
-      substation :math:`i` through the distribution graph
+    * **Assignment cost**: `c(x, i)` = shortest-path resistance from consumer `x` to
+      substation `i` through the distribution graph
       (``Geodesic(graph, point_nodes=consumers, endpoint_nodes={"I1": n, ...})``), which makes every
       Laguerre cell connected along shortest paths (section V-B).
 
     Returns
     -------
     SpatialFlowProblem
-        Its ``assignment_cost`` is the :class:`~otmodel.model.demand.Geodesic` object (graph,
+        Its ``assignment_cost`` is the ``Geodesic`` object (graph,
         ``point_nodes``, ``endpoint_nodes``, ``path(point, endpoint)``).
     """
     from scipy.sparse.csgraph import connected_components

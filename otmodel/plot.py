@@ -1,11 +1,11 @@
 r"""Figures of the source document (Laurentin et al., 2025, section V), with matplotlib.
 
-* :func:`plot_cells` -- partitioning and routing, like Fig. 1(b): demand coloured by its endpoint,
+* ``plot_cells`` -- partitioning and routing, like Fig. 1(b): demand coloured by its endpoint,
   the network on top with flows, supplies and cell masses.
-* :func:`plot_convergence` -- like Fig. 2: potentials :math:`\psi` and supergradient :math:`g`
+* ``plot_convergence`` -- like Fig. 2: potentials `\psi` and supergradient `g`
   per node against the iterations, plus the flow-balance residual and (given the optimum) the
   relative dual gap on a log scale.
-* :func:`plot_power_network` -- like Fig. 3: consumers coloured by substation, the shortest-path
+* ``plot_power_network`` -- like Fig. 3: consumers coloured by substation, the shortest-path
   trees of the distribution graph, the transmission network with its flows.
 
 matplotlib is imported inside the functions (with the non-interactive ``Agg`` backend unless
@@ -179,8 +179,8 @@ def plot_cells(
     r"""Partitioning and routing solution, like Fig. 1(b) of Laurentin et al. (2025).
 
     Every demand point (every grid cell, drawn as an image, when the demand is a
-    :class:`~otmodel.model.demand.Grid`) takes the colour of the endpoint it is assigned to (the
-    solution's plan; without one, :math:`\arg\min_i c(x,i) - \psi_i`), one colour per endpoint, with
+    ``Grid``) takes the colour of the endpoint it is assigned to (the
+    solution's plan; without one, `\arg\min_i c(x,i) - \psi_i`), one colour per endpoint, with
     its opacity proportional to its demand mass (darker = denser). The network is drawn on top:
     sources as squares labelled with their supply ``s``, endpoints as circles in their cell's colour
     labelled with their assigned mass ``m``, arcs as arrows in the direction of positive flow, as
@@ -247,11 +247,11 @@ def plot_cells(
 
 # ---------------------------------------------------------------------------------------- Fig. 2
 def supergradients(problem: Any, potentials: Any) -> NDArray[np.float64]:
-    r"""Supergradient :math:`g(\psi) = s - E\,p(\psi) - m(\psi)` (eq. (6)-(7)) for each row of ``potentials``.
+    r"""Supergradient `g(\psi) = s - E\,p(\psi) - m(\psi)` (eq. (6)-(7)) for each row of ``potentials``.
 
     Recomputed from the problem data alone: local flows (5) from each arc cost's response to
-    :math:`\psi_i - \psi_j`, net outflow through the incidence matrix, and cell masses
-    :math:`m_i = \mu(\mathrm{Lag}_i(\psi))` (ties to the lowest endpoint index). Returns a
+    `\psi_i - \psi_j`, net outflow through the incidence matrix, and cell masses
+    `m_i = \mu(\mathrm{Lag}_i(\psi))` (ties to the lowest endpoint index). Returns a
     ``(K, n_nodes)`` array.
     """
     P = np.atleast_2d(np.asarray(potentials, dtype=float))
@@ -281,12 +281,12 @@ def supergradients(problem: Any, potentials: Any) -> NDArray[np.float64]:
 def plot_convergence(solution: Any, exact: Any = None, path: str | Path | None = None, title: str | None = None) -> Any:
     r"""Convergence of an iterative solution, like Fig. 2 of Laurentin et al. (2025).
 
-    Panels: (a) the potentials :math:`\psi_i^k` of every node against the iteration :math:`k`;
-    (b) the supergradient components :math:`g_i(\psi^k)` (from the trace when it records them,
-    else recomputed from the stored potentials and the problem data with :func:`supergradients`);
-    (c) on a log scale, the flow-balance residual :math:`\max_i |g_i|` and, when ``exact`` is given
-    (a :class:`~otmodel.results.Solution` or the optimal value), the relative dual gap
-    :math:`(\mathrm{opt} - q(\psi^k)) / |\mathrm{opt}|` from the trace's ``dual_value``
+    Panels: (a) the potentials `\psi_i^k` of every node against the iteration `k`;
+    (b) the supergradient components `g_i(\psi^k)` (from the trace when it records them,
+    else recomputed from the stored potentials and the problem data with ``supergradients``);
+    (c) on a log scale, the flow-balance residual `\max_i |g_i|` and, when ``exact`` is given
+    (a ``Solution`` or the optimal value), the relative dual gap
+    `(\mathrm{opt} - q(\psi^k)) / |\mathrm{opt}|` from the trace's ``dual_value``
     (non-positive gaps -- an exact optimum is only optimal within its solver's tolerance -- are
     drawn as open markers at the bottom of the panel).
 
@@ -404,15 +404,15 @@ def plot_power_network(
     consumer, the edges of its shortest path to its substation through the distribution graph are
     drawn in that substation's colour (their union is a shortest-path tree rooted at the
     substation); the other distribution lines are drawn faint grey; the transmission network is on
-    top with its flows, supplies and the mass served by each substation, as in :func:`plot_cells`.
+    top with its flows, supplies and the mass served by each substation, as in ``plot_cells``.
 
     Parameters
     ----------
-    problem : SpatialFlowProblem with a :class:`~otmodel.model.demand.Geodesic` assignment cost
-        (e.g. :func:`otmodel.instances.power_network`)
+    problem : SpatialFlowProblem with a ``Geodesic`` assignment cost
+        (e.g. ``otmodel.instances.power_network``)
     solution : Solution of ``problem``
     cost : Geodesic, optional -- default ``problem.assignment_cost``
-    ax, path, title : as in :func:`plot_cells`
+    ax, path, title : as in ``plot_cells``
 
     Returns
     -------

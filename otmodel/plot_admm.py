@@ -1,13 +1,13 @@
 r"""Figures of section 4 of Mokhtari et al. (distributed ADMM for regularized OT on graphs).
 
-* :func:`plot_error_curves` -- like Fig. 1: :math:`\log_{10}\mathrm{Error}_k` (3.2) against the
+* ``plot_error_curves`` -- like Fig. 1: `\log_{10}\mathrm{Error}_k` (3.2) against the
   iterations, one panel per graph, one curve per gamma;
-* :func:`plot_plan_heatmaps` -- like Fig. 2: the source x sink transport plans as heat-maps, zero
+* ``plot_plan_heatmaps`` -- like Fig. 2: the source x sink transport plans as heat-maps, zero
   entries white, one panel per gamma with its count of zero entries;
-* :func:`plot_departure` -- like Fig. 4: :math:`\log_{10}\mathrm{Error}_k` (top row) and the agents'
-  copy norms :math:`\|\pi^i_k\|` (bottom row) against the iterations, one column per gamma, with
+* ``plot_departure`` -- like Fig. 4: `\log_{10}\mathrm{Error}_k` (top row) and the agents'
+  copy norms `\|\pi^i_k\|` (bottom row) against the iterations, one column per gamma, with
   the departure iteration marked;
-* :func:`plot_regularization_path` -- Remark 2.4: the gap :math:`\mathcal W_1^\gamma - \mathcal W_1` and the
+* ``plot_regularization_path`` -- Remark 2.4: the gap `\mathcal W_1^\gamma - \mathcal W_1` and the
   distance of the plan to the least-norm LP solution against gamma.
 
 matplotlib is imported inside the functions (Agg backend unless pyplot is already set up). Every
@@ -41,7 +41,7 @@ def plot_error_curves(
 ) -> Any:
     r"""Fig. 1: ``runs[graph][gamma]`` is an ``admm`` Solution; one panel per graph.
 
-    Each panel shows :math:`\log_{10}\mathrm{Error}_k` against :math:`k` for every gamma, the
+    Each panel shows `\log_{10}\mathrm{Error}_k` against `k` for every gamma, the
     stopping threshold ``tol`` as a dashed line, and the iteration count in the legend.
     """
     plt = _pyplot()
@@ -143,7 +143,7 @@ def plot_departure(
     path: str | Path | None = None,
     title: str | None = None,
 ) -> Any:
-    r"""Fig. 4: per gamma (columns), :math:`\log_{10}\mathrm{Error}_k` and the copy norms :math:`\|\pi^i_k\|`."""
+    r"""Fig. 4: per gamma (columns), `\log_{10}\mathrm{Error}_k` and the copy norms `\|\pi^i_k\|`."""
     plt = _pyplot()
     keys = list(runs)
     fig, axes = plt.subplots(2, len(keys), figsize=(4.6 * len(keys), 6.4), squeeze=False, sharex="col")
@@ -180,8 +180,8 @@ def plot_departure(
 
 
 def plot_regularization_path(path_result: Any, path: str | Path | None = None, title: str | None = None) -> Any:
-    r"""Remark 2.4: :math:`\mathcal W_1^\gamma - \mathcal W_1` and :math:`\|\pi_\gamma - \pi^{LN}\|_\infty`
-    against gamma (log-log), from :func:`otmodel.validation.crosscheck.regularization_path`."""
+    r"""Remark 2.4: `\mathcal W_1^\gamma - \mathcal W_1` and `\|\pi_\gamma - \pi^{LN}\|_\infty`
+    against gamma (log-log), from ``otmodel.validation.crosscheck.regularization_path``."""
     plt = _pyplot()
     g = np.asarray(path_result.gammas, dtype=float)
     keep = g > 0

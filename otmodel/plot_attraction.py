@@ -1,12 +1,12 @@
 r"""Figures of Arqué, Uribe, Ocampo-Martinez (section IV), with matplotlib.
 
-* :func:`plot_flow_steps` -- like Fig. 2: the network at selected steps of a flow, node area and
-  colour by :math:`\rho_t`, arrows for the mass moved along edges in the step, targets ringed.
-* :func:`plot_tv_cost` -- like Fig. 3: total-variation distance :math:`\tfrac12\|\nu-\rho_t\|_1`
-  (log scale) and transport cost :math:`\langle C,\pi_1\rangle` per step, one line per run.
-* :func:`plot_gamma_sweep` -- like Fig. 4: TV, cost and time per step for several gamma and the
+* ``plot_flow_steps`` -- like Fig. 2: the network at selected steps of a flow, node area and
+  colour by `\rho_t`, arrows for the mass moved along edges in the step, targets ringed.
+* ``plot_tv_cost`` -- like Fig. 3: total-variation distance `\tfrac12\|\nu-\rho_t\|_1`
+  (log scale) and transport cost `\langle C,\pi_1\rangle` per step, one line per run.
+* ``plot_gamma_sweep`` -- like Fig. 4: TV, cost and time per step for several gamma and the
   exact step, one column per omega.
-* :func:`plot_tv_panels` -- like Fig. 5: TV per step, one panel per schedule, one line per graph.
+* ``plot_tv_panels`` -- like Fig. 5: TV per step, one panel per schedule, one line per graph.
 
 matplotlib is imported inside the functions (non-interactive ``Agg`` unless pyplot is already set
 up). Every function returns the ``Figure`` and writes a PNG when given ``path=``.
@@ -46,9 +46,9 @@ def plot_flow_steps(
 ) -> Any:
     """The network at steps ``steps`` (default: all, up to 6) of ``flow``.
 
-    Nodes: area and colour by mass :math:`\\rho_t` (shared colour scale); a red ring marks
-    :math:`\\nu > 0`, its radius the target mass. Arrows: mass moved ``j -> i`` in the step
-    from :math:`\\rho_t` to :math:`\\rho_{t+1}` (entries of :math:`\\pi_1` off the diagonal above
+    Nodes: area and colour by mass `\\rho_t` (shared colour scale); a red ring marks
+    `\\nu > 0`, its radius the target mass. Arrows: mass moved ``j -> i`` in the step
+    from `\\rho_t` to `\\rho_{t+1}` (entries of `\\pi_1` off the diagonal above
     ``move_eps``), width by mass. ``kinds`` (one word per node, e.g. "source", "tank", "demand")
     chooses the marker: square, triangle, circle.
     """

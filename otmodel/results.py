@@ -1,8 +1,8 @@
-"""Results: statuses on two axes, the one :class:`Solution` type of every backend, traces.
+"""Results: statuses on two axes, the one ``Solution`` type of every backend, traces.
 
-A solution says *why its backend stopped* (:class:`Status`) and *what the returned point is*
-(:class:`PointStatus`). An iterative backend never claims ``OPTIMAL`` on its own say-so; it reports
-why it stopped and :func:`otmodel.validation.certify` says how good the point is.
+A solution says *why its backend stopped* (``Status``) and *what the returned point is*
+(``PointStatus``). An iterative backend never claims ``OPTIMAL`` on its own say-so; it reports
+why it stopped and ``otmodel.validation.certify`` says how good the point is.
 """
 
 from __future__ import annotations
@@ -67,10 +67,10 @@ class PointStatus(enum.Enum):
 
 @dataclass(frozen=True)
 class InfeasibilityCertificate:
-    r"""A node set :math:`U` whose net supply exceeds what its cut can carry.
+    r"""A node set `U` whose net supply exceeds what its cut can carry.
 
-    For every feasible flow, net supply of :math:`U` = flow out of :math:`U` - flow into :math:`U`
-    :math:`\le \sum_{\delta^+(U)} u - \sum_{\delta^-(U)} l` (the *cut capacity*). ``excess`` is
+    For every feasible flow, net supply of `U` = flow out of `U` - flow into `U`
+    `\le \sum_{\delta^+(U)} u - \sum_{\delta^-(U)} l` (the *cut capacity*). ``excess`` is
     ``supply - capacity > 0``. For a spatial problem the node set may include *demand groups*
     (points that can be served by the same endpoints), named ``demand[...]``. ``direction`` is
     ``"out"`` when the set has too much supply for its outgoing capacity, ``"in"`` when it has too
@@ -176,7 +176,7 @@ class Solution:
     def flow(self, tail: str, head: str) -> float:
         """Flow on arc ``tail -> head``.
 
-        Raises :class:`~otmodel.errors.AmbiguousArcError` when parallel arcs join ``tail`` to
+        Raises ``AmbiguousArcError`` when parallel arcs join ``tail`` to
         ``head``: read ``flows[k]`` with the index ``k`` of the arc meant (the message lists them).
         """
         return float(self.flows[self.problem.arc_index(tail, head)])
@@ -208,7 +208,7 @@ class Solution:
     def explain(self, certificate: Any = None) -> Any:
         """Tight constraints, the meaning of the potentials, and why the certificate holds, as mathematics.
 
-        See :func:`otmodel.formulation.explain`; ``str()`` of the result is Markdown.
+        See ``otmodel.formulation.explain``; ``str()`` of the result is Markdown.
         """
         from otmodel.formulation import explain
 

@@ -1,4 +1,4 @@
-"""Backends: the registry and :func:`solve`.
+"""Backends: the registry and ``solve``.
 
 Exact backends: ``highs`` (highspy, from sparse matrices), ``cvxpy`` (Clarabel by default),
 ``pyomo`` (Pyomo with HiGHS). Iterative backends, one per source paper, register here too.
@@ -68,12 +68,12 @@ NETWORK_QUADRATIC_ARCS = 1000
 
 
 def default_backend(problem: FlowProblem) -> str:
-    """The backend :func:`solve` uses when none is named.
+    """The backend ``solve`` uses when none is named.
 
-    See :func:`default_reason` for why. Chosen by measurement (benchmarks/bench_network.py, same
+    See ``default_reason`` for why. Chosen by measurement (benchmarks/bench_network.py, same
     run): ``network`` (OR-Tools min-cost flow, certified on the float data) for linear problems,
     8-14x faster than ``highs`` end to end on the synthetic LP at 50-100 and faster on the grid
-    MCF; and for quadratic arc costs on at most :data:`NETWORK_QUADRATIC_ARCS` arcs, 3-9x faster
+    MCF; and for quadratic arc costs on at most ``NETWORK_QUADRATIC_ARCS`` arcs, 3-9x faster
     than cvxpy/Clarabel on the synthetic QP. Larger quadratic problems: cvxpy (Clarabel), as
     measured in benchmarks/bench_exact.py.
     """
@@ -100,7 +100,7 @@ def default_reason(problem: FlowProblem) -> tuple[str, str]:
 
 
 def solve(problem: FlowProblem, backend: str | None = None, **options: Any) -> Solution:
-    """Solve ``problem`` with ``backend`` (default: :func:`default_backend`).
+    """Solve ``problem`` with ``backend`` (default: ``default_backend``).
 
     Options common to all backends: ``tol`` (relative optimality tolerance), ``time_limit``
     (seconds), ``verbose`` (bool). Others are backend-specific and documented on each backend.

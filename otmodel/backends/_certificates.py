@@ -7,18 +7,18 @@ problem data.
 
 Infeasibility (Hoffman's circulation theorem, Gale's supply-demand theorem)
 --------------------------------------------------------------------------
-Write the constraints of :class:`~otmodel.model.problems.FlowProblem` (and of the spatial problem
+Write the constraints of ``FlowProblem`` (and of the spatial problem
 (2) of Laurentin et al. (2025), see below) as a flow problem on a directed graph
-:math:`(V, A)` with net supplies :math:`b_v`, :math:`\sum_v b_v = 0`, and bounds
-:math:`l_a \le p_a \le u_a`, :math:`l_a \in \mathbb R \cup \{-\infty\}`,
-:math:`u_a \in \mathbb R \cup \{+\infty\}`:
+`(V, A)` with net supplies `b_v`, `\sum_v b_v = 0`, and bounds
+`l_a \le p_a \le u_a`, `l_a \in \mathbb R \cup \{-\infty\}`,
+`u_a \in \mathbb R \cup \{+\infty\}`:
 
 .. math::
     \sum_{a \in \delta^+(v)} p_a - \sum_{a \in \delta^-(v)} p_a = b_v \quad \forall v \in V, \qquad
     l \le p \le u.
 
-For every node set :math:`U \subseteq V`, summing the conservation rows over :math:`U` gives
-:math:`b(U) = p(\delta^+(U)) - p(\delta^-(U)) \le u(\delta^+(U)) - l(\delta^-(U))`. Hoffman's
+For every node set `U \subseteq V`, summing the conservation rows over `U` gives
+`b(U) = p(\delta^+(U)) - p(\delta^-(U)) \le u(\delta^+(U)) - l(\delta^-(U))`. Hoffman's
 theorem (Gale's theorem for supplies and demands) states the converse: the constraints are
 feasible **if and only if**
 
@@ -26,35 +26,35 @@ feasible **if and only if**
     b(U) \;\le\; \sum_{a \in \delta^+(U)} u_a - \sum_{a \in \delta^-(U)} l_a
     \qquad \text{for every } U \subseteq V.
 
-A violating :math:`U` is the certificate (direction ``"out"``: too much net supply for what can
-leave); its complement :math:`W = V \setminus U` violates the same inequality read the other way,
-:math:`-b(W) > \sum_{\delta^-(W)} u - \sum_{\delta^+(W)} l` (direction ``"in"``: too much net
+A violating `U` is the certificate (direction ``"out"``: too much net supply for what can
+leave); its complement `W = V \setminus U` violates the same inequality read the other way,
+`-b(W) > \sum_{\delta^-(W)} u - \sum_{\delta^+(W)} l` (direction ``"in"``: too much net
 demand for what can enter). Such a set is found by one max-flow computation: substitute
-:math:`p = l + x` (or :math:`p = u - y` where :math:`l = -\infty`), which leaves capacities
-:math:`u - l \ge 0` and shifted supplies :math:`b'`; join a super source to every node with
-:math:`b'_v > 0` (capacity :math:`b'_v`) and every node with :math:`b'_v < 0` to a super sink
-(capacity :math:`-b'_v`). The constraints are feasible iff the maximum flow saturates the source
-arcs; otherwise the source side of a minimum cut, less the source, is a violating :math:`U`.
+`p = l + x` (or `p = u - y` where `l = -\infty`), which leaves capacities
+`u - l \ge 0` and shifted supplies `b'`; join a super source to every node with
+`b'_v > 0` (capacity `b'_v`) and every node with `b'_v < 0` to a super sink
+(capacity `-b'_v`). The constraints are feasible iff the maximum flow saturates the source
+arcs; otherwise the source side of a minimum cut, less the source, is a violating `U`.
 
-Spatial problems. In (2) the plan :math:`\pi_{ki} \ge 0` with :math:`\sum_i \pi_{ki} = \mu_k` is a
-flow from endpoint :math:`i` to demand point :math:`k` (supply :math:`-\mu_k`) on an arc of bounds
-:math:`[0, +\infty)` wherever :math:`c(x_k, i) < \infty`. Points with the same set of finite-cost
+Spatial problems. In (2) the plan `\pi_{ki} \ge 0` with `\sum_i \pi_{ki} = \mu_k` is a
+flow from endpoint `i` to demand point `k` (supply `-\mu_k`) on an arc of bounds
+`[0, +\infty)` wherever `c(x_k, i) < \infty`. Points with the same set of finite-cost
 endpoints are interchangeable in every cut, so they are merged into one *demand group* of their
 total mass, named ``demand[I1,I3]`` after its endpoints; the max-flow graph then has one node per
 group (a handful in practice), never one per point.
 
 Unboundedness
 -------------
-With convex costs :math:`a p^2 + b p`, :math:`a \ge 0`, a feasible problem is unbounded below iff
-it has a recession direction of negative cost: a circulation :math:`d` (:math:`E d = 0`; the plan
-of a spatial problem is bounded, so its part of :math:`d` is 0) with :math:`d_a \ge 0` unless
-:math:`l_a = -\infty`, :math:`d_a \le 0` unless :math:`u_a = +\infty`, :math:`d_a = 0` where
-:math:`a_a > 0`, and :math:`\sum_a b_a d_a < 0`. By the conformal decomposition of circulations into
-cycles, such a :math:`d` exists iff there is a directed cycle of negative cost in the graph of
-*unlimited moves*: arc :math:`(i,j)` forward at cost :math:`b_{ij}` where :math:`u_{ij} = +\infty`
-and backward (from :math:`j` to :math:`i`) at cost :math:`-b_{ij}` where :math:`l_{ij} = -\infty`,
-both only where :math:`a_{ij} = 0`. The cycle is found by Bellman-Ford
-(:func:`networkx.find_negative_cycle`). Unboundedness presupposes feasibility: an infeasible
+With convex costs `a p^2 + b p`, `a \ge 0`, a feasible problem is unbounded below iff
+it has a recession direction of negative cost: a circulation `d` (`E d = 0`; the plan
+of a spatial problem is bounded, so its part of `d` is 0) with `d_a \ge 0` unless
+`l_a = -\infty`, `d_a \le 0` unless `u_a = +\infty`, `d_a = 0` where
+`a_a > 0`, and `\sum_a b_a d_a < 0`. By the conformal decomposition of circulations into
+cycles, such a `d` exists iff there is a directed cycle of negative cost in the graph of
+*unlimited moves*: arc `(i,j)` forward at cost `b_{ij}` where `u_{ij} = +\infty`
+and backward (from `j` to `i`) at cost `-b_{ij}` where `l_{ij} = -\infty`,
+both only where `a_{ij} = 0`. The cycle is found by Bellman-Ford
+(``networkx.find_negative_cycle``). Unboundedness presupposes feasibility: an infeasible
 problem is INFEASIBLE, whatever its cycles.
 """
 
@@ -207,7 +207,7 @@ def _maximum_flow(g: Any, s: int, t: int) -> tuple[float, dict[Any, dict[Any, fl
 
 
 def _minimum_cut(g: Any, s: int, t: int) -> Any:
-    """networkx's minimum cut, with the same fallback as :func:`_maximum_flow`."""
+    """networkx's minimum cut, with the same fallback as ``_maximum_flow``."""
     import networkx as nx
     from networkx.algorithms.flow import edmonds_karp
 
@@ -221,8 +221,8 @@ def find_infeasible_cut(problem: FlowProblem, rtol: float = RTOL) -> Infeasibili
     r"""A node set whose net supply exceeds what its cut can carry, or ``None`` if feasible.
 
     Decides feasibility of the constraints of ``problem`` -- flow conservation with supplies, the
-    bounds :math:`l \le p \le u` (negative or infinite bounds allowed) and, for a
-    :class:`SpatialFlowProblem`, the assignment of every demand point's mass to endpoints of finite
+    bounds `l \le p \le u` (negative or infinite bounds allowed) and, for a
+    ``SpatialFlowProblem``, the assignment of every demand point's mass to endpoints of finite
     cost (eq. (2b)-(2d) of Laurentin et al.) -- by one maximum-flow computation (Hoffman's
     circulation theorem, see the module docstring):
 
@@ -230,8 +230,8 @@ def find_infeasible_cut(problem: FlowProblem, rtol: float = RTOL) -> Infeasibili
         \iff b(U) \le u(\delta^+(U)) - l(\delta^-(U)) \;\; \forall U.
 
     Returns a certificate only when the violation exceeds ``rtol * scale`` (scale: the larger of 1,
-    :math:`\sum |s_i|`, :math:`\mu(X)` and the magnitude of the terms summed), so that every
-    certificate returned passes :func:`verify_infeasibility_certificate`. Of a violating set and its
+    `\sum |s_i|`, `\mu(X)` and the magnitude of the terms summed), so that every
+    certificate returned passes ``verify_infeasibility_certificate``. Of a violating set and its
     complement, the smaller is reported (``direction`` ``"out"`` or ``"in"``). Demand points appear
     as groups named ``demand[I1,I3]`` (the endpoints that can serve them).
     """
@@ -327,8 +327,8 @@ def _best_cut(
 def cut_values(problem: FlowProblem, nodes: tuple[str, ...] | list[str], direction: str = "out") -> tuple[float, float]:
     """Recompute ``(net supply, cut capacity)`` of a node set from the problem data.
 
-    For ``direction="out"``: :math:`b(U)` and :math:`\\sum_{\\delta^+(U)} u - \\sum_{\\delta^-(U)} l`;
-    for ``"in"``: :math:`-b(U)` and :math:`\\sum_{\\delta^-(U)} u - \\sum_{\\delta^+(U)} l`. Names
+    For ``direction="out"``: `b(U)` and `\\sum_{\\delta^+(U)} u - \\sum_{\\delta^-(U)} l`;
+    for ``"in"``: `-b(U)` and `\\sum_{\\delta^-(U)} u - \\sum_{\\delta^+(U)} l`. Names
     are network node names or demand groups ``demand[I1,I3]``. Raises ``KeyError`` for a name that
     is neither.
     """
@@ -359,9 +359,9 @@ def _mask(problem: FlowProblem, agg: _Aggregate, nodes: tuple[str, ...] | list[s
 def verify_infeasibility_certificate(problem: FlowProblem, cert: InfeasibilityCertificate, rtol: float = RTOL) -> bool:
     r"""Check from the problem data alone that ``cert`` proves infeasibility.
 
-    Recomputes the net supply of the node set :math:`U` and its cut capacity (for ``direction``
-    ``"out"``: :math:`b(U) > \sum_{\delta^+(U)} u - \sum_{\delta^-(U)} l`; for ``"in"``:
-    :math:`-b(U) > \sum_{\delta^-(U)} u - \sum_{\delta^+(U)} l`) and requires the excess to exceed
+    Recomputes the net supply of the node set `U` and its cut capacity (for ``direction``
+    ``"out"``: `b(U) > \sum_{\delta^+(U)} u - \sum_{\delta^-(U)} l`; for ``"in"``:
+    `-b(U) > \sum_{\delta^-(U)} u - \sum_{\delta^+(U)} l`) and requires the excess to exceed
     ``rtol`` times the scale of the data. The numbers stored in the certificate are not trusted.
     Returns ``False`` for an unknown node name or direction.
     """
@@ -397,12 +397,12 @@ def _unlimited_moves(problem: FlowProblem) -> list[tuple[int, int, float, int, i
 def find_unbounded_cycle(problem: FlowProblem) -> UnboundedCertificate | None:
     r"""A negative-cost cycle along which flow can grow without bound, or ``None``.
 
-    Searches the graph of unlimited moves -- arc :math:`(i,j)` forward at cost :math:`b_{ij}` where
-    :math:`u_{ij} = +\infty`, backward at cost :math:`-b_{ij}` where :math:`l_{ij} = -\infty`, both
-    only for linear arcs (:math:`a_{ij} = 0`) -- for a cycle :math:`C` with
-    :math:`\sum_{(i,j) \in C} \pm b_{ij} < 0` (Bellman-Ford from a virtual source joined to every
+    Searches the graph of unlimited moves -- arc `(i,j)` forward at cost `b_{ij}` where
+    `u_{ij} = +\infty`, backward at cost `-b_{ij}` where `l_{ij} = -\infty`, both
+    only for linear arcs (`a_{ij} = 0`) -- for a cycle `C` with
+    `\sum_{(i,j) \in C} \pm b_{ij} < 0` (Bellman-Ford from a virtual source joined to every
     node). If the problem is feasible, such a cycle exists iff the objective is unbounded below
-    (module docstring). Feasibility is not checked here: see :func:`find_infeasible_cut`.
+    (module docstring). Feasibility is not checked here: see ``find_infeasible_cut``.
     """
     import networkx as nx
 
@@ -454,10 +454,10 @@ def verify_unbounded_certificate(
     r"""Check from the problem data alone that ``cert`` proves the objective unbounded below.
 
     The cycle ``cert.nodes`` must close (one node: a self-loop), each listed arc must join consecutive nodes in the stated
-    direction and allow unlimited flow that way (``+1``: :math:`u = +\infty`; ``-1``:
-    :math:`l = -\infty`) at linear cost (:math:`a = 0`), and the recomputed cost per unit,
-    :math:`\sum \pm b`, must be below :math:`-\mathrm{rtol} \cdot \max(1, \sum |b|)`. With
-    ``check_feasible`` (default) the problem must also be feasible (:func:`find_infeasible_cut`
+    direction and allow unlimited flow that way (``+1``: `u = +\infty`; ``-1``:
+    `l = -\infty`) at linear cost (`a = 0`), and the recomputed cost per unit,
+    `\sum \pm b`, must be below `-\mathrm{rtol} \cdot \max(1, \sum |b|)`. With
+    ``check_feasible`` (default) the problem must also be feasible (``find_infeasible_cut``
     finds no cut): an infeasible problem is not unbounded. Parallel arcs sharing a name are
     resolved to the cheapest one that qualifies.
     """

@@ -2,19 +2,19 @@ r"""The iteration loop shared by iterative backends.
 
 An iterative backend supplies an *oracle* ``oracle(x) -> (direction, record)``: the ascent (or
 descent) direction at the iterate ``x`` and a dict of cheap per-iteration numbers for the trace.
-:func:`iterate` runs
+``iterate`` runs
 
 .. math:: x^{k+1} = x^k + \gamma_k\, d(x^k)
 
 (Laurentin et al. (2025), eq. (8)) with the step-size rule ``step_size``, and stops
 
 * when every component moved less than ``tol`` in the last update,
-  :math:`|x_i^{k+1} - x_i^k| < \varepsilon` for all :math:`i` (Algorithm 1, line 15) -- reported as
+  `|x_i^{k+1} - x_i^k| < \varepsilon` for all `i` (Algorithm 1, line 15) -- reported as
   ``converged``;
 * after ``max_iter`` updates -- reported as ``iteration limit``;
 * when ``callback(k, state)`` returns a true value -- reported as ``stopped by callback``.
 
-The trace (:class:`~otmodel.results.Trace`) receives, per iteration, the step size, the oracle's
+The trace (``Trace``) receives, per iteration, the step size, the oracle's
 record, and (when ``keep_iterates``) a copy of the iterate -- cheap as long as the iterate is small,
 which for node potentials it is (|N| numbers).
 """
@@ -52,13 +52,13 @@ class StepSize(Protocol):
 
 
 class NodeStepSize(Protocol):
-    r"""A per-node step-size rule: :math:`\gamma^k_i` may differ from node to node.
+    r"""A per-node step-size rule: `\gamma^k_i` may differ from node to node.
 
-    :func:`iterate` recognizes it by its ``node_steps`` method and calls
-    ``node_steps(k, state)`` with the :class:`LoopState` of iteration ``k`` (the iterate ``x``, the
+    ``iterate`` recognizes it by its ``node_steps`` method and calls
+    ``node_steps(k, state)`` with the ``LoopState`` of iteration ``k`` (the iterate ``x``, the
     direction ``d``, the oracle's record, whose keys starting with ``"_"`` carry per-node data that
     is not traced, e.g. ``"_cell_mass"``); it returns one positive step per component, and the
-    update is :math:`x_i \leftarrow x_i + \gamma_i d_i`. A rule that needs problem data (arc costs,
+    update is `x_i \leftarrow x_i + \gamma_i d_i`. A rule that needs problem data (arc costs,
     bounds) is bound to the problem first by the backend (``rule.start(problem)`` returns such an
     object with per-solve state), so the user's rule object stays immutable and reusable.
     """
@@ -69,8 +69,8 @@ class NodeStepSize(Protocol):
 class UpdateRule(Protocol):
     r"""A rule that computes the whole increment itself (a Newton step, not a multiple of ``d``).
 
-    :func:`iterate` recognizes it by its ``update`` method and calls ``update(k, state)``, which
-    returns ``(dx, gamma, info)``: the increment :math:`x^{k+1} - x^k`, the step length along the rule's own
+    ``iterate`` recognizes it by its ``update`` method and calls ``update(k, state)``, which
+    returns ``(dx, gamma, info)``: the increment `x^{k+1} - x^k`, the step length along the rule's own
     direction (trace column ``step_size``) and a dict of numbers for the trace.
     """
 
@@ -79,9 +79,9 @@ class UpdateRule(Protocol):
 
 @dataclass(frozen=True)
 class Diminishing:
-    r"""Diminishing steps :math:`\gamma_k = a / (1 + b k)`.
+    r"""Diminishing steps `\gamma_k = a / (1 + b k)`.
 
-    With ``b > 0`` they satisfy :math:`\sum_k \gamma_k = \infty`, :math:`\sum_k \gamma_k^2 < \infty`
+    With ``b > 0`` they satisfy `\sum_k \gamma_k = \infty`, `\sum_k \gamma_k^2 < \infty`
     (Laurentin et al., section IV-B), which guarantees convergence of the supergradient method.
     ``Diminishing(1, 0.01)`` is the schedule of the paper's experiment V-A.
     """
@@ -101,7 +101,7 @@ class Diminishing:
 
 @dataclass(frozen=True)
 class Constant:
-    r"""Constant steps :math:`\gamma_k = a` (converges only to a neighbourhood of the optimum)."""
+    r"""Constant steps `\gamma_k = a` (converges only to a neighbourhood of the optimum)."""
 
     a: float
 
@@ -117,12 +117,12 @@ STEP_NAMES = "'paper', 'diminishing[:a,b]', 'constant:a', 'curvature', 'newton'"
 
 
 def as_step_size(rule: Any, default: Any = None) -> Any:
-    """A number means :class:`Constant`; ``None`` means ``default`` (else ``Diminishing()``).
+    """A number means ``Constant``; ``None`` means ``default`` (else ``Diminishing()``).
 
     Strings (for the command line, ``--option step_size=...``): ``"paper"`` = ``Diminishing(1, 0.01)``,
     ``"diminishing:a,b"``, ``"constant:a"``, ``"curvature"`` = the per-node rule
-    :class:`~otmodel.backends.dual_ascent.Curvature` with its defaults, ``"newton"`` = the damped
-    Newton rule :class:`~otmodel.backends.newton.Newton` with its defaults.
+    ``Curvature`` with its defaults, ``"newton"`` = the damped
+    Newton rule ``Newton`` with its defaults.
     """
     if rule is None:
         return default if default is not None else Diminishing()
@@ -220,13 +220,13 @@ def iterate(
     step_size : StepSize or NodeStepSize or UpdateRule
         ``gamma_k = step_size(k)``, or per node ``gamma^k = step_size.node_steps(k, state)`` (trace
         column ``step_size``: the largest node step; ``node_steps``: all of them), or the whole
-        increment ``step_size.update(k, state)`` (:class:`UpdateRule`).
+        increment ``step_size.update(k, state)`` (``UpdateRule``).
     max_iter : int
         Maximum number of updates.
     tol : float
         Stop once every ``|x_i^{k+1} - x_i^k| < tol`` (Algorithm 1, line 15); ``tol <= 0`` disables it.
     callback : callable, optional
-        ``callback(k, state)`` with a :class:`LoopState`; a true return value stops the loop.
+        ``callback(k, state)`` with a ``LoopState``; a true return value stops the loop.
     verbose : bool or int
         Print a progress line every ``verbose`` iterations (``True``: every ``max_iter // 10``).
     keep_iterates : str or None

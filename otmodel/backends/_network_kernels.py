@@ -59,7 +59,7 @@ def tree_correct(n, indptr, nbr, arc, sgn, r, n_arcs):  # type: ignore[no-untype
     The adjacency lists (CSR by node) hold, for each usable arc, both of its ends: neighbour, arc
     index and ``sgn = +1`` when the listing node is the arc's tail. Each tree is grown breadth first;
     then, leaves first, the arc joining node v to its parent carries the residual of v's subtree,
-    :math:`R_v` (out of the subtree when v is its tail). Returns ``(delta, leftover)``, ``leftover``
+    `R_v` (out of the subtree when v is its tail). Returns ``(delta, leftover)``, ``leftover``
     the largest residual left at a root (a tree whose residuals do not sum to 0).
     """
     delta = np.zeros(n_arcs)

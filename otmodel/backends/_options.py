@@ -1,9 +1,9 @@
-"""Checks of solver options, shared by :func:`otmodel.backends.solve` and each backend.
+"""Checks of solver options, shared by ``otmodel.backends.solve`` and each backend.
 
 Options are validated like data (DESIGN.md, Names and conventions): a value of the wrong type or
-out of range raises :class:`~otmodel.errors.InvalidDataError` naming the backend, the option and
+out of range raises ``InvalidDataError`` naming the backend, the option and
 the rule broken, before anything is built; an option a backend does not take raises
-:class:`~otmodel.errors.UnsupportedError` listing those it does. Values come from Python callers
+``UnsupportedError`` listing those it does. Values come from Python callers
 and from the command line (``--option tol=1e-6``, parsed to numbers where they read as numbers),
 so a string where a number is expected is the typical mistake these checks name.
 """
@@ -73,7 +73,7 @@ def flag(backend: str, name: str, value: Any) -> bool:
 
 
 def choice(backend: str, name: str, value: Any, choices: Collection[str]) -> str:
-    """``value``, which must be one of ``choices`` (else :class:`UnsupportedError`: not offered here)."""
+    """``value``, which must be one of ``choices`` (else ``UnsupportedError``: not offered here)."""
     if not isinstance(value, str) or value not in choices:
         raise UnsupportedError(
             f"{backend} backend: option {name}={_show(value)}: expected one of {', '.join(repr(c) for c in choices)}"
@@ -82,7 +82,7 @@ def choice(backend: str, name: str, value: Any, choices: Collection[str]) -> str
 
 
 def refuse_unknown(backend: str, options: Iterable[str], accepted: Iterable[str]) -> None:
-    """Raise :class:`UnsupportedError` if ``options`` holds a name not in ``accepted``, listing those."""
+    """Raise ``UnsupportedError`` if ``options`` holds a name not in ``accepted``, listing those."""
     known = list(accepted)
     unknown = sorted(set(options) - set(known))
     if unknown:

@@ -3,15 +3,15 @@ r"""Outer approximation of quadratic arc costs by tangent cuts (Kelley's cutting
 HiGHS's own QP solver is slow on these models (measured: about 3 s at 50 x 50, a solve error on one
 formulation, more than 300 s at 100 x 100). The quadratic terms are few (one per network arc) while
 the LP part is large (one variable per demand point and endpoint), so the QP is solved exactly as a
-sequence of LPs: each quadratic term :math:`q P^2` is replaced by an epigraph variable :math:`t`
+sequence of LPs: each quadratic term `q P^2` is replaced by an epigraph variable `t`
 with tangent cuts
 
 .. math:: t \ge q (2 P_0 P - P_0^2) \qquad (\text{the tangent of } q P^2 \text{ at } P_0),
 
 which under-estimate it. The LP optimum is therefore a *lower bound* on the QP optimum, and the
 true objective at the LP's point (feasible for the QP, since the constraints are the same) is an
-*upper bound*; their difference is :math:`\sum_j (q_j P_j^2 - t_j) \ge 0`. Cuts are added at the
-current :math:`P` until this gap is below ``tol`` relative to the objective. Each re-solve starts
+*upper bound*; their difference is `\sum_j (q_j P_j^2 - t_j) \ge 0`. Cuts are added at the
+current `P` until this gap is below ``tol`` relative to the objective. Each re-solve starts
 from the previous basis (dual simplex after adding rows).
 """
 
@@ -58,7 +58,7 @@ def oa_gap(q: NDArray[np.float64], p: NDArray[np.float64], t: NDArray[np.float64
 def scaled_dual_value(sf: Any, y: NDArray[np.float64], slope_tol: float = 0.0) -> float:
     r"""The dual function (Laurentin et al., eq. (4)) of the scaled standard form at node duals ``y``.
 
-    :math:`q(y) = \sum_k \mu_k \min_{(k,i)} (c_{ki} - y_i) + y \cdot s + \sum_j \min_{P\in[l_j,u_j]}
+    `q(y) = \sum_k \mu_k \min_{(k,i)} (c_{ki} - y_i) + y \cdot s + \sum_j \min_{P\in[l_j,u_j]}
     (q_j P^2 + c_j P - (y_{t(j)} - y_{h(j)}) P)`, all in scaled units. A lower bound on the scaled
     optimum for every ``y``.
     """
@@ -100,7 +100,7 @@ def polish_qp(
               \begin{pmatrix} x \\ y \end{pmatrix} = \begin{pmatrix} -c \\ r \end{pmatrix}
 
     (least squares, since potentials are defined up to a constant). The polished point is returned
-    only if it is feasible and its duality gap (primal value minus :func:`scaled_dual_value`) is
+    only if it is feasible and its duality gap (primal value minus ``scaled_dual_value``) is
     smaller than the given point's: the answer never gets worse. Returns ``(x, y, gap)`` or None.
     """
     m = sf.n_flows

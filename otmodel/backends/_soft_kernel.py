@@ -1,8 +1,8 @@
 r"""Compiled inner loop of the Newton rule's cell pass: soft minimum over tile candidates.
 
 Points are grouped in spatial tiles; for each tile the candidate endpoints are those whose lower
-bound of :math:`c(x,i) - \psi_i` over the tile's bounding box is within ``T`` of the smallest upper
-bound (see :class:`otmodel.backends.newton.TiledCells`). The kernel scans each point's candidates,
+bound of `c(x,i) - \psi_i` over the tile's bounding box is within ``T`` of the smallest upper
+bound (see ``otmodel.backends.newton.TiledCells``). The kernel scans each point's candidates,
 keeps its ``K`` lowest values (exact best, lowest index on ties; candidates arrive sorted by their
 lower bound over the tile, so the scan stops once that bound exceeds the ``K``-th value kept) and returns the soft weights. It is
 the one loop over points that no vectorized form serves without an ``N x |S|`` matrix.

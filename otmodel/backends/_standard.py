@@ -12,18 +12,18 @@ Scaling (DESIGN.md, Numerics): masses are multiplied by ``kappa`` so that a dema
 O(1) (``kappa = N / mu(X)``), costs are divided by ``sigma`` (the largest finite cost magnitude) so
 they are O(1). The scaled objective is ``kappa / sigma`` times the true one and the true potentials
 are ``psi = sigma * y`` where ``y`` are the duals of the node rows with the convention
-``y = d(objective)/d(rhs)``. :meth:`StandardForm.unscale` is the one place where this is undone.
+``y = d(objective)/d(rhs)``. ``StandardForm.unscale`` is the one place where this is undone.
 
 One scale factor cannot serve data nine orders of magnitude apart (networkx's ``faux_infinity``
 instances: supplies 1e9 and 4; with ``kappa = 1 / mean`` the 4 became 8e-9, under HiGHS's 1e-7
 feasibility tolerance, and was dropped from an answer reported optimal). For a flow problem the
-scales are therefore chosen per problem (:func:`choose_scales`): the mean rule when the data span
+scales are therefore chosen per problem (``choose_scales``): the mean rule when the data span
 a few orders of magnitude, otherwise the one that lifts the smallest supply or bound to O(1)
 while keeping the largest below ``2**23``; both are powers of two, so that scaling and unscaling
 are exact. Every point a backend calls optimal is then verified node by node
-(:func:`check_point`, relative to each node's own supply and throughput), and
-:func:`solve_checked` falls back -- to an unscaled solve, to the backend's other attempts, to an
-exact network-flow solve on integer data (:func:`network_flow_point`) -- when the check fails.
+(``check_point``, relative to each node's own supply and throughput), and
+``solve_checked`` falls back -- to an unscaled solve, to the backend's other attempts, to an
+exact network-flow solve on integer data (``network_flow_point``) -- when the check fails.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ __all__ = [
     "CHECK_RTOL",
 ]
 
-#: Relative accuracy every point called OPTIMAL must meet at every node (:func:`check_point`).
+#: Relative accuracy every point called OPTIMAL must meet at every node (``check_point``).
 CHECK_RTOL = 1e-9
 #: Dynamic range (largest / smallest magnitude) up to which the mean rule scales masses and costs.
 _MEAN_RULE_RANGE = 1e6
@@ -128,8 +128,8 @@ class StandardForm:
 def balanced_supply(problem: FlowProblem) -> NDArray[np.float64]:
     """The supplies of a flow problem with their accepted imbalance removed.
 
-    A :class:`FlowProblem` accepts ``|sum(s)|`` up to ``balance_rtol * max(1, sum|s|)``. Scaling the
-    masses to O(1) (:func:`choose_scales`) would scale that imbalance too: supplies that are pure round-off
+    A ``FlowProblem`` accepts ``|sum(s)|`` up to ``balance_rtol * max(1, sum|s|)``. Scaling the
+    masses to O(1) (``choose_scales``) would scale that imbalance too: supplies that are pure round-off
     (``s = [2.8e-17, 0, ...]``, a transport between two equal distributions) became an infeasible
     model of imbalance 1. The imbalance is therefore taken off every non-zero supply in proportion to
     its size, so the compiled model balances exactly; the change is within the accepted tolerance.
@@ -167,9 +167,9 @@ def _pow2(x: float) -> float:
 def _spread_scale(mags: NDArray[np.float64], mean: float) -> float:
     r"""A power of two ``f`` that brings the magnitudes ``mags`` (all > 0) to O(1) when multiplied.
 
-    Within :data:`_MEAN_RULE_RANGE` of each other, ``f ~ 1 / mean`` (the mean magnitude becomes 1).
-    Otherwise the smallest magnitude is lifted to 1 (:math:`f = 2^{-\lfloor \log_2 \min \rfloor}`),
-    unless the largest would then exceed :math:`2^{23}`, in which case the largest sets the factor:
+    Within ``_MEAN_RULE_RANGE`` of each other, ``f ~ 1 / mean`` (the mean magnitude becomes 1).
+    Otherwise the smallest magnitude is lifted to 1 (`f = 2^{-\lfloor \log_2 \min \rfloor}`),
+    unless the largest would then exceed `2^{23}`, in which case the largest sets the factor:
     a value below the solver's tolerance is lost (the networkx ``faux_infinity`` case), a large one
     is not. The exponent is computed with ``frexp`` and clamped, so subnormal data (5e-324) cannot
     overflow the factor.
@@ -194,7 +194,7 @@ def choose_scales(problem: FlowProblem, cost: NDArray[np.float64] | None = None)
     A spatial problem scales masses so that a demand point carries O(1) (``kappa = N / mu(X)``) and
     costs by their largest magnitude (measured, DESIGN.md). A flow problem's masses (its non-zero
     supplies and finite non-zero bounds) and costs (its non-zero coefficients) are each scaled by
-    :func:`_spread_scale`: the mean rule when they span less than six orders of magnitude, else
+    ``_spread_scale``: the mean rule when they span less than six orders of magnitude, else
     the rule that keeps the smallest of them above the solver's tolerances.
     """
     if isinstance(problem, SpatialFlowProblem):
@@ -220,7 +220,7 @@ def choose_scales(problem: FlowProblem, cost: NDArray[np.float64] | None = None)
 
 
 def build_standard_form(problem: FlowProblem, scale: bool = True, point_mass: float = 1.0) -> StandardForm:
-    """Compile ``problem`` into a :class:`StandardForm`, sparse matrices built in one shot.
+    """Compile ``problem`` into a ``StandardForm``, sparse matrices built in one shot.
 
     ``point_mass`` is the average scaled mass of a demand point (``kappa = point_mass * N / mu(X)``).
     1 suits HiGHS (DESIGN.md, Numerics); Clarabel converges in fewer interior-point iterations with
@@ -329,7 +329,7 @@ def redundant_rows(sf: StandardForm, rtol: float = 1e-9) -> NDArray[np.intp]:
 # ------------------------------------------------------------------------------ verification
 @dataclass(frozen=True)
 class PointCheck:
-    """The node-by-node verdict on a point (:func:`check_point`).
+    """The node-by-node verdict on a point (``check_point``).
 
     ``worst`` names the row with the largest residual relative to its own scale (a node name, or
     ``point k`` for the marginal of demand point ``k``); ``residual`` and ``scale`` are that row's
@@ -357,20 +357,20 @@ def check_point(
 ) -> PointCheck:
     r"""Verify flow conservation node by node, relative to each node's own scale.
 
-    For node :math:`i` the residual is :math:`r_i = (E p)_i + \sum_k \pi_{ki} - s_i` (the last sum
-    for endpoints of a spatial problem, eq. (2b)-(2c') of Laurentin et al.; :math:`s` the compiled
-    supply, :func:`balanced_supply`) and its scale is
+    For node `i` the residual is `r_i = (E p)_i + \sum_k \pi_{ki} - s_i` (the last sum
+    for endpoints of a spatial problem, eq. (2b)-(2c') of Laurentin et al.; `s` the compiled
+    supply, ``balanced_supply``) and its scale is
 
     .. math:: \sigma_i = \max\bigl(|s_i|,\; \textstyle\sum_j |E_{ij}|\,|p_j| + \sum_k \pi_{ki}\bigr),
 
     the node's own supply or the flow through it, whichever is larger: a residual of 4 at a node of
     supply 4 fails however large the other supplies are (networkx's ``faux_infinity`` case, where a
-    scale common to all nodes forgave it). Demand point :math:`k` has residual
-    :math:`\sum_i \pi_{ki} - \mu_k` and scale :math:`\mu_k` (eq. (2c)). The point passes when
-    :math:`|r_i| \le \mathrm{rtol}\,\sigma_i` everywhere (for every row of a spatial problem
-    :math:`\sigma_i` is at least :math:`\max(1, \mu(X))`, the one mass scale of its demand; see
+    scale common to all nodes forgave it). Demand point `k` has residual
+    `\sum_i \pi_{ki} - \mu_k` and scale `\mu_k` (eq. (2c)). The point passes when
+    `|r_i| \le \mathrm{rtol}\,\sigma_i` everywhere (for every row of a spatial problem
+    `\sigma_i` is at least `\max(1, \mu(X))`, the one mass scale of its demand; see
     the comment in the code). Bounds are not tested here: callers clip
-    the flows into their bounds first (:func:`checked_solution`), which moves any violation into
+    the flows into their bounds first (``checked_solution``), which moves any violation into
     the residuals. NaN anywhere fails.
     """
     p = np.asarray(flows, dtype=float)
@@ -413,11 +413,11 @@ def check_point(
 def checked_solution(
     sol: Solution, rtol: float = CHECK_RTOL, model_changed: bool = False
 ) -> tuple[Solution, PointCheck | None]:
-    """Clip an OPTIMAL point into its bounds, recompute its objective and verify it (:func:`check_point`).
+    """Clip an OPTIMAL point into its bounds, recompute its objective and verify it (``check_point``).
 
     Returns the solution with ``info["check"]`` (the verdict in words) and the verdict; a solution
     that is not OPTIMAL or carries no point is returned as it is, with ``None``. Self-loops are set
-    to their own optimum and a failing vertex's basic flows recomputed (:func:`tree_flows`) only
+    to their own optimum and a failing vertex's basic flows recomputed (``tree_flows``) only
     for the problem as it is: not when ``model_changed`` (a user added constraints to the model,
     which those steps do not know).
     """
@@ -478,12 +478,12 @@ def checked_solution(
 
 
 def _lp_gap(problem: FlowProblem, flows: NDArray[np.float64], psi: NDArray[np.float64]) -> float | None:
-    r"""Relative duality gap of a linear flow problem's point: primal minus eq. (4)'s :math:`q(\psi)`.
+    r"""Relative duality gap of a linear flow problem's point: primal minus eq. (4)'s `q(\psi)`.
 
-    :math:`q(\psi) = \psi \cdot s + \sum_j \min_{p \in [l_j, u_j]} (c_j - \psi_{t(j)} + \psi_{h(j)}) p`
-    (Laurentin et al., eq. (4) without demand), with reduced costs below :math:`10^{-12}` of the
+    `q(\psi) = \psi \cdot s + \sum_j \min_{p \in [l_j, u_j]} (c_j - \psi_{t(j)} + \psi_{h(j)}) p`
+    (Laurentin et al., eq. (4) without demand), with reduced costs below `10^{-12}` of the
     largest cost read as 0 (the potentials' round-off). Relative to the larger of
-    :math:`|c \cdot p|` and :math:`\sum_j |c_j p_j|`. ``None`` when the potentials are not all finite.
+    `|c \cdot p|` and `\sum_j |c_j p_j|`. ``None`` when the potentials are not all finite.
     """
     if psi.shape != (problem.n_nodes,) or not np.all(np.isfinite(psi)):
         return None
@@ -604,17 +604,17 @@ def network_flow_point(problem: FlowProblem) -> tuple[NDArray[np.float64], NDArr
     r"""An exact optimal flow of a linear flow problem by OR-Tools' min-cost-flow on integer data.
 
     Every float is a dyadic rational, so supplies and finite bounds become integers, exactly,
-    once multiplied by :math:`2^E` (:func:`_dyadic_exponent`, applied with ``ldexp``, so that even
+    once multiplied by `2^E` (``_dyadic_exponent``, applied with ``ldexp``, so that even
     subnormal data, 5e-324, scale without overflow); OR-Tools then solves the network problem
-    exactly in int64 and the flows come back, exactly, as integers times :math:`2^{-E}`. Lower
-    bounds are shifted out (:math:`p = l + x`), an arc without lower bound is reversed
-    (:math:`p = u - y`) and a free arc split in two; an infinite capacity becomes the total of
+    exactly in int64 and the flows come back, exactly, as integers times `2^{-E}`. Lower
+    bounds are shifted out (`p = l + x`), an arc without lower bound is reversed
+    (`p = u - y`) and a free arc split in two; an infinite capacity becomes the total of
     supplies and finite capacities, more than any acyclic flow carries. Costs are integers as they
-    are when they are; otherwise they are rounded at :math:`2^{-k}` of the largest (as fine as
-    int64 allows, relative error about :math:`10^{-12}`), so the flow is exactly feasible and
-    optimal up to that rounding -- which :func:`checked_solution` and the caller's objective
-    tests judge. Potentials :math:`\psi` come from shortest paths in the residual graph with the
-    true costs (:math:`\psi = -d`, Bellman-Ford), NaN if round-off leaves a negative cycle there.
+    are when they are; otherwise they are rounded at `2^{-k}` of the largest (as fine as
+    int64 allows, relative error about `10^{-12}`), so the flow is exactly feasible and
+    optimal up to that rounding -- which ``checked_solution`` and the caller's objective
+    tests judge. Potentials `\psi` come from shortest paths in the residual graph with the
+    true costs (`\psi = -d`, Bellman-Ford), NaN if round-off leaves a negative cycle there.
 
     Returns ``(flows, potentials)``, or ``None`` when the problem is not a linear flow problem,
     is unbounded or infeasible, or its data do not fit in int64.
@@ -779,7 +779,7 @@ def _annotated(sol: Solution, label: str, tried: list[str], seconds: float) -> S
 def solve_checked(
     problem: FlowProblem, attempts: Sequence[Attempt], backend: str, rtol: float = CHECK_RTOL
 ) -> Solution:
-    """Run ``attempts`` in turn until one returns a point that passes :func:`check_point`.
+    """Run ``attempts`` in turn until one returns a point that passes ``check_point``.
 
     The rule every exact backend follows: no point is called OPTIMAL unless it satisfies flow
     conservation at every node within ``rtol`` of that node's own supply and throughput (its
@@ -788,13 +788,13 @@ def solve_checked(
     a verified INFEASIBLE or UNBOUNDED certificate, or a time or iteration limit, is returned as it
     is. After the backend's own attempts, a linear flow problem gets a HiGHS simplex vertex (for
     the backends that are not HiGHS already) and an exact network-flow solve on integer data
-    (:func:`network_flow_point`, OR-Tools), each verified the same way. When nothing
+    (``network_flow_point``, OR-Tools), each verified the same way. When nothing
     passes, the problem's own cuts and cycles are searched (a verified certificate wins);
     otherwise the status is NUMERICAL_ERROR, with the last point (``INFEASIBLE_POINT``) and the
     node where it failed named in ``info["failing_node"]`` and the message.
 
     A problem without arcs never reaches a solver (HiGHS calls it an empty model): it is solved
-    here (:func:`_no_variable_solution`).
+    here (``_no_variable_solution``).
     """
     import time
 

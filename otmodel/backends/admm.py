@@ -1,10 +1,10 @@
 r"""The ``admm`` backend: distributed ADMM for regularized OT on graphs (Mokhtari et al.).
 
-Every node :math:`i \in V` is an agent that keeps its own copy :math:`\pi^i \in \mathbb R^{|\mathcal A|}`
-of the *whole* flow vector, a multiplier :math:`\alpha^i` of its own divergence constraint and a
-consensus multiplier :math:`\mathbf s^i \in \mathbb R^{|\mathcal A|}`; it talks to its neighbours
-:math:`N(i) = N^+(i) \cup N^-(i)` only. Starting from :math:`\pi^i_0 = \mathbf s^i_0 = 0`,
-:math:`\alpha^i_0 = 0`, each agent repeats (3.1a)-(3.1c):
+Every node `i \in V` is an agent that keeps its own copy `\pi^i \in \mathbb R^{|\mathcal A|}`
+of the *whole* flow vector, a multiplier `\alpha^i` of its own divergence constraint and a
+consensus multiplier `\mathbf s^i \in \mathbb R^{|\mathcal A|}`; it talks to its neighbours
+`N(i) = N^+(i) \cup N^-(i)` only. Starting from `\pi^i_0 = \mathbf s^i_0 = 0`,
+`\alpha^i_0 = 0`, each agent repeats (3.1a)-(3.1c):
 
 .. math::
     \pi^i_{k+1} &= \arg\min_{l \le \pi \le u}\ \delta^{-1} F_i(\pi) + \alpha^i_k \operatorname{div}(\pi)_i
@@ -13,56 +13,56 @@ consensus multiplier :math:`\mathbf s^i \in \mathbb R^{|\mathcal A|}`; it talks 
     \alpha^i_{k+1} &= \alpha^i_k + \operatorname{div}(\pi^i_{k+1})_i - \rho_i \qquad (3.1b)\\
     \mathbf s^i_{k+1} &= \mathbf s^i_k + \tfrac12 \sum_{j\in N(i)} (\pi^i_{k+1} - \pi^j_{k+1}) \qquad (3.1c)
 
-with the local objective :math:`F_i(\pi) = f_i(\pi) + \frac{\gamma}{2}\|\pi\|^2`,
-:math:`f_i(\pi) = \sum_{j \in N^+(i)} c_{ij}\pi_{ij}` (split (2.4), :math:`\gamma` the per-agent
-coefficient), or :math:`F_i(\pi) = \sum_{j\in N^+(i)} c_{ij}\pi_{ij} + \frac{\Gamma}{2}\pi_{ij}^2`
-(split (2.6)). For a general :class:`~otmodel.model.problems.FlowProblem` with arc costs
-:math:`a_{ij}\pi^2 + b_{ij}\pi` the same two splits are used: (2.4) gives agent ``i`` the linear
-costs of its outgoing arcs and :math:`1/|V|` of every quadratic term; (2.6) gives it the whole cost of
+with the local objective `F_i(\pi) = f_i(\pi) + \frac{\gamma}{2}\|\pi\|^2`,
+`f_i(\pi) = \sum_{j \in N^+(i)} c_{ij}\pi_{ij}` (split (2.4), `\gamma` the per-agent
+coefficient), or `F_i(\pi) = \sum_{j\in N^+(i)} c_{ij}\pi_{ij} + \frac{\Gamma}{2}\pi_{ij}^2`
+(split (2.6)). For a general ``FlowProblem`` with arc costs
+`a_{ij}\pi^2 + b_{ij}\pi` the same two splits are used: (2.4) gives agent ``i`` the linear
+costs of its outgoing arcs and `1/|V|` of every quadratic term; (2.6) gives it the whole cost of
 its outgoing arcs. Both add up to the centralized objective at consensus.
 
 Closed form of (3.1a). The objective of agent ``i`` is a separable quadratic plus the rank-one term
-:math:`\frac12 (d_i^\top\pi)^2`, where :math:`d_i` is row ``i`` of the incidence matrix (+1 on the
+`\frac12 (d_i^\top\pi)^2`, where `d_i` is row ``i`` of the incidence matrix (+1 on the
 agent's outgoing arcs, -1 on its incoming arcs, 0 elsewhere). Its optimality condition is
 
 .. math:: h \odot \pi + t\, d_i = q, \qquad t = d_i^\top \pi, \qquad l \le \pi \le u,
 
-with :math:`h_a = |N(i)| + \delta^{-1} F_i''` (a positive diagonal) and
-:math:`q = \frac12 \sum_{j\in N(i)} (\pi^i_k + \pi^j_k) - \mathbf s^i_k - \delta^{-1}\nabla f_i + (\rho_i - \alpha^i_k) d_i`
-(its linear part). Hence :math:`\pi_a = \mathrm{clip}((q_a - t\,d_{i,a})/h_a, l_a, u_a)`: entries off the
-agent's own arcs are a plain clip, and on its own arcs the scalar :math:`t` solves
+with `h_a = |N(i)| + \delta^{-1} F_i''` (a positive diagonal) and
+`q = \frac12 \sum_{j\in N(i)} (\pi^i_k + \pi^j_k) - \mathbf s^i_k - \delta^{-1}\nabla f_i + (\rho_i - \alpha^i_k) d_i`
+(its linear part). Hence `\pi_a = \mathrm{clip}((q_a - t\,d_{i,a})/h_a, l_a, u_a)`: entries off the
+agent's own arcs are a plain clip, and on its own arcs the scalar `t` solves
 
 .. math:: \varphi_i(t) = \sum_{a \ni i} d_{i,a}\, \mathrm{clip}\big((q_a - t\,d_{i,a})/h_a, l_a, u_a\big) - t = 0,
 
-a continuous, piecewise-linear, strictly decreasing equation (slope :math:`\le -1`) with its root in
-:math:`[\min(0, \varphi_i(0)), \max(0, \varphi_i(0))]`. All agents' equations are solved at once by a
+a continuous, piecewise-linear, strictly decreasing equation (slope `\le -1`) with its root in
+`[\min(0, \varphi_i(0)), \max(0, \varphi_i(0))]`. All agents' equations are solved at once by a
 bracketed Newton iteration (exact on each linear piece, bisection when a step leaves the bracket),
-warm-started at the previous :math:`t`. One iteration costs a few passes over the
-:math:`|V|\times|\mathcal A|` copies plus one sparse product with the neighbour matrix; memory is
-:math:`O(|V|\,|\mathcal A|)` (the copies and their multipliers, which the algorithm needs).
+warm-started at the previous `t`. One iteration costs a few passes over the
+`|V|\times|\mathcal A|` copies plus one sparse product with the neighbour matrix; memory is
+`O(|V|\,|\mathcal A|)` (the copies and their multipliers, which the algorithm needs).
 
-Stopping rule (3.2): :math:`\mathrm{Error}_k = \sum_i \|\mathbf s^i_{k+1} - \mathbf s^i_k\| +
+Stopping rule (3.2): `\mathrm{Error}_k = \sum_i \|\mathbf s^i_{k+1} - \mathbf s^i_k\| +
 \|\pi^i_{k+1} - \pi^i_k\| + |\alpha^i_{k+1} - \alpha^i_k| < \varepsilon` (``tol``), checked only once
 every event has happened. The returned flow is the consensus plan, the mean of the active agents'
-copies; the node potentials (the :math:`\psi` of :mod:`otmodel.validation`) are
-:math:`\psi_i = -\delta\,\alpha^i` (the unscaled multipliers of (3.5c), sign-converted). The status is
+copies; the node potentials (the `\psi` of ``otmodel.validation``) are
+`\psi_i = -\delta\,\alpha^i` (the unscaled multipliers of (3.5c), sign-converted). The status is
 ``CONVERGED`` or ``ITERATION_LIMIT``, never ``OPTIMAL``: certify the point.
 
 Convergence (Theorem 3.3) needs finite bounds unless every local objective is strictly convex
-(split (2.4) with every :math:`a_{ij} > 0`, Remark 3.4), and a strongly connected graph for graph
+(split (2.4) with every `a_{ij} > 0`, Remark 3.4), and a strongly connected graph for graph
 transport (the paper's standing assumption). For a general flow problem the consensus needs only a
-connected neighbour graph (its Laplacian, built on :math:`N^+(i) \cup N^-(i)`, has the constant
+connected neighbour graph (its Laplacian, built on `N^+(i) \cup N^-(i)`, has the constant
 vectors as kernel), so weakly connected graphs are accepted there.
 
-Events (section 4.3): :class:`Departure` (an agent leaves: it stops updating, its arcs are removed,
-i.e. their flows are fixed to 0, supplies change as the caller says) and :class:`SupplyChange`.
+Events (section 4.3): ``Departure`` (an agent leaves: it stops updating, its arcs are removed,
+i.e. their flows are fixed to 0, supplies change as the caller says) and ``SupplyChange``.
 
 Options
 -------
 delta : float
-    Penalty :math:`\delta > 0` (default 10, section 4).
+    Penalty `\delta > 0` (default 10, section 4).
 tol : float
-    :math:`\varepsilon` of the stopping rule (3.2) (default 1e-4, section 4); ``tol <= 0`` disables it.
+    `\varepsilon` of the stopping rule (3.2) (default 1e-4, section 4); ``tol <= 0`` disables it.
 max_iter : int
     Iteration limit (default 20000).
 split : {"2.4", "2.6"}
@@ -73,11 +73,11 @@ neighbours : {"union", "arcs"}
 events : sequence of Departure / SupplyChange
     Changes during the run, applied after ``k`` updates.
 callback : callable
-    ``callback(k, state)`` after each update with an :class:`AdmmState`; a true value stops the run.
+    ``callback(k, state)`` after each update with an ``AdmmState``; a true value stops the run.
 verbose : bool or int
     Print a progress line every ``verbose`` iterations.
 trace_norms : bool or "auto"
-    Record :math:`\|\pi^i_k\|` per agent each iteration (Fig. 4); "auto": when :math:`|V| \le 200`.
+    Record `\|\pi^i_k\|` per agent each iteration (Fig. 4); "auto": when `|V| \le 200`.
 keep_copies : bool
     Return the final copies, multipliers and per-agent scalars in ``info["copies"]`` etc.
 check_feasible : bool
@@ -86,10 +86,10 @@ check_feasible : bool
     Supplies changed by events are not checked.
 
 Trace columns (one entry per update): ``error`` (Error_k of (3.2)), ``objective`` (the sum of
-Theorem 3.3, :math:`\sum_i F_i(\pi^i_k)` over active agents), ``plan_objective`` (objective of the
-consensus plan), ``disagreement`` (:math:`\max_i \|\pi^i_k - \bar\pi_k\|`), ``div_residual``
-(:math:`\max_i |\operatorname{div}(\pi^i_k)_i - \rho_i|`), ``plan_residual``
-(:math:`\|\operatorname{div}(\bar\pi_k) - \rho\|_\infty`), ``active`` (number of agents), and
+Theorem 3.3, `\sum_i F_i(\pi^i_k)` over active agents), ``plan_objective`` (objective of the
+consensus plan), ``disagreement`` (`\max_i \|\pi^i_k - \bar\pi_k\|`), ``div_residual``
+(`\max_i |\operatorname{div}(\pi^i_k)_i - \rho_i|`), ``plan_residual``
+(`\|\operatorname{div}(\bar\pi_k) - \rho\|_\infty`), ``active`` (number of agents), and
 ``copy_norms`` when asked.
 """
 
@@ -131,9 +131,9 @@ class Departure:
     departed agent's messages up to iteration ``k``); no restart. The departing agent's last message
     hands its consensus multiplier to its active neighbours in equal shares, which keeps the sum of
     the multipliers at zero, so the run converges to the optimum of the new problem (see
-    :meth:`AdmmRun._hand_off`). With ``keep_last_message=False``
+    ``AdmmRun._hand_off``). With ``keep_last_message=False``
     (default) they drop it from their neighbour sets. With ``keep_last_message=True`` they keep
-    averaging with its last copy :math:`\\pi^j_k`, the literal reading of section 4.3; that frozen
+    averaging with its last copy `\\pi^j_k`, the literal reading of section 4.3; that frozen
     copy then acts as a fixed boundary value of the consensus and the iteration converges only if it
     happens to be optimal for the new problem (it generally is not -- measured in
     ``examples/admm_43_departure.py``).
@@ -180,12 +180,12 @@ def solve_local_scalar(
     tol: float = 1e-13,
     max_iter: int = 200,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], int]:
-    r"""Roots of :math:`\varphi_i(t) = \sum_{e: \mathrm{row}_e = i} d_e\,\mathrm{clip}((q_e - d_e t)/h_e, l_e, u_e) - t`
+    r"""Roots of `\varphi_i(t) = \sum_{e: \mathrm{row}_e = i} d_e\,\mathrm{clip}((q_e - d_e t)/h_e, l_e, u_e) - t`
     for all ``n`` agents at once.
 
     ``q, h, d, lower, upper, rows`` describe the entries of the agents' own arcs (one entry per
-    (agent, arc) pair). :math:`\varphi_i` is piecewise linear with slope :math:`\le -1`, so the
-    root is unique and lies between 0 and :math:`\varphi_i(0)`. Newton steps are exact on a linear
+    (agent, arc) pair). `\varphi_i` is piecewise linear with slope `\le -1`, so the
+    root is unique and lies between 0 and `\varphi_i(0)`. Newton steps are exact on a linear
     piece; a step that leaves the current bracket is replaced by bisection. Returns ``(t, x, iters)``
     with ``x`` the entries at the root.
     """
@@ -251,9 +251,9 @@ def _needs_strong(problem: FlowProblem) -> bool:
 
 
 class AdmmRun:
-    """The state of one run of (3.1a)-(3.1c), all agents vectorized; :meth:`step` makes one update.
+    """The state of one run of (3.1a)-(3.1c), all agents vectorized; ``step`` makes one update.
 
-    ``copies`` is the ``(|V|, |A|)`` array of the :math:`\\pi^i`, ``s`` their consensus multipliers,
+    ``copies`` is the ``(|V|, |A|)`` array of the `\\pi^i`, ``s`` their consensus multipliers,
     ``alpha`` the scaled multipliers of the agents' divergence constraints.
     """
 
@@ -388,12 +388,12 @@ class AdmmRun:
 
     # ------------------------------------------------------------------ read-outs
     def plan(self) -> NDArray[np.float64]:
-        r"""The consensus plan :math:`\bar\pi`: the mean of the active agents' copies."""
+        r"""The consensus plan `\bar\pi`: the mean of the active agents' copies."""
         mean = self.copies.mean(axis=0) if self.active.all() else self.copies[self.active].mean(axis=0)
         return np.where(self.removed, 0.0, mean)
 
     def agent_objective(self) -> float:
-        r"""Theorem 3.3's :math:`\sum_i F_i(\pi^i)` over active agents."""
+        r"""Theorem 3.3's `\sum_i F_i(\pi^i)` over active agents."""
         P = self.copies
         own = P[self.own_r, self.own_c]
         act = self.active[self.own_r] & self.is_tail
@@ -436,7 +436,7 @@ class AdmmRun:
 
     # ------------------------------------------------------------------ events
     def apply(self, event: Departure | SupplyChange) -> None:
-        """Apply an event (already validated by :func:`_validate_events`)."""
+        """Apply an event (already validated by ``_validate_events``)."""
         names = self.problem.node_names
         if isinstance(event, Departure):
             i = self.problem.node_index(str(event.node))
@@ -453,13 +453,13 @@ class AdmmRun:
             self.rho = _new_supply(self.rho, event.supply, names, self.active, default_zero=None)
 
     def _hand_off(self, i: int) -> None:
-        r"""Agent ``i``'s last message: its consensus multiplier :math:`\mathbf s^i`, split in equal
+        r"""Agent ``i``'s last message: its consensus multiplier `\mathbf s^i`, split in equal
         shares among its active neighbours.
 
-        (3.1c) keeps :math:`\sum_i \mathbf s^i = 0` (the neighbour Laplacian has zero column sums),
+        (3.1c) keeps `\sum_i \mathbf s^i = 0` (the neighbour Laplacian has zero column sums),
         and a fixed point of (3.1a)-(3.1c) with consensus solves the centralized KKT conditions exactly
-        because of that sum. Dropping a departed agent's :math:`\mathbf s^i` would leave the remaining
-        sum at :math:`-\mathbf s^i \ne 0` and the run would converge to a biased plan (measured on
+        because of that sum. Dropping a departed agent's `\mathbf s^i` would leave the remaining
+        sum at `-\mathbf s^i \ne 0` and the run would converge to a biased plan (measured on
         section 4.3 at gamma = 1: objective 2.83417 against the optimum 2.83333 at ``tol=1e-8``). The
         hand-off is one message to each neighbour, so the method stays distributed. An agent with no
         active neighbour left hands it to all active agents.

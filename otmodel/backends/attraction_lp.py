@@ -1,4 +1,4 @@
-r"""The exact step of a Wasserstein attraction flow (:math:`\gamma = 0`): an LP solved by HiGHS or cvxpy.
+r"""The exact step of a Wasserstein attraction flow (`\gamma = 0`): an LP solved by HiGHS or cvxpy.
 
 Problem 1 ((10a)-(10f), Arqué et al.) with the KL terms replaced by transport costs -- the exact
 solver the paper compares with (CPLEX there):
@@ -11,9 +11,9 @@ solver the paper compares with (CPLEX there):
     \pi_1^\top\mathbf 1 - \pi_2^\top\mathbf 1 = 0\ (10c),\quad
     \pi_1 \le \tilde C\ (10d),\quad \pi_1^\top\mathbf 1 \le \bar\rho\ (10e),
 
-with :math:`\pi_1` defined only on the pairs allowed by the support rule (15) (so (10f) holds by
-construction and forbidden pairs carry no variable, hence exactly zero mass) and :math:`\pi_2` on
-supp(nu) x (nodes that can receive mass). :math:`p = \pi_1^\top\mathbf 1` is eliminated.
+with `\pi_1` defined only on the pairs allowed by the support rule (15) (so (10f) holds by
+construction and forbidden pairs carry no variable, hence exactly zero mass) and `\pi_2` on
+supp(nu) x (nodes that can receive mass). `p = \pi_1^\top\mathbf 1` is eliminated.
 
 The matrices are built in one shot from sparse blocks (no loop over pairs). Following DESIGN.md
 (Numerics), masses are multiplied by ``n`` and costs divided by their largest value before the
@@ -158,7 +158,7 @@ def solve_step_lp(
     """Solve the exact step (gamma = 0) of ``step`` with HiGHS (``solver="highs"``, highspy directly)
     or cvxpy (``solver="cvxpy"``, Clarabel by default, ``cvxpy_solver="HIGHS"`` for HiGHS).
 
-    A claim of infeasibility is believed only when :meth:`AttractionStep.check` finds a failing
+    A claim of infeasibility is believed only when ``AttractionStep.check`` finds a failing
     necessary condition (DESIGN.md, Numerics); otherwise the status is NUMERICAL_ERROR.
     Dykstra-only options (``tol``, ``max_iter``...) are ignored.
     """

@@ -23,7 +23,7 @@ class Backend(Protocol):
     ``name`` is the registry key; ``capabilities`` a set of words among ``"flow"``, ``"spatial"``,
     ``"linear"``, ``"quadratic"``, ``"exact"``, ``"iterative"``; ``supports(problem)`` returns
     ``None`` when the backend can solve the problem, else the reason it cannot; ``solve`` returns
-    a :class:`~otmodel.results.Solution` (or raises :class:`~otmodel.errors.UnsupportedError`).
+    a ``Solution`` (or raises ``UnsupportedError``).
     """
 
     name: str

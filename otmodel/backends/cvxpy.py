@@ -1,6 +1,6 @@
 r"""The ``cvxpy`` backend: vectorized cvxpy expressions, Clarabel by default.
 
-The model is the scaled standard form of :mod:`otmodel.backends._standard` written as three
+The model is the scaled standard form of ``otmodel.backends._standard`` written as three
 vectorized cvxpy expressions (no per-element Python)::
 
     minimize    c @ x + sum(qdiag * square(P))        x = [P, Pi]
@@ -8,7 +8,7 @@ vectorized cvxpy expressions (no per-element Python)::
 
 Clarabel (an interior-point conic solver) is the default: on these QPs it is far faster than
 HiGHS's active-set QP solver (measured: 0.3 s against more than 300 s at 100 x 100). HiGHS can be
-selected with ``solver="HIGHS"`` (LPs and QPs). :func:`to_cvxpy` hands the cvxpy problem to users
+selected with ``solver="HIGHS"`` (LPs and QPs). ``to_cvxpy`` hands the cvxpy problem to users
 with named variables, so that they can add constraints of their own and then solve.
 
 Options
@@ -28,7 +28,7 @@ Any other option is refused with the list of these; ``tol`` and ``time_limit`` m
 Verification
 ------------
 Every point the solver calls optimal is verified node by node before it is reported OPTIMAL
-(:func:`~otmodel.backends._standard.solve_checked`): the chosen solver on the scaled model, then on
+(``solve_checked``): the chosen solver on the scaled model, then on
 the unscaled one, then HiGHS through cvxpy, then (linear flow problems) a HiGHS simplex vertex and
 an exact network-flow solve; NUMERICAL_ERROR, with the failing node in ``info["failing_node"]``,
 when none passes. ``info["attempt"]`` says which answer was kept, ``info["check"]`` the verdict.
@@ -71,8 +71,8 @@ class CvxpyModel:
         in problem units; the pairs are ``pair_point``/``pair_end``
     conservation, marginal : the constraint objects (their ``dual_value`` after a solve)
 
-    Add constraints with :meth:`add_constraint` (in problem units, e.g.
-    ``m.add_constraint(m.flows[2] <= 0.3)``), then :meth:`solve`.
+    Add constraints with ``add_constraint`` (in problem units, e.g.
+    ``m.add_constraint(m.flows[2] <= 0.3)``), then ``solve``.
     """
 
     def __init__(self, problem: FlowProblem, scale: bool = True) -> None:
@@ -132,19 +132,19 @@ class CvxpyModel:
         self.pair_end = sf.pair_end
 
     def add_constraint(self, constraint: Any) -> None:
-        """Add a cvxpy constraint (written with :attr:`flows`/:attr:`plan`, problem units)."""
+        """Add a cvxpy constraint (written with ``flows``/``plan``, problem units)."""
         import cvxpy as cp
 
         self._user_constraints.append(constraint)
         self.cvx = cp.Problem(self._objective, self._base_constraints + self._user_constraints)
 
     def solve(self, **options: Any) -> Solution:
-        """Solve and return an otmodel :class:`~otmodel.results.Solution`.
+        """Solve and return an otmodel ``Solution``.
 
         A point the solver calls optimal is verified node by node
-        (:func:`~otmodel.backends._standard.check_point`, within ``CHECK_RTOL`` of each node's own
+        (``check_point``, within ``CHECK_RTOL`` of each node's own
         supply and throughput); one that fails is returned as NUMERICAL_ERROR with the node named
-        in ``info["failing_node"]`` (the backend's :meth:`CvxpyBackend.solve` falls back instead).
+        in ``info["failing_node"]`` (the backend's ``CvxpyBackend.solve`` falls back instead).
         """
         sol, verdict = checked_solution(
             CvxpyBackend()._solve_model(self, Timer(), **options), model_changed=bool(self._user_constraints)
@@ -159,7 +159,7 @@ class CvxpyModel:
 
 
 def to_cvxpy(problem: FlowProblem) -> CvxpyModel:
-    """Compile ``problem`` to a :class:`CvxpyModel` (see its docstring)."""
+    """Compile ``problem`` to a ``CvxpyModel`` (see its docstring)."""
     return CvxpyModel(problem)
 
 
@@ -225,7 +225,7 @@ class CvxpyBackend:
         return None
 
     def solve(self, problem: FlowProblem, **options: Any) -> Solution:
-        """Solve, verify node by node, fall back (:func:`~otmodel.backends._standard.solve_checked`).
+        """Solve, verify node by node, fall back (``solve_checked``).
 
         Attempts: the chosen solver on the scaled model, then on the unscaled one, then HiGHS
         through cvxpy (a simplex vertex, where an interior point's residuals are spread over

@@ -6,25 +6,25 @@ It maximizes the concave dual function (eq. (3)-(4))
     q(\psi) = \sum_k \mu_k \min_{i\in\mathcal S}\{c(x_k,i) - \psi_i\} + \sum_{i\in\mathcal N} \psi_i s_i
       + \sum_{(i,j)\in\mathcal A} \min_{p\in[l_{ij},u_{ij}]} \{c_{ij}(p) - (\psi_i - \psi_j) p\}
 
-by the supergradient iteration (8), :math:`\psi^{k+1} = \psi^k + \gamma_k g(\psi^k)`, with the
+by the supergradient iteration (8), `\psi^{k+1} = \psi^k + \gamma_k g(\psi^k)`, with the
 supergradient of Proposition 2,
 
 .. math::
     g_i(\psi) = s_i - \sum_{(i,j)} p_{ij}(\psi) + \sum_{(j,i)} p_{ji}(\psi)
       - [i\in\mathcal S]\, \mu(\mathrm{Lag}_i(\psi)),   \qquad (6)-(7)
 
-where :math:`p_{ij}(\psi)` is the local response (5) and
-:math:`\mathrm{Lag}_i(\psi) = \{x: c(x,i) - \psi_i \le c(x,j) - \psi_j\ \forall j\}` the generalized
+where `p_{ij}(\psi)` is the local response (5) and
+`\mathrm{Lag}_i(\psi) = \{x: c(x,i) - \psi_i \le c(x,j) - \psi_j\ \forall j\}` the generalized
 Laguerre cell. Each step of Algorithm 1 is vectorized over nodes, arcs and demand points; the
-functions :func:`local_flows` and :func:`node_supergradient` keep the locality of the distributed
+functions ``local_flows`` and ``node_supergradient`` keep the locality of the distributed
 algorithm visible (an arc's flow reads only the potentials of its two end nodes; a node's update
 reads only its own arcs and, for an endpoint, its cell mass).
 
 The primal point is reconstructed by Proposition 1 from the last potentials: flows
-:math:`p(\psi)` and the assignment :math:`T(x) = \arg\min_i c(x,i) - \psi_i` (first index on ties).
+`p(\psi)` and the assignment `T(x) = \arg\min_i c(x,i) - \psi_i` (first index on ties).
 It balances flow only approximately; the status is ``CONVERGED`` when the stopping rule of
 Algorithm 1 (line 15) fired and ``ITERATION_LIMIT`` otherwise -- never ``OPTIMAL``: use
-:func:`otmodel.validation.certify` to judge the point.
+``otmodel.validation.certify`` to judge the point.
 
 Requires strictly convex arc costs (Assumption 4): linear arcs make (5) set-valued and the
 method is not applicable.
@@ -34,13 +34,13 @@ Options
 max_iter : int
     Number of supergradient steps (default 300, as in section V-A).
 tol : float
-    Stop when every :math:`|\psi_i^{k+1} - \psi_i^k| < tol` (Algorithm 1, line 15; default 1e-7).
+    Stop when every `|\psi_i^{k+1} - \psi_i^k| < tol` (Algorithm 1, line 15; default 1e-7).
 step_size : StepSize or float
-    Step-size rule (default ``Diminishing(1, 0.01)``: :math:`\gamma_k = 1/(1 + 0.01 k)`, the paper's);
-    a number means a constant step; :class:`Curvature` gives every node its own Newton-like step;
-    :class:`~otmodel.backends.newton.Newton` (``"newton"``) takes damped Newton steps on the
+    Step-size rule (default ``Diminishing(1, 0.01)``: `\gamma_k = 1/(1 + 0.01 k)`, the paper's);
+    a number means a constant step; ``Curvature`` gives every node its own Newton-like step;
+    ``Newton`` (``"newton"``) takes damped Newton steps on the
     entropically smoothed dual, a Laplacian system solved by neighbour exchanges (conjugate gradients),
-    and returns its soft plan (see :mod:`otmodel.backends.newton`; ``chunk``, ``precompute``, ``prune``
+    and returns its soft plan (see ``otmodel.backends.newton``; ``chunk``, ``precompute``, ``prune``
     and ``samples`` do not apply to it).
 psi0 : array, optional
     Starting potentials (default zeros), one per node.
@@ -51,9 +51,9 @@ precompute : {"auto", True, False}
     Keep the whole ``N x |S|`` cost matrix in memory (faster). ``"auto"`` (default) does so when
     ``N |S| <= 20e6``.
 prune : {"auto", True, False}
-    Find each point's argmin by a k-d tree over lifted endpoints (:class:`PrunedArgmin`; Euclidean,
+    Find each point's argmin by a k-d tree over lifted endpoints (``PrunedArgmin``; Euclidean,
     squared Euclidean, Manhattan costs), exact. ``"auto"`` (default): for the chunked pass with at
-    least :data:`PRUNE_MIN_ENDPOINTS` endpoints.
+    least ``PRUNE_MIN_ENDPOINTS`` endpoints.
 samples : int, optional
     Stochastic variant (Remark 1): estimate the cell masses at every iteration from ``samples``
     fresh points drawn from mu (each carrying mu(X)/samples); the trace's ``dual_value`` is then
@@ -61,14 +61,14 @@ samples : int, optional
 seed : int, optional
     Seed of the sampling generator (same seed, same trace).
 callback : callable, optional
-    ``callback(k, state)`` with a :class:`~otmodel.backends._loop.LoopState` whose ``x`` is psi and
+    ``callback(k, state)`` with a ``LoopState`` whose ``x`` is psi and
     ``direction`` the supergradient; a true return value stops the iteration.
 verbose : bool or int
     Print progress every ``verbose`` iterations (``True``: ten lines).
 
-Trace columns (one entry per iteration, evaluated at :math:`\psi^k` before its update):
-``step_size``, ``dual_value`` (:math:`q(\psi^k)`, eq. (4)), ``grad_norm`` (:math:`\|g\|_2`),
-``residual`` (:math:`\max_i |g_i|`, the flow-balance residual), ``potentials`` (:math:`\psi^k`).
+Trace columns (one entry per iteration, evaluated at `\psi^k` before its update):
+``step_size``, ``dual_value`` (`q(\psi^k)`, eq. (4)), ``grad_norm`` (`\|g\|_2`),
+``residual`` (`\max_i |g_i|`, the flow-balance residual), ``potentials`` (`\psi^k`).
 """
 
 from __future__ import annotations
@@ -117,7 +117,7 @@ def local_flows(
 ) -> NDArray[np.float64]:
     r"""Algorithm 1, line 6 (eq. (5)), for every arc at once.
 
-    :math:`p_{ij} = \arg\min_{p\in[l_{ij},u_{ij}]} c_{ij}(p) - (\psi_i - \psi_j) p`: arc ``(i, j)``
+    `p_{ij} = \arg\min_{p\in[l_{ij},u_{ij}]} c_{ij}(p) - (\psi_i - \psi_j) p`: arc ``(i, j)``
     reads only the potentials of its tail ``i`` and head ``j`` (lines 5 and 7 exchange exactly
     these values between neighbours).
     """
@@ -132,8 +132,8 @@ def node_supergradient(
 ) -> NDArray[np.float64]:
     r"""Algorithm 1, lines 8-13 (eq. (6)-(7)), for every node at once.
 
-    :math:`g_i = s_i - \sum_{(i,j)} p_{ij} + \sum_{(j,i)} p_{ji} - m_i`, with :math:`m_i` the mass
-    of the Laguerre cell of endpoint ``i`` (line 9) and :math:`m_i = 0` for other nodes (line 12).
+    `g_i = s_i - \sum_{(i,j)} p_{ij} + \sum_{(j,i)} p_{ji} - m_i`, with `m_i` the mass
+    of the Laguerre cell of endpoint ``i`` (line 9) and `m_i = 0` for other nodes (line 12).
     """
     return supply - outflow + inflow - cell_mass
 
@@ -145,23 +145,23 @@ class Curvature:
     .. math:: \psi_i \leftarrow \psi_i + \omega\, g_i / h_i, \qquad
         h_i = \sum_{(i,j)\ \text{or}\ (j,i)\ \text{unclipped}} \frac{1}{2 a_{ij}} + [i\in\mathcal S]\,\sigma_i .
 
-    The arc part is exact: along the coordinate :math:`\psi_i` the arc term of (4) is a concave
-    piecewise quadratic whose second derivative is :math:`-1/(2a_{ij})` while the response (5) is
-    strictly inside :math:`[l_{ij}, u_{ij}]` and 0 once clipped. The cell part :math:`\sigma_i`
-    estimates :math:`\partial \mu(\mathrm{Lag}_i)/\partial\psi_i` by a secant on the node's own
-    last two iterates, :math:`|m_i^k - m_i^{k-1}| / |\psi_i^k - \psi_i^{k-1}|`, safeguarded: it starts
-    at ``mass_slope`` (default: the node's total arc curvature :math:`\sum 1/(2a_{ij})` over all its
+    The arc part is exact: along the coordinate `\psi_i` the arc term of (4) is a concave
+    piecewise quadratic whose second derivative is `-1/(2a_{ij})` while the response (5) is
+    strictly inside `[l_{ij}, u_{ij}]` and 0 once clipped. The cell part `\sigma_i`
+    estimates `\partial \mu(\mathrm{Lag}_i)/\partial\psi_i` by a secant on the node's own
+    last two iterates, `|m_i^k - m_i^{k-1}| / |\psi_i^k - \psi_i^{k-1}|`, safeguarded: it starts
+    at ``mass_slope`` (default: the node's total arc curvature `\sum 1/(2a_{ij})` over all its
     arcs), is averaged with the previous estimate (weight ``damping`` on the new secant), kept within
     ``[lo, hi]`` times its starting value and never moves by more than a factor ``max_change`` per
-    iteration; a secant is taken only when :math:`\psi_i` moved.
+    iteration; a secant is taken only when `\psi_i` moved.
 
-    Locality. :math:`h_i` reads the cost coefficients :math:`a_{ij}` of node ``i``'s own arcs, whether
-    each of its arc flows :math:`p_{ij}` is clipped (the flows of lines 5-7, computed from
-    :math:`\psi_i, \psi_j` of its neighbours) and, at an endpoint, its own cell masses and potentials of
+    Locality. `h_i` reads the cost coefficients `a_{ij}` of node ``i``'s own arcs, whether
+    each of its arc flows `p_{ij}` is clipped (the flows of lines 5-7, computed from
+    `\psi_i, \psi_j` of its neighbours) and, at an endpoint, its own cell masses and potentials of
     the last two iterations (line 9). No node reads anything beyond its neighbours, so Algorithm 1 runs
-    unchanged with line 14 replaced by :math:`\psi_i \leftarrow \psi_i + \gamma_i^k g_i`.
+    unchanged with line 14 replaced by `\psi_i \leftarrow \psi_i + \gamma_i^k g_i`.
 
-    ``relax`` (:math:`\omega`) damps the Jacobi-type update, whose diagonal scaling alone can
+    ``relax`` (`\omega`) damps the Jacobi-type update, whose diagonal scaling alone can
     overshoot on strongly coupled neighbours.
     """
 
@@ -248,7 +248,7 @@ def _arc_sums(problem: FlowProblem, p: NDArray[np.float64]) -> tuple[NDArray[np.
 
 
 # ------------------------------------------------------------------------------ Laguerre cells
-#: ``prune="auto"`` uses :class:`PrunedArgmin` from this many endpoints on (chunked pass only).
+#: ``prune="auto"`` uses ``PrunedArgmin`` from this many endpoints on (chunked pass only).
 PRUNE_MIN_ENDPOINTS = 64
 
 
@@ -266,20 +266,20 @@ def planar_costs(cost: Any, x: NDArray[np.float64], y: NDArray[np.float64]) -> N
 
 
 class PrunedArgmin:
-    r"""Exact :math:`\arg\min_i c(x,i) - \psi_i` for planar metric costs without scanning all endpoints.
+    r"""Exact `\arg\min_i c(x,i) - \psi_i` for planar metric costs without scanning all endpoints.
 
-    Lifting. With :math:`w_i = \max_j \psi_j - \psi_i \ge 0`, minimizing :math:`c(x,i) - \psi_i` is
-    minimizing :math:`c(x,i) + w_i`. Lift endpoint ``i`` to :math:`(y_i, h_i) \in \mathbb R^3` and the
-    point to :math:`(x, 0)`; let :math:`L_i` be their distance in the k-d tree's norm:
+    Lifting. With `w_i = \max_j \psi_j - \psi_i \ge 0`, minimizing `c(x,i) - \psi_i` is
+    minimizing `c(x,i) + w_i`. Lift endpoint ``i`` to `(y_i, h_i) \in \mathbb R^3` and the
+    point to `(x, 0)`; let `L_i` be their distance in the k-d tree's norm:
 
-    * Manhattan, :math:`h_i = w_i`, 1-norm: :math:`L_i = \|x - y_i\|_1 + w_i` exactly;
-    * squared Euclidean, :math:`h_i = \sqrt{w_i}`, 2-norm: :math:`L_i^2 = \|x - y_i\|^2 + w_i` exactly;
-    * Euclidean, :math:`h_i = w_i`, 2-norm: :math:`L_i = \sqrt{d_i^2 + w_i^2} \le d_i + w_i`, a lower bound.
+    * Manhattan, `h_i = w_i`, 1-norm: `L_i = \|x - y_i\|_1 + w_i` exactly;
+    * squared Euclidean, `h_i = \sqrt{w_i}`, 2-norm: `L_i^2 = \|x - y_i\|^2 + w_i` exactly;
+    * Euclidean, `h_i = w_i`, 2-norm: `L_i = \sqrt{d_i^2 + w_i^2} \le d_i + w_i`, a lower bound.
 
-    So in all three cases :math:`c(x,i) + w_i \ge f(L_i)` (:math:`f(L) = L` or :math:`L^2`). The
+    So in all three cases `c(x,i) + w_i \ge f(L_i)` (`f(L) = L` or `L^2`). The
     ``k`` lifted nearest endpoints (then ``8k`` for the points not yet settled) are evaluated exactly (the same arithmetic as the brute-force
-    cost block); every other endpoint ``j`` has :math:`L_j \ge L_{(k)}`, hence cannot do better when
-    :math:`f(L_{(k)})` exceeds the best value found (with a relative margin of 1e-9 against rounding).
+    cost block); every other endpoint ``j`` has `L_j \ge L_{(k)}`, hence cannot do better when
+    `f(L_{(k)})` exceeds the best value found (with a relative margin of 1e-9 against rounding).
     Points for which that test fails are evaluated against all endpoints. Ties go to the lowest
     index, as in the brute force, so labels and cell masses are identical.
     """
@@ -313,7 +313,7 @@ class PrunedArgmin:
         self.fallback = 0
 
     def _values(self, x: NDArray[np.float64], cols: NDArray[np.intp]) -> NDArray[np.float64]:
-        """``c(x, i) - psi_i`` for the given columns, with the arithmetic of :func:`planar_costs`."""
+        """``c(x, i) - psi_i`` for the given columns, with the arithmetic of ``planar_costs``."""
         assert self.psi is not None
         dx = x[:, 0:1] - self.xy[cols, 0]
         dy = x[:, 1:2] - self.xy[cols, 1]
@@ -360,19 +360,19 @@ class PrunedArgmin:
 class CellPass:
     r"""Laguerre cells of the discretized demand, one pass over the points.
 
-    For potentials :math:`\psi_S` of the endpoints, :meth:`__call__` returns the cell masses
-    :math:`m_i = \mu(\mathrm{Lag}_i(\psi))` (Algorithm 1, line 9) and, in the same pass, the SDOT
-    term of (4), :math:`\sum_k \mu_k \min_i \{c(x_k,i) - \psi_i\}`. Points are processed in blocks
-    of ``chunk`` rows from :meth:`SpatialFlowProblem.cost_block` (memory ``O(chunk x |S| + N)``)
+    For potentials `\psi_S` of the endpoints, ``__call__`` returns the cell masses
+    `m_i = \mu(\mathrm{Lag}_i(\psi))` (Algorithm 1, line 9) and, in the same pass, the SDOT
+    term of (4), `\sum_k \mu_k \min_i \{c(x_k,i) - \psi_i\}`. Points are processed in blocks
+    of ``chunk`` rows from ``SpatialFlowProblem.cost_block`` (memory ``O(chunk x |S| + N)``)
     unless the whole matrix is precomputed (``precompute=True``, or ``"auto"`` below
-    :data:`PRECOMPUTE_LIMIT` entries). Ties go to the lowest endpoint index (Proposition 1 allows
+    ``PRECOMPUTE_LIMIT`` entries). Ties go to the lowest endpoint index (Proposition 1 allows
     any tie-break).
 
-    With ``prune`` (metric planar costs only, see :class:`PrunedArgmin`) the argmin of each point
-    is found by a k-d tree over the lifted endpoints instead of evaluating all :math:`|S|` costs,
+    With ``prune`` (metric planar costs only, see ``PrunedArgmin``) the argmin of each point
+    is found by a k-d tree over the lifted endpoints instead of evaluating all `|S|` costs,
     with the same result as the brute force. With ``samples=M`` (Remark 1) each call draws ``M``
-    fresh points from :math:`\mu` (index ``k`` with probability :math:`\mu_k/\mu(X)`, generator
-    seeded by ``seed``) and every sampled point carries :math:`\mu(X)/M`: the masses and the SDOT
+    fresh points from `\mu` (index ``k`` with probability `\mu_k/\mu(X)`, generator
+    seeded by ``seed``) and every sampled point carries `\mu(X)/M`: the masses and the SDOT
     term are then unbiased Monte Carlo estimates.
     """
 
@@ -435,7 +435,7 @@ class CellPass:
 
     def _cost_block(self, start: int, stop: int) -> NDArray[np.float64]:
         """Cost rows ``start:stop``; planar costs by two broadcast differences (2-3x faster than
-        the generic ``(n, |S|, 2)`` einsum of :meth:`SpatialFlowProblem.cost_block`, same values)."""
+        the generic ``(n, |S|, 2)`` einsum of ``SpatialFlowProblem.cost_block``, same values)."""
         cost = self.problem.assignment_cost
         if type(cost) in (Euclidean, SquaredEuclidean, Manhattan):
             return planar_costs(cost, np.asarray(self.problem.demand.xy[start:stop]), self._yxy)
@@ -508,7 +508,7 @@ class CellPass:
         return self.exact(psi_s)
 
     def exact(self, psi_s: NDArray[np.float64]) -> tuple[NDArray[np.float64], float]:
-        """As :meth:`__call__`, over all points (never sampled)."""
+        """As ``__call__``, over all points (never sampled)."""
         m = np.zeros(self.ns)
         sdot = 0.0
         for start, stop, lab, val in self._label_blocks(psi_s):
@@ -521,7 +521,7 @@ class CellPass:
         return m, sdot
 
     def labels(self, psi_s: NDArray[np.float64]) -> NDArray[np.intp]:
-        r"""Assignment :math:`T(x_k) = \arg\min_i c(x_k,i) - \psi_i` (column index), per point."""
+        r"""Assignment `T(x_k) = \arg\min_i c(x_k,i) - \psi_i` (column index), per point."""
         out = np.empty(self.n, dtype=np.intp)
         for start, stop, lab, _ in self._label_blocks(psi_s):
             out[start:stop] = lab
@@ -600,14 +600,14 @@ def _psi(problem: FlowProblem, psi: ArrayLike) -> NDArray[np.float64]:
 def dual_value(
     problem: FlowProblem, psi: ArrayLike, chunk: int | None = DEFAULT_CHUNK, precompute: bool | str = "auto"
 ) -> float:
-    r"""The dual function :math:`q(\psi)` of eq. (4) (a lower bound on the optimum for every psi)."""
+    r"""The dual function `q(\psi)` of eq. (4) (a lower bound on the optimum for every psi)."""
     return _Oracle(problem, chunk, precompute).evaluate(_psi(problem, psi))[1]
 
 
 def supergradient(
     problem: FlowProblem, psi: ArrayLike, chunk: int | None = DEFAULT_CHUNK, precompute: bool | str = "auto"
 ) -> NDArray[np.float64]:
-    r"""The supergradient :math:`g(\psi)` of Proposition 2, eq. (6)-(7)."""
+    r"""The supergradient `g(\psi)` of Proposition 2, eq. (6)-(7)."""
     return _Oracle(problem, chunk, precompute).evaluate(_psi(problem, psi))[0]
 
 

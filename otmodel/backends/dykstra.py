@@ -1,46 +1,46 @@
 r"""The ``dykstra`` backend: one step of a Wasserstein attraction flow by Dykstra's KL projections.
 
 Arqué, Uribe, Ocampo-Martinez, section III and Algorithm 1. Problem 1 ((10a)-(10f), see
-:mod:`otmodel.model.attraction`) is
+``otmodel.model.attraction``) is
 
 .. math:: \min_{\boldsymbol\pi \in \mathcal C_f\cap\mathcal C_e\cap\mathcal C_1\cap\mathcal C_2}
           \omega\,\mathrm{KL}(\pi_1|\xi_1) + (1-\omega)\,\mathrm{KL}(\pi_2|\xi),\qquad \xi = e^{-C/\gamma},
 
-where :math:`\xi_1` is :math:`\xi` restricted to the pairs that the support rule (15) and zero
-capacities allow (the others are *forbidden*: :math:`\log\pi_1 = -\infty` there, exactly zero mass).
-Dykstra's algorithm, starting at :math:`\pi_1^{(0)}=\xi_1,\ \pi_2^{(0)}=\xi`, cycles through the
+where `\xi_1` is `\xi` restricted to the pairs that the support rule (15) and zero
+capacities allow (the others are *forbidden*: `\log\pi_1 = -\infty` there, exactly zero mass).
+Dykstra's algorithm, starting at `\pi_1^{(0)}=\xi_1,\ \pi_2^{(0)}=\xi`, cycles through the
 KL proximal operators, each in closed form:
 
-* (11) rows, :math:`\mathcal C_f`: :math:`\pi_l \leftarrow \mathrm{diag}(P_l / \pi_l\mathbf 1)\,\pi_l`,
-  with :math:`P_1=\rho_t,\ P_2=\nu`;
-* (12) common column marginal, :math:`\mathcal C_e`: :math:`p = \prod_l (\pi_l^\top\mathbf 1)^{\omega_l}`,
-  :math:`\pi_l \leftarrow \pi_l\,\mathrm{diag}(p / \pi_l^\top\mathbf 1)` with :math:`\omega_1=\omega,\ \omega_2=1-\omega`;
-* (14) node storage, :math:`\mathcal C_2`: :math:`\pi_l \leftarrow \pi_l\,\mathrm{diag}(\min(\bar\rho/\pi_l^\top\mathbf 1, 1))`;
-* (13) edge capacities, :math:`\mathcal C_1` (on :math:`\pi_1` only): :math:`\pi_1 \leftarrow \min(\pi_1, \tilde C)`.
+* (11) rows, `\mathcal C_f`: `\pi_l \leftarrow \mathrm{diag}(P_l / \pi_l\mathbf 1)\,\pi_l`,
+  with `P_1=\rho_t,\ P_2=\nu`;
+* (12) common column marginal, `\mathcal C_e`: `p = \prod_l (\pi_l^\top\mathbf 1)^{\omega_l}`,
+  `\pi_l \leftarrow \pi_l\,\mathrm{diag}(p / \pi_l^\top\mathbf 1)` with `\omega_1=\omega,\ \omega_2=1-\omega`;
+* (14) node storage, `\mathcal C_2`: `\pi_l \leftarrow \pi_l\,\mathrm{diag}(\min(\bar\rho/\pi_l^\top\mathbf 1, 1))`;
+* (13) edge capacities, `\mathcal C_1` (on `\pi_1` only): `\pi_1 \leftarrow \min(\pi_1, \tilde C)`.
 
 (10f) is implied by the support rule (15). The two affine sets need no Dykstra correction (for
 affine sets Dykstra's iterates coincide with plain Bregman projections); the two inequality sets
-carry their corrections :math:`q`, applied as :math:`\pi \leftarrow \mathrm{Prox}(\pi\odot q)`,
-:math:`q \leftarrow q\odot\pi_{\rm in}/\pi_{\rm out}`: a column vector for (14), one value per
+carry their corrections `q`, applied as `\pi \leftarrow \mathrm{Prox}(\pi\odot q)`,
+`q \leftarrow q\odot\pi_{\rm in}/\pi_{\rm out}`: a column vector for (14), one value per
 capped pair for (13).
 
 Numerics -- log domain
 ----------------------
-Everything is kept as logarithms so that :math:`\gamma` down to 1e-3 of the cost scale (kernel
-entries :math:`e^{-1000}`) runs without underflow:
+Everything is kept as logarithms so that `\gamma` down to 1e-3 of the cost scale (kernel
+entries `e^{-1000}`) runs without underflow:
 
-* :math:`\pi_1` on a sparse pattern (the allowed pairs) is stored as ``log pi_1`` per pair; row and
+* `\pi_1` on a sparse pattern (the allowed pairs) is stored as ``log pi_1`` per pair; row and
   column sums are segment log-sum-exps (``reduceat``), O(nnz) per projection.
-* A plan with full support and no elementwise cap (:math:`\pi_2` always; :math:`\pi_1` when the graph
-  is complete and uncapacitated) is :math:`\pi = \mathrm{diag}(e^{a+\log u})\,e^{L}\,\mathrm{diag}(e^{b+\log v})`
-  with absorbed potentials ``a, b`` inside a stabilized kernel :math:`K = e^{L + a \oplus b}` and
+* A plan with full support and no elementwise cap (`\pi_2` always; `\pi_1` when the graph
+  is complete and uncapacitated) is `\pi = \mathrm{diag}(e^{a+\log u})\,e^{L}\,\mathrm{diag}(e^{b+\log v})`
+  with absorbed potentials ``a, b`` inside a stabilized kernel `K = e^{L + a \oplus b}` and
   bounded scalings ``log u, log v``: sums are BLAS matrix-vector products; when a scaling leaves
-  :math:`[-\tau, \tau]` it is absorbed into the kernel (re-exponentiated once); a sum that underflows
+  `[-\tau, \tau]` it is absorbed into the kernel (re-exponentiated once); a sum that underflows
   is recomputed exactly by log-sum-exp for the rows/columns concerned only.
 
 Stopping: after each cycle (rows projected last, so (10b) holds to rounding) the violation
-:math:`\|\pi_1^\top\mathbf 1-\pi_2^\top\mathbf 1\|_1 + \sum_l\|(\pi_l^\top\mathbf 1-\bar\rho)_+\|_1 + \|(\pi_1-\tilde C)_+\|_1`
-is compared with ``tol``. The returned :math:`\rho_{t+1}` is :math:`\pi_1^\top\mathbf 1`.
+`\|\pi_1^\top\mathbf 1-\pi_2^\top\mathbf 1\|_1 + \sum_l\|(\pi_l^\top\mathbf 1-\bar\rho)_+\|_1 + \|(\pi_1-\tilde C)_+\|_1`
+is compared with ``tol``. The returned `\rho_{t+1}` is `\pi_1^\top\mathbf 1`.
 
 Options
 -------
@@ -51,14 +51,14 @@ accept : float     a step stopped by ``max_iter`` with violation below this is s
 absorb : float     threshold tau on the log-scalings before absorption (default 30)
 keep_target_plan : bool  return pi_2 as a sparse matrix (default True)
 trace : bool       record the violation per cycle (default False)
-scaling : bool     gamma-continuation (default False, see :func:`dykstra_step`)
-warm_start : dict  potentials of a previous step (see :func:`dykstra_step`)
+scaling : bool     gamma-continuation (default False, see ``dykstra_step``)
+warm_start : dict  potentials of a previous step (see ``dykstra_step``)
 repair : bool      at the cycle limit, round pi_2 onto the couplings of nu and pi_1^T 1 (default True)
 
 Speed
 -----
-The iteration is linear with a rate that degrades like :math:`1 - O(e^{-w/\gamma})` (``w`` an edge
-weight), as for every Sinkhorn-type method: at :math:`\gamma` = 1/4 of the edge weights a few
+The iteration is linear with a rate that degrades like `1 - O(e^{-w/\gamma})` (``w`` an edge
+weight), as for every Sinkhorn-type method: at `\gamma` = 1/4 of the edge weights a few
 thousand cycles, at 1/10 tens of thousands. Each cycle costs O(nnz(pi_1) + |supp nu| x |R|).
 When both plans have full support and no inequality constraint is present (a plain barycenter),
 both plans share the kernel and each sum is one (n x 2) BLAS product.
@@ -94,7 +94,7 @@ def _seg_lse(x: FloatArray, starts: NDArray[np.intp], counts: NDArray[np.intp]) 
 
 
 class _DensePlan:
-    r"""A plan :math:`\pi = \mathrm{diag}(e^{f}) e^{L} \mathrm{diag}(e^{g})` of full support, stabilized.
+    r"""A plan `\pi = \mathrm{diag}(e^{f}) e^{L} \mathrm{diag}(e^{g})` of full support, stabilized.
 
     ``f = a + lu``, ``g = b + lv``; the kernel ``K = exp(L + a (+) b)`` holds the absorbed part.
     """
@@ -194,7 +194,7 @@ class _SparsePlan:
 
 
 class _Level:
-    """Dykstra's iterations at one value of gamma (see :func:`dykstra_step`)."""
+    """Dykstra's iterations at one value of gamma (see ``dykstra_step``)."""
 
     def __init__(
         self,
@@ -279,15 +279,15 @@ class _Level:
         self._leave_pair()
 
     def repair(self) -> tuple[FloatArray, float]:
-        r"""Round :math:`\pi_2` onto the couplings of :math:`\nu` and :math:`p=\pi_1^\top\mathbf 1`.
+        r"""Round `\pi_2` onto the couplings of `\nu` and `p=\pi_1^\top\mathbf 1`.
 
         Closed form (the rounding of Altschuler, Weed and Rigollet, 2017): scale down the rows of
-        :math:`\pi_2` that exceed :math:`\nu`, then the columns that exceed :math:`p`, and add the
-        rank-one :math:`e_r e_c^\top/\|e_r\|_1` of the remaining deficits. (10b)-(10c) then hold to
-        rounding, and :math:`\|\pi_2^{\rm new}-\pi_2\|_1 \le 2\,(\|\pi_2\mathbf 1-\nu\|_1 +
-        \|\pi_2^\top\mathbf 1-p\|_1)`. :math:`\pi_1` is untouched. Returns the new :math:`\pi_2`
+        `\pi_2` that exceed `\nu`, then the columns that exceed `p`, and add the
+        rank-one `e_r e_c^\top/\|e_r\|_1` of the remaining deficits. (10b)-(10c) then hold to
+        rounding, and `\|\pi_2^{\rm new}-\pi_2\|_1 \le 2\,(\|\pi_2\mathbf 1-\nu\|_1 +
+        \|\pi_2^\top\mathbf 1-p\|_1)`. `\pi_1` is untouched. Returns the new `\pi_2`
         (dense, rows supp(nu), columns R) and the violation left (storage and capacities of
-        :math:`\pi_1`)."""
+        `\pi_1`)."""
         self.finish()
         F = np.exp(self.plan2.log_values())
         r, c = np.exp(self.lP[1]), np.exp(self.cs[0])
@@ -413,9 +413,9 @@ def dykstra_step(
     ``gamma / scaling_factor**k`` (from about a tenth of the largest cost down to ``step.gamma``),
     each to violation ``scaling_tol``, and every level starts from the previous level's potentials
     of the affine projections (11)-(12), rescaled. Starting Dykstra from
-    :math:`\tilde\xi = \mathrm{diag}(e^{F})\,\xi\,\mathrm{diag}(e^{G_l})` instead of :math:`\xi` does not
-    change the minimizer: on :math:`\mathcal C_f\cap\mathcal C_e` the row term is constant, and the
-    column updates (12) satisfy :math:`\omega G_1 + (1-\omega) G_2 = 0`, so the column term is
+    `\tilde\xi = \mathrm{diag}(e^{F})\,\xi\,\mathrm{diag}(e^{G_l})` instead of `\xi` does not
+    change the minimizer: on `\mathcal C_f\cap\mathcal C_e` the row term is constant, and the
+    column updates (12) satisfy `\omega G_1 + (1-\omega) G_2 = 0`, so the column term is
     constant too. ``max_iter`` bounds the cycles of all levels together. A step stopped by
     ``max_iter`` with violation below ``accept`` is returned as NEARLY_FEASIBLE.
 
@@ -423,17 +423,17 @@ def dykstra_step(
     violation of (10c) plateaus at the size of the plan entries that the exact step would set to
     zero (measured 4e-11 to 1e-4; reproduced by a textbook log-domain IBP in extended precision, so
     it is the iteration, not rounding). A step stopped by ``max_iter`` is therefore repaired:
-    :math:`\pi_1` is kept (it moves :math:`\rho_t` to :math:`\rho_{t+1} = \pi_1^\top\mathbf 1`
-    exactly, on the allowed pairs) and :math:`\pi_2` is rounded in closed form onto the couplings of
-    :math:`\nu` and :math:`\rho_{t+1}` (:meth:`_Level.repair`), so that (10b)-(10c) hold to rounding;
-    what is left of the violation is (10d)-(10e) of :math:`\pi_1`. The point is feasible to that,
+    `\pi_1` is kept (it moves `\rho_t` to `\rho_{t+1} = \pi_1^\top\mathbf 1`
+    exactly, on the allowed pairs) and `\pi_2` is rounded in closed form onto the couplings of
+    `\nu` and `\rho_{t+1}` (``_Level.repair``), so that (10b)-(10c) hold to rounding;
+    what is left of the violation is (10d)-(10e) of `\pi_1`. The point is feasible to that,
     and only its optimality is approximate (the certificate measures the gap to the exact step).
     The status stays ITERATION_LIMIT and the message says so.
 
-    ``warm_start`` (the ``potentials`` of a previous :class:`StepResult`, in cost units, one value per
+    ``warm_start`` (the ``potentials`` of a previous ``StepResult``, in cost units, one value per
     node) starts directly at ``step.gamma`` from those potentials, shifted so that
-    :math:`\omega G_1 + (1-\omega) G_2 = 0` for this step's weight: the same minimizer, by the
-    argument above. :func:`otmodel.attraction.attraction_flow` passes the previous step's.
+    `\omega G_1 + (1-\omega) G_2 = 0` for this step's weight: the same minimizer, by the
+    argument above. ``otmodel.attraction.attraction_flow`` passes the previous step's.
     """
     t_start = time.perf_counter()
     prob = step.problem
@@ -541,11 +541,11 @@ def dykstra_step(
 
 
 class DykstraBackend:
-    """Registry entry ``"dykstra"``: solves one :class:`~otmodel.model.attraction.AttractionStep`.
+    """Registry entry ``"dykstra"``: solves one ``AttractionStep``.
 
-    ``solve(step, **options)`` returns a :class:`~otmodel.attraction.StepResult` (not a
-    :class:`~otmodel.results.Solution`: a step has two plans and a barycenter, no arcs); the whole
-    flow is :func:`otmodel.attraction.attraction_flow`.
+    ``solve(step, **options)`` returns a ``StepResult`` (not a
+    ``Solution``: a step has two plans and a barycenter, no arcs); the whole
+    flow is ``otmodel.attraction.attraction_flow``.
     """
 
     name = "dykstra"

@@ -1,11 +1,11 @@
 r"""The ``highs`` backend: HiGHS through highspy, from sparse matrices built in one shot.
 
-Linear problems are passed to HiGHS as one LP (see :mod:`otmodel.backends._standard` for the
+Linear problems are passed to HiGHS as one LP (see ``otmodel.backends._standard`` for the
 scaled matrix form). The default method is the interior-point solver with crossover, chosen by
 measurement on the 200 x 200 synthetic LP (``benchmarks/bench_exact.py``: interior point about 20x
 faster than dual simplex here), and crossover gives a basic solution, hence exact potentials.
 
-Quadratic arc costs are handled exactly by outer approximation (:mod:`otmodel.backends._outer`):
+Quadratic arc costs are handled exactly by outer approximation (``otmodel.backends._outer``):
 tangent cuts re-solved as LPs, warm-started by the dual simplex, until the certified gap
 ``sum_j (q_j P_j^2 - t_j)`` is below ``tol`` relative to the objective.
 
@@ -25,7 +25,7 @@ verbose : bool
 Verification
 ------------
 Every point HiGHS calls optimal is verified node by node before it is reported OPTIMAL
-(:func:`~otmodel.backends._standard.solve_checked`): the scaled model first, then the unscaled one,
+(``solve_checked``): the scaled model first, then the unscaled one,
 then the dual simplex at tight tolerances, then an exact network-flow solve; NUMERICAL_ERROR, with
 the failing node in ``info["failing_node"]``, when none passes. ``info["attempt"]`` says which
 answer was kept, ``info["check"]`` the verdict.
@@ -65,7 +65,7 @@ def new_highs(verbose: bool = False) -> Any:
     descriptor 1, once per process and before any option can be set; unless ``verbose``, the
     descriptor is pointed at the null device around the constructor so that a user's terminal
     shows otmodel's output only. The redirection is process-wide, so it is shared between threads
-    (:func:`_fd1_silenced`): with any number of threads constructing at once, fd 1 is restored
+    (``_fd1_silenced``): with any number of threads constructing at once, fd 1 is restored
     exactly once, when the last of them is done, and never left at the null device. Since the
     banner comes once per process (tests/test_threads.py checks it), fd 1 is redirected only until
     one silenced constructor has returned: afterwards no thread's output can be swallowed.

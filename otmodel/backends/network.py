@@ -1,10 +1,10 @@
 r"""The ``network`` backend: exact min-cost flow on OR-Tools' network-flow solver, certified on float data.
 
-Every problem with linear arc costs is a min-cost flow. :class:`FlowProblem` directly; the spatial
+Every problem with linear arc costs is a min-cost flow. ``FlowProblem`` directly; the spatial
 problem (2) of Laurentin et al. (2025) once the demand points become sink nodes: sources -> network
--> endpoints -> demand points, with one arc :math:`i \to k` of cost :math:`c(x_k, i)` and capacity
-:math:`\mu_k` (a plan entry never exceeds its point's mass) per finite assignment cost, and supply
-:math:`-\mu_k` at point :math:`k` (eq. (2b)-(2c): the plan :math:`\pi_{ki}` is the flow on that arc). This backend compiles the problem into that
+-> endpoints -> demand points, with one arc `i \to k` of cost `c(x_k, i)` and capacity
+`\mu_k` (a plan entry never exceeds its point's mass) per finite assignment cost, and supply
+`-\mu_k` at point `k` (eq. (2b)-(2c): the plan `\pi_{ki}` is the flow on that arc). This backend compiles the problem into that
 graph,
 
 .. math::
@@ -14,61 +14,61 @@ graph,
 and solves it with ``ortools.graph.python.min_cost_flow.SimpleMinCostFlow`` (cost-scaling push-relabel
 on integers).
 
-Compilation of the bounds (one place, :func:`compile_network`)
+Compilation of the bounds (one place, ``compile_network``)
 -------------------------------------------------------------
-* finite lower bound :math:`l`: :math:`p = l + x`, :math:`0 \le x \le u - l`, supplies shifted by
-  :math:`l` at both ends (negative lower bounds -- two-way links -- included);
-* :math:`l = -\infty`, :math:`u` finite: :math:`p = u - y`, one reversed arc of cost :math:`-c`;
-* free arcs: two opposite arcs of costs :math:`c` and :math:`-c`;
-* infinite capacities: replaced by :math:`2B + 1` with
-  :math:`B = \sum_v \max(b_v, 0) + \sum_{e: \kappa_e < \infty} \kappa_e` (scaled). If the problem is
-  bounded, some optimal flow has every entry at most :math:`B` (decompose it into paths, which carry
-  at most :math:`\sum \max(b_v,0)`, and cycles; a cycle through a capacitated arc carries at most that
-  arc's capacity, a cycle of uncapacitated arcs has cost :math:`\ge 0` and can be dropped). So an
-  uncapacitated arc above :math:`B` in the solver's answer means a negative cycle of unlimited
+* finite lower bound `l`: `p = l + x`, `0 \le x \le u - l`, supplies shifted by
+  `l` at both ends (negative lower bounds -- two-way links -- included);
+* `l = -\infty`, `u` finite: `p = u - y`, one reversed arc of cost `-c`;
+* free arcs: two opposite arcs of costs `c` and `-c`;
+* infinite capacities: replaced by `2B + 1` with
+  `B = \sum_v \max(b_v, 0) + \sum_{e: \kappa_e < \infty} \kappa_e` (scaled). If the problem is
+  bounded, some optimal flow has every entry at most `B` (decompose it into paths, which carry
+  at most `\sum \max(b_v,0)`, and cycles; a cycle through a capacitated arc carries at most that
+  arc's capacity, a cycle of uncapacitated arcs has cost `\ge 0` and can be dropped). So an
+  uncapacitated arc above `B` in the solver's answer means a negative cycle of unlimited
   arcs or a zero-cost one; the verified negative-cycle certificate decides which;
-* quadratic arcs :math:`a p^2 + b p` (see below): one arc per segment of a piecewise-linear secant.
+* quadratic arcs `a p^2 + b p` (see below): one arc per segment of a piecewise-linear secant.
 
 Float data, exact answer
 ------------------------
-The solver takes integers: flows are scaled by :math:`S_f = 2^j` and costs by :math:`S_c = 2^k`,
-both chosen from the data (:func:`choose_scales`): the smallest that keeps data exact where they
-have few binary digits (integer data: :math:`S = 1`), else as large as the integer ranges allow:
-flows so that :math:`(2B+1) S_f (D+1) \le 2^{50}` (:math:`D` the largest number of uncapacitated
-arcs at a node: the solver sums a node's capacities in int64), costs so that :math:`\max|c| S_c (n+1) \le 2^{57}`
-(the solver multiplies costs by :math:`n + 1`; it rejects larger ones with ``BAD_COST_RANGE``,
-which is caught and answered by a smaller :math:`S_c`, never silently). Supplies are rounded by largest remainders so
+The solver takes integers: flows are scaled by `S_f = 2^j` and costs by `S_c = 2^k`,
+both chosen from the data (``choose_scales``): the smallest that keeps data exact where they
+have few binary digits (integer data: `S = 1`), else as large as the integer ranges allow:
+flows so that `(2B+1) S_f (D+1) \le 2^{50}` (`D` the largest number of uncapacitated
+arcs at a node: the solver sums a node's capacities in int64), costs so that `\max|c| S_c (n+1) \le 2^{57}`
+(the solver multiplies costs by `n + 1`; it rejects larger ones with ``BAD_COST_RANGE``,
+which is caught and answered by a smaller `S_c`, never silently). Supplies are rounded by largest remainders so
 that they still sum to exactly 0, capacities and costs to the nearest integer.
 
 From the integer optimum the answer of the *original float* problem is built and certified:
 
-1. potentials: shortest-path distances :math:`d` in the residual graph of the integer flow (arc
-   :math:`v \to w` of cost :math:`c` where :math:`x < \kappa`, :math:`w \to v` of cost :math:`-c`
-   where :math:`x > 0`) from a virtual root joined to every node, by a label-correcting search on the
-   integer costs (there is no negative cycle, the flow being optimal); :math:`\psi = -d / S_c`. Then
-   :math:`\psi_v - \psi_w \le c_{vw}` on every residual arc: the paper's sign convention (eq. (3)-(5)),
-   in which the arc term of eq. (4) is :math:`\min_p c(p) - (\psi_i - \psi_j) p`;
-2. a float-feasible point: the integer flow divided by :math:`S_f`, arcs at an integer bound set to
+1. potentials: shortest-path distances `d` in the residual graph of the integer flow (arc
+   `v \to w` of cost `c` where `x < \kappa`, `w \to v` of cost `-c`
+   where `x > 0`) from a virtual root joined to every node, by a label-correcting search on the
+   integer costs (there is no negative cycle, the flow being optimal); `\psi = -d / S_c`. Then
+   `\psi_v - \psi_w \le c_{vw}` on every residual arc: the paper's sign convention (eq. (3)-(5)),
+   in which the arc term of eq. (4) is `\min_p c(p) - (\psi_i - \psi_j) p`;
+2. a float-feasible point: the integer flow divided by `S_f`, arcs at an integer bound set to
    the float bound, demand points whose rounded mass is 0 sent to their cheapest endpoint
-   (Proposition 1), then the conservation residual :math:`r = b - E x` routed along a spanning forest
-   of the arcs strictly between their bounds (subtree sums of :math:`r`), checked against the bounds;
-3. the certified gap: the objective of that point minus :math:`q(\psi)` of eq. (4), both from the
-   float data (the cost rounding, at most :math:`1/S_c` per unit of flow, is forgiven on
-   uncapacitated linear arcs when evaluating :math:`q`). If it exceeds ``tol`` (relative, default
+   (Proposition 1), then the conservation residual `r = b - E x` routed along a spanning forest
+   of the arcs strictly between their bounds (subtree sums of `r`), checked against the bounds;
+3. the certified gap: the objective of that point minus `q(\psi)` of eq. (4), both from the
+   float data (the cost rounding, at most `1/S_c` per unit of flow, is forgiven on
+   uncapacitated linear arcs when evaluating `q`). If it exceeds ``tol`` (relative, default
    1e-9), the linear problem is re-solved exactly by the ``highs`` backend and the answer says so
    (``info["repair"]``).
 
 Quadratic arc costs
 -------------------
-A convex arc :math:`a p^2 + b p` on :math:`[l, u]` (clipped to :math:`[-B, B]` where infinite)
-becomes parallel arcs, one per segment :math:`[z_k, z_{k+1}]` of a breakpoint list, of capacity
-:math:`z_{k+1} - z_k` and cost the secant slope :math:`a (z_k + z_{k+1}) + b`; convexity makes the
-segments fill in order, so the flow of the original arc is :math:`l + \sum_k x_k` and its
-piecewise-linear cost the secant interpolant, which lies above :math:`a p^2 + b p` by at most
-:math:`a h^2 / 4` on a segment of width :math:`h`. With :math:`\psi` optimal for the piecewise
+A convex arc `a p^2 + b p` on `[l, u]` (clipped to `[-B, B]` where infinite)
+becomes parallel arcs, one per segment `[z_k, z_{k+1}]` of a breakpoint list, of capacity
+`z_{k+1} - z_k` and cost the secant slope `a (z_k + z_{k+1}) + b`; convexity makes the
+segments fill in order, so the flow of the original arc is `l + \sum_k x_k` and its
+piecewise-linear cost the secant interpolant, which lies above `a p^2 + b p` by at most
+`a h^2 / 4` on a segment of width `h`. With `\psi` optimal for the piecewise
 problem, the certified gap of the quadratic problem is at most the sum of these errors at the
 minimizers, so the breakpoints are refined around the current flow and the local response
-:math:`\arg\min_p a p^2 + (b - \psi_i + \psi_j) p` each round (widths divided by 16) until the gap
+`\arg\min_p a p^2 + (b - \psi_i + \psi_j) p` each round (widths divided by 16) until the gap
 computed from the float data is below ``tol``. The demand assignment stays linear.
 
 Options
@@ -109,7 +109,7 @@ COST_LIMIT = 2.0**57
 # ============================================================================ compiled graph
 @dataclass
 class CompiledNetwork:
-    """A flow problem as one min-cost flow :math:`\\min c x,\\ E x = b,\\ 0 \\le x \\le \\kappa`.
+    """A flow problem as one min-cost flow `\\min c x,\\ E x = b,\\ 0 \\le x \\le \\kappa`.
 
     Nodes: the network's, then the positive-mass demand points of a spatial problem. Arcs: the
     network's (one per linear arc with a finite bound, two for a free arc, one per segment of a
@@ -164,7 +164,7 @@ def compile_network(
     breakpoints: list[NDArray[np.float64]] | None = None,
     reuse: CompiledNetwork | None = None,
 ) -> CompiledNetwork:
-    """Compile ``problem`` into a :class:`CompiledNetwork` (bounds as in the module docstring).
+    """Compile ``problem`` into a ``CompiledNetwork`` (bounds as in the module docstring).
 
     ``breakpoints[j]`` lists the breakpoints of quadratic arc number ``j`` (in the order of
     ``np.flatnonzero(problem.costs.a > 0)``), ends included; default: the two ends of its range.
@@ -308,7 +308,7 @@ def choose_scales(cn: CompiledNetwork, cost_limit: float = COST_LIMIT) -> tuple[
     digits (integers, halves, ...) get the smallest scale that keeps them exact: the solver's work
     grows with the cost range (measured on a 10k-node grid with integer costs: 2.1 s at S_c = 1,
     4.5 s at 2**31). Other data get the largest scales the integer ranges allow. Raises
-    :class:`SolverError` when the flow bound does not fit the integer range at all.
+    ``SolverError`` when the flow bound does not fit the integer range at all.
     """
     bnd = max(cn.bound, 1e-300)
     # OR-Tools adds up the capacities at each node in int64: count the uncapacitated arcs per node
@@ -518,8 +518,8 @@ def float_point(
 # ============================================================================ certificate pieces
 def point_potentials(cn: CompiledNetwork, psi_net: NDArray[np.float64]) -> NDArray[np.float64]:
     """Potentials of the demand points that maximize q for given network potentials:
-    :math:`\\psi_k = \\max_i (\\psi_i - c(x_k, i))`, so that :math:`-\\mu_k \\psi_k` is the
-    assignment term :math:`\\mu_k \\min_i (c(x_k,i) - \\psi_i)` of eq. (4)."""
+    `\\psi_k = \\max_i (\\psi_i - c(x_k, i))`, so that `-\\mu_k \\psi_k` is the
+    assignment term `\\mu_k \\min_i (c(x_k,i) - \\psi_i)` of eq. (4)."""
     k0 = cn.n_net_arcs
     n_net = cn.n_nodes - cn.points.size
     val = psi_net[cn.tails[k0:]] - cn.cost[k0:]
@@ -531,8 +531,8 @@ def point_potentials(cn: CompiledNetwork, psi_net: NDArray[np.float64]) -> NDArr
 def dual_bound(cn: CompiledNetwork, psi_net: NDArray[np.float64], price_tol: float) -> float:
     r"""q(psi) of eq. (4) on the float data of the original problem (network potentials ``psi_net``).
 
-    Arc terms :math:`\min_{p\in[l,u]} c(p) - (\psi_i - \psi_j) p` from the original arcs (quadratic
-    ones exactly), the supply term, and the assignment term through :func:`point_potentials`.
+    Arc terms `\min_{p\in[l,u]} c(p) - (\psi_i - \psi_j) p` from the original arcs (quadratic
+    ones exactly), the supply term, and the assignment term through ``point_potentials``.
     ``price_tol`` forgives the cost rounding on linear arcs with an infinite bound.
     """
     p = cn.problem
@@ -849,7 +849,7 @@ class NetworkBackend:
     def _polish(
         problem: FlowProblem, cn: CompiledNetwork, xf: NDArray[np.float64], psi: NDArray[np.float64]
     ) -> tuple[NDArray[np.float64], NDArray[np.float64], Any, float, float] | None:
-        """Exact active-set polish (:func:`otmodel.backends._outer.polish_qp`) of the piecewise answer.
+        """Exact active-set polish (``otmodel.backends._outer.polish_qp``) of the piecewise answer.
 
         Returns ``(flows, psi, plan, objective, certified relative gap)`` or None when the polish
         fails or its point leaves a conservation residual above ``POLISH_RESIDUAL`` (relative; a

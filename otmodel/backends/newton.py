@@ -1,6 +1,6 @@
 r"""A damped Newton step rule for the dual-ascent backend: second-order, and still local.
 
-The dual (3)-(4) of Laurentin et al. (2025) is concave; a diagonal step (:class:`Curvature`) cannot
+The dual (3)-(4) of Laurentin et al. (2025) is concave; a diagonal step (``Curvature``) cannot
 see how the mass of one Laguerre cell moves with its neighbours' potentials, and at many endpoints
 that coupling is everything. This module maximizes an entropic smoothing of (4),
 
@@ -9,12 +9,12 @@ that coupling is everything. This module maximizes an entropic smoothing of (4),
       + \sum_i \psi_i s_i + \sum_{(i,j)} \min_{p\in[l_{ij},u_{ij}]}\{c_{ij}(p) - (\psi_i-\psi_j)p\},
     \qquad \mathrm{softmin}_\varepsilon\{v_i\} = -\varepsilon \log\sum_i e^{-v_i/\varepsilon},
 
-by damped Newton steps while the temperature :math:`\varepsilon` falls as the residual closes
-(:math:`C_k` are the ``candidates`` endpoints of lowest :math:`c(x_k,i)-\psi_i`; the others carry
-weights below :math:`e^{-\Delta/\varepsilon}` and are dropped). Its gradient is the supergradient (6)-(7)
-with the hard cell masses replaced by soft ones, :math:`m_i = \sum_k \mu_k P_{ki}`,
-:math:`P_{k\cdot} = \mathrm{softmax}(-(c(x_k,\cdot)-\psi)/\varepsilon)`, and its Hessian is
-:math:`-L` with :math:`L` a weighted graph Laplacian,
+by damped Newton steps while the temperature `\varepsilon` falls as the residual closes
+(`C_k` are the ``candidates`` endpoints of lowest `c(x_k,i)-\psi_i`; the others carry
+weights below `e^{-\Delta/\varepsilon}` and are dropped). Its gradient is the supergradient (6)-(7)
+with the hard cell masses replaced by soft ones, `m_i = \sum_k \mu_k P_{ki}`,
+`P_{k\cdot} = \mathrm{softmax}(-(c(x_k,\cdot)-\psi)/\varepsilon)`, and its Hessian is
+`-L` with `L` a weighted graph Laplacian,
 
 .. math::
     L = \underbrace{\sum_k \frac{\mu_k}{\varepsilon}\big(\mathrm{diag}(P_k) - P_k P_k^\top\big)}_{\text{cells: weight }
@@ -26,56 +26,56 @@ whose edges are the network's arcs whose response (5) is strictly inside its bou
 
 Why entropic smoothing. For demand given by points the dual (4) is piecewise linear: its Hessian
 vanishes almost everywhere and a Newton step is undefined. Integrating a ``Grid`` exactly as the
-piecewise-constant density it samples would give a :math:`C^1` dual, but for the Euclidean cost of the
+piecewise-constant density it samples would give a `C^1` dual, but for the Euclidean cost of the
 source paper the cells are bounded by hyperbola arcs (Apollonius diagrams), not the power-diagram
 polygons of the squared Euclidean cost, so exact integration is not available in closed form for
 the problems this backend serves. The entropic smoothing works for every assignment cost and
 every demand, costs one pass over the points per evaluation (as Algorithm 1's line 9), and its
-error is controlled: :math:`q_\varepsilon \le q \le q_\varepsilon + \varepsilon\,\mu(X)\log|C|`.
+error is controlled: `q_\varepsilon \le q \le q_\varepsilon + \varepsilon\,\mu(X)\log|C|`.
 The temperature starts at ``start_fraction`` times the median gap between a point's two best
 endpoints and falls as the gap closes: it is divided by ``shrink`` (once per iteration, after a full
 Newton step) whenever the smoothed residual
-:math:`\|g_\varepsilon\|_1/(2\mu(X))` is below ``shrink_at`` (the smoothed problem is nearly solved) *and*
-the soft plan still costs more than ``excess_rtol`` :math:`|q(\psi)|` above the hard dual value
-:math:`q(\psi)` (its share of the certified gap, computed in the same pass), never below ``eps_min``
+`\|g_\varepsilon\|_1/(2\mu(X))` is below ``shrink_at`` (the smoothed problem is nearly solved) *and*
+the soft plan still costs more than ``excess_rtol`` `|q(\psi)|` above the hard dual value
+`q(\psi)` (its share of the certified gap, computed in the same pass), never below ``eps_min``
 (``min_fraction`` times the median cost change between neighbouring demand points: colder, the soft
 boundary holds too few points to carry curvature).
 
-What is certified. The returned plan is the soft plan :math:`\pi_{ki} = \mu_k P_{ki}` at the last
+What is certified. The returned plan is the soft plan `\pi_{ki} = \mu_k P_{ki}` at the last
 potentials (entries below ``plan_floor`` dropped): a transport plan of the *discrete* demand that
-splits boundary points, as optimal discrete plans do. :func:`otmodel.validation.certify` judges it
-exactly as any other answer: the dual bound is the exact, piecewise-linear :math:`q(\psi)` of (4) over the
+splits boundary points, as optimal discrete plans do. ``otmodel.validation.certify`` judges it
+exactly as any other answer: the dual bound is the exact, piecewise-linear `q(\psi)` of (4) over the
 points, the upper bound the objective of the repaired point (this plan, the network flows
 re-solved for its cell masses). So "certified to 1e-6" means: the optimum of the discretized problem
 (2) lies within 1e-6 (relative) of the returned, repaired point. For a ``Grid`` this is the problem on
 the cell-centred points (midpoint rule), not on the continuous density.
 
-Damping (Kitagawa, Merigot and Thibert, 2019). A trial step :math:`\psi + \tau d` is accepted when
+Damping (Kitagawa, Merigot and Thibert, 2019). A trial step `\psi + \tau d` is accepted when
 
-1. every cell keeps a positive mass: :math:`m_i(\psi+\tau d) \ge \kappa` for every endpoint with
-   :math:`m_i(\psi) \ge \kappa`, :math:`\kappa` = ``kmt`` times the smallest cell mass at the start
+1. every cell keeps a positive mass: `m_i(\psi+\tau d) \ge \kappa` for every endpoint with
+   `m_i(\psi) \ge \kappa`, `\kappa` = ``kmt`` times the smallest cell mass at the start
    (and, for a pure semi-discrete problem, the smallest target mass): no cell collapses;
-2. the smoothed dual increases enough (Armijo): :math:`q_\varepsilon(\psi+\tau d) \ge q_\varepsilon(\psi)
+2. the smoothed dual increases enough (Armijo): `q_\varepsilon(\psi+\tau d) \ge q_\varepsilon(\psi)
    + \texttt{armijo}\,\tau\, g_\varepsilon^\top d`;
 
-otherwise :math:`\tau` is halved (at most ``max_halvings`` times).
+otherwise `\tau` is halved (at most ``max_halvings`` times).
 
 Locality. What node ``i`` reads to take part in one Newton iteration:
 
-* its row of :math:`L`: for every arc at ``i``, whether its flow is strictly inside the bounds (the
-  flow of Algorithm 1, line 6, which reads the two end potentials) and :math:`a_{ij}`; at an endpoint,
-  the points of its own soft cell (those with :math:`P_{ki} > 0`) and, for each, the weights
-  :math:`P_{kj}` of the competing endpoints -- the potentials of the adjacent cells only;
-* its gradient entry :math:`g_i`: its supply, its arcs' flows and its soft cell mass (as (6)-(7));
-* conjugate gradients on :math:`(L + \delta I) d = g` (Jacobi preconditioner :math:`\mathrm{diag}(L)_i`,
-  local): each CG iteration is one product :math:`(Lv)_i = \sum_{j\sim i} w_{ij}(v_i - v_j)`, an
-  exchange of :math:`v` with the graph neighbours, plus two scalar sums over all nodes (inner products:
+* its row of `L`: for every arc at ``i``, whether its flow is strictly inside the bounds (the
+  flow of Algorithm 1, line 6, which reads the two end potentials) and `a_{ij}`; at an endpoint,
+  the points of its own soft cell (those with `P_{ki} > 0`) and, for each, the weights
+  `P_{kj}` of the competing endpoints -- the potentials of the adjacent cells only;
+* its gradient entry `g_i`: its supply, its arcs' flows and its soft cell mass (as (6)-(7));
+* conjugate gradients on `(L + \delta I) d = g` (Jacobi preconditioner `\mathrm{diag}(L)_i`,
+  local): each CG iteration is one product `(Lv)_i = \sum_{j\sim i} w_{ij}(v_i - v_j)`, an
+  exchange of `v` with the graph neighbours, plus two scalar sums over all nodes (inner products:
   an all-reduce, the only non-neighbour communication, as in any distributed CG);
 * the line search: the same reads at the trial point, and two more scalar sums (the change of
-  :math:`q_\varepsilon` and the slope :math:`g^\top d`) and a minimum (the mass test);
-* the temperature update: one scalar sum (the residual norm) and a broadcast of the new :math:`\varepsilon`.
+  `q_\varepsilon` and the slope `g^\top d`) and a minimum (the mass test);
+* the temperature update: one scalar sum (the residual norm) and a broadcast of the new `\varepsilon`.
 
-:math:`\delta = 10^{-10}\max_i L_{ii}` makes the system definite on graph components whose
+`\delta = 10^{-10}\max_i L_{ii}` makes the system definite on graph components whose
 residual does not sum to zero (a cell with no soft boundary at a very low temperature).
 """
 
@@ -114,31 +114,31 @@ class Newton:
     shrink : float
         Factor dividing the temperature each time the smoothed residual is below ``shrink_at``.
     shrink_at : float
-        Relative smoothed residual :math:`\|g_\varepsilon\|_1/(2\mu(X))` at which the temperature falls.
+        Relative smoothed residual `\|g_\varepsilon\|_1/(2\mu(X))` at which the temperature falls.
     start_fraction, min_fraction : float
         The fractions of the defaults of ``eps0`` and ``eps_min``.
     candidates : int
-        Endpoints kept per point in the soft minimum (the ``candidates`` lowest :math:`c - \psi`).
+        Endpoints kept per point in the soft minimum (the ``candidates`` lowest `c - \psi`).
     cg_tol, cg_maxiter : float, int
         Relative residual and iteration cap of the conjugate gradients.
     armijo, kmt, max_halvings : float, float, int
         Line search: sufficient increase, mass floor fraction, halvings (see the module docstring).
     plan_floor : float
-        Plan entries with :math:`P_{ki}` below this are dropped from the returned plan.
+        Plan entries with `P_{ki}` below this are dropped from the returned plan.
     excess_rtol : float
         The temperature stops falling once the soft plan costs at most this much (relative to
-        :math:`|q|`) above the hard dual value: :math:`\sum_k \mu_k \sum_i P_{ki}(c(x_k,i)-\psi_i - \min_j
-        (c(x_k,j)-\psi_j)) \le` ``excess_rtol`` :math:`|q(\psi)|` (the plan's share of the gap).
+        `|q|`) above the hard dual value: `\sum_k \mu_k \sum_i P_{ki}(c(x_k,i)-\psi_i - \min_j
+        (c(x_k,j)-\psi_j)) \le` ``excess_rtol`` `|q(\psi)|` (the plan's share of the gap).
     curvature_fraction : float
         The Hessian's cell weights are taken at the temperature
-        :math:`\varepsilon_H = \max(\varepsilon, \texttt{curvature\_fraction}\cdot\Delta_h)`, with
-        :math:`\Delta_h` the cost change between neighbouring points (as for ``eps_min``). Below the
+        `\varepsilon_H = \max(\varepsilon, \texttt{curvature\_fraction}\cdot\Delta_h)`, with
+        `\Delta_h` the cost change between neighbouring points (as for ``eps_min``). Below the
         spacing of the points the soft boundary holds too few points to carry curvature (the
-        smoothed dual tends to the piecewise-linear one); at :math:`\varepsilon_H` the weights are those of the mass
+        smoothed dual tends to the piecewise-linear one); at `\varepsilon_H` the weights are those of the mass
         spread over about one point spacing, the curvature of the density the points sample. The step is then
-        a Newton step of that density's dual, checked (line search) on :math:`q_\varepsilon`. Default 0
+        a Newton step of that density's dual, checked (line search) on `q_\varepsilon`. Default 0
         (off): measured on the benchmark instances, the damped steps it causes at low temperature cost
-        more iterations than the exact Hessian of :math:`q_\varepsilon` (14 against 9 at 50 x 50, 100 endpoints).
+        more iterations than the exact Hessian of `q_\varepsilon` (14 against 9 at 50 x 50, 100 endpoints).
     done_at : float
         Smoothed residual at which, at the final temperature, the rule returns a zero step (the
         loop's ``tol`` rule then stops).
@@ -204,17 +204,17 @@ class SoftEval:
 class SoftCells:
     r"""Soft and hard Laguerre cells in one pass over the demand points.
 
-    Every point keeps the ``K`` endpoints of lowest :math:`c(x_k,i) - \psi_i` among its candidates
+    Every point keeps the ``K`` endpoints of lowest `c(x_k,i) - \psi_i` among its candidates
     (the first exact, lowest index on ties: hard masses and the hard SDOT term of (4) equal those of
-    :class:`CellPass`), and its soft weights over them.
+    ``CellPass``), and its soft weights over them.
 
     Candidates. For the planar costs (Euclidean, squared Euclidean, Manhattan) the points are grouped
-    once in spatial tiles of about ``tile`` points; for a tile with bounding box :math:`B`, endpoint
-    ``i`` is a candidate when :math:`\min_{x\in B} c(x,i) - \psi_i \le \min_j \max_{x\in B}(c(x,j) -
-    \psi_j) + 30\varepsilon`: every endpoint left out is beaten by at least :math:`30\varepsilon` at every
-    point of the tile (weight below :math:`e^{-30}`), and the best one is never left out. The scan of
-    the candidates is a compiled loop (:mod:`otmodel.backends._soft_kernel`). Other costs scan every
-    endpoint, block by block (:class:`CellPass`).
+    once in spatial tiles of about ``tile`` points; for a tile with bounding box `B`, endpoint
+    ``i`` is a candidate when `\min_{x\in B} c(x,i) - \psi_i \le \min_j \max_{x\in B}(c(x,j) -
+    \psi_j) + 30\varepsilon`: every endpoint left out is beaten by at least `30\varepsilon` at every
+    point of the tile (weight below `e^{-30}`), and the best one is never left out. The scan of
+    the candidates is a compiled loop (``otmodel.backends._soft_kernel``). Other costs scan every
+    endpoint, block by block (``CellPass``).
     """
 
     plan_floor = 1e-12
@@ -360,7 +360,7 @@ class SoftCells:
     def _evaluate_blocks(
         self, psi_s: NDArray[np.float64], eps: float, plan: bool, eps_h: float | None = None
     ) -> tuple[SoftEval, Any]:
-        """The same as :meth:`evaluate` in numpy (other costs, or more endpoints than DENSE_MAX)."""
+        """The same as ``evaluate`` in numpy (other costs, or more endpoints than DENSE_MAX)."""
         ns, K = self.ns, self.K
         eps_h = max(eps, eps_h or eps)
         cols, P, lab, vmin, logz, exc, p2 = self._arrays(psi_s, eps_h)
@@ -451,7 +451,7 @@ class SoftCells:
 
 # ------------------------------------------------------------------------------ linear algebra
 def laplacian(n: int, i: NDArray[np.int64], j: NDArray[np.int64], w: NDArray[np.float64]) -> sp.csr_matrix:
-    r"""Graph Laplacian :math:`\sum_e w_e (e_i - e_j)(e_i - e_j)^\top` of the edges ``(i, j, w)`` (``i != j``)."""
+    r"""Graph Laplacian `\sum_e w_e (e_i - e_j)(e_i - e_j)^\top` of the edges ``(i, j, w)`` (``i != j``)."""
     keep = w > 0
     i, j, w = i[keep], j[keep], w[keep]
     deg = np.bincount(i, weights=w, minlength=n) + np.bincount(j, weights=w, minlength=n)
@@ -463,7 +463,7 @@ def laplacian(n: int, i: NDArray[np.int64], j: NDArray[np.int64], w: NDArray[np.
 def pcg(
     L: sp.csr_matrix, b: NDArray[np.float64], shift: float, tol: float, maxiter: int
 ) -> tuple[NDArray[np.float64], int]:
-    r"""Jacobi-preconditioned conjugate gradients on :math:`(L + \text{shift}\,I)x = b`.
+    r"""Jacobi-preconditioned conjugate gradients on `(L + \text{shift}\,I)x = b`.
 
     One product with ``L`` per iteration (a neighbour exchange) and two inner products (global sums).
     """
@@ -497,7 +497,7 @@ def pcg(
 
 # ------------------------------------------------------------------------------ the stepper
 class _NewtonSteps:
-    """Per-solve state of :class:`Newton`: the temperature and the last evaluations."""
+    """Per-solve state of ``Newton``: the temperature and the last evaluations."""
 
     def __init__(self, rule: Newton, problem: FlowProblem, chunk: int | None = None) -> None:
         self.rule = rule
@@ -595,7 +595,7 @@ class _NewtonSteps:
         return bool(ev["excess"] > self.rule.excess_rtol * max(abs(ev["q_hard"]), 1e-300))
 
     def residual(self, ev: dict[str, Any]) -> float:
-        """Relative smoothed residual :math:`\\|g_\\varepsilon\\|_1 / (2\\mu(X))` (or the supply scale)."""
+        """Relative smoothed residual `\\|g_\\varepsilon\\|_1 / (2\\mu(X))` (or the supply scale)."""
         scale = 2.0 * max(self.total, float(np.abs(self.supply).sum()) / 2.0, 1e-300)
         return float(np.abs(ev["g_soft"]).sum()) / scale
 
@@ -639,7 +639,7 @@ class _NewtonSteps:
         return g, rec
 
     def update(self, k: int, state: Any) -> tuple[NDArray[np.float64], float, dict[str, float]]:
-        """The increment of iteration ``k``: a damped Newton step on :math:`q_\\varepsilon`."""
+        """The increment of iteration ``k``: a damped Newton step on `q_\\varepsilon`."""
         ev = self.cache
         assert ev is not None and self.eps is not None and self.eps_min is not None
         psi = ev["psi"]

@@ -1,18 +1,18 @@
 r"""The ``pyomo`` backend: the problem as a Pyomo model, solved by HiGHS through Pyomo.
 
-:func:`to_pyomo` turns a problem into a :class:`PyomoModel`: a Pyomo ``ConcreteModel`` with
+``to_pyomo`` turns a problem into a ``PyomoModel``: a Pyomo ``ConcreteModel`` with
 named, indexed components that users can extend with their own constraints before calling
-:meth:`PyomoModel.solve`. The model is the scaled standard form of
-:mod:`otmodel.backends._standard` (masses times ``kappa``, costs divided by ``sigma``):
+``PyomoModel.solve``. The model is the scaled standard form of
+``otmodel.backends._standard`` (masses times ``kappa``, costs divided by ``sigma``):
 
 ``flow[a]``
     scaled flow ``kappa * p_a`` on arc ``a`` (arc index), bounds ``kappa * [l_a, u_a]`` (2d).
 ``plan[j]``
     scaled plan entry ``kappa * pi_ki >= 0`` of pair ``j`` = (point ``k``, endpoint ``i``), see
-    :attr:`PyomoModel.pairs`; only pairs with a finite assignment cost exist.
+    ``PyomoModel.pairs``; only pairs with a finite assignment cost exist.
 ``conservation[v]``
     flow conservation (2b) at node ``v`` (node index). One redundant row per connected component
-    is left out (:func:`~otmodel.backends._standard.redundant_rows`); its potential is 0.
+    is left out (``redundant_rows``); its potential is 0.
 ``marginal[k]``
     ``sum_i plan[k, i] == kappa * mu_k`` (2c) for each demand point ``k`` with positive mass.
 ``cost``
@@ -20,12 +20,12 @@ named, indexed components that users can extend with their own constraints befor
     the model handed to any QP solver is the exact problem.
 ``loss[a]``, ``loss_cuts``, ``cost_outer``
     quadratic arcs only: epigraph variables, their tangent cuts and the linear objective that
-    :meth:`PyomoModel.solve` optimizes in place of ``cost`` (``cost_outer`` is inactive otherwise).
+    ``PyomoModel.solve`` optimizes in place of ``cost`` (``cost_outer`` is inactive otherwise).
 ``dual``
-    ``Suffix(direction=IMPORT)``: the duals of every constraint after :meth:`PyomoModel.solve`.
+    ``Suffix(direction=IMPORT)``: the duals of every constraint after ``PyomoModel.solve``.
 
-Problem units are exposed by :attr:`PyomoModel.flows`, :attr:`PyomoModel.plan`,
-:attr:`PyomoModel.potentials` and :meth:`PyomoModel.arc_flow`, the flow on an arc in problem units
+Problem units are exposed by ``PyomoModel.flows``, ``PyomoModel.plan``,
+``PyomoModel.potentials`` and ``PyomoModel.arc_flow``, the flow on an arc in problem units
 as a Pyomo expression, for writing constraints::
 
     pm = problem.to_pyomo()
@@ -57,17 +57,17 @@ Most of the remaining time is Pyomo's HiGHS interface (``pyomo.contrib.solver``'
 ``highs``), which walks every constraint expression in Python (about 2 s at 200 x 200, where HiGHS
 itself takes 1.4 s on the LP). It also adds the variables of a model constraint by constraint, one
 ``addVars`` and one ``changeColsIntegrality`` call to HiGHS per constraint: 6.6 s of a 7.7 s load
-at 200 x 200. :func:`_solver_class` adds them all in one call first.
+at 200 x 200. ``_solver_class`` adds them all in one call first.
 
 Solving
 -------
 Linear problems are solved in one HiGHS run (default: interior point with crossover, as the
 ``highs`` backend). Quadratic arc costs are handled as in the ``highs`` backend, by outer
-approximation (:mod:`otmodel.backends._outer`): ``loss[a] >= q_a flow[a]**2`` is enforced by tangent
+approximation (``otmodel.backends._outer``): ``loss[a] >= q_a flow[a]**2`` is enforced by tangent
 cuts added to ``loss_cuts`` at the current flows and re-solved by the warm-started dual simplex of
 the same persistent HiGHS instance until the certified gap ``sum_a (q_a flow_a**2 - loss_a)`` is
 below ``tol`` relative to the objective; the cuts go to HiGHS directly and only the quadratic arcs'
-values come back between rounds. An exact active-set polish (:func:`~otmodel.backends._outer.polish_qp`)
+values come back between rounds. An exact active-set polish (``polish_qp``)
 then makes flows and potentials exact, unless the user changed the model (it knows the problem's
 constraints only).
 
@@ -87,9 +87,9 @@ verbose : bool
 Verification
 ------------
 Every point HiGHS calls optimal is verified node by node before it is reported OPTIMAL:
-:meth:`PyomoBackend.solve` tries the scaled model, then the unscaled one, then (linear flow
+``PyomoBackend.solve`` tries the scaled model, then the unscaled one, then (linear flow
 problems) a HiGHS simplex vertex and an exact network-flow solve
-(:func:`~otmodel.backends._standard.solve_checked`); :meth:`PyomoModel.solve`, on a model a user
+(``solve_checked``); ``PyomoModel.solve``, on a model a user
 may have changed, reports a point that fails as NUMERICAL_ERROR. The failing node is named in
 ``info["failing_node"]``; ``info["check"]`` holds the verdict.
 """
@@ -252,7 +252,7 @@ def _anchor(sf: StandardForm, y: NDArray[np.float64], dropped: NDArray[np.intp])
 
 # ------------------------------------------------------------------------------------ model
 def to_pyomo(problem: FlowProblem, scale: bool = True) -> PyomoModel:
-    """``problem`` as a :class:`PyomoModel` (see the module docstring for its components).
+    """``problem`` as a ``PyomoModel`` (see the module docstring for its components).
 
     ``scale=False`` builds the model in problem units (``kappa = sigma = 1``).
     """
@@ -277,7 +277,7 @@ def to_pyomo(problem: FlowProblem, scale: bool = True) -> PyomoModel:
 #: garbage collector for the whole process. Four threads solving at once deadlocked, or lost
 #: stdout with "Deadlock closing capture_output" (issue 10, T2); under this lock they solve one
 #: at a time and give the answers a lone thread gives (tests/test_threads.py). Re-entrant, so a
-#: user's code holding it can call :meth:`PyomoModel.solve`.
+#: user's code holding it can call ``PyomoModel.solve``.
 PYOMO_LOCK = threading.RLock()
 
 
@@ -369,8 +369,8 @@ def _add_cuts(
 class PyomoModel:
     """A problem as a Pyomo ``ConcreteModel`` (``.model``), with accessors in problem units.
 
-    Build it with :func:`to_pyomo` (or ``problem.to_pyomo()``). Add constraints to ``.model``
-    (scaled units: see :meth:`arc_flow` and :attr:`kappa`), then call :meth:`solve`. Repeated
+    Build it with ``to_pyomo`` (or ``problem.to_pyomo()``). Add constraints to ``.model``
+    (scaled units: see ``arc_flow`` and ``kappa``), then call ``solve``. Repeated
     solves reuse one persistent HiGHS instance, which picks up the changes to the model.
     """
 
@@ -441,7 +441,7 @@ class PyomoModel:
             dual[con] = float(y[v])
 
     def user_constraints(self) -> list[str]:
-        """Names of the active constraint components added to the model after :func:`to_pyomo`."""
+        """Names of the active constraint components added to the model after ``to_pyomo``."""
         import pyomo.environ as pyo
 
         own = {"conservation", "marginal", "loss_cuts"}
@@ -460,12 +460,12 @@ class PyomoModel:
     def solve(self, **options: Any) -> Solution:
         """Solve the model (with any constraints added to it) by HiGHS through Pyomo.
 
-        Options as :class:`PyomoBackend`. The returned :class:`~otmodel.results.Solution` is in
+        Options as ``PyomoBackend``. The returned ``Solution`` is in
         problem units; its objective is that of the problem (2a) at the returned point. A point
         HiGHS calls optimal is verified node by node
-        (:func:`~otmodel.backends._standard.check_point`); one that fails is returned as
+        (``check_point``); one that fails is returned as
         NUMERICAL_ERROR with the node named in ``info["failing_node"]`` (the backend's
-        :meth:`PyomoBackend.solve` falls back instead).
+        ``PyomoBackend.solve`` falls back instead).
         """
         sol, verdict = checked_solution(self._solve(**options), model_changed=self.is_modified())
         if verdict is None or verdict.ok:
@@ -640,10 +640,10 @@ class PyomoModel:
 
 # ------------------------------------------------------------------------------------ backend
 class PyomoBackend:
-    """Exact backend: :func:`to_pyomo`, then HiGHS through Pyomo's persistent interface.
+    """Exact backend: ``to_pyomo``, then HiGHS through Pyomo's persistent interface.
 
     Options (see the module docstring): ``method``, ``tol``, ``max_rounds``, ``time_limit``,
-    ``verbose``; any other raises :class:`~otmodel.errors.UnsupportedError`.
+    ``verbose``; any other raises ``UnsupportedError``.
     """
 
     name = "pyomo"
@@ -659,7 +659,7 @@ class PyomoBackend:
         return None
 
     def solve(self, problem: FlowProblem, **options: Any) -> Solution:
-        """Solve, verify node by node, fall back (:func:`~otmodel.backends._standard.solve_checked`).
+        """Solve, verify node by node, fall back (``solve_checked``).
 
         Attempts: the scaled model, then the unscaled one, then the shared exact fallbacks.
         """

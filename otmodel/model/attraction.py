@@ -1,8 +1,8 @@
 r"""Wasserstein attraction flows on a network (Arqué, Uribe, Ocampo-Martinez).
 
-A distribution :math:`\rho_t` over the nodes of a graph moves towards a target :math:`\nu` in
+A distribution `\rho_t` over the nodes of a graph moves towards a target `\nu` in
 discrete steps; each step is the constrained, entropy-regularized Wasserstein barycenter of
-:math:`\rho_t` (weight :math:`\omega`) and :math:`\nu` (weight :math:`1-\omega`), Problem 1 of the
+`\rho_t` (weight `\omega`) and `\nu` (weight `1-\omega`), Problem 1 of the
 paper:
 
 .. math::
@@ -20,17 +20,17 @@ paper:
 
     p_i \le \textstyle\sum_{j:\,\bar A_{ji}=1} [\rho_t]_j                                \quad (10f)
 
-and :math:`\rho_{t+1} = p`. ``C`` is the shortest-path metric of the weighted graph, ``A-bar = A + I``
-(a node may keep its mass). The support rule (15) sets :math:`\tilde C_{ji} = 0` when
-:math:`j \in \mathrm{supp}(\rho_t)` and :math:`\bar A_{ji} = 0`: mass moves at most one edge per step.
+and `\rho_{t+1} = p`. ``C`` is the shortest-path metric of the weighted graph, ``A-bar = A + I``
+(a node may keep its mass). The support rule (15) sets `\tilde C_{ji} = 0` when
+`j \in \mathrm{supp}(\rho_t)` and `\bar A_{ji} = 0`: mass moves at most one edge per step.
 
 Index convention (this module, all backends): ``plan[j, i]`` is the mass moved from node ``j``
-(holding :math:`\rho_t`) to node ``i`` (in :math:`\rho_{t+1}`); ``edge_capacity[j, i]`` bounds it;
-``target_plan[k, i]`` couples :math:`\nu_k` with :math:`p_i`. (The paper writes the transpose in
+(holding `\rho_t`) to node ``i`` (in `\rho_{t+1}`); ``edge_capacity[j, i]`` bounds it;
+``target_plan[k, i]`` couples `\nu_k` with `p_i`. (The paper writes the transpose in
 section II-A and this orientation in Problem 1; we follow Problem 1.)
 
-The problem is validated once, on construction, and is immutable afterwards. :meth:`AttractionProblem.step`
-builds one instance of Problem 1 (:class:`AttractionStep`) for a given :math:`\rho_t`.
+The problem is validated once, on construction, and is immutable afterwards. ``AttractionProblem.step``
+builds one instance of Problem 1 (``AttractionStep``) for a given `\rho_t`.
 """
 
 from __future__ import annotations
@@ -72,21 +72,21 @@ class StepInfeasibleWarning(UserWarning):
 
 
 def total_variation(a: ArrayLike, b: ArrayLike) -> float:
-    r"""Total-variation distance :math:`\tfrac12 \|a - b\|_1` (the stopping rule of Algorithm 1)."""
+    r"""Total-variation distance `\tfrac12 \|a - b\|_1` (the stopping rule of Algorithm 1)."""
     return 0.5 * float(np.abs(np.asarray(a, float) - np.asarray(b, float)).sum())
 
 
 # ----------------------------------------------------------------------------------- schedules
 @dataclass(frozen=True)
 class Schedule:
-    r"""A parameter that may change with the step: :math:`\omega(t)` or :math:`\gamma(t)`.
+    r"""A parameter that may change with the step: `\omega(t)` or `\gamma(t)`.
 
-    ``value(t)`` is evaluated at the 0-based step index ``t`` (the step from :math:`\rho_t` to
-    :math:`\rho_{t+1}`). Built-in laws are evaluated at :math:`s = t + \text{start}`:
+    ``value(t)`` is evaluated at the 0-based step index ``t`` (the step from `\rho_t` to
+    `\rho_{t+1}`). Built-in laws are evaluated at `s = t + \text{start}`:
 
     * ``"constant"``: ``c``
-    * ``"1/t"``: :math:`1/s`
-    * ``"1/ln t"``: :math:`1/\ln s`
+    * ``"1/t"``: `1/s`
+    * ``"1/ln t"``: `1/\ln s`
 
     The paper does not say where its index starts. ``start`` must keep the weights in [0, 1]
     (``1/ln s <= 1`` needs ``s >= e``). ``first`` overrides the value of the very first step (the
@@ -145,7 +145,7 @@ ScheduleLike = float | int | str | Callable[[int], float] | Schedule
 
 
 def as_schedule(x: ScheduleLike, name: str, start: float = 1.0, first: float | None = None) -> Schedule:
-    """A :class:`Schedule` from a number, a law name (``"1/t"``, ``"1/ln t"``) or a callable of ``t``."""
+    """A ``Schedule`` from a number, a law name (``"1/t"``, ``"1/ln t"``) or a callable of ``t``."""
     start = values.finite(start, "schedule_start")
     if first is not None:
         first = values.finite(first, f"{name}_first")
@@ -287,19 +287,19 @@ class AttractionProblem:
         ``edge_capacity[j, i]`` bounds the mass moved ``j -> i`` in one step (10d); ``inf`` (or an
         absent entry of a sparse matrix) means unbounded. The diagonal bounds the mass that stays.
     storage : (n,) array, optional
-        Node storage capacities :math:`\bar\rho` (10e); ``inf`` means unbounded.
+        Node storage capacities `\bar\rho` (10e); ``inf`` means unbounded.
     omega : number, "1/t", "1/ln t", callable or Schedule
-        Weight of :math:`\rho_t` in the barycenter (``omega_first`` overrides the first step).
+        Weight of `\rho_t` in the barycenter (``omega_first`` overrides the first step).
     gamma : positive number, callable or Schedule
-        Entropic regularization :math:`\gamma(t)` (same units as the edge weights); ignored by exact steps.
+        Entropic regularization `\gamma(t)` (same units as the edge weights); ignored by exact steps.
     eps : float
-        Accuracy of Algorithm 1: stop when :math:`\tfrac12\|\nu-\rho_t\|_1 \le \varepsilon`.
+        Accuracy of Algorithm 1: stop when `\tfrac12\|\nu-\rho_t\|_1 \le \varepsilon`.
     directed : bool
         If False (default) every edge may be used both ways (the weight matrix is symmetrized with
         the smaller non-zero weight of the two directions).
     names : node names (default "0", "1", ...)
     schedule_start : float
-        Value of the schedule argument at the first step (see :class:`Schedule`).
+        Value of the schedule argument at the first step (see ``Schedule``).
 
     Raises
     ------
@@ -458,7 +458,7 @@ class AttractionProblem:
             raise UnknownNodeError(f"unknown node {values.describe(name)}") from None
 
     def omega_at(self, t: int) -> float:
-        """The weight :math:`\\omega(t)` of the step from rho_t, checked to lie in [0, 1]."""
+        """The weight `\\omega(t)` of the step from rho_t, checked to lie in [0, 1]."""
         w = self.omega.value(t)
         if not (0.0 <= w <= 1.0):
             raise InvalidDataError(
@@ -468,7 +468,7 @@ class AttractionProblem:
         return w
 
     def gamma_at(self, t: int) -> float:
-        """The regularization :math:`\\gamma(t)` of the step from rho_t (must be > 0 and finite)."""
+        """The regularization `\\gamma(t)` of the step from rho_t (must be > 0 and finite)."""
         g = self.gamma.value(t)
         if not (math.isfinite(g) and g > 0):
             raise InvalidDataError(f"gamma at step {t} is {g!r}; it must be positive and finite")
@@ -481,7 +481,7 @@ class AttractionProblem:
         )
 
     def formulation(self, part: Any = "all", format: str = "markdown") -> Any:
-        """Problem 1 at the first step, as mathematics (see :func:`otmodel.formulation.formulation`)."""
+        """Problem 1 at the first step, as mathematics (see ``otmodel.formulation.formulation``)."""
         from otmodel.formulation import formulation
 
         return formulation(self, part=part, format=format)
@@ -490,7 +490,7 @@ class AttractionProblem:
     def step(
         self, rho: ArrayLike, t: int = 0, omega: float | None = None, gamma: float | None = None
     ) -> AttractionStep:
-        """Problem 1 at :math:`\\rho_t` = ``rho`` (step index ``t`` selects omega(t), gamma(t))."""
+        """Problem 1 at `\\rho_t` = ``rho`` (step index ``t`` selects omega(t), gamma(t))."""
         r = values.float_array(rho, "rho_t")
         if r.shape != (self.n_nodes,) or not np.isfinite(r).all() or (r < 0).any():
             raise InvalidDataError("rho_t must be a finite non-negative vector with one entry per node")
@@ -504,11 +504,11 @@ class AttractionProblem:
 
 @dataclass(frozen=True)
 class AttractionStep:
-    r"""One instance of Problem 1: the constrained barycenter of :math:`\rho_t` and :math:`\nu`.
+    r"""One instance of Problem 1: the constrained barycenter of `\rho_t` and `\nu`.
 
     The effective capacity after the support rule (15) is exposed as the allowed pattern of
-    :math:`\pi_1` (``allowed``: pairs ``(j, i)`` with :math:`j\in\mathrm{supp}\,\rho_t`,
-    :math:`\bar A_{ji}=1` and a capacity that is not 0) and the capacities on those pairs.
+    `\pi_1` (``allowed``: pairs ``(j, i)`` with `j\in\mathrm{supp}\,\rho_t`,
+    `\bar A_{ji}=1` and a capacity that is not 0) and the capacities on those pairs.
     Every other pair is *forbidden*: it carries exactly zero mass.
     """
 
@@ -568,7 +568,7 @@ class AttractionStep:
         return np.unique(i)
 
     def neighbour_mass(self) -> NDArray[np.float64]:
-        r"""Right-hand side of (10f): :math:`\sum_{j:\bar A_{ji}=1} [\rho_t]_j` for every node i."""
+        r"""Right-hand side of (10f): `\sum_{j:\bar A_{ji}=1} [\rho_t]_j` for every node i."""
         return np.asarray(self.problem.adjacency.T.astype(float) @ self.rho).reshape(-1)
 
     def check(self) -> list[str]:
@@ -611,7 +611,7 @@ class AttractionStep:
         return out
 
     def warn_if_infeasible(self) -> str | None:
-        """Warn (:class:`StepInfeasibleWarning`) and return the message if the step is proven infeasible."""
+        """Warn (``StepInfeasibleWarning``) and return the message if the step is proven infeasible."""
         bad = [m for m in self.check() if m.startswith("infeasible:")]
         if not bad:
             return None

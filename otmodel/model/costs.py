@@ -1,22 +1,22 @@
 r"""Convex arc costs.
 
-An arc cost is a convex function :math:`c_{ij}(p)` of the flow :math:`p` on arc :math:`(i, j)`.
+An arc cost is a convex function `c_{ij}(p)` of the flow `p` on arc `(i, j)`.
 otmodel supports the separable quadratic family
 
 .. math:: c_{ij}(p) = a_{ij} p^2 + b_{ij} p, \qquad a_{ij} \ge 0,
 
-which covers the linear costs of min-cost flow (:class:`Linear`, ``a = 0``) and the quadratic
-line losses of Laurentin et al. (2025), section V (:class:`Quadratic`, ``a = d_ij``).
+which covers the linear costs of min-cost flow (``Linear``, ``a = 0``) and the quadratic
+line losses of Laurentin et al. (2025), section V (``Quadratic``, ``a = d_ij``).
 
 Each cost knows
 
-* its value :math:`c(p)`;
-* its *local response* (Laurentin et al., eq. (5)): for a price difference :math:`t = \psi_i - \psi_j`,
-  :math:`p(t) = \arg\min_{p \in [l, u]} c(p) - t p`, which for ``a > 0`` is
-  :math:`\mathrm{proj}_{[l,u]}\big((t - b) / (2a)\big)`;
+* its value `c(p)`;
+* its *local response* (Laurentin et al., eq. (5)): for a price difference `t = \psi_i - \psi_j`,
+  `p(t) = \arg\min_{p \in [l, u]} c(p) - t p`, which for ``a > 0`` is
+  `\mathrm{proj}_{[l,u]}\big((t - b) / (2a)\big)`;
 * its LP/QP coefficients ``(a, b)``.
 
-:class:`ArcCosts` holds the coefficients of all arcs of a network as arrays and evaluates all of the
+``ArcCosts`` holds the coefficients of all arcs of a network as arrays and evaluates all of the
 above vectorized over arcs.
 """
 
@@ -63,12 +63,12 @@ class ArcCost:
         return self.a > 0
 
     def value(self, p: ArrayLike) -> NDArray[np.float64]:
-        """Cost :math:`a p^2 + b p` of flow ``p``."""
+        """Cost `a p^2 + b p` of flow ``p``."""
         q = np.asarray(p, dtype=float)
         return self.a * q * q + self.b * q
 
     def response(self, t: ArrayLike, lower: float = -math.inf, upper: float = math.inf) -> NDArray[np.float64]:
-        r"""Local response :math:`\arg\min_{p\in[l,u]} c(p) - t p` (Laurentin et al., eq. (5))."""
+        r"""Local response `\arg\min_{p\in[l,u]} c(p) - t p` (Laurentin et al., eq. (5))."""
         return ArcCosts(np.array([self.a]), np.array([self.b])).response(
             np.asarray(t, dtype=float).reshape(1), np.array([lower]), np.array([upper])
         )
@@ -87,7 +87,7 @@ class ArcCost:
 
 
 class Linear(ArcCost):
-    """Linear arc cost :math:`c\\,p`."""
+    """Linear arc cost `c\\,p`."""
 
     def __init__(self, c: float) -> None:
         super().__init__(0.0, c)
@@ -97,7 +97,7 @@ class Linear(ArcCost):
 
 
 class Quadratic(ArcCost):
-    """Convex quadratic arc cost :math:`a p^2 + b p` with :math:`a \\ge 0`."""
+    """Convex quadratic arc cost `a p^2 + b p` with `a \\ge 0`."""
 
     def __init__(self, a: float, b: float = 0.0) -> None:
         super().__init__(a, b)
@@ -137,7 +137,7 @@ class ArcCosts:
     def response(
         self, t: ArrayLike, lower: NDArray[np.float64], upper: NDArray[np.float64], slope_tol: float = 0.0
     ) -> NDArray[np.float64]:
-        r"""Vectorized local response :math:`p_k(t_k) = \arg\min_{p\in[l_k,u_k]} a_k p^2 + (b_k - t_k) p`.
+        r"""Vectorized local response `p_k(t_k) = \arg\min_{p\in[l_k,u_k]} a_k p^2 + (b_k - t_k) p`.
 
         For ``a > 0`` the unique minimizer is ``clip((t - b) / (2a), l, u)``; for a linear cost it is
         ``u`` when ``t > b``, ``l`` when ``t < b`` and (a tie) the point of ``[l, u]`` closest to 0
@@ -160,7 +160,7 @@ class ArcCosts:
     def conjugate_term(
         self, t: ArrayLike, lower: NDArray[np.float64], upper: NDArray[np.float64], slope_tol: float = 0.0
     ) -> NDArray[np.float64]:
-        r"""Per-arc :math:`\min_{p\in[l,u]} c(p) - t p` (the arc term of Laurentin et al., eq. (4)).
+        r"""Per-arc `\min_{p\in[l,u]} c(p) - t p` (the arc term of Laurentin et al., eq. (4)).
 
         Equals ``-inf`` where a linear cost with an infinite bound makes the minimum unbounded.
         """

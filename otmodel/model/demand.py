@@ -1,16 +1,16 @@
 r"""Spatial demand measures and assignment costs.
 
-The demand :math:`\mu` of Laurentin et al. (2025) is a non-negative measure on a compact set
-:math:`X \subset \mathbb R^2`. otmodel works with a discretized :math:`\mu`: a finite set of points
-:math:`x_k` with masses :math:`\mu_k \ge 0` (:class:`Points`), for instance the cell centres of a
-regular grid weighted by a density (:meth:`Grid.from_density`, like the paper's 200 x 200 grid).
+The demand `\mu` of Laurentin et al. (2025) is a non-negative measure on a compact set
+`X \subset \mathbb R^2`. otmodel works with a discretized `\mu`: a finite set of points
+`x_k` with masses `\mu_k \ge 0` (``Points``), for instance the cell centres of a
+regular grid weighted by a density (``Grid.from_density``, like the paper's 200 x 200 grid).
 
-Serving a unit of demand at :math:`x` from endpoint :math:`i \in \mathcal S` costs :math:`c(x, i)`:
-:class:`Euclidean`, :class:`SquaredEuclidean` and :class:`Manhattan` distances to the endpoint's
-position, an explicit :class:`Matrix`, or :class:`Geodesic`, the shortest-path length through a
+Serving a unit of demand at `x` from endpoint `i \in \mathcal S` costs `c(x, i)`:
+``Euclidean``, ``SquaredEuclidean`` and ``Manhattan`` distances to the endpoint's
+position, an explicit ``Matrix``, or ``Geodesic``, the shortest-path length through a
 weighted graph (section V-B of the paper). An infinite cost forbids the pair.
 
-Cost matrices are produced in row chunks (:meth:`AssignmentCost.block`) so that iterative methods
+Cost matrices are produced in row chunks (``AssignmentCost.block``) so that iterative methods
 never hold a dense ``N x |S|`` matrix for large ``N``.
 """
 
@@ -113,10 +113,10 @@ def _pair(v: float | Sequence[float], what: str) -> tuple[float, float]:
 
 
 class Gaussian(Density):
-    r"""Isotropic or axis-aligned Gaussian density :math:`\mathcal N(m, \mathrm{diag}(\sigma^2))`.
+    r"""Isotropic or axis-aligned Gaussian density `\mathcal N(m, \mathrm{diag}(\sigma^2))`.
 
-    Not renormalized to the bounding box: the mass outside it is lost (use :class:`TruncatedGaussian`
-    or ``total=`` in :meth:`Grid.from_density` to renormalize).
+    Not renormalized to the bounding box: the mass outside it is lost (use ``TruncatedGaussian``
+    or ``total=`` in ``Grid.from_density`` to renormalize).
     """
 
     name = "gaussian"
@@ -181,7 +181,7 @@ DENSITIES: dict[str, type[Density]] = {
 
 # ------------------------------------------------------------------------------------------ measures
 class Points:
-    r"""A discrete demand measure :math:`\mu = \sum_k \mu_k \delta_{x_k}`.
+    r"""A discrete demand measure `\mu = \sum_k \mu_k \delta_{x_k}`.
 
     Parameters
     ----------
@@ -227,7 +227,7 @@ class Points:
 
     @property
     def total(self) -> float:
-        r""":math:`\mu(X)`, the total demand."""
+        r"""`\mu(X)`, the total demand."""
         return float(self.mass.sum())
 
     @property
@@ -246,7 +246,7 @@ class Grid(Points):
     """Cell-centred grid demand: ``shape = (nx, ny)`` cells over ``bounds = (xmin, xmax, ymin, ymax)``.
 
     Point ``k = iy * nx + ix`` sits at the centre of cell ``(ix, iy)``. Build it with
-    :meth:`from_density`.
+    ``from_density``.
     """
 
     def __init__(
@@ -310,7 +310,7 @@ class Grid(Points):
 
         The mass of a cell is ``density(centre) * cell_area`` (midpoint rule); with ``total`` (default
         1) the masses are then rescaled to sum to exactly ``total``, so that a probability density
-        gives a probability measure whatever the resolution. ``density`` is a named :class:`Density`
+        gives a probability measure whatever the resolution. ``density`` is a named ``Density``
         or any callable mapping an ``(N, 2)`` array to ``N`` non-negative values (Python only: a
         model file names its density).
         """
@@ -366,9 +366,9 @@ class Grid(Points):
 
 # ---------------------------------------------------------------------------------- assignment costs
 class AssignmentCost:
-    r"""The cost :math:`c(x, i)` of serving demand at :math:`x` from endpoint :math:`i`.
+    r"""The cost `c(x, i)` of serving demand at `x` from endpoint `i`.
 
-    Subclasses implement :meth:`block`, the ``(rows, |S|)`` cost block for a range of demand points,
+    Subclasses implement ``block``, the ``(rows, |S|)`` cost block for a range of demand points,
     where ``endpoint_xy`` holds the positions of the endpoints (NaN where a node has none).
     """
 
@@ -410,9 +410,9 @@ class _PlanarCost(AssignmentCost):
         r"""Also check that no cost overflows a float.
 
         A planar cost is finite at every pair by definition, so an infinite entry can only be an
-        overflow (a point at :math:`(10^{155}, 0)` has a squared distance of :math:`10^{310}`): an
+        overflow (a point at `(10^{155}, 0)` has a squared distance of `10^{310}`): an
         input error naming the point, never a forbidden pair that would make the problem look
-        infeasible. The cost is at most :math:`2(2M)^2` with :math:`M` the largest coordinate, so
+        infeasible. The cost is at most `2(2M)^2` with `M` the largest coordinate, so
         the pass over the blocks runs only when that bound is not a float.
         """
         super().bind(demand, endpoint_names, endpoint_xy)
@@ -442,7 +442,7 @@ class _PlanarCost(AssignmentCost):
 
 
 class Euclidean(_PlanarCost):
-    r""":math:`c(x, i) = \|x - y_i\|_2`, with :math:`y_i` the position of endpoint :math:`i`."""
+    r"""`c(x, i) = \|x - y_i\|_2`, with `y_i` the position of endpoint `i`."""
 
     name = "euclidean"
 
@@ -452,7 +452,7 @@ class Euclidean(_PlanarCost):
 
 
 class SquaredEuclidean(_PlanarCost):
-    r""":math:`c(x, i) = \|x - y_i\|_2^2` (Laguerre cells are then power-diagram polygons)."""
+    r"""`c(x, i) = \|x - y_i\|_2^2` (Laguerre cells are then power-diagram polygons)."""
 
     name = "squared_euclidean"
     metric = False  # not a metric, but its cells are still convex polygons
@@ -463,7 +463,7 @@ class SquaredEuclidean(_PlanarCost):
 
 
 class Manhattan(_PlanarCost):
-    r""":math:`c(x, i) = \|x - y_i\|_1`."""
+    r"""`c(x, i) = \|x - y_i\|_1`."""
 
     name = "manhattan"
 
@@ -525,8 +525,8 @@ def _check_reach(finite: NDArray[np.bool_], demand: Points, endpoint_names: Sequ
 class Geodesic(AssignmentCost):
     r"""Shortest-path length through a weighted graph (Laurentin et al., section V-B).
 
-    :math:`c(x, i)` is the length of a shortest path from the graph node of demand point :math:`x`
-    to the graph node of endpoint :math:`i`, computed with Dijkstra's algorithm
+    `c(x, i)` is the length of a shortest path from the graph node of demand point `x`
+    to the graph node of endpoint `i`, computed with Dijkstra's algorithm
     (``scipy.sparse.csgraph``) from the endpoints only.
 
     Parameters

@@ -2,21 +2,21 @@ r"""Graph families for optimal transport on directed graphs (Mokhtari et al., se
 
 Every function returns a ``networkx.DiGraph`` whose nodes are the integers ``1..n`` (the paper
 numbers its agents from 1) and whose arcs carry no attributes; costs and capacities are given to
-:class:`~otmodel.model.transport.GraphTransportProblem`. Section 4 states that "the directed graph
+``GraphTransportProblem``. Section 4 states that "the directed graph
 G is assumed to be bidirectional": every family below is bidirectional (both ``(i, j)`` and
 ``(j, i)``) by default, so it is strongly connected whenever the underlying undirected graph is
-connected, as Theorem 3.3 requires. :func:`ring` can also be a one-way cycle, and
-:func:`random_strongly_connected` draws genuinely directed graphs.
+connected, as Theorem 3.3 requires. ``ring`` can also be a one-way cycle, and
+``random_strongly_connected`` draws genuinely directed graphs.
 
 Families (the complete, star, ring and line graphs of section 4.1, after Lewis [30, section 2.5]):
 
-* :func:`complete` -- every ordered pair, :math:`|\mathcal A| = n(n-1)`;
-* :func:`star` -- node 1 is the hub, :math:`|\mathcal A| = 2(n-1)`;
-* :func:`ring` -- cycle :math:`1, 2, \dots, n, 1`, :math:`|\mathcal A| = 2n` (``n`` one way);
-* :func:`line` -- path :math:`1, \dots, n`, :math:`|\mathcal A| = 2(n-1)`;
-* :func:`complete_bipartite` -- sources ``1..p``, sinks ``p+1..p+q``: section 4.2;
-* :func:`random_strongly_connected` -- a random Hamiltonian cycle plus random arcs (seeded);
-* :func:`six_agents` -- the graph of Fig. 3 (section 4.3).
+* ``complete`` -- every ordered pair, `|\mathcal A| = n(n-1)`;
+* ``star`` -- node 1 is the hub, `|\mathcal A| = 2(n-1)`;
+* ``ring`` -- cycle `1, 2, \dots, n, 1`, `|\mathcal A| = 2n` (``n`` one way);
+* ``line`` -- path `1, \dots, n`, `|\mathcal A| = 2(n-1)`;
+* ``complete_bipartite`` -- sources ``1..p``, sinks ``p+1..p+q``: section 4.2;
+* ``random_strongly_connected`` -- a random Hamiltonian cycle plus random arcs (seeded);
+* ``six_agents`` -- the graph of Fig. 3 (section 4.3).
 """
 
 from __future__ import annotations
@@ -100,8 +100,8 @@ def random_strongly_connected(n: int, mean_degree: float = 4.0, seed: Any = None
 
     A Hamiltonian cycle through a random permutation guarantees strong connectivity; the other
     arcs are drawn uniformly among the ordered pairs not yet used, without parallel arcs or loops,
-    until :math:`|\mathcal A| = \min(\text{round}(\text{mean\_degree}\cdot n), n(n-1))`.
-    ``mean_degree`` is the mean *out*-degree :math:`|\mathcal A| / |V|` (equal to the mean
+    until `|\mathcal A| = \min(\text{round}(\text{mean\_degree}\cdot n), n(n-1))`.
+    ``mean_degree`` is the mean *out*-degree `|\mathcal A| / |V|` (equal to the mean
     in-degree). Same ``seed``, same graph.
     """
     n = _size(n, 2, "random strongly connected graph")

@@ -1,9 +1,9 @@
 r"""Declarative model files: YAML and JSON <-> problems.
 
-A model file describes a :class:`~otmodel.model.problems.FlowProblem` or a
-:class:`~otmodel.model.problems.SpatialFlowProblem` as data: named nodes, arcs with costs and
-bounds, and (for a spatial problem) the demand measure :math:`\mu` and the assignment cost
-:math:`c(x, i)` of Laurentin et al. (2025), problem (1)-(2). The schema is documented field by field
+A model file describes a ``FlowProblem`` or a
+``SpatialFlowProblem`` as data: named nodes, arcs with costs and
+bounds, and (for a spatial problem) the demand measure `\mu` and the assignment cost
+`c(x, i)` of Laurentin et al. (2025), problem (1)-(2). The schema is documented field by field
 in ``docs/model-files.md``; in short::
 
     otmodel: 1
@@ -22,10 +22,10 @@ mappings only; no tags that build Python objects), densities and costs are named
 vocabulary, nothing is evaluated, and sizes (grid cells, point counts, cost-matrix shapes, graph
 sizes) are checked before any array is allocated.
 
-Errors name the place: a structurally bad file raises :class:`~otmodel.errors.ModelFileError`
+Errors name the place: a structurally bad file raises ``ModelFileError``
 whose message starts with the file path and the place in it
 (``model.yaml: arcs[3].upper: expected a number or 'inf', got 'abc'``); an error raised by the model
-while it is built (:class:`~otmodel.errors.UnbalancedError`, :class:`~otmodel.errors.InvalidBoundsError`,
+while it is built (``UnbalancedError``, ``InvalidBoundsError``,
 ...) keeps its type and gains the same prefix.
 
 Writing is exact: ``problem_from_dict(problem_to_dict(p))`` rebuilds the same arrays bit for bit,
@@ -100,7 +100,7 @@ SCHEMA_VERSION = 1
 MAX_POINTS = 50_000_000
 #: Largest geodesic graph (``n_graph_nodes``) a file may ask for; checked before allocating.
 MAX_GRAPH_NODES = 50_000_000
-#: Largest model file :func:`load` reads, in bytes (1 GiB); checked before reading, and no more is read.
+#: Largest model file ``load`` reads, in bytes (1 GiB); checked before reading, and no more is read.
 MAX_FILE_BYTES = 1 << 30
 #: Deepest nesting of lists and mappings a model file may have (the schema itself needs 4 levels).
 MAX_DEPTH = 64
@@ -149,7 +149,7 @@ def load(path: str | Path, max_bytes: int = MAX_FILE_BYTES) -> FlowProblem:
         link to one is followed): a directory, a FIFO or a device (``/dev/zero``) is refused
         before anything is read, so that reading can neither block nor run without end.
     max_bytes : int
-        Largest file accepted (default :data:`MAX_FILE_BYTES`, 1 GiB); a larger file is refused
+        Largest file accepted (default ``MAX_FILE_BYTES``, 1 GiB); a larger file is refused
         before it is read, and never more than ``max_bytes`` bytes are read (a file growing while
         it is read is refused too).
 
@@ -162,8 +162,8 @@ def load(path: str | Path, max_bytes: int = MAX_FILE_BYTES) -> FlowProblem:
     ------
     ModelFileError
         The file is not a regular file or is larger than ``max_bytes``, or it is malformed (syntax,
-        nesting deeper than :data:`MAX_DEPTH`, YAML aliases that would repeat more than
-        :data:`MAX_ALIAS_EXPANSION` nodes, a missing or unknown key, wrong type, unknown
+        nesting deeper than ``MAX_DEPTH``, YAML aliases that would repeat more than
+        ``MAX_ALIAS_EXPANSION`` nodes, a missing or unknown key, wrong type, unknown
         vocabulary, excessive size); the message starts with ``path`` and names the place in the file.
     OTModelError
         Any model error (``UnbalancedError``, ``InvalidBoundsError``, ...) raised while building,
@@ -244,8 +244,8 @@ def loads(text: str, fmt: str = "yaml", source: str = "<string>") -> FlowProblem
 def save(problem: FlowProblem, path: str | Path) -> None:
     """Write ``problem`` as a model file; the extension (``.yaml``, ``.yml``, ``.json``) picks the format.
 
-    The file reads back (:func:`load`) into a problem with exactly the same arrays. Writing is
-    atomic (:func:`write_atomic`): the text is written to a temporary file next to ``path``, flushed
+    The file reads back (``load``) into a problem with exactly the same arrays. Writing is
+    atomic (``write_atomic``): the text is written to a temporary file next to ``path``, flushed
     to disk, then renamed over ``path``; an error or a crash while writing (a full disk, a killed
     process, a name that cannot be encoded) leaves any previous file at ``path`` as it was.
 
@@ -272,7 +272,7 @@ def write_atomic(path: str | Path, data: bytes | str) -> None:
 
     The data go to a new temporary file in the same directory (same file system, so that the
     rename is atomic), which is flushed and ``fsync``-ed and then renamed over ``path`` with
-    :func:`os.replace`; the directory is ``fsync``-ed too so that the rename survives a power cut.
+    ``os.replace``; the directory is ``fsync``-ed too so that the rename survives a power cut.
     Readers see either the old file or the new one, never a part. A symbolic link at ``path`` is
     followed (its target is replaced); the permissions of a file replaced are kept. On any error
     the temporary file is removed and the error raised; a process killed while writing leaves a
@@ -324,7 +324,7 @@ def write_atomic(path: str | Path, data: bytes | str) -> None:
 def dumps(problem: FlowProblem, fmt: str = "yaml", source: str = "<string>") -> str:
     """The text of the model file of ``problem`` in format ``fmt`` (``"yaml"`` or ``"json"``).
 
-    Raises :class:`ModelFileError` (its message starting with ``source``) when the problem holds a
+    Raises ``ModelFileError`` (its message starting with ``source``) when the problem holds a
     string that is not valid Unicode (a lone surrogate in a node name), which no file can hold.
     """
     d = problem_to_dict(problem)
@@ -395,9 +395,9 @@ def problem_from_dict(d: Mapping[str, Any], source: str = "<dict>") -> FlowProbl
     Parameters
     ----------
     d : mapping
-        The parsed file (or :func:`problem_to_dict`'s output).
+        The parsed file (or ``problem_to_dict``'s output).
     source : str
-        The name error messages start with (the file path when called by :func:`load`).
+        The name error messages start with (the file path when called by ``load``).
 
     Raises
     ------
@@ -460,9 +460,9 @@ def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _parse(text: str, fmt: str, source: str) -> Any:
-    """The plain data of a model file's text; any way the text can fail is a :class:`ModelFileError`.
+    """The plain data of a model file's text; any way the text can fail is a ``ModelFileError``.
 
-    Before a YAML document is built, its node graph is measured (:func:`_check_yaml_graph`): a few
+    Before a YAML document is built, its node graph is measured (``_check_yaml_graph``): a few
     hundred bytes of nested aliases can stand for billions of nodes, which every later walk over
     the data would expand. JSON, which has no aliases, is measured for depth on its text.
     """
@@ -512,7 +512,7 @@ def _check_yaml_graph(root: yaml.Node, source: str, anchors: bool = True) -> Non
     are counted, not visited -- computes the expanded size ``size(v) = 1 + sum(size(children))``
     and the depth; a collection reached again while it is being walked is a recursive alias (an
     infinite document). The expanded size may exceed the size counted without sharing by at most
-    :data:`MAX_ALIAS_EXPANSION` (an alias to a scalar costs one node, as the scalar itself would).
+    ``MAX_ALIAS_EXPANSION`` (an alias to a scalar costs one node, as the scalar itself would).
     Without anchors (``anchors=False``: no ``&`` in the text) the graph is a tree and only its
     depth is measured.
     """
@@ -642,7 +642,7 @@ _SHORT.maxstring = _SHORT.maxother = _SHORT.maxlong = 200
 def _show(value: Any, limit: int = 60) -> str:
     """A short repr of ``value`` for an error message.
 
-    Built by :mod:`reprlib`, which looks at a bounded part of the value (a few items per level, a
+    Built by ``reprlib``, which looks at a bounded part of the value (a few items per level, a
     few levels), so that a huge value -- a list of millions of entries, a document expanded by
     aliases -- costs no more to show than a small one.
     """

@@ -1,11 +1,11 @@
 r"""Networks: named nodes with supplies and arcs with convex costs and flow bounds.
 
-A network is the directed graph :math:`G = (\mathcal N, \mathcal A)` of Laurentin et al. (2025),
-section II: node :math:`i` has net supply :math:`s_i` (negative for a demand node), an optional
-position in the plane and an *endpoint* flag (the set :math:`\mathcal S` of nodes that serve the
-spatial demand); arc :math:`(i,j)` carries a flow :math:`p_{ij} \in [a_{ij}, b_{ij}]` (called
+A network is the directed graph `G = (\mathcal N, \mathcal A)` of Laurentin et al. (2025),
+section II: node `i` has net supply `s_i` (negative for a demand node), an optional
+position in the plane and an *endpoint* flag (the set `\mathcal S` of nodes that serve the
+spatial demand); arc `(i,j)` carries a flow `p_{ij} \in [a_{ij}, b_{ij}]` (called
 ``lower`` and ``upper`` here; ``lower < 0`` allows flow against the arc's direction) at a convex cost
-:math:`c_{ij}(p_{ij})`.
+`c_{ij}(p_{ij})`.
 
 Names are used outside, integer indices inside: nodes are numbered in insertion order, arcs too.
 """
@@ -75,7 +75,7 @@ class Network:
         net.add_node("I1", endpoint=True, position=(30, 60))
         net.add_arc("S1", "I1", cost=Quadratic(45.0), lower=-1, upper=1)
 
-    or from a networkx ``DiGraph`` (:meth:`from_networkx`) or from arrays (:meth:`from_arrays`).
+    or from a networkx ``DiGraph`` (``from_networkx``) or from arrays (``from_arrays``).
     Data are checked as they are added: a duplicate or unknown node name, a NaN or infinite supply,
     ``lower > upper`` and a non-convex cost each raise their typed error naming the item.
     """
@@ -125,7 +125,7 @@ class Network:
         lower: float = 0.0,
         upper: float = math.inf,
     ) -> Network:
-        """Add arc ``tail -> head`` with ``cost`` (a number means :class:`Linear`) and bounds."""
+        """Add arc ``tail -> head`` with ``cost`` (a number means ``Linear``) and bounds."""
         t, h = values.label(tail, "arc tail"), values.label(head, "arc head")
         label = f"arc {t}->{h}"
         for end in (t, h):
@@ -163,13 +163,13 @@ class Network:
     ) -> Network:
         r"""Build from a networkx graph, following networkx's min-cost-flow conventions by default.
 
-        With default arguments the graph reads as :func:`networkx.network_simplex` reads it:
+        With default arguments the graph reads as ``networkx.network_simplex`` reads it:
 
         * node attribute ``demand`` (default 0) is the node's net *demand*, so the supply is
-          :math:`s_i = -\mathrm{demand}_i` (negative demand = supply);
+          `s_i = -\mathrm{demand}_i` (negative demand = supply);
         * edge attribute ``weight`` (default 0) is the linear cost per unit of flow;
-        * edge attribute ``capacity`` is the upper bound :math:`u_{ij}`; a missing capacity means
-          no bound (:math:`u_{ij} = +\infty`); the lower bound is 0;
+        * edge attribute ``capacity`` is the upper bound `u_{ij}`; a missing capacity means
+          no bound (`u_{ij} = +\infty`); the lower bound is 0;
         * a ``MultiDiGraph`` gives one arc per edge (parallel arcs, named ``tail->head`` each);
         * an undirected ``Graph``/``MultiGraph`` gives two arcs per edge, ``u->v`` and ``v->u``,
           with the same attributes (a two-way link; a self-loop stays one arc);
@@ -178,11 +178,11 @@ class Network:
         Every mapping is explicit through keyword arguments, which name the attribute to read:
         ``demand``, ``weight``, ``capacity`` (networkx's meanings, as above), or otmodel's own
         meanings, which take precedence when given: ``supply`` (net supply, positive = supply),
-        ``cost`` (a number or an :class:`~otmodel.model.costs.ArcCost` such as ``Quadratic(2.0)``),
+        ``cost`` (a number or an ``ArcCost`` such as ``Quadratic(2.0)``),
         ``lower`` and ``upper`` (flow bounds; ``lower`` defaults to 0, ``upper`` to infinity).
         ``position`` (a pair) and ``endpoint`` (a flag) are read if present. For example
         ``Network.from_networkx(G, supply="supply", cost="cost", lower="lower", upper="upper")``
-        reads a graph written by :meth:`to_networkx`.
+        reads a graph written by ``to_networkx``.
 
         Raises
         ------
@@ -360,8 +360,8 @@ class Network:
     def arc_index(self, tail: Hashable, head: Hashable) -> int:
         """Index of the arc ``tail -> head``.
 
-        Raises :class:`~otmodel.errors.AmbiguousArcError` when parallel arcs join ``tail`` to
-        ``head`` (use :meth:`arc_indices` and the index of the arc meant): answering with one of
+        Raises ``AmbiguousArcError`` when parallel arcs join ``tail`` to
+        ``head`` (use ``arc_indices`` and the index of the arc meant): answering with one of
         them would silently report another arc's data.
         """
         found = self.arc_indices(tail, head)
@@ -426,7 +426,7 @@ class Network:
         ).reshape(-1, 2)
 
     def incidence(self) -> sp.csr_matrix:
-        r"""Node-arc incidence matrix :math:`E` with :math:`E_{i,(i,j)} = +1`, :math:`E_{j,(i,j)} = -1`.
+        r"""Node-arc incidence matrix `E` with `E_{i,(i,j)} = +1`, `E_{j,(i,j)} = -1`.
 
         ``(E @ p)[i]`` is the net outflow of node ``i``, the left-hand side of (1b)-(1c).
         """
@@ -467,7 +467,7 @@ class Network:
 
 def number(value: Any, what: str, nan_error: type[OTModelError] = InvalidDataError) -> float:
     """``float(value)``, infinities allowed; a typed error naming ``what`` for text, NaN, ``bool``
-    or an integer too large for a float (see :func:`otmodel.model.values.number`)."""
+    or an integer too large for a float (see ``otmodel.model.values.number``)."""
     return values.number(value, what, nan_error)
 
 

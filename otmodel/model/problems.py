@@ -1,14 +1,14 @@
 r"""Optimization problems.
 
-:class:`FlowProblem` -- min-cost flow with convex arc costs:
+``FlowProblem`` -- min-cost flow with convex arc costs:
 
 .. math::
     \min_p \sum_{(i,j)\in\mathcal A} c_{ij}(p_{ij}) \quad\text{s.t.}\quad
     \sum_{j} p_{ij} - \sum_{j} p_{ji} = s_i \;\; \forall i \in \mathcal N, \qquad
     l_{ij} \le p_{ij} \le u_{ij}.
 
-:class:`SpatialFlowProblem` -- the combined semi-discrete OT and min-cost flow problem (1) of
-Laurentin et al. (2025) with a discretized demand :math:`\mu = \sum_k \mu_k \delta_{x_k}`, in its
+``SpatialFlowProblem`` -- the combined semi-discrete OT and min-cost flow problem (1) of
+Laurentin et al. (2025) with a discretized demand `\mu = \sum_k \mu_k \delta_{x_k}`, in its
 Kantorovich form (2), which is a finite LP/QP:
 
 .. math::
@@ -22,13 +22,13 @@ Kantorovich form (2), which is a finite LP/QP:
     l_{ij} \le p_{ij} \le u_{ij} & (2d)
     \end{cases}
 
-Its dual (Theorem 1, eq. (3)-(4)) is :math:`\max_\psi q(\psi)` with
+Its dual (Theorem 1, eq. (3)-(4)) is `\max_\psi q(\psi)` with
 
 .. math::
     q(\psi) = \sum_k \mu_k \min_{i\in\mathcal S}\{c(x_k,i) - \psi_i\} + \sum_{i} \psi_i s_i
       + \sum_{(i,j)} \min_{p\in[l_{ij},u_{ij}]} \{c_{ij}(p) - (\psi_i - \psi_j) p\}.
 
-The node potentials of every :class:`~otmodel.results.Solution` are this :math:`\psi`.
+The node potentials of every ``Solution`` are this `\psi`.
 
 Problems are checked once, on construction, and are immutable afterwards.
 """
@@ -66,7 +66,7 @@ def _frozen(a: NDArray[Any]) -> NDArray[Any]:
 
 
 class FlowProblem:
-    """Min-cost flow with convex (linear or quadratic) arc costs on a :class:`Network`.
+    """Min-cost flow with convex (linear or quadratic) arc costs on a ``Network``.
 
     Endpoint flags of the network are ignored (there is no spatial demand). Supplies must balance:
     ``|sum(s)| <= balance_rtol * max(1, sum|s|)``.
@@ -152,13 +152,13 @@ class FlowProblem:
 
     # -------------------------------------------------------------------------------- plumbing
     def solve(self, backend: str | None = None, **options: Any) -> Solution:
-        """Solve with ``backend`` (see :func:`otmodel.solve`)."""
+        """Solve with ``backend`` (see ``otmodel.solve``)."""
         from otmodel.backends import solve
 
         return solve(self, backend=backend, **options)
 
     def formulation(self, part: Any = "all", format: str = "markdown") -> Any:
-        """The problem as mathematics for this instance (see :func:`otmodel.formulation.formulation`)."""
+        """The problem as mathematics for this instance (see ``otmodel.formulation.formulation``)."""
         from otmodel.formulation import formulation
 
         return formulation(self, part=part, format=format)
@@ -175,13 +175,13 @@ class FlowProblem:
         return problem_to_dict(self)
 
     def to_cvxpy(self) -> Any:
-        """The problem as a ``cvxpy.Problem`` with named variables (see :mod:`otmodel.backends.cvxpy`)."""
+        """The problem as a ``cvxpy.Problem`` with named variables (see ``otmodel.backends.cvxpy``)."""
         from otmodel.backends.cvxpy import to_cvxpy
 
         return to_cvxpy(self)
 
     def to_pyomo(self) -> Any:
-        """The problem as a Pyomo ``ConcreteModel`` (see :mod:`otmodel.backends.pyomo`)."""
+        """The problem as a Pyomo ``ConcreteModel`` (see ``otmodel.backends.pyomo``)."""
         from otmodel.backends.pyomo import to_pyomo
 
         return to_pyomo(self)

@@ -5,17 +5,17 @@ r"""Pure semi-discrete optimal transport: a demand measure, sites with fixed mas
     \quad\text{s.t.}\quad \sum_i \pi_{ki} = \mu_k,\qquad \sum_k \pi_{ki} = \nu_i ,
 
 the special case of problem (2) of Laurentin et al. (2025) in which the network has no arcs and every
-endpoint's supply is its target mass :math:`\nu_i`: constraint (2b) reads
-:math:`\sum_k \pi_{ki} = s_i = \nu_i`. Its dual (4) is the semi-discrete dual
-:math:`q(\psi) = \sum_k \mu_k \min_i\{c(x_k,i) - \psi_i\} + \sum_i \psi_i \nu_i`, and every backend
-and the certificate of a :class:`~otmodel.model.problems.SpatialFlowProblem` serve it unchanged. With
+endpoint's supply is its target mass `\nu_i`: constraint (2b) reads
+`\sum_k \pi_{ki} = s_i = \nu_i`. Its dual (4) is the semi-discrete dual
+`q(\psi) = \sum_k \mu_k \min_i\{c(x_k,i) - \psi_i\} + \sum_i \psi_i \nu_i`, and every backend
+and the certificate of a ``SpatialFlowProblem`` serve it unchanged. With
 the squared Euclidean cost (the default, as in pysdot and geogram) the cells are power-diagram cells.
 
 What a solution means here. The demand is the discrete measure of the points (a ``Grid`` samples its
 density at cell centres). The ``newton`` step rule of the dual-ascent backend returns a plan that
 splits the points on cell boundaries (entropic weights at its last temperature); its cell masses
 (``Solution.cell_mass``) match the targets to the tolerance of the run (relative error below 1e-12 when
-converged), and :func:`otmodel.validation.certify` bounds its cost against the exact dual (4). Tools
+converged), and ``otmodel.validation.certify`` bounds its cost against the exact dual (4). Tools
 that integrate a continuous density over exact power cells (pysdot) reach the same masses for the
 density, not for its samples.
 """
@@ -42,15 +42,15 @@ class SemiDiscreteProblem(SpatialFlowProblem):
     Parameters
     ----------
     demand : Points, Grid, Density or callable
-        The demand measure. A :class:`Density` (or a callable of an ``(N, 2)`` array) needs ``bounds``
-        and ``shape`` and is sampled by :meth:`Grid.from_density` with total mass ``sum(masses)``.
+        The demand measure. A ``Density`` (or a callable of an ``(N, 2)`` array) needs ``bounds``
+        and ``shape`` and is sampled by ``Grid.from_density`` with total mass ``sum(masses)``.
     sites : (n, 2) array
         Site positions (finite).
     masses : (n,) array
         Target mass of every site (finite, non-negative); must sum to the demand's total (relative
         tolerance ``balance_rtol``) unless ``normalize`` rescales them to it.
     cost : AssignmentCost
-        Default :class:`SquaredEuclidean` (power cells).
+        Default ``SquaredEuclidean`` (power cells).
     names : sequence of str, optional
         Site names (default ``site0``, ``site1``, ...).
     normalize : bool
@@ -109,7 +109,7 @@ class SemiDiscreteProblem(SpatialFlowProblem):
 
     @property
     def site_masses(self) -> np.ndarray:
-        r"""The target masses :math:`\nu_i` (the endpoints' supplies)."""
+        r"""The target masses `\nu_i` (the endpoints' supplies)."""
         return np.asarray(self.supply)
 
     def __repr__(self) -> str:

@@ -1,8 +1,8 @@
 r"""Quadratically-regularized optimal transport on a directed graph (Mokhtari et al.).
 
-Given a strongly connected digraph :math:`G = (V, \mathcal A)`, two distributions
-:math:`\rho^0, \rho^\infty \in \mathbb R_+^{|V|}` of equal mass, arc costs :math:`c_{ij} \ge 0` and
-capacities :math:`\pi^c_{ij} \in [0, +\infty]`, the 1-Wasserstein distance on the graph is the
+Given a strongly connected digraph `G = (V, \mathcal A)`, two distributions
+`\rho^0, \rho^\infty \in \mathbb R_+^{|V|}` of equal mass, arc costs `c_{ij} \ge 0` and
+capacities `\pi^c_{ij} \in [0, +\infty]`, the 1-Wasserstein distance on the graph is the
 min-cost flow (2.1)
 
 .. math::
@@ -10,40 +10,40 @@ min-cost flow (2.1)
       \operatorname{div}(\pi)_i = \rho^0_i - \rho^\infty_i\ \forall i \Big\},
     \qquad \operatorname{div}(\pi)_i = \sum_{j\in N^+(i)} \pi_{ij} - \sum_{j\in N^-(i)} \pi_{ji},
 
-and its regularized version (2.4), written with one copy :math:`\pi^i` of the flow per agent,
+and its regularized version (2.4), written with one copy `\pi^i` of the flow per agent,
 
 .. math::
     \mathcal W_1^\gamma = \min \Big\{ \sum_{i\in V} \Big(f_i(\pi^i) + \frac{\gamma}{2|V|}\|\pi^i\|^2\Big) :
       \operatorname{div}(\pi^i)_i = \rho_i,\ \pi^i = \pi^j\ \forall (i,j)\in\mathcal A \Big\},
     \qquad f_i(\pi) = \sum_{j\in N^+(i)} c_{ij}\pi_{ij}.
 
-At consensus the :math:`|V|` regularization terms add up to :math:`\frac{\gamma}{2}\|\pi\|^2`, so the
-centralized problem is the flow problem with arc costs :math:`c_{ij}\pi + \frac{\gamma}{2}\pi^2`:
-:class:`GraphTransportProblem` *is* a :class:`~otmodel.model.problems.FlowProblem` with
+At consensus the `|V|` regularization terms add up to `\frac{\gamma}{2}\|\pi\|^2`, so the
+centralized problem is the flow problem with arc costs `c_{ij}\pi + \frac{\gamma}{2}\pi^2`:
+``GraphTransportProblem`` *is* a ``FlowProblem`` with
 ``Quadratic(a=gamma/2, b=c)`` arc costs (``Linear(c)`` when ``gamma = 0``), so every exact backend
 solves (2.1) and (2.4) unchanged.
 
-Scaling of gamma by |V|. In (2.4) each agent carries :math:`\gamma/|V|`; the paper then renames
-:math:`\gamma/|V|` as :math:`\gamma` ("for simplicity, we will henceforth denote the regularization
-parameter as gamma instead of gamma/|V|"), so the :math:`\gamma` of iteration (3.1a), of Theorem 3.3
+Scaling of gamma by |V|. In (2.4) each agent carries `\gamma/|V|`; the paper then renames
+`\gamma/|V|` as `\gamma` ("for simplicity, we will henceforth denote the regularization
+parameter as gamma instead of gamma/|V|"), so the `\gamma` of iteration (3.1a), of Theorem 3.3
 and of the experiments of section 4 is the *per-agent* coefficient. Both readings are available:
 
-* ``gamma_scaling="total"`` (default): ``gamma`` is the :math:`\gamma` of (2.4); the centralized
-  objective is :math:`c^\top\pi + \frac{\gamma}{2}\|\pi\|^2` and each agent regularizes with
-  :math:`\gamma/|V|`;
+* ``gamma_scaling="total"`` (default): ``gamma`` is the `\gamma` of (2.4); the centralized
+  objective is `c^\top\pi + \frac{\gamma}{2}\|\pi\|^2` and each agent regularizes with
+  `\gamma/|V|`;
 * ``gamma_scaling="per_agent"``: ``gamma`` is the coefficient of (3.1a) (sections 3-4); each agent
-  regularizes with :math:`\gamma`, and the centralized objective is
-  :math:`c^\top\pi + \frac{\gamma|V|}{2}\|\pi\|^2`.
+  regularizes with `\gamma`, and the centralized objective is
+  `c^\top\pi + \frac{\gamma|V|}{2}\|\pi\|^2`.
 
-``regularized_gamma`` always holds the centralized coefficient :math:`\Gamma` (objective
-:math:`c^\top\pi + \frac{\Gamma}{2}\|\pi\|^2`) and ``agent_gamma`` the per-agent one.
+``regularized_gamma`` always holds the centralized coefficient `\Gamma` (objective
+`c^\top\pi + \frac{\Gamma}{2}\|\pi\|^2`) and ``agent_gamma`` the per-agent one.
 
 Splitting (2.6). ``split="2.6"`` keeps the same centralized problem but distributes the
-regularization by arcs, :math:`\sum_i (f_i(\pi) + \frac{\Gamma}{2}\sum_{j\in N^+(i)}\pi_{ij}^2)`:
+regularization by arcs, `\sum_i (f_i(\pi) + \frac{\Gamma}{2}\sum_{j\in N^+(i)}\pi_{ij}^2)`:
 each agent regularizes only its own outgoing arcs (only convex, not strongly convex, locally). The
 split matters to the distributed ADMM backend only; ``split="2.4"`` (default) is the paper's choice.
 
-Capacities. Theorem 3.3 needs finite capacities when :math:`\gamma = 0` (Remark 3.4): a problem with
+Capacities. Theorem 3.3 needs finite capacities when `\gamma = 0` (Remark 3.4): a problem with
 ``gamma = 0`` and an infinite capacity is rejected. With nonnegative costs an optimal flow never needs
 more than the total mass on an arc, so ``capacity = rho0.sum()`` is a capacity that never binds.
 """
@@ -189,24 +189,24 @@ class GraphTransportProblem(FlowProblem):
     Parameters
     ----------
     graph : networkx.DiGraph or list of (tail, head[, attrs]) pairs
-        The graph :math:`G`; it must be strongly connected (the paper's standing assumption) and
+        The graph `G`; it must be strongly connected (the paper's standing assumption) and
         have no loops or parallel arcs. Node names are kept as strings.
     rho0, rho_inf : sequence (node order) or mapping node -> mass
-        The initial and final distributions :math:`\rho^0, \rho^\infty \ge 0`, of equal total mass
+        The initial and final distributions `\rho^0, \rho^\infty \ge 0`, of equal total mass
         (a probability each in the paper; any equal totals are accepted). Supplies are
-        :math:`\rho = \rho^0 - \rho^\infty`.
+        `\rho = \rho^0 - \rho^\infty`.
     cost : number, sequence (arc order), mapping (tail, head) -> cost, or None
-        :math:`c_{ij} \ge 0` (default 1: section 4 uses equal costs); ``None`` reads the edge
+        `c_{ij} \ge 0` (default 1: section 4 uses equal costs); ``None`` reads the edge
         attribute ``"cost"``.
     capacity : number, sequence, mapping, or None
-        :math:`\pi^c_{ij} \in [0, \infty]` (default ``inf``); ``None`` reads the edge attribute
+        `\pi^c_{ij} \in [0, \infty]` (default ``inf``); ``None`` reads the edge attribute
         ``"capacity"``. Must be finite when ``gamma = 0`` (Theorem 3.3, Remark 3.4).
     gamma : float
-        Regularization :math:`\gamma \ge 0`, read according to ``gamma_scaling``.
+        Regularization `\gamma \ge 0`, read according to ``gamma_scaling``.
     gamma_scaling : {"total", "per_agent"}
-        ``"total"``: the :math:`\gamma` of (2.4) (centralized :math:`\frac{\gamma}{2}\|\pi\|^2`);
-        ``"per_agent"``: the :math:`\gamma` of (3.1a) and section 4 (centralized
-        :math:`\frac{\gamma|V|}{2}\|\pi\|^2`). See the module docstring.
+        ``"total"``: the `\gamma` of (2.4) (centralized `\frac{\gamma}{2}\|\pi\|^2`);
+        ``"per_agent"``: the `\gamma` of (3.1a) and section 4 (centralized
+        `\frac{\gamma|V|}{2}\|\pi\|^2`). See the module docstring.
     split : {"2.4", "2.6"}
         How the distributed ADMM backend spreads the regularization over agents.
     nodes : sequence, optional
@@ -310,8 +310,8 @@ class GraphTransportProblem(FlowProblem):
 
     @classmethod
     def from_supply(cls, graph: Any, rho: Any, **kwargs: Any) -> GraphTransportProblem:
-        r"""Build from the supply vector :math:`\rho = \rho^0 - \rho^\infty` directly (section 4.3 style):
-        :math:`\rho^0 = \max(\rho, 0)`, :math:`\rho^\infty = \max(-\rho, 0)`. ``rho`` must sum to zero."""
+        r"""Build from the supply vector `\rho = \rho^0 - \rho^\infty` directly (section 4.3 style):
+        `\rho^0 = \max(\rho, 0)`, `\rho^\infty = \max(-\rho, 0)`. ``rho`` must sum to zero."""
         nodes, _ = _edges(graph, kwargs.get("nodes"))
         r = _per_node(rho, [str(v) for v in nodes], "rho")
         rtol = option(kwargs.get("balance_rtol", BALANCE_RTOL), "balance_rtol")
@@ -340,15 +340,15 @@ class GraphTransportProblem(FlowProblem):
     # ------------------------------------------------------------------ the paper's quantities
     @property
     def rho(self) -> NDArray[np.float64]:
-        r""":math:`\rho = \rho^0 - \rho^\infty` (the supplies)."""
+        r"""`\rho = \rho^0 - \rho^\infty` (the supplies)."""
         return np.asarray(self.supply)
 
     def transport_cost(self, flows: ArrayLike) -> float:
-        r"""The unregularized cost :math:`\sum c_{ij}\pi_{ij}` of (2.1)."""
+        r"""The unregularized cost `\sum c_{ij}\pi_{ij}` of (2.1)."""
         return float(np.dot(self.arc_cost, np.asarray(flows, dtype=float)))
 
     def regularized_objective(self, flows: ArrayLike) -> float:
-        r"""The centralized objective of (2.4) at consensus, :math:`c^\top\pi + \frac{\Gamma}{2}\|\pi\|^2`."""
+        r"""The centralized objective of (2.4) at consensus, `c^\top\pi + \frac{\Gamma}{2}\|\pi\|^2`."""
         return self.flow_objective(flows)
 
     def with_gamma(self, gamma: float, **changes: Any) -> GraphTransportProblem:

@@ -7,12 +7,12 @@ so that every kind of bad value meets the same rule wherever it is given:
 * a number is a real number: a Python ``int`` or ``float``, a numpy integer or floating scalar (or
   anything else with ``__float__`` that is not text); ``bool`` is *not* a number (``True`` as a
   supply is a slip, not a 1), nor is text (``"1.5"``: a model file is read by
-  :mod:`otmodel.model.io`, which parses its own text), nor a complex number;
+  ``otmodel.model.io``, which parses its own text), nor a complex number;
 * an integer too large for a float (``10**400``) is an error naming the place, not an
-  ``OverflowError``: :math:`|x| > 1.8 \times 10^{308}` has no float;
+  ``OverflowError``: `|x| > 1.8 \times 10^{308}` has no float;
 * NaN is never a number; infinities only where the caller allows them;
 * an array is a rectangular, numeric array of the expected rank: text, ragged lists, mappings and
-  complex values are refused with :class:`~otmodel.errors.InvalidDataError` naming the argument.
+  complex values are refused with ``InvalidDataError`` naming the argument.
 
 Nothing here emits a numpy ``RuntimeWarning``: conversions are checked before they could warn.
 """
@@ -62,7 +62,7 @@ def label(value: Any, what: str) -> str:
 def number(value: Any, what: str, nan_error: type[OTModelError] = InvalidDataError) -> float:
     """``value`` as a float; infinities allowed, NaN refused (with ``nan_error``).
 
-    Raises :class:`~otmodel.errors.InvalidDataError` naming ``what`` when ``value`` is not a real
+    Raises ``InvalidDataError`` naming ``what`` when ``value`` is not a real
     number (text, ``bool``, ``None``, a sequence, a complex number) or is an integer too large for a
     float.
     """
@@ -159,7 +159,7 @@ def name(value: Any, what: str) -> str:
 def float_array(value: Any, what: str, ndim: int | None = None) -> NDArray[np.float64]:
     """``value`` as a float array (a new array; never a view of the caller's), checked for form.
 
-    Refuses, with :class:`~otmodel.errors.InvalidDataError` naming ``what``: text, mappings, sets,
+    Refuses, with ``InvalidDataError`` naming ``what``: text, mappings, sets,
     ragged nested lists, booleans, complex values, integers too large for a float, and (when
     ``ndim`` is given) any other rank. Values are not checked for NaN or sign: the caller does, as
     it knows the rule and how to name the entry.

@@ -3,22 +3,22 @@ r"""Certificates for Wasserstein attraction flows (Arqué et al., Problem 1 and 
 Everything is recomputed from the problem data and the returned plans; nothing the step solver
 reports is trusted.
 
-Per step (:func:`certify_step`), with :math:`P = \pi_1` and :math:`Q = \pi_2` as returned:
+Per step (``certify_step``), with `P = \pi_1` and `Q = \pi_2` as returned:
 
-* (10b) :math:`\|P\mathbf 1-\rho_t\|_1`, :math:`\|Q\mathbf 1-\nu\|_1`;
-* (10c) :math:`\|P^\top\mathbf 1-Q^\top\mathbf 1\|_1` and :math:`\|P^\top\mathbf 1-\rho_{t+1}\|_1`;
-* (10d) :math:`\|(P-\tilde C)_+\|_1` on capacitated pairs;
+* (10b) `\|P\mathbf 1-\rho_t\|_1`, `\|Q\mathbf 1-\nu\|_1`;
+* (10c) `\|P^\top\mathbf 1-Q^\top\mathbf 1\|_1` and `\|P^\top\mathbf 1-\rho_{t+1}\|_1`;
+* (10d) `\|(P-\tilde C)_+\|_1` on capacitated pairs;
 * support rule (15): the mass on forbidden pairs (must be *exactly* zero);
-* (10e) :math:`\|(\rho_{t+1}-\bar\rho)_+\|_1`; (10f) :math:`\|(\rho_{t+1}-\bar A^\top\rho_t)_+\|_1`;
+* (10e) `\|(\rho_{t+1}-\bar\rho)_+\|_1`; (10f) `\|(\rho_{t+1}-\bar A^\top\rho_t)_+\|_1`;
 * negative entries;
-* the step objective :math:`\omega\langle C,P\rangle+(1-\omega)\langle C,Q\rangle` against the exact
-  LP step (:mod:`otmodel.backends.attraction_lp`, HiGHS) at the same :math:`\rho_t`.
+* the step objective `\omega\langle C,P\rangle+(1-\omega)\langle C,Q\rangle` against the exact
+  LP step (``otmodel.backends.attraction_lp``, HiGHS) at the same `\rho_t`.
 
-For the whole flow (:func:`certify_flow`): the total transport cost :math:`\sum_t\langle C,\pi_1^t\rangle`
-against the exact min-cost-flow distance :math:`W_1(\rho_0,\nu)` on the graph (arc formulation,
+For the whole flow (``certify_flow``): the total transport cost `\sum_t\langle C,\pi_1^t\rangle`
+against the exact min-cost-flow distance `W_1(\rho_0,\nu)` on the graph (arc formulation,
 solved by HiGHS -- independent of the shortest-path matrix C). A composition of couplings is a
-coupling, so every valid flow satisfies :math:`\sum_t\langle C,\pi_1^t\rangle \ge W_1(\rho_0,\rho_T)`
-(triangle inequality); that inequality is checked, and :math:`W_1(\rho_0,\rho_T) \ge W_1(\rho_0,\nu) - W_1(\rho_T,\nu)`
+coupling, so every valid flow satisfies `\sum_t\langle C,\pi_1^t\rangle \ge W_1(\rho_0,\rho_T)`
+(triangle inequality); that inequality is checked, and `W_1(\rho_0,\rho_T) \ge W_1(\rho_0,\nu) - W_1(\rho_T,\nu)`
 relates it to the target.
 """
 
@@ -42,9 +42,9 @@ __all__ = ["StepCertificate", "FlowCertificate", "certify_step", "certify_flow",
 
 
 def graph_w1(problem: AttractionProblem, a: NDArray[np.float64], b: NDArray[np.float64]) -> float:
-    r"""Exact :math:`W_1(a, b)` on the graph: the min-cost flow :math:`\min \sum_e w_e x_e`,
-    :math:`x \ge 0`, outflow - inflow = a - b at every node, over the directed edges of the graph
-    (both directions of an undirected edge), solved as an otmodel :class:`FlowProblem` by the
+    r"""Exact `W_1(a, b)` on the graph: the min-cost flow `\min \sum_e w_e x_e`,
+    `x \ge 0`, outflow - inflow = a - b at every node, over the directed edges of the graph
+    (both directions of an undirected edge), solved as an otmodel ``FlowProblem`` by the
     ``network`` backend (arc formulation: independent of the shortest-path matrix C; an exact
     min-cost flow whose answer is certified on the float data, 8-14x faster than ``highs`` on
     linear problems, benchmarks/bench_network.py)."""
@@ -183,8 +183,8 @@ class FlowCertificate:
     r"""Certificate of a whole flow: per-step certificates, the chaining of the steps, the fields a
     user reads, and the total cost against W1.
 
-    ``chain`` holds, per step t, :math:`\|\rho^{(t)}_{\text{start}} - \rho_{t}\|_1` where
-    :math:`\rho_t` is :math:`\rho_0` for t = 0 and the previous step's :math:`\rho_{t+1} = p`
+    ``chain`` holds, per step t, `\|\rho^{(t)}_{\text{start}} - \rho_{t}\|_1` where
+    `\rho_t` is `\rho_0` for t = 0 and the previous step's `\rho_{t+1} = p`
     otherwise: Algorithm 1 solves each step from where the last one ended, so a step that starts
     elsewhere (judged against ``chain_tol``, an absolute L1 mass like ``tol``) breaks the flow even if
     every step is right on its own. ``field_errors`` lists every reported number (``rhos``, ``tv``,
@@ -360,10 +360,10 @@ def certify_flow(
     its plans, and compare its total cost with W1 on the graph.
 
     ``chain_tol`` (default ``tol``) bounds the L1 distance between each step's starting distribution
-    and the previous step's end (:math:`\rho_0` for the first): Algorithm 1 passes that very vector
+    and the previous step's end (`\rho_0` for the first): Algorithm 1 passes that very vector
     on, so anything above round-off means the steps were not taken one after the other. The final
-    distribution is the last step's :math:`\rho_{t+1}` (not the reported ``rhos``, which are checked).
-    Wrong argument types and tolerances raise :class:`~otmodel.errors.InvalidDataError`.
+    distribution is the last step's `\rho_{t+1}` (not the reported ``rhos``, which are checked).
+    Wrong argument types and tolerances raise ``InvalidDataError``.
     """
     if not isinstance(flow, AttractionFlow):
         raise InvalidDataError(f"certify_flow: flow must be an AttractionFlow, got {type(flow).__name__}")

@@ -1,35 +1,35 @@
 r"""Certificates of optimality, recomputed from the problem data alone.
 
-:func:`dual_value` evaluates the dual function :math:`q(\psi)` of Laurentin et al. (2025), eq. (4);
-by weak duality it is a lower bound on the optimum of (2) for *every* :math:`\psi`.
+``dual_value`` evaluates the dual function `q(\psi)` of Laurentin et al. (2025), eq. (4);
+by weak duality it is a lower bound on the optimum of (2) for *every* `\psi`.
 
-:func:`certify` judges a :class:`~otmodel.results.Solution` without trusting anything its backend
+``certify`` judges a ``Solution`` without trusting anything its backend
 reports: it recomputes the residuals of (2b)-(2d), the objective (2a) of the returned point, the dual
-bound :math:`q(\psi)` at the returned potentials, and an upper bound from a *feasible* point built
-from the iterate (the *repair*). The optimum then lies in :math:`[q(\psi), \text{upper}]`, and the
+bound `q(\psi)` at the returned potentials, and an upper bound from a *feasible* point built
+from the iterate (the *repair*). The optimum then lies in `[q(\psi), \text{upper}]`, and the
 width of that interval -- the certified gap -- does not depend on any number the backend reported.
 
 Repair (spatial problems). Keep the transport plan of the solution, normalized so that every point's
-mass :math:`\mu_k` is served exactly (points with no usable mass go to
-:math:`\arg\min_i c(x_k, i) - \psi_i`, Proposition 1); this fixes the cell masses :math:`m`. The rest
-is a min-cost flow with supplies :math:`s - m` at the endpoints, solved by an exact backend of the
+mass `\mu_k` is served exactly (points with no usable mass go to
+`\arg\min_i c(x_k, i) - \psi_i`, Proposition 1); this fixes the cell masses `m`. The rest
+is a min-cost flow with supplies `s - m` at the endpoints, solved by an exact backend of the
 registry. Repair (flow problems). The flows are projected onto the feasible set,
-:math:`\min_p \|p - p^{\text{iter}}\|^2` s.t. :math:`Ep = s,\ l \le p \le u`, by an exact backend.
+`\min_p \|p - p^{\text{iter}}\|^2` s.t. `Ep = s,\ l \le p \le u`, by an exact backend.
 Neither repair solves the problem itself: the upper bound is the value of a point derived from the
 answer under test, so a wrong answer gives a poor bound.
 
 What is proven and what is judged within a tolerance (issue 10, "False certificates"; issue 18):
 
-* The dual bound is proven: :math:`q` at the returned potentials if they are dual feasible, else at
+* The dual bound is proven: `q` at the returned potentials if they are dual feasible, else at
   their shift onto dual feasibility (a price that exceeds an uncapacitated linear arc's cost is
   never "forgiven": evaluated at the cost, it would lift the bound above the optimum), minus a bound
-  on the rounding error of its evaluation (:func:`proven_dual_bound`).
+  on the rounding error of its evaluation (``proven_dual_bound``).
 * The upper bound is the objective of a point that satisfies (2b)-(2d) within ``feas_tol`` item by
   item -- every node against its own ``|supply| + throughput + assigned mass``, every demand point
   against its mass -- so a node whose supply is nine orders below another's is judged on its own
-  (:func:`point_residuals`). It is an upper bound up to the effect of that residual.
+  (``point_residuals``). It is an upper bound up to the effect of that residual.
 * The gap is relative to the optimum's size, never to 1, with an absolute floor ``gap_atol`` that
-  the certificate states (default :math:`10^{-12}` times the natural cost scale, :func:`cost_scale`).
+  the certificate states (default `10^{-12}` times the natural cost scale, ``cost_scale``).
 * Every field a user reads (objective, cell masses, status claims, the solution's own problem) is
   checked against the point.
 """
@@ -71,10 +71,10 @@ EPS = float(np.finfo(float).eps)
 
 
 def _dual_constraints(problem: FlowProblem) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.float64]]:
-    r"""The constraints :math:`\psi_i - \psi_j \le w` without which :math:`q(\psi) = -\infty`.
+    r"""The constraints `\psi_i - \psi_j \le w` without which `q(\psi) = -\infty`.
 
-    A linear arc :math:`(k, l)` of cost :math:`b` with :math:`u = +\infty` needs
-    :math:`\psi_k - \psi_l \le b`; one with :math:`l = -\infty` needs :math:`\psi_l - \psi_k \le -b`
+    A linear arc `(k, l)` of cost `b` with `u = +\infty` needs
+    `\psi_k - \psi_l \le b`; one with `l = -\infty` needs `\psi_l - \psi_k \le -b`
     (the arc term of eq. (4) is unbounded below otherwise). Returned as arrays ``(i, j, w)``.
     """
     a, b = np.asarray(problem.costs.a), np.asarray(problem.costs.b)
@@ -102,16 +102,16 @@ def _exact_le(x: NDArray[np.float64], y: NDArray[np.float64], w: NDArray[np.floa
 
 
 def _shift_potentials(problem: FlowProblem, psi: NDArray[np.float64], down: bool) -> NDArray[np.float64] | None:
-    r"""Potentials near ``psi`` that satisfy every constraint of :func:`_dual_constraints` exactly.
+    r"""Potentials near ``psi`` that satisfy every constraint of ``_dual_constraints`` exactly.
 
-    ``down``: :math:`\psi'_i = \min_k \psi_k + d(i, k)` with :math:`d` the shortest-path distance
-    over the constraint graph (edge :math:`i \to j` of length :math:`w` per constraint
-    :math:`\psi_i - \psi_j \le w`), computed by label correction; otherwise the mirror image
-    :math:`\psi'_j = \max_k \psi_k - d(k, j)`. Either way :math:`\psi' = \psi` where ``psi``
+    ``down``: `\psi'_i = \min_k \psi_k + d(i, k)` with `d` the shortest-path distance
+    over the constraint graph (edge `i \to j` of length `w` per constraint
+    `\psi_i - \psi_j \le w`), computed by label correction; otherwise the mirror image
+    `\psi'_j = \max_k \psi_k - d(k, j)`. Either way `\psi' = \psi` where ``psi``
     already satisfies them, and only the potentials that must move do. A float sum can land half
     a spacing on the wrong side of a constraint, so every update is checked in exact arithmetic
-    (:func:`_exact_le`) and stepped one float further when needed. Returns None when the
-    constraints have a negative cycle (then :math:`q \equiv -\infty`: no potentials are feasible).
+    (``_exact_le``) and stepped one float further when needed. Returns None when the
+    constraints have a negative cycle (then `q \equiv -\infty`: no potentials are feasible).
     """
     i, j, w = _dual_constraints(problem)
     y = np.array(psi, dtype=float)
@@ -143,10 +143,10 @@ def _dual_parts(problem: FlowProblem, y: NDArray[np.float64], chunk: int) -> tup
     point of positive mass (0 for a flow problem; it feeds the natural cost scale).
 
     The bound adds, term by term, a few machine epsilons of the magnitudes that enter each term:
-    :math:`|\psi_i s_i|`; for an arc, :math:`a p^2 + |b||p| + |t||p|` and the effect of the rounding
-    of :math:`t = \psi_i - \psi_j` on the arc's minimum (:math:`|t|` times :math:`|p|` and, for a linear
+    `|\psi_i s_i|`; for an arc, `a p^2 + |b||p| + |t||p|` and the effect of the rounding
+    of `t = \psi_i - \psi_j` on the arc's minimum (`|t|` times `|p|` and, for a linear
     arc, its finite bounds, where a rounded tie may pick the other end); for a demand point
-    :math:`\mu_k(|\min_i\{c_{ki} - \psi_i\}| + 2\max_{i\in\mathcal S}|\psi_i|)`; and the rounding of the
+    `\mu_k(|\min_i\{c_{ki} - \psi_i\}| + 2\max_{i\in\mathcal S}|\psi_i|)`; and the rounding of the
     partial sums. It is then doubled. A rigorous interval evaluation would be tighter by a small
     factor; this one is cheap and errs on the safe side.
     """
@@ -208,28 +208,28 @@ def _psi_vector(problem: FlowProblem, psi: ArrayLike, who: str) -> NDArray[np.fl
 
 
 def dual_value(problem: FlowProblem, psi: ArrayLike, chunk: int | None = DEFAULT_CHUNK, *, price_tol: float = 0.0) -> float:
-    r"""The dual function :math:`q(\psi)` of Laurentin et al. (2025), eq. (4), from the problem data.
+    r"""The dual function `q(\psi)` of Laurentin et al. (2025), eq. (4), from the problem data.
 
     .. math::
         q(\psi) = \sum_k \mu_k \min_{i\in\mathcal S}\{c(x_k,i) - \psi_i\} + \sum_i \psi_i s_i
           + \sum_{(i,j)\in\mathcal A} \min_{p\in[l_{ij},u_{ij}]} \{c_{ij}(p) - (\psi_i - \psi_j) p\}
 
-    (the first sum only for a :class:`SpatialFlowProblem`, over points of positive mass, evaluated
-    ``chunk`` points at a time: memory :math:`O(\text{chunk}\times|\mathcal S| + N)`; every sum is
-    correctly rounded). By weak duality :math:`q(\psi)` is a lower bound on the optimum for every
-    :math:`\psi`, equal to it at a dual optimum (Theorem 1); it is invariant under
-    :math:`\psi + c\mathbf 1` because supply and demand balance. It is :math:`-\infty` where a
-    linear arc with an infinite bound makes its term unbounded (:math:`\psi_i - \psi_j > b_{ij}` with
-    :math:`u_{ij} = +\infty`, or :math:`< b_{ij}` with :math:`l_{ij} = -\infty`).
+    (the first sum only for a ``SpatialFlowProblem``, over points of positive mass, evaluated
+    ``chunk`` points at a time: memory `O(\text{chunk}\times|\mathcal S| + N)`; every sum is
+    correctly rounded). By weak duality `q(\psi)` is a lower bound on the optimum for every
+    `\psi`, equal to it at a dual optimum (Theorem 1); it is invariant under
+    `\psi + c\mathbf 1` because supply and demand balance. It is `-\infty` where a
+    linear arc with an infinite bound makes its term unbounded (`\psi_i - \psi_j > b_{ij}` with
+    `u_{ij} = +\infty`, or `< b_{ij}` with `l_{ij} = -\infty`).
 
     ``price_tol > 0`` absorbs the round-off of a solver's duals on such arcs *without* leaving weak
     duality: when every violation is at most ``price_tol`` (an absolute price; scale it with the
-    costs), the potentials are shifted onto dual feasibility (:func:`_shift_potentials`, downwards
-    and upwards) and the larger of the two values :math:`q(\psi')` is returned. That is still
-    :math:`q` at some :math:`\psi'`, hence a lower bound on the optimum. Larger violations give
-    :math:`-\infty`. Returns NaN if ``psi`` has a non-finite entry; a ``psi`` of the wrong length or
-    type raises :class:`~otmodel.errors.InvalidDataError`. (:func:`certify` additionally subtracts a
-    bound on the rounding error of this evaluation: see :func:`proven_dual_bound`.)
+    costs), the potentials are shifted onto dual feasibility (``_shift_potentials``, downwards
+    and upwards) and the larger of the two values `q(\psi')` is returned. That is still
+    `q` at some `\psi'`, hence a lower bound on the optimum. Larger violations give
+    `-\infty`. Returns NaN if ``psi`` has a non-finite entry; a ``psi`` of the wrong length or
+    type raises ``InvalidDataError``. (``certify`` additionally subtracts a
+    bound on the rounding error of this evaluation: see ``proven_dual_bound``.)
     """
     if not isinstance(problem, FlowProblem):
         raise InvalidDataError(f"dual_value: problem must be a FlowProblem, got {type(problem).__name__}")
@@ -252,11 +252,11 @@ def proven_dual_bound(
 ) -> tuple[float, float, float, NDArray[np.float64] | None, str]:
     r"""A lower bound on the optimum that holds in exact arithmetic, from potentials ``psi``.
 
-    Returns ``(bound, q_raw, rounding, psi_used, how)``: ``q_raw`` is :func:`dual_value` at ``psi``
+    Returns ``(bound, q_raw, rounding, psi_used, how)``: ``q_raw`` is ``dual_value`` at ``psi``
     as given; ``psi_used`` the potentials the bound is evaluated at (``psi`` itself when it is dual
-    feasible; else the better of its two shifts onto dual feasibility, :func:`_shift_potentials`,
+    feasible; else the better of its two shifts onto dual feasibility, ``_shift_potentials``,
     since a forgiven price is not a bound); ``bound = q(psi_used) - rounding`` with ``rounding`` the
-    bound on the evaluation's rounding error of :func:`_dual_parts`. ``bound`` is :math:`-\infty`
+    bound on the evaluation's rounding error of ``_dual_parts``. ``bound`` is `-\infty`
     when no shift exists (a negative cycle of uncapacitated linear arcs) and NaN for non-finite
     ``psi``.
     """
@@ -267,7 +267,7 @@ def proven_dual_bound(
 def _proven_dual_bound(
     problem: FlowProblem, y: NDArray[np.float64], chunk: int
 ) -> tuple[float, float, float, NDArray[np.float64] | None, str, float | None]:
-    """:func:`proven_dual_bound`, plus the largest finite assignment cost met on the way (for :func:`cost_scale`)."""
+    """``proven_dual_bound``, plus the largest finite assignment cost met on the way (for ``cost_scale``)."""
     if not np.all(np.isfinite(y)):
         return math.nan, math.nan, 0.0, None, "the potentials are not finite", None
     q_raw, err, cmax = _dual_parts(problem, y, chunk)
@@ -311,13 +311,13 @@ def _scale(problem: FlowProblem) -> float:
 
 
 def cost_scale(problem: FlowProblem, cmax: float | None = None, chunk: int | None = DEFAULT_CHUNK) -> float:
-    r"""The problem's natural cost scale :math:`C = M(\max|b| + c_{\max}) + \max a\, M^2`.
+    r"""The problem's natural cost scale `C = M(\max|b| + c_{\max}) + \max a\, M^2`.
 
-    :math:`M = \max(\sum_i |s_i|, \mu(\mathcal X))` is the mass scale, :math:`b` and :math:`a` the
-    linear and quadratic arc-cost coefficients and :math:`c_{\max}` the largest finite assignment
+    `M = \max(\sum_i |s_i|, \mu(\mathcal X))` is the mass scale, `b` and `a` the
+    linear and quadratic arc-cost coefficients and `c_{\max}` the largest finite assignment
     cost on a point of positive mass (spatial problems; computed when not given). No objective of a
     sensible point is much larger, so ``1e-12 * C`` is the default absolute floor of the gap
-    (:func:`certify`'s ``gap_atol``), below which a relative gap means nothing.
+    (``certify``'s ``gap_atol``), below which a relative gap means nothing.
     """
     mass = float(np.abs(problem.supply).sum())
     if isinstance(problem, SpatialFlowProblem):
@@ -343,15 +343,15 @@ class PointResiduals:
 
     Attributes
     ----------
-    conservation : (n,) -- :math:`s_i - \text{out}_i + \text{in}_i - m_i`, eq. (2b) (absolute)
-    node_scale : (n,) -- :math:`|s_i| + \sum_{a \ni i} |p_a| + \sum_k |\pi_{ki}|`: the node's supply,
+    conservation : (n,) -- `s_i - \text{out}_i + \text{in}_i - m_i`, eq. (2b) (absolute)
+    node_scale : (n,) -- `|s_i| + \sum_{a \ni i} |p_a| + \sum_k |\pi_{ki}|`: the node's supply,
         throughput and assigned mass, the magnitudes its balance is computed from
     node_relative : (n,) -- ``|conservation| / node_scale``
-    bound_violation : (m,) -- :math:`\max(l - p, p - u, 0)`, eq. (2d) (absolute)
+    bound_violation : (m,) -- `\max(l - p, p - u, 0)`, eq. (2d) (absolute)
     arc_relative : (m,) -- that over the smaller scale of the arc's two end nodes (which includes
-        :math:`|p|` itself): a violation is judged against what the arc's nodes carry
-    marginal : (N,) or None -- :math:`\sum_i \pi_{ki} - \mu_k`, eq. (2c) (absolute)
-    point_relative : (N,) or None -- that over :math:`\max(\mu_k, \sum_i|\pi_{ki}|)`
+        `|p|` itself): a violation is judged against what the arc's nodes carry
+    marginal : (N,) or None -- `\sum_i \pi_{ki} - \mu_k`, eq. (2c) (absolute)
+    point_relative : (N,) or None -- that over `\max(\mu_k, \sum_i|\pi_{ki}|)`
     negative_mass, negative_relative : largest negative plan entry, absolute and over its point's scale
     infinite_cost_mass : plan mass on pairs of infinite assignment cost (any is infeasible)
     worst : the largest relative residual of all of the above
@@ -505,7 +505,7 @@ def repair_point(
     """Build a feasible point from an answer (see the module docstring); never solves the problem itself.
 
     The sub-solve's point is accepted (``ok``) only if it is feasible node by node within ``feas_tol``
-    (:func:`point_residuals`): an exact backend that drops a small node's supply under its own
+    (``point_residuals``): an exact backend that drops a small node's supply under its own
     tolerance does not give an upper bound.
     """
     chunk = block_rows(getattr(problem, "n_endpoints", 1), chunk)
@@ -587,35 +587,35 @@ def repair_point(
 # =============================================================================== the certificate
 @dataclass(frozen=True)
 class Certificate:
-    r"""What :func:`certify` found, every number recomputed from the problem data.
+    r"""What ``certify`` found, every number recomputed from the problem data.
 
     Attributes
     ----------
-    certified : bool -- True iff every check in ``checks`` passed (see :func:`certify`)
+    certified : bool -- True iff every check in ``checks`` passed (see ``certify``)
     reasons : why not (empty when certified); each names the field, node, arc or point at fault
     rtol, feas_tol, gap_atol : the tolerances used (``gap_atol`` the absolute floor of the gap)
-    conservation_residual : (n,) array -- per node :math:`s_i - \text{out}_i + \text{in}_i - m_i`
-        (:math:`m_i` the mass assigned to endpoint i), eq. (2b) (absolute)
-    bound_violation : (m,) array -- per arc :math:`\max(l - p, p - u, 0)`, eq. (2d) (absolute)
-    marginal_residual_max, marginal_residual_l1 : :math:`|\sum_i \pi_{ki} - \mu_k|` over points, eq. (2c)
+    conservation_residual : (n,) array -- per node `s_i - \text{out}_i + \text{in}_i - m_i`
+        (`m_i` the mass assigned to endpoint i), eq. (2b) (absolute)
+    bound_violation : (m,) array -- per arc `\max(l - p, p - u, 0)`, eq. (2d) (absolute)
+    marginal_residual_max, marginal_residual_l1 : `|\sum_i \pi_{ki} - \mu_k|` over points, eq. (2c)
         (None for a flow problem)
     negative_mass : largest negative entry of the plan (as a positive number)
     infinite_cost_mass : plan mass on pairs of infinite assignment cost
     primal_residual : the largest residual of all of the above, each relative to its own item's scale
-        (a node's ``|supply| + throughput + assigned mass``, see :class:`PointResiduals`); ``worst_residual``
+        (a node's ``|supply| + throughput + assigned mass``, see ``PointResiduals``); ``worst_residual``
         names that item
     objective : objective (2a) recomputed from the returned point
     reported_objective : what the backend reported (compared, never used)
-    dual_bound : a proven lower bound on the optimum: :math:`q(\psi')` (eq. (4)) at the returned
+    dual_bound : a proven lower bound on the optimum: `q(\psi')` (eq. (4)) at the returned
         potentials or, if they are not dual feasible, at their shift onto dual feasibility, minus a
-        bound on the rounding error of its evaluation (:func:`proven_dual_bound`)
-    dual_value_raw : :math:`q(\psi)` at the returned potentials, as they are (may be :math:`-\infty`)
-    dual_rounding : the rounding-error bound subtracted; ``dual_potentials`` the :math:`\psi'` used
+        bound on the rounding error of its evaluation (``proven_dual_bound``)
+    dual_value_raw : `q(\psi)` at the returned potentials, as they are (may be `-\infty`)
+    dual_rounding : the rounding-error bound subtracted; ``dual_potentials`` the `\psi'` used
     upper_bound : objective of a feasible point (the repair, or the point itself if feasible)
     upper_source : "repair", "solution" or "none"
-    gap, relative_gap : ``upper_bound - dual_bound`` and that over the smallest :math:`|f|` on
+    gap, relative_gap : ``upper_bound - dual_bound`` and that over the smallest `|f|` on
         ``[dual_bound, upper_bound]`` (0 when the interval contains 0: then only ``gap_atol`` serves)
-    cost_scale : the problem's natural cost scale (:func:`cost_scale`)
+    cost_scale : the problem's natural cost scale (``cost_scale``)
     repaired_objective, repair_message, repaired_flows, repaired_assignment : the repair
     checks : (name, passed, detail) for every condition of ``certified``
     notes : remarks that are not failures
@@ -725,7 +725,7 @@ class Certificate:
 def _gap_test(lo: float, hi: float, rtol: float, atol: float) -> tuple[bool, float, float]:
     r"""``(ok, gap, relative)`` for an optimum known to lie in ``[lo, hi]``.
 
-    The relative gap divides by :math:`\min_{f\in[lo, hi]} |f|`, the smallest the optimum's size can
+    The relative gap divides by `\min_{f\in[lo, hi]} |f|`, the smallest the optimum's size can
     be (0 when the interval contains 0), so ``relative <= rtol`` guarantees
     ``hi - lo <= rtol |f*|``; ``ok`` is ``-tol <= hi - lo <= tol`` with ``tol = max(rtol * that, atol)``
     (an interval inverted beyond the tolerance means the "feasible" point is not).
@@ -782,25 +782,25 @@ def certify(
 ) -> Certificate:
     r"""Certify ``solution`` of ``problem`` from the problem data alone.
 
-    The optimum :math:`f^*` of (2) satisfies :math:`\underline q \le f^* \le \text{upper}` where
-    :math:`\underline q` is the proven dual bound (eq. (4) at the returned potentials, shifted onto
-    dual feasibility if needed, minus its rounding error: :func:`proven_dual_bound`) and *upper* the
+    The optimum `f^*` of (2) satisfies `\underline q \le f^* \le \text{upper}` where
+    `\underline q` is the proven dual bound (eq. (4) at the returned potentials, shifted onto
+    dual feasibility if needed, minus its rounding error: ``proven_dual_bound``) and *upper* the
     objective of a feasible point (the repair of the module docstring, or the returned point itself
     when it is feasible within ``feas_tol`` item by item: every node's conservation relative to its
     own ``|supply| + throughput + assigned mass``, every point's marginal relative to its mass, every
-    bound relative to its arc's nodes; :func:`point_residuals`). The answer is **certified** when
+    bound relative to its arc's nodes; ``point_residuals``). The answer is **certified** when
 
-    1. the gap :math:`g = \text{upper} - \underline q` satisfies :math:`|g| \le \max(\text{rtol}\,
+    1. the gap `g = \text{upper} - \underline q` satisfies `|g| \le \max(\text{rtol}\,
        \min_{f\in[\underline q, \text{upper}]}|f|,\ \text{gap\_atol})`: relative to the optimum's size
-       (never to 1), with the absolute floor ``gap_atol`` (default :math:`10^{-12}` times the natural
-       cost scale :func:`cost_scale`; pass 0 for none);
+       (never to 1), with the absolute floor ``gap_atol`` (default `10^{-12}` times the natural
+       cost scale ``cost_scale``; pass 0 for none);
     2. every field a user reads agrees with the point: the reported objective (same rule), the
        ``cell_mass`` (each endpoint within ``feas_tol`` of its plan column, relative to its scale;
        none for a flow problem), the solution's own problem (same nodes, arcs and endpoints, so that
        ``flow(...)``, ``potential(...)`` and ``mass(...)`` read the numbers judged here);
     3. the status claims hold: a solution that claims a feasible point (status OPTIMAL or point
        FEASIBLE) has one within ``feas_tol`` and its own objective passes rule 1 against
-       :math:`\underline q`; OPTIMAL comes with point status FEASIBLE and no infeasibility
+       `\underline q`; OPTIMAL comes with point status FEASIBLE and no infeasibility
        certificate; INFEASIBLE / UNBOUNDED (claims about the problem, not a point) and NO_POINT /
        CERTIFICATE are never certified here.
 
@@ -815,7 +815,7 @@ def certify(
     repair : build the repaired point (needs ``exact_backend``); without it the upper bound exists
         only if the returned point is feasible within ``feas_tol``
     exact_backend : registry name of the exact backend used for the repair's sub-solve (default
-        ``"auto"``: for a spatial problem :func:`otmodel.backends.default_backend` of the sub-problem, the
+        ``"auto"``: for a spatial problem ``otmodel.backends.default_backend`` of the sub-problem, the
         fastest measured; for the projection of a flow problem ``"highs"``)
     chunk : demand points per block (memory ``O(chunk x |S| + N)``; default: at most 64 MB of costs)
 
@@ -1114,10 +1114,10 @@ def _check_cell_mass(
 def _graph_transport_info(problem: FlowProblem, solution: Solution, flows: NDArray[np.float64]) -> dict[str, Any]:
     r"""Extra figures for a graph-transport problem (Mokhtari et al.), recomputed from the data.
 
-    ``transport_cost`` is :math:`c^\top\pi` of (2.1) at the returned plan and ``regularization``
-    :math:`\frac{\Gamma}{2}\|\pi\|^2` (their sum is the objective of (2.4) at consensus). When the
+    ``transport_cost`` is `c^\top\pi` of (2.1) at the returned plan and ``regularization``
+    `\frac{\Gamma}{2}\|\pi\|^2` (their sum is the objective of (2.4) at consensus). When the
     solution carries the agents' copies (``info["copies"]``, the ADMM backend with
-    ``keep_copies=True``), ``consensus_disagreement`` is :math:`\max_i \|\pi^i - \pi\|`, recomputed
+    ``keep_copies=True``), ``consensus_disagreement`` is `\max_i \|\pi^i - \pi\|`, recomputed
     from them (reported, not judged: the certified point is the returned plan).
     """
     out: dict[str, Any] = {}

@@ -1,40 +1,40 @@
 r"""Problems with known answers, and the conformance suite every backend passes.
 
 Every expected answer here is derived by hand or by construction -- never by running a solver.
-Each optimal case carries a *witness*: a primal point :math:`(p, \pi)` and node potentials
-:math:`\psi` (Laurentin et al. (2025), eq. (3)-(4)) with
+Each optimal case carries a *witness*: a primal point `(p, \pi)` and node potentials
+`\psi` (Laurentin et al. (2025), eq. (3)-(4)) with
 
 .. math:: \text{objective}(p, \pi) \;=\; q(\psi) \;=\; \text{expected objective},
 
-checked when the case is built (:func:`check_case`). By weak duality :math:`q(\psi) \le`
+checked when the case is built (``check_case``). By weak duality `q(\psi) \le`
 objective of every feasible point, so this equality *proves* that the witness is optimal and the
 expected objective is the optimum. Expected flows, potentials and cell masses are only stated where
 they are unique, and uniqueness is checked too:
 
 * **flows / plan**: the optimal primal set is the set of feasible points that minimize every term
-  of the Lagrangian at :math:`\psi`. Quadratic arcs have one minimizer, linear arcs with
-  :math:`b \ne \psi_i - \psi_j` sit at a bound, points with one minimizer of
-  :math:`c(x_k, i) - \psi_i` go entirely to it. The remaining ("free") variables -- linear arcs
-  with :math:`b = \psi_i - \psi_j`, plan entries of tied points -- are then fixed by conservation
+  of the Lagrangian at `\psi`. Quadratic arcs have one minimizer, linear arcs with
+  `b \ne \psi_i - \psi_j` sit at a bound, points with one minimizer of
+  `c(x_k, i) - \psi_i` go entirely to it. The remaining ("free") variables -- linear arcs
+  with `b = \psi_i - \psi_j`, plan entries of tied points -- are then fixed by conservation
   when they form a forest (a forest's incidence matrix has full column rank).
 * **potentials**: every dual optimum satisfies complementary slackness with every primal optimum,
-  so an arc carrying flow strictly inside its bounds pins :math:`\psi_i - \psi_j` (to :math:`b`,
-  or :math:`2ap + b`), and a point split between endpoints pins their difference. If the pinned
-  pairs connect all nodes, :math:`\psi` is unique up to an additive constant (the constant does not
-  change :math:`q` because total supply equals :math:`\mu(X)`).
+  so an arc carrying flow strictly inside its bounds pins `\psi_i - \psi_j` (to `b`,
+  or `2ap + b`), and a point split between endpoints pins their difference. If the pinned
+  pairs connect all nodes, `\psi` is unique up to an additive constant (the constant does not
+  change `q` because total supply equals `\mu(X)`).
 
 Planted cases choose flows, potentials and the assignment first and derive costs so that
 complementary slackness holds: a linear arc strictly inside its bounds gets
-:math:`b = \psi_i - \psi_j`, one at its lower bound :math:`b > \psi_i - \psi_j`, at its upper bound
-:math:`b < \psi_i - \psi_j`; a quadratic arc gets :math:`2ap + b = \psi_i - \psi_j` inside its
+`b = \psi_i - \psi_j`, one at its lower bound `b > \psi_i - \psi_j`, at its upper bound
+`b < \psi_i - \psi_j`; a quadratic arc gets `2ap + b = \psi_i - \psi_j` inside its
 bounds (and the corresponding inequality at a bound); a demand point gets costs
-:math:`c(x_k, i) - \psi_i` smallest at its planted endpoint. Supplies then follow from
-conservation, :math:`s = E p + m` (:math:`m` the cell masses at the endpoints).
+`c(x_k, i) - \psi_i` smallest at its planted endpoint. Supplies then follow from
+conservation, `s = E p + m` (`m` the cell masses at the endpoints).
 
-:func:`run_conformance` solves every case with a backend and compares status, objective, flows,
+``run_conformance`` solves every case with a backend and compares status, objective, flows,
 potentials (up to a constant), cell masses, the feasibility of the returned point, the dual value
-:math:`q(\psi)` of the returned potentials, and the certificates of infeasible and unbounded cases
-(verified from the problem data by :mod:`otmodel.backends._certificates`).
+`q(\psi)` of the returned potentials, and the certificates of infeasible and unbounded cases
+(verified from the problem data by ``otmodel.backends._certificates``).
 """
 
 from __future__ import annotations
@@ -84,8 +84,8 @@ INF = math.inf
 class KnownPoint:
     """An optimal primal-dual point of a case (not necessarily the only one).
 
-    ``flows`` per arc, ``potentials`` per node (:math:`\\psi`), ``assignment`` the plan
-    :math:`\\pi` as an ``(N, |S|)`` sparse matrix for spatial problems.
+    ``flows`` per arc, ``potentials`` per node (`\\psi`), ``assignment`` the plan
+    `\\pi` as an ``(N, |S|)`` sparse matrix for spatial problems.
     """
 
     flows: NDArray[np.float64]
@@ -113,7 +113,7 @@ class ConformanceCase:
     expected_flows : per arc, only where the optimal flows are unique
     expected_potentials : per node, only where psi is unique up to an additive constant
     expected_cell_mass : per endpoint, only where the cell masses are unique
-    witness : an optimal :class:`KnownPoint`, or the certificate of an infeasible/unbounded case
+    witness : an optimal ``KnownPoint``, or the certificate of an infeasible/unbounded case
     tags : words for selecting cases ("flow", "spatial", "linear", "quadratic", "mixed", "planted",
         "degenerate", "infeasible", "unbounded", ...)
     """
@@ -791,7 +791,7 @@ def _planted_paper(seed: int = 2043, n_points: int = 400) -> ConformanceCase:
 def cases() -> list[ConformanceCase]:
     """All conformance cases, built fresh (deterministic: planted cases use fixed seeds).
 
-    Each case is checked on construction (:func:`check_case`): the witness is feasible, its objective
+    Each case is checked on construction (``check_case``): the witness is feasible, its objective
     equals the expected objective and the dual function q of eq. (4) at its potentials equals it too;
     stated flows, potentials and cell masses are unique. Certificates of infeasible and unbounded
     cases verify.
@@ -834,8 +834,8 @@ def _scale(problem: FlowProblem) -> float:
 def primal_residual(problem: FlowProblem, flows: ArrayLike, assignment: Any = None) -> float:
     r"""Largest violation of (2b)-(2d) by ``(flows, assignment)``, relative to the supply scale.
 
-    Bounds :math:`l \le p \le u`, conservation :math:`E p + \pi^\top 1 = s` (the plan term at the
-    endpoints), marginals :math:`\pi 1 = \mu`, :math:`\pi \ge 0`; mass on a pair of infinite cost is
+    Bounds `l \le p \le u`, conservation `E p + \pi^\top 1 = s` (the plan term at the
+    endpoints), marginals `\pi 1 = \mu`, `\pi \ge 0`; mass on a pair of infinite cost is
     an infinite violation. A spatial problem without an assignment is infinitely violated.
     """
     p = np.asarray(flows, dtype=float).reshape(-1)
@@ -997,24 +997,24 @@ def check_case(case: ConformanceCase, rtol: float = 1e-9) -> None:
 # =============================================================================== running a backend
 @dataclass(frozen=True)
 class ConformanceConfig:
-    """How :func:`run_conformance` solves and compares.
+    """How ``run_conformance`` solves and compares.
 
     Attributes
     ----------
-    options : passed to :func:`otmodel.solve` (``tol``, ``max_iter``, ...)
+    options : passed to ``otmodel.solve`` (``tol``, ``max_iter``, ...)
     rtol, atol : objective tolerance, ``|f - f*| <= atol + rtol * max(1, |f*|)``; also used for the
         dual value q(psi) and for the reported objective against the objective of the returned point
     point_rtol, point_atol : tolerance on flows, potentials (up to a constant) and cell masses,
         relative to the largest expected magnitude (at least 1)
     feas_tol : largest primal residual of the returned point, relative to the supply scale
     price_tol : round-off forgiven on linear arcs with an infinite bound when evaluating q(psi),
-        relative to the largest linear cost (see :func:`dual_value`)
+        relative to the largest linear cost (see ``dual_value``)
     check_potentials, check_dual : whether to compare potentials and q(psi) (turn off for a backend
         that returns no duals)
     optimal_statuses : statuses accepted where the answer is OPTIMAL (an iterative backend reports
         e.g. CONVERGED)
     allow_unsupported : a case the backend declares unsupported is skipped (True) or failed (False)
-    cases : the cases to run (default: :func:`cases`)
+    cases : the cases to run (default: ``cases``)
     names : run only these case names
     exclude_tags : skip cases with any of these tags (e.g. ``{"linear"}`` for a method that needs
         strictly convex arc costs)
@@ -1053,7 +1053,7 @@ class ConformanceResult:
 
 @dataclass(frozen=True)
 class ConformanceReport:
-    """The result of :func:`run_conformance`: one :class:`ConformanceResult` per case."""
+    """The result of ``run_conformance``: one ``ConformanceResult`` per case."""
 
     backend: str
     rows: tuple[ConformanceResult, ...]
@@ -1199,9 +1199,9 @@ def run_conformance(backend: str, config: ConformanceConfig | None = None) -> Co
     * INFEASIBLE cases: status and a certificate that verifies from the problem data;
     * UNBOUNDED cases: status and a negative-cost cycle that verifies.
 
-    A case the backend declares unsupported (:class:`~otmodel.errors.UnsupportedError`) is skipped
+    A case the backend declares unsupported (``UnsupportedError``) is skipped
     when ``config.allow_unsupported``; any other exception fails the case. Returns a
-    :class:`ConformanceReport`; ``report.passed`` is the verdict (false when no case ran),
+    ``ConformanceReport``; ``report.passed`` is the verdict (false when no case ran),
     ``report.summary()`` the table.
 
     Raises

@@ -1,9 +1,9 @@
 r"""Agreement between two answers to the same problem, recomputed from their points.
 
-:func:`cross_check` compares two :class:`~otmodel.results.Solution` objects (typically an iterative
+``cross_check`` compares two ``Solution`` objects (typically an iterative
 backend against an exact one): the feasibility of each point (node by node, each node against its
-own scale), the objectives (2a) recomputed from each point, the largest flow difference, the share of demand mass :math:`\mu` sent to the same endpoint, and the potentials up
-to an additive constant (eq. (4) is invariant under :math:`\psi + c\mathbf 1`; for LPs the potentials
+own scale), the objectives (2a) recomputed from each point, the largest flow difference, the share of demand mass `\mu` sent to the same endpoint, and the potentials up
+to an additive constant (eq. (4) is invariant under `\psi + c\mathbf 1`; for LPs the potentials
 need not be unique, so they are reported, not judged).
 """
 
@@ -36,7 +36,7 @@ __all__ = ["cross_check", "CrossCheck", "regularization_path", "RegularizationPa
 
 @dataclass(frozen=True)
 class CrossCheck:
-    """What :func:`cross_check` found.
+    """What ``cross_check`` found.
 
     Attributes
     ----------
@@ -49,12 +49,12 @@ class CrossCheck:
     potential_spread : ``max(psi_a - psi_b) - min(psi_a - psi_b)`` (0 when the potentials differ by
         a constant)
     feasibility_a, feasibility_b : each point's largest residual of (2b)-(2d), every node, point and
-        arc relative to its own scale (:func:`~otmodel.validation.certificate.point_residuals`)
+        arc relative to its own scale (``point_residuals``)
     where_a, where_b : the item and rule of that residual, by name
     feas_tol_a, feas_tol_b : the tolerance each point was judged against (``feas_tol`` for a point
         that claims feasibility, ``max(feas_tol, rtol)`` for an iterate that does not)
     agree : both points feasible within their tolerance, what each reports consistent with its point
-        (objective, cell masses, status claims: :func:`~otmodel.validation.certificate.reported_fields`),
+        (objective, cell masses, status claims: ``reported_fields``),
         objectives within
         ``atol + rtol max(|a|, |b|)``, flows within ``flow_tol``, and (spatial) same-endpoint share at
         least ``min_share``
@@ -159,21 +159,21 @@ def cross_check(
 
     What it checks: that both points are feasible (conservation (2b) at every node relative to that
     node's ``|supply| + throughput + assigned mass``, the marginals (2c) of every demand point relative
-    to its mass, the bounds (2d) of every arc: :func:`~otmodel.validation.certificate.point_residuals`),
+    to its mass, the bounds (2d) of every arc: ``point_residuals``),
     that their objectives (2a) agree, that their flows agree and (spatial) that they send the same
     demand mass to the same endpoints, and that what each solution reports besides its point agrees
     with it (objective, cell masses, status claims). What it does not check: that either point is optimal (that
-    is :func:`~otmodel.validation.certify`'s job, from a dual bound), nor the potentials (reported).
+    is ``certify``'s job, from a dual bound), nor the potentials (reported).
 
     Parameters
     ----------
-    rtol, atol : objectives agree when :math:`|f_a - f_b| \le \text{atol} + \text{rtol}\max(|f_a|,|f_b|)`;
-        ``atol`` defaults to :math:`10^{-12}` times the problem's natural cost scale
-        (:func:`~otmodel.validation.certificate.cost_scale`)
+    rtol, atol : objectives agree when `|f_a - f_b| \le \text{atol} + \text{rtol}\max(|f_a|,|f_b|)`;
+        ``atol`` defaults to `10^{-12}` times the problem's natural cost scale
+        (``cost_scale``)
     flow_tol : largest flow difference allowed. Default
-        :math:`\sqrt{\text{rtol}}\,\max|p| + 10^{-12} M` (:math:`\max|p|` over both points, :math:`M`
+        `\sqrt{\text{rtol}}\,\max|p| + 10^{-12} M` (`\max|p|` over both points, `M`
         the mass scale): for a strongly convex cost an objective within rtol pins the flows only to
-        :math:`O(\sqrt{\text{rtol}})` (the objective grows quadratically away from the optimum), and
+        `O(\sqrt{\text{rtol}})` (the objective grows quadratically away from the optimum), and
         an iterate's flows converge more slowly than its objective. An LP may have several optimal
         flows: pass ``flow_tol=math.inf`` to compare objectives only.
     min_share : smallest share of demand mass that must go to the same endpoint (spatial problems)
@@ -305,13 +305,13 @@ class RegularizationPath:
     Attributes
     ----------
     gammas : the gammas, in the problem's ``gamma_scaling``
-    values : :math:`\mathcal W_1^\gamma` -- optimal values of (2.4), :math:`c^\top\pi_\gamma + \frac{\Gamma}{2}\|\pi_\gamma\|^2`
-    transport_costs : :math:`c^\top\pi_\gamma`
-    plans : ``(len(gammas), |A|)`` optimal plans :math:`\pi_\gamma`
-    w1 : :math:`\mathcal W_1` of (2.1), by an exact LP solve
+    values : `\mathcal W_1^\gamma` -- optimal values of (2.4), `c^\top\pi_\gamma + \frac{\Gamma}{2}\|\pi_\gamma\|^2`
+    transport_costs : `c^\top\pi_\gamma`
+    plans : ``(len(gammas), |A|)`` optimal plans `\pi_\gamma`
+    w1 : `\mathcal W_1` of (2.1), by an exact LP solve
     least_norm_plan : the solution of (2.1) of least Euclidean norm (a QP restricted to the LP's
-        optimal face, :math:`c^\top\pi \le \mathcal W_1 (1 + 10^{-9})`)
-    plan_distances : :math:`\max_a |\pi_{\gamma,a} - \pi^{LN}_a|`
+        optimal face, `c^\top\pi \le \mathcal W_1 (1 + 10^{-9})`)
+    plan_distances : `\max_a |\pi_{\gamma,a} - \pi^{LN}_a|`
     backend, lp_backend : the exact backends used
     """
 
@@ -327,7 +327,7 @@ class RegularizationPath:
 
     @property
     def gaps(self) -> NDArray[np.float64]:
-        r""":math:`\mathcal W_1^\gamma - \mathcal W_1` for each gamma (>= 0 up to solver tolerance)."""
+        r"""`\mathcal W_1^\gamma - \mathcal W_1` for each gamma (>= 0 up to solver tolerance)."""
         return self.values - self.w1
 
     def summary(self) -> str:
@@ -343,17 +343,17 @@ class RegularizationPath:
 def regularization_path(
     problem: Any, gammas: Any, backend: str = "cvxpy", lp_backend: str = "highs"
 ) -> RegularizationPath:
-    r"""Solve (2.4) exactly for each gamma and (2.1) once, to show :math:`\mathcal W_1^\gamma \to \mathcal W_1`.
+    r"""Solve (2.4) exactly for each gamma and (2.1) once, to show `\mathcal W_1^\gamma \to \mathcal W_1`.
 
-    ``problem`` is a :class:`~otmodel.model.transport.GraphTransportProblem`; its gamma is replaced
-    by each entry of ``gammas`` (:meth:`~otmodel.model.transport.GraphTransportProblem.with_gamma`).
+    ``problem`` is a ``GraphTransportProblem``; its gamma is replaced
+    by each entry of ``gammas`` (``with_gamma``).
     For the LP, infinite capacities are replaced by the total mass, which never binds with
-    nonnegative costs (an optimal flow can be taken without cycles), so :math:`\mathcal W_1` is
-    unchanged. By optimality of :math:`\pi_\gamma`,
-    :math:`\mathcal W_1 \le \mathcal W_1^\gamma \le \mathcal W_1 + \frac{\Gamma}{2}\|\pi^{LN}\|^2`,
-    and :math:`\pi_\gamma \to \pi^{LN}`, the least-norm solution of (2.1) (Tikhonov regularization of
+    nonnegative costs (an optimal flow can be taken without cycles), so `\mathcal W_1` is
+    unchanged. By optimality of `\pi_\gamma`,
+    `\mathcal W_1 \le \mathcal W_1^\gamma \le \mathcal W_1 + \frac{\Gamma}{2}\|\pi^{LN}\|^2`,
+    and `\pi_\gamma \to \pi^{LN}`, the least-norm solution of (2.1) (Tikhonov regularization of
     a linear program; Remark 2.4 of the paper describes the limit as the solution of maximal
-    :math:`L^1` norm -- the test suite checks the least-norm statement).
+    `L^1` norm -- the test suite checks the least-norm statement).
     """
     import cvxpy as cp
 
