@@ -28,6 +28,9 @@ _REGISTRY: dict[str, str] = {
     "dual-ascent": "otmodel.backends.dual_ascent:DualAscentBackend",
     "admm": "otmodel.backends.admm:AdmmBackend",
     "dykstra": "otmodel.backends.dykstra:DykstraBackend",
+    "relocation": "otmodel.backends.relocation:RelocationBackend",
+    "relocation-greedy": "otmodel.backends.relocation:GreedyRelocationBackend",
+    "relocation-bisection": "otmodel.backends.relocation:BisectionRelocationBackend",
 }
 _INSTANCES: dict[str, Backend] = {}
 EXACT = ("highs", "cvxpy", "pyomo")
@@ -64,6 +67,8 @@ def default_backend(problem: FlowProblem) -> str:
     Chosen by measurement (benchmarks/bench_exact.py): HiGHS for linear problems, the cvxpy backend
     (Clarabel) for quadratic arc costs.
     """
+    if getattr(problem, "kind", None) == "relocation":
+        return "relocation"
     return "highs" if problem.is_linear else "cvxpy"
 
 
@@ -73,7 +78,7 @@ def solve(problem: FlowProblem, backend: str | None = None, **options: Any) -> S
     Options common to all backends: ``tol`` (relative optimality tolerance), ``time_limit``
     (seconds), ``verbose`` (bool). Others are backend-specific and documented on each backend.
     """
-    if not isinstance(problem, FlowProblem):
+    if not isinstance(problem, FlowProblem) and getattr(problem, "kind", None) != "relocation":
         kind = type(problem).__name__
         if kind in ("AttractionProblem", "AttractionStep"):
             raise UnsupportedError(
@@ -86,5 +91,10 @@ def solve(problem: FlowProblem, backend: str | None = None, **options: Any) -> S
         )
     name = backend or default_backend(problem)
     b = get(name)
+    if getattr(problem, "kind", None) == "relocation" and "relocation" not in b.capabilities:
+        raise UnsupportedError(
+            f"backend {name!r} does not solve a RelocationProblem; use a 'relocation' backend, or "
+            "problem.to_spatial_flow() for the exact flow backends"
+        )
     check_supported(b, problem)
     return b.solve(problem, **options)
