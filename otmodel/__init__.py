@@ -53,6 +53,7 @@ from otmodel.model.attraction import (
     StepInfeasibleWarning,
     graph_family,
 )
+from otmodel.model.relocation import RelocationProblem
 from otmodel.model.transport import GraphTransportProblem
 from otmodel.results import InfeasibilityCertificate, PointStatus, Solution, Status, Trace, UnboundedCertificate
 from otmodel.validation.attraction import FlowCertificate, StepCertificate, certify_flow, certify_step, graph_w1
@@ -96,6 +97,7 @@ __all__ = [
     "PointStatus",
     "Points",
     "Quadratic",
+    "RelocationProblem",
     "Schedule",
     "Solution",
     "SpatialFlowProblem",

@@ -229,6 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(func=_cmd_check)
     b = sub.add_parser("backends", help="list the backends")
     b.set_defaults(func=_cmd_backends)
+    from otmodel.cli_relocate import add_parser as _add_relocate
+
+    _add_relocate(sub)
     return p
 
 

@@ -23,10 +23,9 @@ from otmodel.model._relocation_kernels import nearest_free_point, pair_cost
 
 __all__ = ["prices_from_flow", "greedy_nearest", "final_positions", "bin_loads"]
 
-_NB = {"cache": True, "nogil": True}
 
 
-@nb.njit(**_NB)
+@nb.njit(cache=True, nogil=True)
 def prices_from_flow(
     n_bins: int,
     pair_ptr: NDArray[np.int64],
@@ -96,7 +95,7 @@ def prices_from_flow(
     return True
 
 
-@nb.njit(**_NB)
+@nb.njit(cache=True, nogil=True)
 def greedy_nearest(
     points: NDArray[np.float64],
     bin_ij: NDArray[np.int64],
@@ -178,7 +177,7 @@ def greedy_nearest(
     return out
 
 
-@nb.njit(parallel=True, **_NB)
+@nb.njit(parallel=True, cache=True, nogil=True)
 def final_positions(
     points: NDArray[np.float64],
     flat: NDArray[np.int64],

@@ -27,10 +27,9 @@ from numpy.typing import NDArray
 
 __all__ = ["pair_costs", "best_bins", "topk_bins", "pair_cost", "nearest_free_point"]
 
-_NB = {"cache": True, "nogil": True, "fastmath": False}
 
 
-@nb.njit(inline="always", **_NB)
+@nb.njit(inline="always", cache=True, nogil=True)
 def _rect_cost(px: float, py: float, x0: float, x1: float, y0: float, y1: float, euclid: bool, power: int) -> float:
     dx = 0.0
     if px < x0:
@@ -49,7 +48,7 @@ def _rect_cost(px: float, py: float, x0: float, x1: float, y0: float, y1: float,
     return d * d if power == 2 else d
 
 
-@nb.njit(**_NB)
+@nb.njit(cache=True, nogil=True)
 def pair_cost(
     px: float, py: float, j: int, rect_ptr: NDArray[np.int64], rects: NDArray[np.float64], euclid: bool, power: int
 ) -> float:
@@ -62,7 +61,7 @@ def pair_cost(
     return best
 
 
-@nb.njit(parallel=True, **_NB)
+@nb.njit(parallel=True, cache=True, nogil=True)
 def pair_costs(
     points: NDArray[np.float64],
     i: NDArray[np.int64],
@@ -84,7 +83,7 @@ def pair_costs(
     return out
 
 
-@nb.njit(**_NB)
+@nb.njit(cache=True, nogil=True)
 def nearest_free_point(
     px: float, py: float, j: int, rect_ptr: NDArray[np.int64], rects: NDArray[np.float64], euclid: bool, power: int
 ) -> tuple[float, float]:
@@ -101,7 +100,7 @@ def nearest_free_point(
     return qx, qy
 
 
-@nb.njit(**_NB)
+@nb.njit(cache=True, nogil=True)
 def _search(
     px: float,
     py: float,
@@ -160,7 +159,7 @@ def _search(
                     _consider(px, py, ix * my + iy, psi, slots, vals, idx, rect_ptr, rects, euclid, power)
 
 
-@nb.njit(inline="always", **_NB)
+@nb.njit(inline="always", cache=True, nogil=True)
 def _consider(
     px: float,
     py: float,
@@ -188,7 +187,7 @@ def _consider(
         idx[q] = j
 
 
-@nb.njit(parallel=True, **_NB)
+@nb.njit(parallel=True, cache=True, nogil=True)
 def topk_bins(
     points: NDArray[np.float64],
     bin_ij: NDArray[np.int64],

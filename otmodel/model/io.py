@@ -186,6 +186,8 @@ def save(problem: FlowProblem, path: str | Path) -> None:
 
 def dumps(problem: FlowProblem, fmt: str = "yaml") -> str:
     """The text of the model file of ``problem`` in format ``fmt`` (``"yaml"`` or ``"json"``)."""
+    if getattr(problem, "kind", None) == "relocation" and fmt in ("yaml", "json"):
+        return _dump_json(problem.to_dict())  # its own schema; JSON text is valid YAML too
     d = problem_to_dict(problem)
     if fmt == "yaml":
         return _dump_yaml(d)
@@ -257,6 +259,10 @@ def problem_from_dict(d: Mapping[str, Any], source: str = "<dict>") -> FlowProbl
     OTModelError
         A model error raised while building, with its own type and the place prefixed.
     """
+    if isinstance(d, Mapping) and d.get("kind") == "relocation":
+        from otmodel.model.relocation import RelocationProblem
+
+        return RelocationProblem.from_dict(d, source=source)  # type: ignore[return-value]
     return _Reader(source).problem(d)
 
 

@@ -280,7 +280,7 @@ class RelocationProblem:
                 f"{self.n_points} points (mass {self.n_points * m:.6g})"
             )
         self.spec: dict[str, Any] = {
-            "capacity": None if capacity is None else (float(capacity) if np.ndim(capacity) == 0 else np.asarray(capacity, dtype=float)),
+            "capacity": None if capacity is None else (float(np.asarray(capacity)) if np.ndim(capacity) == 0 else np.asarray(capacity, dtype=float)),
             "density": None if density is None else float(density),
         }
 
@@ -429,13 +429,13 @@ class RelocationProblem:
         """Solve with ``backend`` (default ``"relocation"``; see :func:`otmodel.solve`)."""
         from otmodel.backends import solve
 
-        return solve(self, backend=backend, **options)
+        return solve(self, backend=backend, **options)  # type: ignore[arg-type]
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON/YAML-ready description (``type: relocation``); :meth:`from_dict` reads it back."""
+        """A JSON/YAML-ready description (``kind: relocation``); :meth:`from_dict` reads it back."""
         cap = self.spec["capacity"]
         return {
-            "type": "relocation",
+            "kind": "relocation",
             "name": self.name,
             "bounds": [float(v) for v in self.bounds],
             "bins": [int(v) for v in self.bins],
@@ -453,7 +453,7 @@ class RelocationProblem:
         """Build from :meth:`to_dict` output; errors name the key at fault (``source: key``)."""
         if not isinstance(d, Mapping):
             raise ModelFileError(f"{source}: a relocation problem is a mapping, got {type(d).__name__}")
-        known = {"type", "name", "bounds", "bins", "capacity", "density", "exclusions", "metric", "displacement", "mass", "points"}
+        known = {"otmodel", "kind", "name", "bounds", "bins", "capacity", "density", "exclusions", "metric", "displacement", "mass", "points"}
         extra = sorted(set(d) - known)
         if extra:
             raise ModelFileError(f"{source}: unknown key {extra[0]!r} in a relocation problem (known: {', '.join(sorted(known))})")

@@ -386,6 +386,10 @@ def certify(
     exact_backend : registry name of the exact backend used for the repair's sub-solve
     chunk : demand points per block (memory ``O(chunk x |S| + N)``; default: at most 64 MB of costs)
     """
+    if getattr(problem, "kind", None) == "relocation":  # its own certificate (otmodel.validation.relocation)
+        from otmodel.validation.relocation import certify_relocation
+
+        return certify_relocation(problem, solution, rtol=rtol)  # type: ignore[return-value]
     chunk = block_rows(getattr(problem, "n_endpoints", 1), chunk)
     reasons: list[str] = []
     notes: list[str] = []
