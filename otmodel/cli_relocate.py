@@ -19,6 +19,8 @@ __all__ = ["add_parser", "read_points"]
 def read_points(path: str) -> np.ndarray:
     """An (N, 2) array from ``.npy`` (no pickles) or ``.csv`` (two numeric columns, optional header)."""
     p = Path(path)
+    if not p.is_file():
+        raise InvalidDataError(f"{path}: no such points file")
     ext = p.suffix.lower()
     if ext == ".npy":
         try:

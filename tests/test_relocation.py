@@ -278,6 +278,23 @@ def test_time_limit_and_callback_return_a_feasible_answer() -> None:
     assert rows and {"primal", "dual", "gap"} <= set(rows[0])
 
 
+def test_cli_relocate(tmp_path, capsys) -> None:
+    from otmodel.cli import main
+
+    rng = np.random.default_rng(0)
+    pts = np.clip(rng.normal(0.5, 0.15, (300, 2)), 0, 1)
+    np.savetxt(tmp_path / "p.csv", pts, delimiter=",", header="x,y", comments="")
+    out = tmp_path / "pos.npy"
+    rc = main(["relocate", str(tmp_path / "p.csv"), "--bins", "6,6", "--bounds", "0,1,0,1", "--slack", "1.3",
+               "--exclude", "0.1,0.3,0.1,0.3", "--out", str(out)])
+    assert rc == 0 and "certified     True" in capsys.readouterr().out
+    pos = np.load(out)
+    assert pos.shape == (300, 2)
+    assert not np.any((pos[:, 0] > 0.1) & (pos[:, 0] < 0.3) & (pos[:, 1] > 0.1) & (pos[:, 1] < 0.3))
+    assert main(["relocate", str(tmp_path / "missing.csv")]) == 2
+    assert "no such points file" in capsys.readouterr().err
+
+
 @pytest.mark.slow
 def test_hundred_thousand_points_certified() -> None:
     P = gaussian_mixture_instance(100_000, (64, 64), seed=0)
