@@ -10,10 +10,14 @@ from numpy.typing import NDArray
 __all__ = ["bin_density", "plot_relocation"]
 
 
-def bin_density(problem: Any, xy: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Mass per unit of free area in each bin, shape (mx, my); NaN where the bin has no free part."""
+def bin_density(problem: Any, xy: NDArray[np.float64] | None = None, bin_of: NDArray[np.int64] | None = None) -> NDArray[np.float64]:
+    """Mass per unit of free area in each bin, shape (mx, my); NaN where the bin has no free part.
+
+    Give the points' bins ``bin_of`` for an answer: a final position on the edge between two bins
+    belongs to the bin it was assigned to, which its coordinates alone cannot tell.
+    """
     mx, my = problem.bins
-    ij = problem.bin_index(xy)
+    ij = problem.bin_index(xy) if bin_of is None else np.asarray(bin_of)
     load = np.bincount(ij[:, 0] * my + ij[:, 1], minlength=mx * my) * problem.mass
     area = problem.free_area
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -35,7 +39,7 @@ def plot_relocation(problem: Any, results: dict[str, Any], path: str | None = No
     from matplotlib.patches import Rectangle
 
     before = bin_density(problem, problem.points)
-    after = {k: bin_density(problem, r.positions) for k, r in results.items()}
+    after = {k: bin_density(problem, bin_of=r.bin_of) for k, r in results.items()}
     with np.errstate(divide="ignore", invalid="ignore"):
         thr = float(np.nanmax(np.where(problem.free_area > 0, problem.capacity.reshape(-1) / problem.free_area, np.nan)))
     vmax = max(float(np.nanmax(before)), thr * 1.01)
@@ -49,7 +53,7 @@ def plot_relocation(problem: Any, results: dict[str, Any], path: str | None = No
         for zx0, zx1, zy0, zy1 in problem.exclusions:
             ax.add_patch(Rectangle((zx0, zy0), zx1 - zx0, zy1 - zy0, fill=False, hatch="//", edgecolor="k", lw=0.8))
         over = int(np.nansum(dens > thr * (1 + 1e-9)))
-        ax.set_title(f"{title}: max density {np.nanmax(dens) / thr:.2f} x threshold\n{over} bins over")
+        ax.set_title(f"{title}\nmax density {np.nanmax(dens) / thr:.2f} x threshold, {over} bins over", fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
     if im is not None:
