@@ -4,26 +4,52 @@
     otmodel demo [--n N] [--backend NAME] [--compare]
     otmodel check FILE --backend NAME --against NAME [--option KEY=VALUE ...] [--rtol R]
     otmodel backends
+
+Exit status (:data:`EXIT_CODES`): 0 the answer is optimal (``solve``) or certified and agreeing
+(``check``); 1 an answer that is not that (infeasible, unbounded, an iteration or time limit, not
+certified, disagreeing); 2 a usage or input error (bad arguments, options or model file, an output
+path that cannot be written), reported before anything is solved; 3 the solver failed (numerical
+error, unknown status, an error inside the backend). Every error is a one-line message on stderr
+starting ``otmodel: error:``, never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["main"]
+__all__ = ["main", "EXIT_CODES"]
+
+#: The exit status of ``otmodel``, by meaning (see the module docstring and ``otmodel --help``).
+EXIT_CODES = {
+    0: "optimal (solve), certified and agreeing (check)",
+    1: "an answer that is not optimal or not certified: infeasible, unbounded, a limit reached, disagreeing",
+    2: "usage or input error: arguments, options, model file, output path (checked before solving)",
+    3: "solver failure: numerical error, unknown status, an error inside the backend",
+}
+_FAILED = ("numerical_error", "unknown")  # statuses that mean "the solver gave no answer"
+
+
+class _UsageError(Exception):
+    """A command-line mistake: reported in one line, exit status 2."""
+
+
+class _SolverFailure(Exception):
+    """An error raised inside a backend that is not one of otmodel's typed input errors: exit status 3."""
 
 
 def _parse_options(items: Sequence[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs as a dict; values that read as int, float or true/false are converted."""
     out: dict[str, Any] = {}
     for it in items:
-        if "=" not in it:
-            raise SystemExit(f"otmodel: error: --option expects KEY=VALUE, got {it!r}")
-        k, v = it.split("=", 1)
+        k, sep, v = it.partition("=")
+        if not sep or not k.strip():
+            raise _UsageError(f"--option expects KEY=VALUE, got {it!r}")
         val: Any = v
         for conv in (int, float):
             try:
@@ -33,24 +59,74 @@ def _parse_options(items: Sequence[str]) -> dict[str, Any]:
                 continue
         if v.lower() in ("true", "false"):
             val = v.lower() == "true"
-        out[k.replace("-", "_")] = val
+        out[k.strip().replace("-", "_")] = val
     return out
+
+
+def _check_model_path(path: Path) -> None:
+    if not path.exists():
+        raise _UsageError(f"no such file: {path}")
+    if path.is_dir():
+        raise _UsageError(f"{path}: is a directory, not a model file")
+
+
+def _check_options(backend: str | None, options: dict[str, Any]) -> None:
+    """The checks of the options every backend shares, before the model file is read."""
+    from otmodel.backends import _options
+
+    _options.check_common(backend or "the default", options)
+
+
+def _check_output_path(out: str | None) -> None:
+    """Refuse an output path that cannot be written, before any time is spent solving."""
+    if out is None:
+        return
+    path = Path(out)
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise _UsageError(f"--json {out}: is a directory")
+    if not folder.is_dir():
+        raise _UsageError(f"--json {out}: no such directory: {folder}")
+    if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise _UsageError(f"--json {out}: not writable")
+
+
+def _solve(problem: Any, backend: str | None, options: dict[str, Any]) -> Any:
+    """``otmodel.solve``; an error that is not a typed input error is a solver failure (exit 3)."""
+    import otmodel
+    from otmodel.errors import OTModelError, SolverError
+
+    try:
+        return otmodel.solve(problem, backend=backend, **options)
+    except SolverError as exc:
+        raise _SolverFailure(str(exc)) from exc
+    except (OTModelError, KeyboardInterrupt):
+        raise
+    except (TypeError, ValueError) as exc:  # an option the backend could not take (e.g. step_size)
+        raise _UsageError(str(exc)) from exc
+    except Exception as exc:  # noqa: BLE001 -- reported as a failure of the backend, in one line
+        name = backend or otmodel.backends.default_backend(problem)
+        raise _SolverFailure(f"backend {name!r} failed: {type(exc).__name__}: {exc}") from exc
 
 
 def _cmd_solve(args: argparse.Namespace) -> int:
     import otmodel
+    from otmodel.model.io import write_atomic
 
     path = Path(args.file)
-    if not path.exists():
-        print(f"otmodel: error: no such file: {path}", file=sys.stderr)
-        return 2
+    _check_model_path(path)
+    options = _parse_options(args.option)
+    _check_options(args.backend, options)
+    _check_output_path(args.json)
     problem = otmodel.load(path)
     print(f"loaded {problem!r} from {path}")
-    sol = otmodel.solve(problem, backend=args.backend, **_parse_options(args.option))
+    sol = _solve(problem, args.backend, options)
     print(sol.summary())
     if args.json:
-        sol.to_json(args.json)
+        write_atomic(args.json, sol.to_json() + "\n")
         print(f"\nwrote {args.json}")
+    if sol.status.value in _FAILED:
+        return 3
     return 0 if sol.status.value in ("optimal", "converged") else 1
 
 
@@ -132,21 +208,15 @@ def _cmd_check(args: argparse.Namespace) -> int:
     from otmodel.validation import certify, cross_check
 
     path = Path(args.file)
-    if not path.exists():
-        print(f"otmodel: error: no such file: {path}", file=sys.stderr)
-        return 2
+    _check_model_path(path)
     if not (args.rtol > 0):
-        print(f"otmodel: error: --rtol must be positive, got {args.rtol}", file=sys.stderr)
-        return 2
+        raise _UsageError(f"--rtol must be positive, got {args.rtol}")
     options = _parse_options(args.option)
+    _check_options(args.backend, options)
     problem = otmodel.load(path)
     print(f"loaded {problem!r} from {path}")
-    try:
-        sol = otmodel.solve(problem, backend=args.backend, **options)
-        ref = otmodel.solve(problem, backend=args.against)
-    except (TypeError, ValueError) as exc:  # e.g. a backend option of the wrong type
-        print(f"otmodel: error: {exc}", file=sys.stderr)
-        return 2
+    sol = _solve(problem, args.backend, options)
+    ref = _solve(problem, args.against, {})
     took = sol.timings.get("total", 0.0)
     print(f"\n{sol.backend}: {sol.status.value} after {sol.iterations} iteration(s), {took:.3f} s")
     print(f"{ref.backend}: {ref.status.value}, {ref.timings.get('total', 0.0):.3f} s\n")
@@ -163,6 +233,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
             f"cross-checked below is the certified point (the repair of {sol.backend}'s answer)\n"
         )
     print(cc.summary())
+    if sol.status.value in _FAILED or ref.status.value in _FAILED:
+        return 3
     return 0 if cert.certified and cc.agree else 1
 
 
@@ -203,7 +275,13 @@ def _cmd_backends(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="otmodel", description="Optimal transport on networks: model, solve, certify.")
+    codes = "\n".join(f"  {k}  {v}" for k, v in EXIT_CODES.items())
+    p = argparse.ArgumentParser(
+        prog="otmodel",
+        description="Optimal transport on networks: model, solve, certify.",
+        epilog=f"exit status:\n{codes}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("solve", help="solve a YAML/JSON model file and print a summary")
     s.add_argument("file")
@@ -238,14 +316,21 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     from otmodel.errors import OTModelError
 
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(argv)  # argparse's own usage errors exit with 2 as well
     try:
         return int(args.func(args))
-    except OTModelError as exc:
+    except (_UsageError, OTModelError) as exc:
         print(f"otmodel: error: {exc}", file=sys.stderr)
         return 2
+    except _SolverFailure as exc:
+        print(f"otmodel: error: {exc}", file=sys.stderr)
+        return 3
     except BrokenPipeError:  # output piped into `head` and the like
         return 0
+    except OSError as exc:  # a model file that cannot be read, an output that cannot be written
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"otmodel: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("otmodel: interrupted", file=sys.stderr)
         return 130

@@ -12,6 +12,7 @@ __all__ = [
     "UnbalancedError",
     "InvalidBoundsError",
     "UnknownNodeError",
+    "AmbiguousArcError",
     "DuplicateNodeError",
     "InvalidDataError",
     "NonConvexError",
@@ -38,6 +39,13 @@ class UnknownNodeError(OTModelError, KeyError):
     """A name refers to a node that does not exist."""
 
     def __str__(self) -> str:  # KeyError would otherwise print the repr of the message
+        return str(self.args[0]) if self.args else ""
+
+
+class AmbiguousArcError(OTModelError, KeyError):
+    """A ``(tail, head)`` pair names several parallel arcs; the message lists their indices."""
+
+    def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
 
 

@@ -17,6 +17,8 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from otmodel.errors import UnknownNodeError, UnsupportedError
+
 __all__ = [
     "Status",
     "PointStatus",
@@ -172,7 +174,11 @@ class Solution:
 
     # ------------------------------------------------------------------ name-keyed views
     def flow(self, tail: str, head: str) -> float:
-        """Flow on arc ``tail -> head``."""
+        """Flow on arc ``tail -> head``.
+
+        Raises :class:`~otmodel.errors.AmbiguousArcError` when parallel arcs join ``tail`` to
+        ``head``: read ``flows[k]`` with the index ``k`` of the arc meant (the message lists them).
+        """
         return float(self.flows[self.problem.arc_index(tail, head)])
 
     def potential(self, node: str) -> float:
@@ -182,8 +188,11 @@ class Solution:
     def mass(self, endpoint: str) -> float:
         """Demand mass assigned to ``endpoint``."""
         if self.cell_mass is None:
-            raise ValueError("this solution has no assignment (not a spatial problem)")
-        return float(self.cell_mass[self.problem.endpoint_names.index(str(endpoint))])
+            raise UnsupportedError("this solution has no assignment (not a spatial problem)")
+        names = list(self.problem.endpoint_names)
+        if str(endpoint) not in names:
+            raise UnknownNodeError(f"{endpoint!r} is not an endpoint (endpoints: {', '.join(names[:10])})")
+        return float(self.cell_mass[names.index(str(endpoint))])
 
     @property
     def has_point(self) -> bool:
@@ -192,7 +201,7 @@ class Solution:
     def assigned_endpoint(self) -> NDArray[np.intp]:
         """For each demand point, the endpoint (column index) receiving most of its mass."""
         if self.assignment is None:
-            raise ValueError("this solution has no assignment (not a spatial problem)")
+            raise UnsupportedError("this solution has no assignment (not a spatial problem)")
         return np.asarray(self.assignment.argmax(axis=1)).reshape(-1)
 
     # ------------------------------------------------------------------ reporting
@@ -239,7 +248,14 @@ class Solution:
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dictionary (the assignment is summarized by endpoint, not written point by point)."""
+        """JSON-ready dictionary (the assignment is summarized by endpoint, not written point by point).
+
+        ``flows`` is a list in arc order, one record ``{"arc": k, "tail": ..., "head": ..., "flow": ...}``
+        per arc: arcs are identified by their index, so parallel arcs and node names containing
+        ``"->"`` keep their identity (a key ``"A->B"`` would merge or confuse them). Potentials are
+        keyed by node name and cell masses by endpoint name (names are unique). Infinite or NaN
+        numbers are written as the strings ``"inf"``, ``"-inf"``, ``"nan"``.
+        """
         p = self.problem
 
         def num(v: float) -> float | str | None:
@@ -258,7 +274,12 @@ class Solution:
             "timings": {k: float(v) for k, v in self.timings.items()},
             "iterations": self.iterations,
             "message": self.message,
-            "flows": {name: num(self.flows[k]) for k, name in enumerate(p.arc_names)} if self.has_point else {},
+            "flows": [
+                {"arc": k, "tail": p.node_names[int(t)], "head": p.node_names[int(h)], "flow": num(self.flows[k])}
+                for k, (t, h) in enumerate(zip(p.tails, p.heads, strict=True))
+            ]
+            if self.has_point
+            else [],
             "potentials": {name: num(self.potentials[i]) for i, name in enumerate(p.node_names)}
             if self.has_point
             else {},

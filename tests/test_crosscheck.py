@@ -87,9 +87,15 @@ def test_flow_problem_has_no_share() -> None:
 def test_tolerances_are_used(syn: tuple[om.SpatialFlowProblem, om.Solution]) -> None:
     p, s = syn
     flows = s.flows + 1e-7
-    b = dataclasses.replace(s, flows=flows)
+    # an iterate (it claims near feasibility only) is judged at max(feas_tol, rtol)
+    b = dataclasses.replace(s, flows=flows, status=om.Status.CONVERGED, point_status=om.PointStatus.NEARLY_FEASIBLE)
     assert cross_check(p, s, b, rtol=1e-4).agree
     assert not cross_check(p, s, b, rtol=1e-15, atol=0.0, flow_tol=1e-9).agree
+    # the same point claiming feasibility is judged at feas_tol, node by node (issue 10)
+    claimed = dataclasses.replace(s, flows=flows)
+    cc = cross_check(p, s, claimed, rtol=1e-4)
+    assert not cc.agree and cc.feasibility_b > 1e-8 and cc.feasibility_a <= 1e-8
+    assert any("point b" in r and "flow conservation (2b) at node" in r for r in cc.reasons), cc.reasons
 
 
 def test_dual_ascent_against_exact(syn: tuple[om.SpatialFlowProblem, om.Solution]) -> None:

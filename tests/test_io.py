@@ -548,7 +548,6 @@ def test_unwritable_assignment_cost() -> None:
             "lower bound 2.0 exceeds upper bound 1.0",
         ),
         ("{tail: S, head: A,", "{tail: S, head: Z,", UnknownNodeError, "arcs[0].head: ", "unknown node 'Z'"),
-        ("{tail: S, head: A,", "{tail: S, head: S,", InvalidDataError, "arcs[0]: ", "two different nodes"),
         ("{name: B,", "{name: A,", DuplicateNodeError, "nodes[2]: ", "node 'A' is defined twice"),
         ("a: 2.0", "a: -2.0", NonConvexError, "arcs[1].cost: ", "not convex"),
         ("mass: [0.5, 0.5]", "mass: [1.5, -0.5]", InvalidDataError, "demand: ", "demand point 1: negative mass"),

@@ -55,7 +55,7 @@ def test_from_networkx_and_arrays_agree():
     g.add_node("t", supply=-2.0)
     g.add_edge("s", "m", cost=om.Quadratic(1.0), upper=3.0)
     g.add_edge("m", "t", cost=4.0, lower=-1.0)
-    a = om.FlowProblem(om.Network.from_networkx(g))
+    a = om.FlowProblem(om.Network.from_networkx(g, supply="supply", cost="cost", lower="lower", upper="upper"))
     b = om.FlowProblem(
         om.Network.from_arrays(
             ["s", "m", "t"], [2, 0, -2], ["s", "m"], [1, 2], quadratic=[1, 0], linear=[0, 4], lower=[0, -1], upper=[3, np.inf]

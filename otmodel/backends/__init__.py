@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from otmodel.backends._options import check_common
 from otmodel.backends.base import Backend, check_supported
 from otmodel.errors import UnsupportedError
 from otmodel.model.problems import FlowProblem
@@ -77,6 +78,14 @@ def solve(problem: FlowProblem, backend: str | None = None, **options: Any) -> S
 
     Options common to all backends: ``tol`` (relative optimality tolerance), ``time_limit``
     (seconds), ``verbose`` (bool). Others are backend-specific and documented on each backend.
+
+    Raises
+    ------
+    UnsupportedError
+        Unknown backend, a problem it cannot solve, or an option it does not take (the message
+        lists those it does).
+    InvalidDataError
+        An option of the wrong type or out of range (``tol="abc"``, ``max_iter=-1``), naming it.
     """
     if not isinstance(problem, FlowProblem) and getattr(problem, "kind", None) != "relocation":
         kind = type(problem).__name__
@@ -96,5 +105,8 @@ def solve(problem: FlowProblem, backend: str | None = None, **options: Any) -> S
             f"backend {name!r} does not solve a RelocationProblem; use a 'relocation' backend, or "
             "problem.to_spatial_flow() for the exact flow backends"
         )
+    # the options every backend names alike are checked here, once, before anything is built;
+    # each backend checks the rest (and refuses a name it does not take, listing those it does)
+    check_common(name, options)
     check_supported(b, problem)
     return b.solve(problem, **options)

@@ -220,6 +220,8 @@ def find_infeasible_cut(problem: FlowProblem, rtol: float = RTOL) -> Infeasibili
     for t, h, lo, up in zip(
         agg.tails.tolist(), agg.heads.tolist(), agg.lower.tolist(), agg.upper.tolist(), strict=True
     ):
+        if t == h:
+            continue  # a self-loop crosses no cut: its flow (any value in [lo, up]) leaves b alone
         if math.isfinite(lo):  # p = lo + x, 0 <= x <= up - lo
             b[t] -= lo
             b[h] += lo
@@ -379,6 +381,15 @@ def find_unbounded_cycle(problem: FlowProblem) -> UnboundedCertificate | None:
     moves = _unlimited_moves(problem)
     if not moves:
         return None
+    # A self-loop is a cycle of one arc: unbounded on its own if an unlimited direction of it has
+    # negative cost. Checked directly, since it needs no path search.
+    loops = [mv for mv in moves if mv[0] == mv[1] and mv[2] < 0]
+    if loops:
+        i, _, w, k, d = min(loops, key=lambda mv: mv[2])
+        return UnboundedCertificate((problem.node_names[i],), ((problem.arc_names[k], d),), w)
+    moves = [mv for mv in moves if mv[0] != mv[1]]
+    if not moves:
+        return None
     best: dict[tuple[int, int], tuple[float, int, int]] = {}
     for i, j, w, k, d in moves:
         if (i, j) not in best or w < best[(i, j)][0]:
@@ -414,7 +425,7 @@ def verify_unbounded_certificate(
 ) -> bool:
     r"""Check from the problem data alone that ``cert`` proves the objective unbounded below.
 
-    The cycle ``cert.nodes`` must close, each listed arc must join consecutive nodes in the stated
+    The cycle ``cert.nodes`` must close (one node: a self-loop), each listed arc must join consecutive nodes in the stated
     direction and allow unlimited flow that way (``+1``: :math:`u = +\infty`; ``-1``:
     :math:`l = -\infty`) at linear cost (:math:`a = 0`), and the recomputed cost per unit,
     :math:`\sum \pm b`, must be below :math:`-\mathrm{rtol} \cdot \max(1, \sum |b|)`. With
@@ -425,7 +436,8 @@ def verify_unbounded_certificate(
     if not isinstance(cert, UnboundedCertificate):
         return False
     nodes = list(cert.nodes)
-    if len(nodes) < 2 or len(cert.arcs) != len(nodes) or len(set(nodes)) != len(nodes):
+    # one node is a self-loop (its arc's tail and head are that node); two or more, a cycle
+    if len(nodes) < 1 or len(cert.arcs) != len(nodes) or len(set(nodes)) != len(nodes):
         return False
     try:
         idx = [problem.node_index(v) for v in nodes]

@@ -20,19 +20,39 @@ tol : float
 time_limit : float
 verbose : bool
 solver_options : dict
-    Passed verbatim to ``cvxpy.Problem.solve``.
+    Passed to ``cvxpy.Problem.solve``; a setting the solver does not take is an ``InvalidDataError``
+    (for Clarabel an ``UnsupportedError`` listing its settings, checked before solving).
+
+Any other option is refused with the list of these; ``tol`` and ``time_limit`` must be positive.
+
+Verification
+------------
+Every point the solver calls optimal is verified node by node before it is reported OPTIMAL
+(:func:`~otmodel.backends._standard.solve_checked`): the chosen solver on the scaled model, then on
+the unscaled one, then HiGHS through cvxpy, then (linear flow problems) a HiGHS simplex vertex and
+an exact network-flow solve; NUMERICAL_ERROR, with the failing node in ``info["failing_node"]``,
+when none passes. ``info["attempt"]`` says which answer was kept, ``info["check"]`` the verdict.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from otmodel.backends._outer import polish_qp
-from otmodel.backends._standard import StandardForm, build_standard_form, redundant_rows
+from otmodel.backends._standard import (
+    StandardForm,
+    build_standard_form,
+    checked_solution,
+    choose_scales,
+    redundant_rows,
+    solve_checked,
+)
 from otmodel.backends.base import Timer, no_point_solution
-from otmodel.errors import UnsupportedError
+from otmodel.errors import InvalidDataError, UnsupportedError
 from otmodel.model.problems import FlowProblem
 from otmodel.results import PointStatus, Solution, Status
 
@@ -55,11 +75,11 @@ class CvxpyModel:
     ``m.add_constraint(m.flows[2] <= 0.3)``), then :meth:`solve`.
     """
 
-    def __init__(self, problem: FlowProblem) -> None:
+    def __init__(self, problem: FlowProblem, scale: bool = True) -> None:
         import cvxpy as cp
 
         self.problem = problem
-        sf = build_standard_form(problem, point_mass=0.01)
+        sf = build_standard_form(problem, scale=scale, point_mass=0.01)
         self.sf: StandardForm = sf
         drop = redundant_rows(sf)
         keep = np.ones(sf.n_rows, dtype=bool)
@@ -119,13 +139,72 @@ class CvxpyModel:
         self.cvx = cp.Problem(self._objective, self._base_constraints + self._user_constraints)
 
     def solve(self, **options: Any) -> Solution:
-        """Solve and return an otmodel :class:`~otmodel.results.Solution`."""
-        return CvxpyBackend()._solve_model(self, Timer(), **options)
+        """Solve and return an otmodel :class:`~otmodel.results.Solution`.
+
+        A point the solver calls optimal is verified node by node
+        (:func:`~otmodel.backends._standard.check_point`, within ``CHECK_RTOL`` of each node's own
+        supply and throughput); one that fails is returned as NUMERICAL_ERROR with the node named
+        in ``info["failing_node"]`` (the backend's :meth:`CvxpyBackend.solve` falls back instead).
+        """
+        sol, verdict = checked_solution(
+            CvxpyBackend()._solve_model(self, Timer(), **options), model_changed=bool(self._user_constraints)
+        )
+        if verdict is None or verdict.ok:
+            return sol
+        info = {**sol.info, "failing_node": verdict.worst}
+        return dataclasses.replace(
+            sol, status=Status.NUMERICAL_ERROR, point_status=PointStatus.INFEASIBLE_POINT,
+            message=f"{sol.message}; {verdict.describe()}", info=info,
+        )
 
 
 def to_cvxpy(problem: FlowProblem) -> CvxpyModel:
     """Compile ``problem`` to a :class:`CvxpyModel` (see its docstring)."""
     return CvxpyModel(problem)
+
+
+_OPTIONS = ("solver", "tol", "time_limit", "verbose", "solver_options")
+
+
+def _parse_options(options: dict[str, Any]) -> tuple[str, float, float | None, bool, dict[str, Any]]:
+    """``(solver, tol, time_limit, verbose, solver_options)`` from ``options``, checked (module docstring).
+
+    The one place where this backend reads its options. ``solver_options`` must be a mapping with
+    string keys; for Clarabel its names are checked against Clarabel's settings here, for other
+    solvers by the solver itself when it starts (a refusal becomes an ``InvalidDataError``).
+    """
+    from otmodel.backends import _options as check
+
+    check.refuse_unknown("cvxpy", options, _OPTIONS)
+    name = options.get("solver", "CLARABEL")
+    if not isinstance(name, str) or not name:
+        raise InvalidDataError(f"cvxpy backend: option solver={name!r}: expected a cvxpy solver name")
+    solver = name.upper()
+    tol = check.number("cvxpy", "tol", options.get("tol", 1e-9), 0.0, strict=True)
+    limit = options.get("time_limit")
+    time_limit = None if limit is None else check.number("cvxpy", "time_limit", limit, 0.0, strict=True, finite=False)
+    verbose = check.flag("cvxpy", "verbose", options.get("verbose", False))
+    raw = options.get("solver_options") or {}
+    if not isinstance(raw, Mapping) or not all(isinstance(k, str) for k in raw):
+        raise InvalidDataError(
+            f"cvxpy backend: option solver_options: expected a mapping of setting names to values, "
+            f"got {type(raw).__name__}"
+        )
+    extra = dict(raw)
+    if solver == "CLARABEL" and extra:
+        try:
+            import clarabel
+
+            known = {k for k in dir(clarabel.DefaultSettings()) if not k.startswith("_") and k != "default"}
+        except ImportError:  # pragma: no cover - cvxpy's default solver is installed with it
+            known = set()
+        bad = sorted(set(extra) - known) if known else []
+        if bad:
+            raise UnsupportedError(
+                f"cvxpy backend: solver_options {', '.join(repr(b) for b in bad)} not taken by CLARABEL; "
+                f"its settings: {', '.join(sorted(known))}"
+            )
+    return solver, tol, time_limit, verbose, extra
 
 
 # cvxpy status -> (Status, PointStatus)
@@ -146,21 +225,41 @@ class CvxpyBackend:
         return None
 
     def solve(self, problem: FlowProblem, **options: Any) -> Solution:
-        timer = Timer()
-        with timer("build"):
-            model = CvxpyModel(problem)
-        return self._solve_model(model, timer, **options)
+        """Solve, verify node by node, fall back (:func:`~otmodel.backends._standard.solve_checked`).
+
+        Attempts: the chosen solver on the scaled model, then on the unscaled one, then HiGHS
+        through cvxpy (a simplex vertex, where an interior point's residuals are spread over
+        nodes of very different sizes), then the shared exact fallbacks.
+        """
+        import cvxpy as cp
+
+        solver = str(options.get("solver", "CLARABEL")).upper()
+
+        def attempt(scale: bool, opts: dict[str, Any]) -> Any:
+            def run() -> Solution:
+                if opts.get("solver") == "HIGHS":
+                    from otmodel.backends.highs import new_highs
+
+                    new_highs()  # HiGHS's banner, printed once per process, goes to the null device
+                timer = Timer()
+                with timer("build"):
+                    model = CvxpyModel(problem, scale=scale)
+                return self._solve_model(model, timer, **dict(opts))
+
+            return run
+
+        attempts = [(f"scaled, {solver}", attempt(True, options))]
+        if choose_scales(problem) != (1.0, 1.0):
+            attempts.append((f"unscaled, {solver}", attempt(False, options)))
+        if solver != "HIGHS" and "HIGHS" in cp.installed_solvers():
+            fallback = {k: v for k, v in options.items() if k in ("time_limit", "verbose")}
+            attempts.append(("scaled, HIGHS", attempt(True, {**fallback, "solver": "HIGHS"})))
+        return solve_checked(problem, attempts, self.name)
 
     def _solve_model(self, model: CvxpyModel, timer: Timer, **options: Any) -> Solution:
         import cvxpy as cp
 
-        solver = str(options.pop("solver", "CLARABEL")).upper()
-        tol = float(options.pop("tol", 1e-9))
-        time_limit = options.pop("time_limit", None)
-        verbose = bool(options.pop("verbose", False))
-        extra = dict(options.pop("solver_options", {}) or {})
-        if options:
-            raise UnsupportedError(f"cvxpy backend: unknown option(s) {sorted(options)}")
+        solver, tol, time_limit, verbose, extra = _parse_options(options)
         if solver not in cp.installed_solvers():
             raise UnsupportedError(
                 f"cvxpy backend: solver {solver!r} is not installed; installed: {', '.join(cp.installed_solvers())}"
@@ -183,6 +282,11 @@ class CvxpyBackend:
             return no_point_solution(
                 problem, Status.NUMERICAL_ERROR, PointStatus.NO_POINT, self.name, solver, timer.done(), str(exc)
             )
+        except (TypeError, ValueError) as exc:
+            if not extra:
+                raise
+            # the solver's own check of what solver_options passed it (name or type of a setting)
+            raise InvalidDataError(f"cvxpy backend: solver_options refused by {solver}: {exc}") from None
         timings = timer.done()
         st = model.cvx.status
         solver_name = f"cvxpy {cp.__version__} / {solver}"

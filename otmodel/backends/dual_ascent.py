@@ -76,8 +76,9 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 
+from otmodel.backends._certificates import find_infeasible_cut, verify_infeasibility_certificate
 from otmodel.backends._loop import Diminishing, LoopState, as_step_size, iterate
-from otmodel.backends.base import Timer
+from otmodel.backends.base import Timer, no_point_solution
 from otmodel.errors import InvalidDataError, UnsupportedError
 from otmodel.model.costs import ArcCosts
 from otmodel.model.demand import Euclidean, Manhattan, SquaredEuclidean, block_rows
@@ -646,6 +647,24 @@ class DualAscentBackend:
             raise UnsupportedError(f"dual-ascent backend: unknown option(s) {sorted(options)}")
 
         timer = Timer()
+        with timer("feasibility"):
+            # On an infeasible problem the dual (4) is unbounded above and the ascent would run to
+            # max_iter without saying why; the cut check the exact backends use settles it first
+            # (one max-flow over aggregated demand; measured on synthetic(200): 0.15 s, against
+            # 3.0 s for the default 300 iterations) and returns the certificate it verified.
+            cut = find_infeasible_cut(problem)
+            proven = cut is not None and verify_infeasibility_certificate(problem, cut)
+        if proven:
+            return no_point_solution(
+                problem,
+                Status.INFEASIBLE,
+                PointStatus.CERTIFICATE,
+                self.name,
+                "cut check (max-flow) before iterating",
+                timer.done(),
+                "infeasible: a node set whose net supply exceeds what its cut can carry (verified)",
+                cut,
+            )
         with timer("build"):
             oracle = _Oracle(problem, chunk, precompute, prune, samples, seed)
             x0 = np.zeros(problem.n_nodes) if psi0 is None else _psi(problem, psi0)

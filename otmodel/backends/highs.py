@@ -21,6 +21,14 @@ time_limit : float
     Seconds (default: none).
 verbose : bool
     Print HiGHS's log.
+
+Verification
+------------
+Every point HiGHS calls optimal is verified node by node before it is reported OPTIMAL
+(:func:`~otmodel.backends._standard.solve_checked`): the scaled model first, then the unscaled one,
+then the dual simplex at tight tolerances, then an exact network-flow solve; NUMERICAL_ERROR, with
+the failing node in ``info["failing_node"]``, when none passes. ``info["attempt"]`` says which
+answer was kept, ``info["check"]`` the verdict.
 """
 
 from __future__ import annotations
@@ -28,12 +36,21 @@ from __future__ import annotations
 import math
 import os
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
 from otmodel.backends._outer import initial_cut_points, oa_gap, polish_qp, tangent
-from otmodel.backends._standard import StandardForm, build_standard_form, redundant_rows
+from otmodel.backends._standard import (
+    StandardForm,
+    build_standard_form,
+    choose_scales,
+    redundant_rows,
+    solve_checked,
+)
 from otmodel.backends.base import Timer, no_point_solution
 from otmodel.model.problems import FlowProblem
 from otmodel.results import PointStatus, Solution, Status
@@ -46,32 +63,85 @@ def new_highs(verbose: bool = False) -> Any:
 
     Since HiGHS 1.16 the C++ constructor writes its banner ("Running HiGHS ...") straight to file
     descriptor 1, once per process and before any option can be set; unless ``verbose``, the
-    descriptor is pointed at the null device for the duration of the constructor so that a user's
-    terminal shows otmodel's output only.
+    descriptor is pointed at the null device around the constructor so that a user's terminal
+    shows otmodel's output only. The redirection is process-wide, so it is shared between threads
+    (:func:`_fd1_silenced`): with any number of threads constructing at once, fd 1 is restored
+    exactly once, when the last of them is done, and never left at the null device. Since the
+    banner comes once per process (tests/test_threads.py checks it), fd 1 is redirected only until
+    one silenced constructor has returned: afterwards no thread's output can be swallowed.
     """
     import highspy
 
-    if verbose:
+    global _banner_done
+    if verbose or _banner_done:
         h = highspy.Highs()
     else:
-        sys.stdout.flush()
-        try:
-            saved = os.dup(1)
-        except OSError:  # no file descriptor 1 (embedded interpreters): nothing to silence
-            saved = None
-        if saved is None:
+        with _fd1_silenced():
             h = highspy.Highs()
-        else:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            try:
-                os.dup2(devnull, 1)
-                h = highspy.Highs()
-            finally:
-                os.dup2(saved, 1)
-                os.close(saved)
-                os.close(devnull)
+        _banner_done = True
     h.setOptionValue("output_flag", bool(verbose))
     return h
+
+
+# fd 1 is one per process: the redirection of new_highs is reference-counted under a lock, so that
+# threads constructing at once share one redirection (a lock around each dup2 pair alone is not
+# enough: thread B would save A's /dev/null as "the original" and restore it last).
+_FD1_LOCK = threading.Lock()
+_fd1_users = 0
+_fd1_saved: int | None = None
+_banner_done = False
+
+
+@contextmanager
+def _fd1_silenced() -> Iterator[None]:
+    """Point file descriptor 1 at the null device while any thread is inside this block."""
+    global _fd1_users, _fd1_saved
+    with _FD1_LOCK:
+        if _fd1_users == 0:
+            try:  # what Python buffered before goes where it was meant to
+                if sys.stdout is not None:
+                    sys.stdout.flush()
+            except (OSError, ValueError):  # a closed or broken stdout: nothing to keep
+                pass
+            try:
+                saved: int | None = os.dup(1)
+            except OSError:  # no file descriptor 1 (embedded interpreters): nothing to silence
+                saved = None
+            if saved is not None:
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                try:
+                    os.dup2(devnull, 1)
+                finally:
+                    os.close(devnull)
+            _fd1_saved = saved
+        _fd1_users += 1
+    try:
+        yield
+    finally:
+        with _FD1_LOCK:
+            _fd1_users -= 1
+            if _fd1_users == 0 and _fd1_saved is not None:
+                os.dup2(_fd1_saved, 1)
+                os.close(_fd1_saved)
+                _fd1_saved = None
+
+
+def _parse_options(options: dict[str, Any]) -> tuple[str, float, int, float | None, bool]:
+    """``(method, tol, max_rounds, time_limit, verbose)`` from ``options``, checked (module docstring).
+
+    The one place where this backend reads its options: a name it does not take is an
+    ``UnsupportedError`` listing those it does, a bad value an ``InvalidDataError`` naming the option.
+    """
+    from otmodel.backends import _options as check
+
+    check.refuse_unknown("highs", options, ("method", "tol", "max_rounds", "time_limit", "verbose"))
+    method = check.choice("highs", "method", options.get("method", "ipm"), ("ipm", "simplex", "pdlp"))
+    tol = check.number("highs", "tol", options.get("tol", 1e-9), 0.0, strict=True)
+    max_rounds = check.integer("highs", "max_rounds", options.get("max_rounds", 200), 0)
+    limit = options.get("time_limit")
+    time_limit = None if limit is None else check.number("highs", "time_limit", limit, 0.0, strict=True, finite=False)
+    verbose = check.flag("highs", "verbose", options.get("verbose", False))
+    return method, tol, max_rounds, time_limit, verbose
 
 
 def highs_lp(
@@ -154,25 +224,37 @@ class HighsBackend:
         return None
 
     def solve(self, problem: FlowProblem, **options: Any) -> Solution:
+        method, tol, max_rounds, time_limit, verbose = _parse_options(options)
+
+        def attempt(scale: bool, how: str, tight: bool = False) -> Any:
+            return lambda: self._solve_once(
+                problem, how, tol, max_rounds, time_limit, verbose, scale=scale, tight=tight
+            )
+
+        # The scaled model first (choose_scales), then the unscaled one, then the dual simplex at
+        # tight tolerances: each answer must pass the node-by-node check (solve_checked)
+        attempts = [(f"scaled, {method}", attempt(True, method))]
+        if choose_scales(problem) != (1.0, 1.0):
+            attempts.append((f"unscaled, {method}", attempt(False, method)))
+        attempts.append(("unscaled, simplex, tight tolerances", attempt(False, "simplex", tight=True)))
+        return solve_checked(problem, attempts, self.name)
+
+    def _solve_once(
+        self,
+        problem: FlowProblem,
+        method: str,
+        tol: float,
+        max_rounds: int,
+        time_limit: Any,
+        verbose: bool,
+        scale: bool = True,
+        tight: bool = False,
+    ) -> Solution:
         import highspy
-
-        method = str(options.pop("method", "ipm"))
-        tol = float(options.pop("tol", 1e-9))
-        max_rounds = int(options.pop("max_rounds", 200))
-        time_limit = options.pop("time_limit", None)
-        verbose = bool(options.pop("verbose", False))
-        if options:
-            from otmodel.errors import UnsupportedError
-
-            raise UnsupportedError(f"highs backend: unknown option(s) {sorted(options)}")
-        if method not in ("ipm", "simplex", "pdlp"):
-            from otmodel.errors import UnsupportedError
-
-            raise UnsupportedError(f"highs backend: method must be 'ipm', 'simplex' or 'pdlp', got {method!r}")
 
         timer = Timer()
         with timer("build"):
-            sf = build_standard_form(problem)
+            sf = build_standard_form(problem, scale=scale)
             drop = redundant_rows(sf)
             keep = np.ones(sf.n_rows, dtype=bool)
             keep[drop] = False
@@ -180,6 +262,12 @@ class HighsBackend:
             rhs = sf.rhs[keep]
             h = new_highs(bool(verbose))
             h.setOptionValue("solver", method)
+            if tight:
+                # as tight as the data's own round-off allows: 1e-10, or 16 ulps of the largest value
+                big = np.abs(np.concatenate([rhs, sf.lb[np.isfinite(sf.lb)], sf.ub[np.isfinite(sf.ub)]]))
+                ftol = min(1e-7, max(1e-10, 16 * float(np.spacing(big.max() if big.size else 1.0))))
+                h.setOptionValue("primal_feasibility_tolerance", ftol)
+                h.setOptionValue("dual_feasibility_tolerance", 1e-10)
             if time_limit is not None:
                 h.setOptionValue("time_limit", float(time_limit))
             h.passModel(highs_lp(sf.c, A, sf.lb, sf.ub, rhs, rhs))

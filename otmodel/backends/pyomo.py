@@ -83,6 +83,15 @@ time_limit : float
     Seconds for the whole solve; each HiGHS run gets what remains of it (default: none).
 verbose : bool
     Print HiGHS's log.
+
+Verification
+------------
+Every point HiGHS calls optimal is verified node by node before it is reported OPTIMAL:
+:meth:`PyomoBackend.solve` tries the scaled model, then the unscaled one, then (linear flow
+problems) a HiGHS simplex vertex and an exact network-flow solve
+(:func:`~otmodel.backends._standard.solve_checked`); :meth:`PyomoModel.solve`, on a model a user
+may have changed, reports a point that fails as NUMERICAL_ERROR. The failing node is named in
+``info["failing_node"]``; ``info["check"]`` holds the verdict.
 """
 
 from __future__ import annotations
@@ -90,6 +99,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import operator
+import threading
 import time
 from dataclasses import dataclass
 from functools import cache
@@ -100,7 +110,14 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from otmodel.backends._outer import initial_cut_points, oa_gap, polish_qp, tangent
-from otmodel.backends._standard import StandardForm, build_standard_form, redundant_rows
+from otmodel.backends._standard import (
+    StandardForm,
+    build_standard_form,
+    checked_solution,
+    choose_scales,
+    redundant_rows,
+    solve_checked,
+)
 from otmodel.backends.base import no_point_solution
 from otmodel.errors import UnsupportedError
 from otmodel.model.problems import FlowProblem, SpatialFlowProblem
@@ -123,19 +140,17 @@ class _Options:
 
 
 def _parse_options(options: dict[str, Any]) -> _Options:
-    opts = dict(options)
-    method = str(opts.pop("method", "ipm"))
-    tol = float(opts.pop("tol", 1e-9))
-    max_rounds = int(opts.pop("max_rounds", 200))
-    time_limit = opts.pop("time_limit", None)
-    verbose = bool(opts.pop("verbose", False))
-    if opts:
-        raise UnsupportedError(f"pyomo backend: unknown option(s) {sorted(opts)}")
-    if method not in _METHODS:
-        raise UnsupportedError(f"pyomo backend: method must be 'ipm', 'simplex' or 'pdlp', got {method!r}")
-    if not tol > 0:
-        raise UnsupportedError(f"pyomo backend: tol must be > 0, got {tol}")
-    return _Options(method, tol, max_rounds, None if time_limit is None else float(time_limit), verbose)
+    """The options, checked: the one place where this backend reads them (module docstring)."""
+    from otmodel.backends import _options as check
+
+    check.refuse_unknown("pyomo", options, tuple(f.name for f in dataclasses.fields(_Options)))
+    method = check.choice("pyomo", "method", options.get("method", "ipm"), _METHODS)
+    tol = check.number("pyomo", "tol", options.get("tol", 1e-9), 0.0, strict=True)
+    max_rounds = check.integer("pyomo", "max_rounds", options.get("max_rounds", 200), 0)
+    limit = options.get("time_limit")
+    time_limit = None if limit is None else check.number("pyomo", "time_limit", limit, 0.0, strict=True, finite=False)
+    verbose = check.flag("pyomo", "verbose", options.get("verbose", False))
+    return _Options(method, tol, max_rounds, time_limit, verbose)
 
 
 # ------------------------------------------------------------------------------------ solver
@@ -236,21 +251,34 @@ def _anchor(sf: StandardForm, y: NDArray[np.float64], dropped: NDArray[np.intp])
 
 
 # ------------------------------------------------------------------------------------ model
-def to_pyomo(problem: FlowProblem) -> PyomoModel:
-    """``problem`` as a :class:`PyomoModel` (see the module docstring for its components)."""
+def to_pyomo(problem: FlowProblem, scale: bool = True) -> PyomoModel:
+    """``problem`` as a :class:`PyomoModel` (see the module docstring for its components).
+
+    ``scale=False`` builds the model in problem units (``kappa = sigma = 1``).
+    """
     if not isinstance(problem, FlowProblem):
         raise UnsupportedError(f"to_pyomo expects an otmodel problem, got {type(problem).__name__}")
     from pyomo.common.gc_manager import PauseGC
 
     t0 = time.perf_counter()
-    sf = build_standard_form(problem)
+    sf = build_standard_form(problem, scale=scale)
     drop = redundant_rows(sf)
     # Building creates ~10 objects per variable, none of them garbage: the cyclic garbage
     # collector's passes over them cost more than the build itself (measured at 200 x 200:
     # 0.97 s with it, 0.37 s without). Pyomo's own writers pause it the same way.
-    with PauseGC():
+    with PYOMO_LOCK, PauseGC():  # PauseGC switches the process-wide collector (see PYOMO_LOCK)
         model = _build_model(sf, drop)
     return PyomoModel(problem, sf, drop, model, time.perf_counter() - t0)
+
+
+#: Serializes everything otmodel does in Pyomo, across threads. Pyomo is not thread-safe where
+#: otmodel uses it: its solver interfaces capture output by swapping ``sys.stdout``/``sys.stderr``
+#: and file descriptors 1 and 2 process-wide (``capture_output``), and ``PauseGC`` switches the
+#: garbage collector for the whole process. Four threads solving at once deadlocked, or lost
+#: stdout with "Deadlock closing capture_output" (issue 10, T2); under this lock they solve one
+#: at a time and give the answers a lone thread gives (tests/test_threads.py). Re-entrant, so a
+#: user's code holding it can call :meth:`PyomoModel.solve`.
+PYOMO_LOCK = threading.RLock()
 
 
 def _bound(v: float) -> float | None:
@@ -433,9 +461,27 @@ class PyomoModel:
         """Solve the model (with any constraints added to it) by HiGHS through Pyomo.
 
         Options as :class:`PyomoBackend`. The returned :class:`~otmodel.results.Solution` is in
-        problem units; its objective is that of the problem (2a) at the returned point.
+        problem units; its objective is that of the problem (2a) at the returned point. A point
+        HiGHS calls optimal is verified node by node
+        (:func:`~otmodel.backends._standard.check_point`); one that fails is returned as
+        NUMERICAL_ERROR with the node named in ``info["failing_node"]`` (the backend's
+        :meth:`PyomoBackend.solve` falls back instead).
         """
+        sol, verdict = checked_solution(self._solve(**options), model_changed=self.is_modified())
+        if verdict is None or verdict.ok:
+            return sol
+        info = {**sol.info, "failing_node": verdict.worst}
+        return dataclasses.replace(
+            sol, status=Status.NUMERICAL_ERROR, point_status=PointStatus.INFEASIBLE_POINT,
+            message=f"{sol.message}; {verdict.describe()}", info=info,
+        )
+
+    def _solve(self, **options: Any) -> Solution:
         opts = _parse_options(options)
+        with PYOMO_LOCK:  # one Pyomo solve at a time in the process (see PYOMO_LOCK)
+            return self._solve_locked(opts)
+
+    def _solve_locked(self, opts: _Options) -> Solution:
         import pyomo
         import pyomo.environ as pyo  # noqa: F401  (registers Pyomo's components)
         from pyomo.common.gc_manager import PauseGC
@@ -613,5 +659,16 @@ class PyomoBackend:
         return None
 
     def solve(self, problem: FlowProblem, **options: Any) -> Solution:
+        """Solve, verify node by node, fall back (:func:`~otmodel.backends._standard.solve_checked`).
+
+        Attempts: the scaled model, then the unscaled one, then the shared exact fallbacks.
+        """
         _parse_options(options)  # reject bad options before building anything
-        return to_pyomo(problem).solve(**options)
+
+        def attempt(scale: bool) -> Any:
+            return lambda: to_pyomo(problem, scale=scale)._solve(**options)
+
+        attempts = [("scaled", attempt(True))]
+        if choose_scales(problem) != (1.0, 1.0):
+            attempts.append(("unscaled", attempt(False)))
+        return solve_checked(problem, attempts, self.name)

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +47,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.sparse.csgraph import shortest_path
 
 from otmodel.errors import DuplicateNodeError, InvalidDataError, UnbalancedError, UnreachableError
+from otmodel.model import values
 
 __all__ = [
     "AttractionProblem",
@@ -98,6 +99,16 @@ class Schedule:
     first: float | None = None
     func: Callable[[int], float] | None = None
 
+    def __post_init__(self) -> None:
+        if self.law not in _LAWS:
+            raise InvalidDataError(f"unknown schedule law {self.law!r}; use one of {', '.join(_LAWS)}")
+        object.__setattr__(self, "c", values.finite(self.c, "schedule constant c"))
+        object.__setattr__(self, "start", values.finite(self.start, "schedule start"))
+        if self.first is not None:
+            object.__setattr__(self, "first", values.finite(self.first, "schedule first value"))
+        if self.law == "callable" and not callable(self.func):
+            raise InvalidDataError(f"a 'callable' schedule needs a function of t, got {self.func!r}")
+
     def value(self, t: int) -> float:
         if t == 0 and self.first is not None:
             return float(self.first)
@@ -105,11 +116,11 @@ class Schedule:
         if self.law == "constant":
             return float(self.c)
         if self.law == "1/t":
-            return 1.0 / s
+            return 1.0 / s if s != 0 else math.inf
         if self.law == "1/ln t":
             return 1.0 / math.log(s) if s > 1 else math.inf
         if self.law == "callable" and self.func is not None:
-            return float(self.func(t))
+            return values.number(self.func(t), f"schedule {getattr(self.func, '__name__', 'callable')}({t})")
         raise InvalidDataError(f"unknown schedule law {self.law!r}")
 
     def __call__(self, t: int) -> float:
@@ -126,22 +137,24 @@ class Schedule:
 
     def with_first(self, first: float) -> Schedule:
         """The same law with the first step's value overridden."""
-        return Schedule(self.law, self.c, self.start, float(first), self.func)
+        return Schedule(self.law, self.c, self.start, first, self.func)
 
 
+_LAWS = ("constant", "1/t", "1/ln t", "callable")
 ScheduleLike = float | int | str | Callable[[int], float] | Schedule
 
 
 def as_schedule(x: ScheduleLike, name: str, start: float = 1.0, first: float | None = None) -> Schedule:
     """A :class:`Schedule` from a number, a law name (``"1/t"``, ``"1/ln t"``) or a callable of ``t``."""
+    start = values.finite(start, "schedule_start")
+    if first is not None:
+        first = values.finite(first, f"{name}_first")
     if isinstance(x, Schedule):
         return x if first is None else x.with_first(first)
-    if isinstance(x, bool):
+    if isinstance(x, (bool, np.bool_)):
         raise InvalidDataError(f"{name} must be a number, '1/t', '1/ln t' or a callable, got {x!r}")
     if isinstance(x, (int, float, np.floating, np.integer)):
-        if not math.isfinite(float(x)):
-            raise InvalidDataError(f"{name} must be finite, got {x!r}")
-        return Schedule("constant", float(x), start, first)
+        return Schedule("constant", values.finite(x, name), start, first)
     if isinstance(x, str):
         key = x.replace(" ", "").lower()
         law = {"1/t": "1/t", "1/lnt": "1/ln t", "1/log(t)": "1/ln t", "1/ln(t)": "1/ln t"}.get(key)
@@ -156,10 +169,10 @@ def as_schedule(x: ScheduleLike, name: str, start: float = 1.0, first: float | N
 # ------------------------------------------------------------------------------------ helpers
 def _square(x: Any, n: int, what: str, names: Sequence[str], allow_inf: bool) -> sp.csr_matrix | NDArray[np.float64]:
     if sp.issparse(x):
-        m = sp.csr_matrix(x, dtype=float)
+        m = _sparse(x, what)
         vals = m.data
     else:
-        m = np.asarray(x, dtype=float)
+        m = values.float_array(x, what)
         vals = m.reshape(-1)
     if m.shape != (n, n):
         raise InvalidDataError(f"{what} has shape {m.shape}, expected ({n}, {n})")
@@ -177,11 +190,15 @@ def _square(x: Any, n: int, what: str, names: Sequence[str], allow_inf: bool) ->
     return m
 
 
+def _sparse(x: Any, what: str) -> sp.csr_matrix:
+    """A scipy sparse matrix as a float CSR matrix, its stored values checked like any array."""
+    coo = sp.coo_matrix(x)
+    data = values.float_array(coo.data, what)
+    return sp.csr_matrix((data, (coo.row, coo.col)), shape=coo.shape)
+
+
 def _vector(x: ArrayLike, n: int, what: str, names: Sequence[str], allow_inf: bool = False) -> NDArray[np.float64]:
-    try:
-        v = np.asarray(x, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise InvalidDataError(f"{what} is not a numeric vector: {exc}") from None
+    v = values.float_array(x, what)
     if v.ndim != 1 or v.shape[0] != n:
         raise InvalidDataError(f"{what} has shape {v.shape}, expected ({n},) (one value per node)")
     bad = np.isnan(v) | (v < 0) | (np.isinf(v) & (not allow_inf))
@@ -312,14 +329,22 @@ class AttractionProblem:
         mass_tol: float = 1e-9,
         name: str = "",
     ) -> None:
-        W = sp.csr_matrix(weights, dtype=float) if sp.issparse(weights) else np.asarray(weights, dtype=float)
+        W = _sparse(weights, "weights") if sp.issparse(weights) else values.float_array(weights, "weights")
         if W.ndim != 2 or W.shape[0] != W.shape[1]:
             raise InvalidDataError(f"weights has shape {W.shape}, expected a square (n, n) matrix")
         n = int(W.shape[0])
         if n < 1:
             raise InvalidDataError("the graph has no node")
+        if not isinstance(name, str):
+            raise InvalidDataError(f"name must be a string, got {type(name).__name__}")
         self.name = name
-        self.node_names: tuple[str, ...] = tuple(str(s) for s in (names if names is not None else range(n)))
+        if names is not None and (
+            isinstance(names, (str, bytes, Mapping)) or not isinstance(names, (Sequence, np.ndarray))
+        ):
+            raise InvalidDataError(f"names must be a sequence of node names, got {type(names).__name__}")
+        self.node_names: tuple[str, ...] = tuple(
+            values.name(s, f"names[{k}]") for k, s in enumerate(names if names is not None else range(n))
+        )
         if len(self.node_names) != n:
             raise InvalidDataError(f"names has {len(self.node_names)} entries, expected {n}")
         if len(set(self.node_names)) != n:
@@ -327,7 +352,13 @@ class AttractionProblem:
             dup = next(s for s in self.node_names if s in seen or seen.add(s))  # type: ignore[func-returns-value]
             raise DuplicateNodeError(f"node name {dup!r} is used twice")
         nm = self.node_names
+        directed = values.flag(directed, "directed")
+        mass_tol = values.option(mass_tol, "mass_tol")
         W = _square(W, n, "weights", nm, allow_inf=False)
+        with np.errstate(over="ignore"):
+            if not math.isfinite(float(W.sum())):
+                # path lengths would overflow to inf and read as "unreachable"
+                raise InvalidDataError("weights are so large that path lengths overflow a float; scale them")
         Ws = sp.csr_matrix(W)
         Ws.setdiag(0.0)
         Ws.eliminate_zeros()
@@ -338,7 +369,7 @@ class AttractionProblem:
             w = np.concatenate([coo.data, coo.data])
             order = np.lexsort((-w, c, r))  # per pair, the smallest weight comes last and wins
             key = r[order] * n + c[order]
-            last = np.r_[key[1:] != key[:-1], True]
+            last = np.r_[key[1:] != key[:-1], True] if key.size else np.zeros(0, dtype=bool)
             Ws = sp.csr_matrix((w[order][last], (r[order][last], c[order][last])), shape=(n, n))
         self.directed = bool(directed)
         self.weights: sp.csr_matrix = Ws
@@ -376,13 +407,15 @@ class AttractionProblem:
                 self.edge_capacity = sp.csr_matrix((cap[r, c], (r, c)), shape=(n, n))
                 self._cap_pattern = sp.csr_matrix((np.ones(r.size, bool), (r, c)), shape=(n, n))
         self.storage = np.full(n, np.inf) if storage is None else _vector(storage, n, "storage", nm, allow_inf=True)
-        over = self.nu > self.storage * (1 + 1e-12) + 1e-15
+        with np.errstate(over="ignore"):  # a storage near the float limit times (1 + 1e-12) is inf
+            slack = self.storage * (1 + 1e-12) + 1e-15
+        over = self.nu > slack
         if over.any():
             k = int(np.flatnonzero(over)[0])
             raise InvalidDataError(
                 f"nu[{nm[k]!r}] = {self.nu[k]:.6g} exceeds the storage capacity {self.storage[k]:.6g} of that node"
             )
-        over = self.rho0 > self.storage * (1 + 1e-12) + 1e-15
+        over = self.rho0 > slack
         if over.any():
             k = int(np.flatnonzero(over)[0])
             raise InvalidDataError(
@@ -390,15 +423,16 @@ class AttractionProblem:
             )
         self.omega = as_schedule(omega, "omega", schedule_start, omega_first)
         self.gamma = as_schedule(gamma, "gamma", schedule_start)
-        if not (isinstance(eps, (int, float)) and math.isfinite(eps) and eps > 0):
-            raise InvalidDataError(f"eps must be a positive number, got {eps!r}")
-        self.eps = float(eps)
+        self.eps = values.finite(eps, "eps", positive=True)
         self.omega_at(0)
         self.gamma_at(0)
 
     def _distribution(self, x: ArrayLike, what: str, tol: float) -> NDArray[np.float64]:
         v = _vector(x, self.n_nodes, what, self.node_names)
-        s = float(v.sum())
+        with np.errstate(over="ignore"):
+            s = float(v.sum())
+        if not s > 0:
+            raise UnbalancedError(f"{what} has no mass (it sums to {s!r}); expected a probability vector")
         if abs(s - 1.0) > tol:
             raise UnbalancedError(f"{what} sums to {s!r}, expected 1 (a probability vector) within {tol:g}")
         v = v / s
@@ -451,13 +485,14 @@ class AttractionProblem:
         self, rho: ArrayLike, t: int = 0, omega: float | None = None, gamma: float | None = None
     ) -> AttractionStep:
         """Problem 1 at :math:`\\rho_t` = ``rho`` (step index ``t`` selects omega(t), gamma(t))."""
-        r = np.asarray(rho, dtype=float)
+        r = values.float_array(rho, "rho_t")
         if r.shape != (self.n_nodes,) or not np.isfinite(r).all() or (r < 0).any():
             raise InvalidDataError("rho_t must be a finite non-negative vector with one entry per node")
-        w = self.omega_at(t) if omega is None else float(omega)
+        t = values.integer(t, "step index t", minimum=0)
+        w = self.omega_at(t) if omega is None else values.number(omega, "omega")
         if not 0.0 <= w <= 1.0:
             raise InvalidDataError(f"omega = {w!r} must lie in [0, 1]")
-        g = self.gamma_at(t) if gamma is None else float(gamma)
+        g = self.gamma_at(t) if gamma is None else values.finite(gamma, "gamma", positive=True)
         return AttractionStep(self, r, w, g, t)
 
 
@@ -536,7 +571,8 @@ class AttractionStep:
         out: list[str] = []
         src = self.sources
         outcap = np.zeros(self.n)
-        np.add.at(outcap, j, cap)
+        with np.errstate(over="ignore"):  # capacities near the float limit add up to inf: room enough
+            np.add.at(outcap, j, cap)
         short = src[outcap[src] < self.rho[src] * (1 - 1e-12)]
         for k in short[:3]:
             out.append(
@@ -544,14 +580,17 @@ class AttractionStep:
                 f"{nm[k]!r}: capacity {outcap[k]:.6g} < mass {self.rho[k]:.6g} at step {self.t}"
             )
         incap = np.zeros(self.n)
-        np.add.at(incap, i, cap)
-        room = np.minimum(incap, p.storage)
-        if room.sum() < self.rho.sum() * (1 - 1e-12):
+        with np.errstate(over="ignore"):
+            np.add.at(incap, i, cap)
+            room = np.minimum(incap, p.storage)
+            total_room = float(room.sum())
+        if total_room < self.rho.sum() * (1 - 1e-12):
             out.append(
-                f"infeasible: the nodes reachable in one step can store at most {room.sum():.6g} "
+                f"infeasible: the nodes reachable in one step can store at most {total_room:.6g} "
                 f"(storage and edge capacities), less than the mass {self.rho.sum():.6g} at step {self.t}"
             )
-        over = np.flatnonzero(self.rho > p.storage * (1 + 1e-12))
+        with np.errstate(over="ignore"):  # a storage near the float limit times (1 + 1e-12) is inf
+            over = np.flatnonzero(self.rho > p.storage * (1 + 1e-12))
         for k in over[:3]:
             out.append(
                 f"Lemma 1 (rho_t <= storage) fails at node {nm[k]!r}: mass {self.rho[k]:.6g} > storage "

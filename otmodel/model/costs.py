@@ -30,6 +30,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from otmodel.errors import InvalidDataError, NonConvexError
+from otmodel.model import values
 
 __all__ = ["ArcCost", "Linear", "Quadratic", "ArcCosts", "as_arc_cost"]
 
@@ -44,9 +45,9 @@ class ArcCost:
     def __post_init__(self) -> None:
         for name in ("a", "b"):
             v = getattr(self, name)
-            if not isinstance(v, (int, float, np.floating, np.integer)) or not math.isfinite(float(v)):
-                raise InvalidDataError(f"arc cost coefficient {name}={v!r} must be a finite number")
-            object.__setattr__(self, name, float(v))
+            if isinstance(v, np.ndarray) or not isinstance(v, (int, float, np.floating, np.integer)):
+                raise InvalidDataError(f"arc cost coefficient {name}={values._describe(v)} must be a finite number")
+            object.__setattr__(self, name, values.finite(v, f"arc cost coefficient {name}"))
         if self.a < 0:
             raise NonConvexError(
                 f"arc cost {self.a}*p^2 + {self.b}*p is not convex: the quadratic coefficient must be >= 0"
@@ -111,8 +112,8 @@ def as_arc_cost(cost: ArcCost | float | int | None) -> ArcCost:
         return Linear(0.0)
     if isinstance(cost, ArcCost):
         return cost
-    if isinstance(cost, (int, float, np.integer, np.floating)) and not isinstance(cost, bool):
-        return Linear(float(cost))
+    if isinstance(cost, (int, float, np.integer, np.floating)) and not isinstance(cost, (bool, np.bool_)):
+        return Linear(values.finite(cost, "arc cost"))
     raise InvalidDataError(f"arc cost {cost!r} is neither a number nor an ArcCost (Linear, Quadratic)")
 
 

@@ -25,6 +25,7 @@ import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 
 from otmodel.errors import InvalidDataError, UnreachableError
+from otmodel.model import values
 
 __all__ = [
     "block_rows",
@@ -59,9 +60,7 @@ def block_rows(n_cols: int, requested: int | None = None) -> int:
     """
     if requested is None:
         return int(max(1024, min(MAX_BLOCK_ROWS, BLOCK_ENTRIES // max(1, int(n_cols)))))
-    if isinstance(requested, bool) or int(requested) < 1 or int(requested) != requested:
-        raise InvalidDataError(f"chunk={requested!r} must be a positive integer")
-    return int(requested)
+    return values.integer(requested, "chunk", minimum=1)
 
 Bounds = tuple[float, float, float, float]  # (xmin, xmax, ymin, ymax)
 
@@ -86,7 +85,10 @@ class Uniform(Density):
 
     def __call__(self, xy: NDArray[np.float64], bounds: Bounds) -> NDArray[np.float64]:
         x0, x1, y0, y1 = bounds
-        return np.full(len(xy), 1.0 / ((x1 - x0) * (y1 - y0)))
+        area = (x1 - x0) * (y1 - y0)
+        if not (math.isfinite(area) and area > 0):
+            raise InvalidDataError(f"uniform density: the box {tuple(bounds)} has area {area:g}, not a positive float")
+        return np.full(len(xy), 1.0 / area)
 
     def to_dict(self) -> dict[str, Any]:
         return {"type": "uniform"}
@@ -102,10 +104,7 @@ class Uniform(Density):
 
 
 def _pair(v: float | Sequence[float], what: str) -> tuple[float, float]:
-    try:
-        arr = np.atleast_1d(np.asarray(v, dtype=float))
-    except (TypeError, ValueError):
-        raise InvalidDataError(f"{what} must be a finite number or a pair of numbers, got {v!r}") from None
+    arr = np.atleast_1d(values.float_array(v, what))
     if arr.size == 1:
         arr = np.repeat(arr, 2)
     if arr.shape != (2,) or not np.all(np.isfinite(arr)):
@@ -126,12 +125,16 @@ class Gaussian(Density):
         self.mean = _pair(mean, f"{self.name} mean")
         self.std = _pair(std, f"{self.name} std")
         if min(self.std) <= 0:
-            raise InvalidDataError(f"{self.name} std must be positive, got {std!r}")
+            raise InvalidDataError(f"{self.name} std must be positive, got {values._describe(std)}")
+        if not 0 < 2 * math.pi * self.std[0] * self.std[1] < math.inf:
+            raise InvalidDataError(f"{self.name} std {self.std}: the normalizing constant 2 pi sx sy is not a positive float")
 
     def __call__(self, xy: NDArray[np.float64], bounds: Bounds) -> NDArray[np.float64]:
         m, s = np.asarray(self.mean), np.asarray(self.std)
-        z = (xy - m) / s
-        return np.exp(-0.5 * np.sum(z * z, axis=1)) / (2 * math.pi * s[0] * s[1])
+        # far tails (or a tiny std) overflow z*z to inf, whose exp(-inf) = 0 is the right density
+        with np.errstate(over="ignore", under="ignore"):
+            z = (xy - m) / s
+            return np.exp(-0.5 * np.sum(z * z, axis=1)) / (2 * math.pi * s[0] * s[1])
 
     def to_dict(self) -> dict[str, Any]:
         return {"type": self.name, "mean": list(self.mean), "std": _std_out(self.std)}
@@ -189,7 +192,7 @@ class Points:
     """
 
     def __init__(self, xy: ArrayLike, mass: ArrayLike) -> None:
-        pts = np.asarray(xy, dtype=float)
+        pts = values.float_array(xy, "demand points xy")
         if pts.ndim != 2 or pts.shape[1] != 2:
             raise InvalidDataError(f"demand points must have shape (N, 2), got {pts.shape}")
         n = pts.shape[0]
@@ -198,7 +201,7 @@ class Points:
         bad = np.flatnonzero(~np.all(np.isfinite(pts), axis=1))
         if bad.size:
             raise InvalidDataError(f"demand point {int(bad[0])} has non-finite coordinates {pts[bad[0]].tolist()}")
-        m = np.asarray(mass, dtype=float)
+        m = values.float_array(mass, "demand mass")
         if m.ndim == 0:
             m = np.full(n, float(m))
         m = m.reshape(-1)
@@ -210,6 +213,9 @@ class Points:
         bad = np.flatnonzero(m < 0)
         if bad.size:
             raise InvalidDataError(f"demand point {int(bad[0])}: negative mass {m[bad[0]]}")
+        with np.errstate(over="ignore"):
+            if not math.isfinite(float(m.sum())):
+                raise InvalidDataError(f"demand mass: the total mass overflows a float (largest mass {m.max():g})")
         pts.setflags(write=False)
         m.setflags(write=False)
         self.xy: NDArray[np.float64] = pts
@@ -253,6 +259,11 @@ class Grid(Points):
         total: float | None = None,
     ) -> None:
         super().__init__(xy, mass)
+        bounds, shape = self._check(bounds, shape)
+        if shape[0] * shape[1] != self.n:
+            # a grid is saved as its recipe (bounds, shape, density): points that do not match the
+            # recipe would load back as another problem
+            raise InvalidDataError(f"grid shape {shape} has {shape[0] * shape[1]} cells but {self.n} points are given")
         self.grid_bounds = bounds
         self.shape = shape
         self.density = density
@@ -260,22 +271,31 @@ class Grid(Points):
 
     @staticmethod
     def _check(bounds: Sequence[float], shape: Sequence[int]) -> tuple[Bounds, tuple[int, int]]:
-        try:
-            b = tuple(float(v) for v in bounds)
-        except (TypeError, ValueError):
-            raise InvalidDataError(f"grid bounds {bounds!r} must be 4 numbers (xmin, xmax, ymin, ymax)") from None
-        if len(b) != 4 or not all(math.isfinite(v) for v in b):
-            raise InvalidDataError(f"grid bounds {bounds!r} must be 4 finite numbers (xmin, xmax, ymin, ymax)")
+        raw_b = values.float_array(bounds, "grid bounds")
+        if raw_b.shape != (4,) or not np.all(np.isfinite(raw_b)):
+            raise InvalidDataError(
+                f"grid bounds {values._describe(bounds)} must be 4 finite numbers (xmin, xmax, ymin, ymax)"
+            )
+        b = tuple(float(v) for v in raw_b)
         if not (b[0] < b[1] and b[2] < b[3]):
             raise InvalidDataError(f"grid bounds {b} must satisfy xmin < xmax and ymin < ymax")
-        try:
-            s = tuple(int(v) for v in shape)
-        except (TypeError, ValueError):
-            raise InvalidDataError(f"grid shape {shape!r} must be 2 positive integers") from None
-        if len(s) != 2 or min(s) < 1:
-            raise InvalidDataError(f"grid shape {shape!r} must be 2 positive integers (nx, ny)")
+        if isinstance(shape, (str, bytes)) or not isinstance(shape, (Sequence, np.ndarray)) or len(shape) != 2:
+            raise InvalidDataError(f"grid shape {values._describe(shape)} must be 2 positive integers (nx, ny)")
+        # an integer check, not int(): a shape of 2.5 cells is a mistake, not 2 cells
+        s = tuple(values.integer(v, f"grid shape[{k}]", minimum=1) for k, v in enumerate(shape))
         if s[0] * s[1] > 50_000_000:
             raise InvalidDataError(f"grid shape {s} asks for {s[0] * s[1]:,} points, more than 50 million")
+        # the midpoint rule needs the cell sizes and the cell area as positive, finite floats:
+        # bounds 1e-200 apart have a cell area of 1e-400, which is 0.0 in floating point
+        width, height = b[1] - b[0], b[3] - b[2]
+        area = width * height / (s[0] * s[1])
+        if not (math.isfinite(width) and math.isfinite(height)):
+            raise InvalidDataError(f"grid bounds {b}: the width or height overflows a float")
+        if not (area > 0 and math.isfinite(area)) or area < np.finfo(float).tiny:
+            raise InvalidDataError(
+                f"grid bounds {b} with shape {s}: a cell has area {area:g}, too small for a float "
+                "(scale the coordinates)"
+            )
         return (b[0], b[1], b[2], b[3]), (s[0], s[1])
 
     @classmethod
@@ -303,23 +323,29 @@ class Grid(Points):
         if isinstance(density, Density):
             f = density(xy, b)
         elif callable(density):
-            f = np.asarray(density(xy), dtype=float).reshape(-1)
+            f = values.float_array(density(xy), "density values").reshape(-1)
         else:
             raise InvalidDataError(f"density {density!r} is neither a Density nor a callable")
         if f.shape != (xy.shape[0],):
             raise InvalidDataError(f"density returned {f.size} values for {xy.shape[0]} grid points")
         area = (b[1] - b[0]) * (b[3] - b[2]) / (nx * ny)
-        mass = f * area
-        if total is not None:
-            t = float(total)
-            if not math.isfinite(t) or t < 0:
-                raise InvalidDataError(f"grid total mass must be a finite non-negative number, got {total!r}")
-            if not np.all(np.isfinite(mass)) or np.any(mass < 0):
-                pass  # reported by Points' checks below, naming the point
-            elif mass.sum() <= 0:
-                raise InvalidDataError("density has no mass on the grid")
-            else:
-                mass = mass * (t / mass.sum())
+        t = None if total is None else values.finite(total, "grid total mass", minimum=0.0)
+        # overflow (a huge density) and NaN are reported by Points' checks below, naming the point
+        with np.errstate(over="ignore", invalid="ignore"):
+            mass = f * area
+            if t is not None and np.all(np.isfinite(mass)) and not np.any(mass < 0):
+                z = float(mass.sum())
+                if z <= 0:
+                    raise InvalidDataError("density has no mass on the grid")
+                if math.isfinite(z):
+                    mass = mass * (t / z)
+                else:  # the masses sum past the float range: divide by the largest one first
+                    mass = mass / mass.max()
+                    mass = mass * (t / float(mass.sum()))
+                if not np.all(np.isfinite(mass)):
+                    raise InvalidDataError(
+                        f"density: its mass on the grid ({z:g}) is too small to rescale to total {t:g}"
+                    )
         return cls(xy, mass, b, s, density if isinstance(density, Density) else None, total)
 
     def to_dict(self) -> dict[str, Any]:
@@ -380,6 +406,34 @@ class _PlanarCost(AssignmentCost):
     needs_positions = True
     metric = True
 
+    def bind(self, demand: Points, endpoint_names: Sequence[str], endpoint_xy: NDArray[np.float64]) -> None:
+        r"""Also check that no cost overflows a float.
+
+        A planar cost is finite at every pair by definition, so an infinite entry can only be an
+        overflow (a point at :math:`(10^{155}, 0)` has a squared distance of :math:`10^{310}`): an
+        input error naming the point, never a forbidden pair that would make the problem look
+        infeasible. The cost is at most :math:`2(2M)^2` with :math:`M` the largest coordinate, so
+        the pass over the blocks runs only when that bound is not a float.
+        """
+        super().bind(demand, endpoint_names, endpoint_xy)
+        big = max(float(np.max(np.abs(demand.xy))), float(np.max(np.abs(endpoint_xy)))) if len(endpoint_xy) else 0.0
+        with np.errstate(over="ignore"):
+            bound = 8.0 * big * big
+        if math.isfinite(bound):
+            return
+        step = block_rows(len(endpoint_names))
+        for start in range(0, demand.n, step):
+            with np.errstate(over="ignore", invalid="ignore"):
+                c = self.block(demand, endpoint_xy, start, min(demand.n, start + step))
+            bad = np.argwhere(~np.isfinite(c))
+            if bad.size:
+                k, i = int(bad[0][0]) + start, int(bad[0][1])
+                raise InvalidDataError(
+                    f"{self.name} assignment cost overflows a float between demand point {k} at "
+                    f"{demand.xy[k].tolist()} and endpoint {endpoint_names[i]!r} at {endpoint_xy[i].tolist()} "
+                    "(scale the coordinates)"
+                )
+
     def _diff(
         self, demand: Points, endpoint_xy: NDArray[np.float64], start: int, stop: int | None
     ) -> NDArray[np.float64]:
@@ -426,7 +480,7 @@ class Matrix(AssignmentCost):
     name = "matrix"
 
     def __init__(self, C: ArrayLike) -> None:
-        c = np.asarray(C, dtype=float)
+        c = values.float_array(C, "assignment cost matrix")
         if c.ndim != 2:
             raise InvalidDataError(f"assignment cost matrix must be 2-D (points x endpoints), got shape {c.shape}")
         bad = np.argwhere(np.isnan(c) | (c == -np.inf))
@@ -497,28 +551,54 @@ class Geodesic(AssignmentCost):
         directed: bool = False,
     ) -> None:
         labels: dict[Any, int] | None = None
+        directed = values.flag(directed, "geodesic directed")
         if sp.issparse(graph):
-            g = sp.csr_matrix(graph, dtype=float)
+            coo = sp.coo_matrix(graph)
+            data = values.float_array(coo.data, "geodesic graph weights")
+            g = sp.csr_matrix((data, (coo.row, coo.col)), shape=coo.shape)
         elif hasattr(graph, "nodes") and hasattr(graph, "edges"):
             import networkx as nx
 
             order = list(graph.nodes())
             labels = {v: k for k, v in enumerate(order)}
-            g = sp.csr_matrix(nx.to_scipy_sparse_array(graph, nodelist=order, weight="weight", dtype=float))
+            try:
+                adj = nx.to_scipy_sparse_array(graph, nodelist=order, weight="weight", dtype=float)
+            except (TypeError, ValueError, OverflowError):
+                raise InvalidDataError("geodesic graph: an edge 'weight' is not a number") from None
+            g = sp.csr_matrix(adj)
             directed = directed or graph.is_directed()
         else:
-            g = sp.csr_matrix(np.asarray(graph, dtype=float))
-        if g.shape[0] != g.shape[1]:
-            raise InvalidDataError(f"geodesic graph adjacency must be square, got {g.shape}")
+            dense = values.float_array(graph, "geodesic graph adjacency")
+            if dense.ndim != 2:
+                raise InvalidDataError(f"geodesic graph adjacency must be a square matrix, got shape {dense.shape}")
+            g = sp.csr_matrix(dense)
+        if g.shape[0] != g.shape[1] or g.shape[0] == 0:
+            raise InvalidDataError(f"geodesic graph adjacency must be a non-empty square matrix, got {g.shape}")
         if not np.all(np.isfinite(g.data)) or np.any(g.data < 0):
             raise InvalidDataError("geodesic graph weights must be finite and non-negative")
+        with np.errstate(over="ignore"):
+            if not math.isfinite(float(g.data.sum())):
+                # a path length could overflow to inf, which would read as "unreachable"
+                raise InvalidDataError("geodesic graph weights are so large that path lengths overflow a float")
+        if isinstance(point_nodes, (str, bytes, Mapping)) or not isinstance(point_nodes, (Sequence, np.ndarray)):
+            raise InvalidDataError(
+                f"point_nodes must be a sequence of graph nodes, got {type(point_nodes).__name__}"
+            )
+        if not isinstance(endpoint_nodes, Mapping):
+            raise InvalidDataError(
+                f"endpoint_nodes must be a mapping endpoint name -> graph node, got {type(endpoint_nodes).__name__}"
+            )
 
         def resolve(v: Any, what: str) -> int:
             if labels is not None:
-                if v not in labels:
-                    raise InvalidDataError(f"{what}: {v!r} is not a node of the geodesic graph")
+                try:
+                    known = v in labels
+                except TypeError:  # an unhashable label
+                    known = False
+                if not known:
+                    raise InvalidDataError(f"{what}: {values._describe(v)} is not a node of the geodesic graph")
                 return labels[v]
-            k = int(v)
+            k = values.integer(v, f"{what} (a graph node index)")
             if not 0 <= k < g.shape[0]:
                 raise InvalidDataError(f"{what}: node {k} out of range 0..{g.shape[0] - 1}")
             return k

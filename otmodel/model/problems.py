@@ -44,6 +44,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from otmodel.errors import InvalidDataError, UnbalancedError, UnreachableError
+from otmodel.model import values
 from otmodel.model.costs import ArcCosts
 from otmodel.model.demand import AssignmentCost, Points
 from otmodel.model.network import Network
@@ -79,8 +80,9 @@ class FlowProblem:
         if network.n_nodes == 0:
             raise InvalidDataError("the network has no nodes")
         self.network = network.copy()
-        self.name = name
-        self.balance_rtol = float(balance_rtol)
+        self.name = _problem_name(name)
+        # a NaN tolerance would make every balance check pass (NaN comparisons are false)
+        self.balance_rtol = values.option(balance_rtol, "balance_rtol")
         self.node_names: list[str] = self.network.node_names
         self.arc_names: list[str] = self.network.arc_names
         self.supply = _frozen(self.network.supply)
@@ -98,9 +100,16 @@ class FlowProblem:
         return 0.0
 
     def _check_balance(self) -> None:
-        total_supply = float(self.supply.sum())
+        with np.errstate(over="ignore"):
+            total_supply = float(self.supply.sum())
+            scale = max(1.0, float(np.abs(self.supply).sum()))
+        if not math.isfinite(scale):
+            raise InvalidDataError(
+                f"the supplies add up past the float range (largest |supply| {np.abs(self.supply).max():g}): "
+                "scale the masses"
+            )
         demand = self._demand_total()
-        scale = max(1.0, float(np.abs(self.supply).sum()), demand)
+        scale = max(scale, demand)
         if abs(total_supply - demand) > self.balance_rtol * scale:
             target = f"total demand mu(X) = {demand:.12g}" if self.kind == "spatial" else "zero"
             raise UnbalancedError(
@@ -252,6 +261,15 @@ class SpatialFlowProblem(FlowProblem):
             f"SpatialFlowProblem({self.n_nodes} nodes, {self.n_arcs} arcs, {self.n_endpoints} endpoints, "
             f"{self.n_points} demand points, {self.assignment_cost.name} assignment cost, {lin} arc costs)"
         )
+
+
+def _problem_name(name: Any) -> str:
+    """A problem's name: any text a model file can hold (the empty string means no name)."""
+    if isinstance(name, str) and name == "":
+        return ""
+    if not isinstance(name, str):
+        raise InvalidDataError(f"problem name must be a string, got {type(name).__name__}")
+    return values.name(name, "problem name")
 
 
 def assignment_cost_of(problem: SpatialFlowProblem, assignment: Any, chunk: int = 65536) -> float:

@@ -61,6 +61,7 @@ from otmodel.errors import InvalidBoundsError, InvalidDataError, UnbalancedError
 from otmodel.model.costs import Linear, Quadratic
 from otmodel.model.network import Network, number
 from otmodel.model.problems import BALANCE_RTOL, FlowProblem
+from otmodel.model.values import float_array, option
 
 __all__ = ["GraphTransportProblem", "SPLITS", "GAMMA_SCALINGS"]
 
@@ -85,7 +86,10 @@ def _edges(graph: Any, order: Sequence[Any] | None = None) -> tuple[list[Any], l
         ) from None
     nodes: dict[Any, None] = {}
     if order is not None:
-        for v in order:
+        if isinstance(order, (str, bytes, Mapping)) or not isinstance(order, (Sequence, np.ndarray)):
+            raise InvalidDataError(f"nodes must be a sequence of node labels, got {type(order).__name__}")
+        for k, v in enumerate(order):
+            _hashable(v, f"nodes[{k}]")
             nodes.setdefault(v, None)
     arcs = []
     seen: set[tuple[str, str]] = set()
@@ -93,6 +97,10 @@ def _edges(graph: Any, order: Sequence[Any] | None = None) -> tuple[list[Any], l
         if not isinstance(e, (tuple, list)) or len(e) not in (2, 3):
             raise InvalidDataError(f"edge list item {k} = {e!r} is not a (tail, head) or (tail, head, attrs) tuple")
         u, v = e[0], e[1]
+        _hashable(u, f"edge list item {k}: tail")
+        _hashable(v, f"edge list item {k}: head")
+        if len(e) == 3 and not isinstance(e[2], Mapping):
+            raise InvalidDataError(f"edge list item {k}: attributes {e[2]!r} must be a mapping (e.g. {{'cost': 1}})")
         attrs = dict(e[2]) if len(e) == 3 else {}
         if (str(u), str(v)) in seen:
             raise InvalidDataError(f"edge list item {k}: arc {u}->{v} is given twice")
@@ -103,6 +111,13 @@ def _edges(graph: Any, order: Sequence[Any] | None = None) -> tuple[list[Any], l
         nodes.setdefault(v, None)
         arcs.append((u, v, attrs))
     return list(nodes), arcs
+
+
+def _hashable(v: Any, what: str) -> None:
+    try:
+        hash(v)
+    except TypeError:
+        raise InvalidDataError(f"{what} = {v!r} cannot be a node label (unhashable {type(v).__name__})") from None
 
 
 def _per_node(values: Any, names: list[str], what: str, default: float | None = None) -> NDArray[np.float64]:
@@ -116,7 +131,7 @@ def _per_node(values: Any, names: list[str], what: str, default: float | None = 
                 raise UnknownNodeError(f"{what}: unknown node {key!r}")
             out[index[str(key)]] = _num(val, f"{what}[{key!r}]")
         return out
-    arr = np.asarray(values, dtype=float).reshape(-1)
+    arr = float_array(values, what).reshape(-1)
     if arr.shape != (n,):
         raise InvalidDataError(f"{what} has {arr.size} entries for {n} nodes")
     for i in np.flatnonzero(~np.isfinite(arr)):
@@ -155,7 +170,7 @@ def _per_arc(values: Any, arcs: list[tuple[Any, Any, dict[str, Any]]], attr: str
             u, v, _ = arcs[missing[0]]
             raise InvalidDataError(f"{what}: arc {u}->{v} has no value ({missing.size} arc(s) missing)")
         return out
-    arr = np.asarray(values, dtype=float).reshape(-1)
+    arr = float_array(values, what).reshape(-1)
     if arr.size == 1:
         return np.full(m, _num(arr[0], what))
     if arr.shape != (m,):
@@ -216,10 +231,12 @@ class GraphTransportProblem(FlowProblem):
     ) -> None:
         g = _num(gamma, "gamma")
         if not math.isfinite(g) or g < 0:
-            raise InvalidDataError(f"gamma = {gamma!r} must be a finite number >= 0")
-        if gamma_scaling not in GAMMA_SCALINGS:
+            raise InvalidDataError(f"gamma = {g!r} must be a finite number >= 0")
+        # NaN would make the mass check below pass whatever the masses (NaN comparisons are false)
+        balance_rtol = option(balance_rtol, "balance_rtol")
+        if not isinstance(gamma_scaling, str) or gamma_scaling not in GAMMA_SCALINGS:
             raise InvalidDataError(f"gamma_scaling = {gamma_scaling!r} must be one of {GAMMA_SCALINGS}")
-        if str(split) not in SPLITS:
+        if not isinstance(split, (str, float)) or str(split) not in SPLITS:
             raise InvalidDataError(f"split = {split!r} must be one of {SPLITS} (the paper's equation numbers)")
         raw_nodes, arcs = _edges(graph, nodes)
         names = [str(v) for v in raw_nodes]
@@ -236,7 +253,10 @@ class GraphTransportProblem(FlowProblem):
             bad = np.flatnonzero(r < 0)
             if bad.size:
                 raise InvalidDataError(f"{what} at node {names[bad[0]]!r} is {r[bad[0]]:g} < 0: masses must be >= 0")
-        t0, t1 = float(r0.sum()), float(r1.sum())
+        with np.errstate(over="ignore"):
+            t0, t1 = float(r0.sum()), float(r1.sum())
+        if not (math.isfinite(t0) and math.isfinite(t1)):
+            raise InvalidDataError(f"rho0 or rho_inf has a total mass past the float range ({t0:g}, {t1:g})")
         if abs(t0 - t1) > balance_rtol * max(1.0, t0, t1):
             raise UnbalancedError(
                 f"rho0 has total mass {t0:.12g} but rho_inf has {t1:.12g}: the two distributions must have "
@@ -265,6 +285,8 @@ class GraphTransportProblem(FlowProblem):
         self.split = str(split)
         #: centralized coefficient: objective c.pi + regularized_gamma / 2 ||pi||^2
         self.regularized_gamma = g * n if gamma_scaling == "per_agent" else g
+        if not math.isfinite(self.regularized_gamma):
+            raise InvalidDataError(f"gamma = {g:g} per agent times {n} agents overflows a float")
         #: per-agent coefficient of (3.1a) under split (2.4)
         self.agent_gamma = self.regularized_gamma / n
         net = Network()
@@ -291,9 +313,13 @@ class GraphTransportProblem(FlowProblem):
         :math:`\rho^0 = \max(\rho, 0)`, :math:`\rho^\infty = \max(-\rho, 0)`. ``rho`` must sum to zero."""
         nodes, _ = _edges(graph, kwargs.get("nodes"))
         r = _per_node(rho, [str(v) for v in nodes], "rho")
-        total = float(r.sum())
-        scale = max(1.0, float(np.abs(r).sum()))
-        if abs(total) > kwargs.get("balance_rtol", BALANCE_RTOL) * scale:
+        rtol = option(kwargs.get("balance_rtol", BALANCE_RTOL), "balance_rtol")
+        with np.errstate(over="ignore"):
+            total = float(r.sum())
+            scale = max(1.0, float(np.abs(r).sum()))
+        if not math.isfinite(scale):
+            raise InvalidDataError("rho: the masses add up past the float range; scale them")
+        if abs(total) > rtol * scale:
             raise UnbalancedError(f"rho sums to {total:.12g}, not zero: supplies and demands must balance")
         return cls(graph, np.maximum(r, 0.0), np.maximum(-r, 0.0), **kwargs)
 

@@ -24,6 +24,7 @@ relates it to the target.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +33,10 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from otmodel.attraction import AttractionFlow, StepResult
+from otmodel.errors import InvalidDataError
 from otmodel.model.attraction import AttractionProblem, total_variation
+from otmodel.results import Status
+from otmodel.validation.certificate import _tolerance
 
 __all__ = ["StepCertificate", "FlowCertificate", "certify_step", "certify_flow", "graph_w1"]
 
@@ -121,6 +125,9 @@ class StepCertificate:
 
 def certify_step(result: StepResult, exact: bool = True, tol: float = 1e-6) -> StepCertificate:
     """Recompute the residuals of (10b)-(10f) of ``result`` and (if ``exact``) the exact LP step."""
+    if not isinstance(result, StepResult):
+        raise InvalidDataError(f"certify_step: result must be a StepResult, got {type(result).__name__}")
+    tol = _tolerance(tol, "tol", "certify_step")
     step = result.step
     prob = step.problem
     P = sp.csr_matrix(result.plan)
@@ -171,7 +178,18 @@ def certify_step(result: StepResult, exact: bool = True, tol: float = 1e-6) -> S
 
 @dataclass(frozen=True)
 class FlowCertificate:
-    """Certificate of a whole flow: per-step certificates and the total cost against W1."""
+    r"""Certificate of a whole flow: per-step certificates, the chaining of the steps, the fields a
+    user reads, and the total cost against W1.
+
+    ``chain`` holds, per step t, :math:`\|\rho^{(t)}_{\text{start}} - \rho_{t}\|_1` where
+    :math:`\rho_t` is :math:`\rho_0` for t = 0 and the previous step's :math:`\rho_{t+1} = p`
+    otherwise: Algorithm 1 solves each step from where the last one ended, so a step that starts
+    elsewhere (judged against ``chain_tol``, an absolute L1 mass like ``tol``) breaks the flow even if
+    every step is right on its own. ``field_errors`` lists every reported number (``rhos``, ``tv``,
+    each step's ``transport_cost``, ``objective``, index ``t`` and ``omega``) that disagrees with
+    its recomputation from the plans and the problem's schedule, and a status CONVERGED whose final
+    distribution is not within ``eps`` of the target.
+    """
 
     steps: list[StepCertificate]
     total_cost: float
@@ -182,11 +200,19 @@ class FlowCertificate:
     eps: float
     tol: float
     info: dict[str, Any] = field(default_factory=dict)
+    chain: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    chain_tol: float = 0.0
+    field_errors: tuple[str, ...] = ()
 
     @property
     def reached(self) -> bool:
         """TV(rho_T, nu) <= eps (Algorithm 1's stopping rule, recomputed)."""
         return self.tv_final <= self.eps
+
+    @property
+    def chained(self) -> bool:
+        """Every step starts where the previous one ended (the first from rho0), within ``chain_tol``."""
+        return bool(np.all(self.chain <= self.chain_tol))
 
     @property
     def cost_consistent(self) -> bool:
@@ -195,10 +221,20 @@ class FlowCertificate:
 
     @property
     def ok(self) -> bool:
-        return all(c.ok for c in self.steps) and self.cost_consistent
+        return all(c.ok for c in self.steps) and self.cost_consistent and self.chained and not self.field_errors
 
     @property
     def verdict(self) -> str:
+        if not self.chained:
+            bad = [int(t) for t in np.flatnonzero(~(self.chain <= self.chain_tol))]
+            t = bad[0]
+            frm = "rho0" if t == 0 else f"where step {t - 1} ended"
+            return (
+                f"REJECTED: step {t} does not start from {frm} (L1 distance {self.chain[t]:.3e} > chain_tol "
+                f"{self.chain_tol:g}){'' if len(bad) == 1 else f'; also steps {bad[1:10]}'}: the steps do not chain"
+            )
+        if self.field_errors:
+            return "REJECTED: reported numbers disagree with the plans: " + "; ".join(self.field_errors[:5])
         if not self.cost_consistent:
             return "REJECTED: total cost below W1(rho0, rho_T) -- the plans are not a valid flow"
         bad = [c.t for c in self.steps if not c.ok]
@@ -213,6 +249,8 @@ class FlowCertificate:
             f"steps {len(self.steps)}, worst residual of (10b)-(10f) "
             f"{max((c.max_residual for c in self.steps), default=0.0):.2e} (tol {self.tol:g}), "
             f"mass on forbidden pairs {max((c.forbidden_mass for c in self.steps), default=0.0):.1e}",
+            f"chaining: largest L1 distance between a step's start and the previous end "
+            f"{float(np.max(self.chain, initial=0.0)):.2e} (chain_tol {self.chain_tol:g})",
             f"TV(rho_T, nu) {self.tv_final:.3e} (eps {self.eps:g})",
             f"total transport cost {self.total_cost:.6g}; W1(rho0, nu) {self.w1_target:.6g} "
             f"(ratio {self.total_cost / self.w1_target if self.w1_target > 0 else float('nan'):.4f}); "
@@ -223,6 +261,7 @@ class FlowCertificate:
                 f"step objective vs exact LP step: relative gap min {100 * min(gaps):+.3g}%, "
                 f"max {100 * max(gaps):+.3g}%"
             )
+        lines += [f"field: {e}" for e in self.field_errors]
         lines += ["", *_abridged([c.summary() for c in self.steps], keep=[not c.ok for c in self.steps])]
         return "\n".join(lines)
 
@@ -245,13 +284,95 @@ def _abridged(rows: list[str], keep: list[bool] | None = None, head: int = 8, ta
     return out
 
 
-def certify_flow(flow: AttractionFlow, exact: bool = True, tol: float = 1e-6) -> FlowCertificate:
-    """Certify every step of ``flow`` and compare its total cost with W1 on the graph."""
+def _close(reported: Any, recomputed: float, scale: float) -> bool:
+    """A reported number agrees with its recomputation: 1e-9 relative, or 1e-12 of ``scale``."""
+    try:
+        r = float(reported)
+    except (TypeError, ValueError):
+        return False
+    return math.isfinite(r) and abs(r - recomputed) <= max(1e-9 * abs(recomputed), 1e-12 * scale)
+
+
+def _flow_fields(flow: AttractionFlow, chain_tol: float) -> tuple[NDArray[np.float64], list[str]]:
+    """Per-step chaining distances and the reported fields of ``flow`` that disagree with the plans."""
+    prob = flow.problem
+    rho0 = np.asarray(prob.rho0, dtype=float)
+    mass = float(np.abs(rho0).sum())
+    chain = np.zeros(len(flow.steps))
+    errors: list[str] = []
+    prev = rho0
+    C = prob.cost
+    costs = np.asarray(sp.csr_matrix(C).data if sp.issparse(C) else C, dtype=float)
+    cscale = mass * (float(np.max(np.abs(costs[np.isfinite(costs)]), initial=0.0)) or 1.0)
+    for t, s in enumerate(flow.steps):
+        start = np.asarray(s.step.rho, dtype=float)
+        chain[t] = float(np.abs(start - prev).sum()) if start.shape == prev.shape else math.inf
+        if s.step.problem is not prob:
+            errors.append(f"step {t} was built for another problem object")
+        if s.step.t != t:
+            errors.append(f"step {t} says it is step {s.step.t}")
+        try:
+            want = prob.omega_at(t)
+        except Exception:  # a schedule outside [0, 1] is the model's error, reported there
+            want = s.step.omega
+        if not _close(s.step.omega, want, 1.0):
+            errors.append(f"step {t} uses omega {s.step.omega:.6g} where the schedule gives {want:.6g}")
+        P = sp.csr_matrix(s.plan)
+        cost1 = float(P.multiply(C).sum())
+        if not _close(s.transport_cost, cost1, cscale):
+            errors.append(f"step {t} reports transport cost {s.transport_cost!r}, its plan costs {cost1:.10g}")
+        if s.target_plan is not None:
+            obj = s.step.omega * cost1 + (1 - s.step.omega) * float(sp.csr_matrix(s.target_plan).multiply(C).sum())
+            if not _close(s.objective, obj, cscale):
+                errors.append(f"step {t} reports objective (10a) {s.objective!r}, its plans give {obj:.10g}")
+        prev = np.asarray(s.rho_next, dtype=float)
+    rhos = np.asarray(flow.rhos, dtype=float)
+    ends = [rho0] + [np.asarray(s.rho_next, dtype=float) for s in flow.steps]
+    if rhos.shape != (len(ends), rho0.size):
+        errors.append(f"rhos has shape {rhos.shape} for {len(flow.steps)} steps of {rho0.size} nodes")
+    else:
+        d = np.array([float(np.abs(r - e).sum()) for r, e in zip(rhos, ends, strict=True)])
+        if np.any(d > chain_tol):
+            k = int(np.argmax(d))
+            errors.append(
+                f"rhos[{k}] is {d[k]:.3e} (L1) away from the distribution step {k - 1} ended at"
+                if k
+                else f"rhos[0] is {d[0]:.3e} (L1) away from rho0"
+            )
+    tv = np.asarray(flow.tv, dtype=float)
+    want_tv = np.array([total_variation(e, prob.nu) for e in ends])
+    if tv.shape != want_tv.shape:
+        errors.append(f"tv has {tv.size} entries for {want_tv.size} distributions")
+    elif not np.all(np.abs(tv - want_tv) <= max(chain_tol, 1e-12 * mass)):
+        k = int(np.argmax(np.abs(tv - want_tv)))
+        errors.append(f"tv[{k}] = {tv[k]:.6g} but TV(rho_{k}, nu) = {want_tv[k]:.6g}")
+    if flow.status is Status.CONVERGED and not want_tv[-1] <= prob.eps:
+        errors.append(f"status converged, but TV(rho_T, nu) = {want_tv[-1]:.6g} > eps {prob.eps:g}")
+    return chain, errors
+
+
+def certify_flow(
+    flow: AttractionFlow, exact: bool = True, tol: float = 1e-6, *, chain_tol: float | None = None
+) -> FlowCertificate:
+    r"""Certify every step of ``flow``, that the steps chain, that its reported numbers agree with
+    its plans, and compare its total cost with W1 on the graph.
+
+    ``chain_tol`` (default ``tol``) bounds the L1 distance between each step's starting distribution
+    and the previous step's end (:math:`\rho_0` for the first): Algorithm 1 passes that very vector
+    on, so anything above round-off means the steps were not taken one after the other. The final
+    distribution is the last step's :math:`\rho_{t+1}` (not the reported ``rhos``, which are checked).
+    Wrong argument types and tolerances raise :class:`~otmodel.errors.InvalidDataError`.
+    """
+    if not isinstance(flow, AttractionFlow):
+        raise InvalidDataError(f"certify_flow: flow must be an AttractionFlow, got {type(flow).__name__}")
+    tol = _tolerance(tol, "tol", "certify_flow")
+    ctol = tol if chain_tol is None else _tolerance(chain_tol, "chain_tol", "certify_flow")
     prob = flow.problem
     certs = [certify_step(s, exact=exact, tol=tol) for s in flow.steps]
+    chain, errors = _flow_fields(flow, ctol)
     # total transport cost recomputed from the plans
     total = float(sum(float(sp.csr_matrix(s.plan).multiply(prob.cost).sum()) for s in flow.steps))
-    final = flow.rhos[-1]
+    final = np.asarray(flow.steps[-1].rho_next, dtype=float) if flow.steps else np.asarray(prob.rho0, dtype=float)
     return FlowCertificate(
         steps=certs,
         total_cost=total,
@@ -261,4 +382,7 @@ def certify_flow(flow: AttractionFlow, exact: bool = True, tol: float = 1e-6) ->
         tv_final=total_variation(final, prob.nu),
         eps=prob.eps,
         tol=tol,
+        chain=chain,
+        chain_tol=ctol,
+        field_errors=tuple(errors),
     )

@@ -1060,9 +1060,18 @@ class ConformanceReport:
     config: ConformanceConfig
 
     @property
+    def executed(self) -> int:
+        """How many cases ran (were not skipped)."""
+        return sum(1 for r in self.rows if not r.skipped)
+
+    @property
     def passed(self) -> bool:
-        """True when no case failed (skipped cases do not fail)."""
-        return all(r.passed for r in self.rows)
+        """True when at least one case ran and no case failed (skipped cases do not fail).
+
+        A run in which nothing executed -- no case selected, or every case skipped as unsupported
+        -- proves nothing about the backend and does not pass (DESIGN.md, Testing).
+        """
+        return self.executed > 0 and all(r.passed for r in self.rows)
 
     @property
     def failures(self) -> list[ConformanceResult]:
@@ -1091,6 +1100,7 @@ class ConformanceReport:
         lines.append(
             f"{len(self.rows) - n_fail - n_skip} passed, {n_fail} failed, {n_skip} skipped "
             f"of {len(self.rows)} cases: {'PASSED' if self.passed else 'FAILED'}"
+            + ("" if self.executed else " (no case ran)")
         )
         return "\n".join(lines)
 
@@ -1191,10 +1201,18 @@ def run_conformance(backend: str, config: ConformanceConfig | None = None) -> Co
 
     A case the backend declares unsupported (:class:`~otmodel.errors.UnsupportedError`) is skipped
     when ``config.allow_unsupported``; any other exception fails the case. Returns a
-    :class:`ConformanceReport`; ``report.passed`` is the verdict, ``report.summary()`` the table.
-    """
-    from otmodel.backends import solve
+    :class:`ConformanceReport`; ``report.passed`` is the verdict (false when no case ran),
+    ``report.summary()`` the table.
 
+    Raises
+    ------
+    UnsupportedError
+        ``backend`` is not a registered backend name.
+    """
+    from otmodel.backends import available, get, solve
+
+    if backend not in available():
+        get(backend)  # raises the UnsupportedError naming the backends there are (not a run of skipped cases)
     cfg = config or ConformanceConfig()
     selected: Sequence[ConformanceCase] = cfg.cases if cfg.cases is not None else cases()
     if cfg.names is not None:

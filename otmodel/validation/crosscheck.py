@@ -1,8 +1,8 @@
 r"""Agreement between two answers to the same problem, recomputed from their points.
 
 :func:`cross_check` compares two :class:`~otmodel.results.Solution` objects (typically an iterative
-backend against an exact one): the objectives (2a) recomputed from each point, the largest flow
-difference, the share of demand mass :math:`\mu` sent to the same endpoint, and the potentials up
+backend against an exact one): the feasibility of each point (node by node, each node against its
+own scale), the objectives (2a) recomputed from each point, the largest flow difference, the share of demand mass :math:`\mu` sent to the same endpoint, and the potentials up
 to an additive constant (eq. (4) is invariant under :math:`\psi + c\mathbf 1`; for LPs the potentials
 need not be unique, so they are reported, not judged).
 """
@@ -14,10 +14,22 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from otmodel.errors import InvalidDataError
 from otmodel.model.problems import FlowProblem, SpatialFlowProblem
-from otmodel.results import Solution
+from otmodel.results import PointStatus, Solution, Status
+from otmodel.validation.certificate import (
+    _plan,
+    _tolerance,
+    _vector,
+    cost_scale,
+    point_residuals,
+    reported_fields,
+)
+
+INF = math.inf
 
 __all__ = ["cross_check", "CrossCheck", "regularization_path", "RegularizationPath"]
 
@@ -30,14 +42,22 @@ class CrossCheck:
     ----------
     backend_a, backend_b : names of the two backends
     objective_a, objective_b : objectives recomputed from each point
-    objective_diff, objective_rel_diff : ``|a - b|`` and that over ``max(1, |a|, |b|)``
+    objective_diff, objective_rel_diff : ``|a - b|`` and that over ``max(|a|, |b|)`` (never over 1)
     max_flow_diff : largest ``|flow_a - flow_b|`` over arcs
     same_endpoint_share : share of demand mass whose main endpoint is the same in both (None for a
         flow problem)
     potential_spread : ``max(psi_a - psi_b) - min(psi_a - psi_b)`` (0 when the potentials differ by
         a constant)
-    agree : objective within ``atol + rtol max(1, |a|, |b|)``, flows within ``flow_tol``, and (spatial)
-        same-endpoint share at least ``min_share``
+    feasibility_a, feasibility_b : each point's largest residual of (2b)-(2d), every node, point and
+        arc relative to its own scale (:func:`~otmodel.validation.certificate.point_residuals`)
+    where_a, where_b : the item and rule of that residual, by name
+    feas_tol_a, feas_tol_b : the tolerance each point was judged against (``feas_tol`` for a point
+        that claims feasibility, ``max(feas_tol, rtol)`` for an iterate that does not)
+    agree : both points feasible within their tolerance, what each reports consistent with its point
+        (objective, cell masses, status claims: :func:`~otmodel.validation.certificate.reported_fields`),
+        objectives within
+        ``atol + rtol max(|a|, |b|)``, flows within ``flow_tol``, and (spatial) same-endpoint share at
+        least ``min_share``
     """
 
     backend_a: str
@@ -55,6 +75,13 @@ class CrossCheck:
     flow_tol: float
     min_share: float
     reasons: tuple[str, ...] = ()
+    feasibility_a: float = math.nan
+    feasibility_b: float = math.nan
+    where_a: str = ""
+    where_b: str = ""
+    feas_tol_a: float = math.nan
+    feas_tol_b: float = math.nan
+    flow_tol_rule: str = ""
 
     def __bool__(self) -> bool:
         return self.agree
@@ -65,11 +92,16 @@ class CrossCheck:
             f"cross-check {self.backend_a} vs {self.backend_b}",
             f"  objective                  {self.objective_a:.12g}  vs  {self.objective_b:.12g}",
             f"  objective difference       {self.objective_diff:.3e}  (relative {self.objective_rel_diff:.3e}; "
-            f"tolerance atol {self.atol:g} + rtol {self.rtol:g} x scale)",
-            f"  largest flow difference    {self.max_flow_diff:.3e}  (tolerance {self.flow_tol:g})",
+            f"tolerance atol {self.atol:.3g} + rtol {self.rtol:g} x max(|a|, |b|))",
+            f"  largest flow difference    {self.max_flow_diff:.3e}  (tolerance {self.flow_tol:.3g}"
+            + (f": {self.flow_tol_rule}" if self.flow_tol_rule else "")
+            + ")",
+            f"  feasibility of a           {self.feasibility_a:.3e}  (tolerance {self.feas_tol_a:g}; {self.where_a})",
+            f"  feasibility of b           {self.feasibility_b:.3e}  (tolerance {self.feas_tol_b:g}; {self.where_b})",
             f"  demand mass, same endpoint {share}"
             + (f"  (at least {100 * self.min_share:g} %)" if self.same_endpoint_share is not None else ""),
             f"  potentials, up to a const. {self.potential_spread:.3e}  (max - min of psi_a - psi_b; not judged)",
+            "  not checked: optimality of either point (use certify); the potentials (LP duals need not be unique)",
         ]
         if self.agree:
             lines.append("AGREE within the tolerances above")
@@ -79,14 +111,37 @@ class CrossCheck:
 
 
 def _objective(problem: FlowProblem, s: Solution) -> float:
-    flows = np.asarray(s.flows, dtype=float)
-    if flows.shape != (problem.n_arcs,) or not np.all(np.isfinite(flows)):
+    flows = _vector(s.flows)
+    if flows is None or flows.shape != (problem.n_arcs,) or not np.all(np.isfinite(flows)):
         return math.nan
     if isinstance(problem, SpatialFlowProblem):
         if s.assignment is None:
             return math.nan
-        return float(problem.objective(flows, s.assignment))
+        try:
+            return float(problem.objective(flows, s.assignment))
+        except (TypeError, ValueError):
+            return math.nan
     return float(problem.objective(flows))
+
+
+def _feasibility(
+    problem: FlowProblem, s: Solution
+) -> tuple[float, str, NDArray[np.float64] | None, sp.csr_matrix | None]:
+    """The point's largest relative residual, where it is (inf when there is no usable point), its
+    nodes' scales and its plan (for the checks of the reported fields)."""
+    flows = _vector(s.flows)
+    if flows is None or flows.shape != (problem.n_arcs,) or not np.all(np.isfinite(flows)):
+        return INF, "no finite flows for the problem's arcs", None, None
+    plan = None
+    if isinstance(problem, SpatialFlowProblem):
+        try:
+            plan = _plan(problem, s.assignment)
+        except (TypeError, ValueError) as exc:
+            return INF, f"the assignment does not fit the problem ({exc})", None, None
+        if plan is None:
+            return INF, "no assignment", None, None
+    r = point_residuals(problem, flows, plan)
+    return r.worst, r.where, r.node_scale, plan
 
 
 def cross_check(
@@ -94,33 +149,87 @@ def cross_check(
     a: Solution,
     b: Solution,
     rtol: float = 1e-6,
-    atol: float = 1e-9,
+    atol: float | None = None,
     flow_tol: float | None = None,
     min_share: float = 0.999,
+    *,
+    feas_tol: float = 1e-8,
 ) -> CrossCheck:
     r"""Compare two answers to ``problem``; every number is recomputed from the two points.
 
+    What it checks: that both points are feasible (conservation (2b) at every node relative to that
+    node's |supply| + throughput + assigned mass, the marginals (2c) of every demand point relative
+    to its mass, the bounds (2d) of every arc: :func:`~otmodel.validation.certificate.point_residuals`),
+    that their objectives (2a) agree, that their flows agree and (spatial) that they send the same
+    demand mass to the same endpoints, and that what each solution reports besides its point agrees
+    with it (objective, cell masses, status claims). What it does not check: that either point is optimal (that
+    is :func:`~otmodel.validation.certify`'s job, from a dual bound), nor the potentials (reported).
+
     Parameters
     ----------
-    rtol, atol : objectives agree when :math:`|f_a - f_b| \le \text{atol} + \text{rtol}\max(1,|f_a|,|f_b|)`
-    flow_tol : largest flow difference allowed (default
-        :math:`\text{atol} + \sqrt{\text{rtol}}\max(1, \max|p|)`: flows of a strictly convex problem
-        are unique, but an iterate's flows converge more slowly than its objective)
+    rtol, atol : objectives agree when :math:`|f_a - f_b| \le \text{atol} + \text{rtol}\max(|f_a|,|f_b|)`;
+        ``atol`` defaults to :math:`10^{-12}` times the problem's natural cost scale
+        (:func:`~otmodel.validation.certificate.cost_scale`)
+    flow_tol : largest flow difference allowed. Default
+        :math:`\sqrt{\text{rtol}}\,\max|p| + 10^{-12} M` (:math:`\max|p|` over both points, :math:`M`
+        the mass scale): for a strongly convex cost an objective within rtol pins the flows only to
+        :math:`O(\sqrt{\text{rtol}})` (the objective grows quadratically away from the optimum), and
+        an iterate's flows converge more slowly than its objective. An LP may have several optimal
+        flows: pass ``flow_tol=math.inf`` to compare objectives only.
     min_share : smallest share of demand mass that must go to the same endpoint (spatial problems)
+    feas_tol : the largest relative residual allowed of a point that claims feasibility (status
+        OPTIMAL or point FEASIBLE); an iterate that claims no more than near feasibility is allowed
+        ``max(feas_tol, rtol)``, the agreement tolerance itself
+
+    Raises
+    ------
+    InvalidDataError : wrong argument types, or a tolerance that is not a finite number >= 0
     """
+    if not isinstance(problem, FlowProblem):
+        raise InvalidDataError(f"cross_check: problem must be an otmodel FlowProblem, got {type(problem).__name__}")
+    for label, s in (("a", a), ("b", b)):
+        if not isinstance(s, Solution):
+            raise InvalidDataError(f"cross_check: {label} must be an otmodel Solution, got {type(s).__name__}")
+    rtol = _tolerance(rtol, "rtol", "cross_check")
+    feas_tol = _tolerance(feas_tol, "feas_tol", "cross_check")
+    min_share = _tolerance(min_share, "min_share", "cross_check")
+    if min_share > 1:
+        raise InvalidDataError(f"cross_check: min_share={min_share!r} must lie in [0, 1]")
+    atol = 1e-12 * cost_scale(problem) if atol is None else _tolerance(atol, "atol", "cross_check")
     reasons: list[str] = []
     oa, ob = _objective(problem, a), _objective(problem, b)
     diff = abs(oa - ob)
-    scale = max(1.0, abs(oa), abs(ob)) if math.isfinite(oa) and math.isfinite(ob) else 1.0
-    rel = diff / scale
-    fa, fb = np.asarray(a.flows, dtype=float).reshape(-1), np.asarray(b.flows, dtype=float).reshape(-1)
-    if fa.shape == fb.shape == (problem.n_arcs,):
+    scale = max(abs(oa), abs(ob)) if math.isfinite(oa) and math.isfinite(ob) else math.nan
+    rel = diff / scale if scale > 0 else (0.0 if diff == 0 else INF)
+    fa, fb = _vector(a.flows), _vector(b.flows)
+    mass = max(float(np.abs(problem.supply).sum()), float(getattr(getattr(problem, "demand", None), "total", 0.0)))
+    if fa is not None and fb is not None and fa.shape == fb.shape == (problem.n_arcs,):
         dflow = float(np.max(np.abs(fa - fb), initial=0.0))
-        fscale = max(1.0, float(np.max(np.abs(np.concatenate([fa, fb])), initial=0.0)))
+        fscale = float(np.max(np.abs(np.concatenate([fa, fb])), initial=0.0))
     else:
-        dflow, fscale = math.nan, 1.0
+        dflow, fscale = math.nan, 0.0
         reasons.append("the flows do not match the problem's arcs")
-    ftol = float(flow_tol) if flow_tol is not None else atol + math.sqrt(rtol) * fscale
+    if flow_tol is not None:
+        ftol = float(flow_tol) if flow_tol == INF else _tolerance(flow_tol, "flow_tol", "cross_check")
+        rule = "given"
+    else:
+        ftol = math.sqrt(rtol) * fscale + 1e-12 * mass
+        rule = "sqrt(rtol) x max|p| + 1e-12 x mass: an objective within rtol pins strongly convex flows to O(sqrt(rtol))"
+
+    feas: list[tuple[float, str, float]] = []
+    for label, s, obj in (("a", a, oa), ("b", b, ob)):
+        worst, where, node_scale, plan = _feasibility(problem, s)
+        claims = s.status is Status.OPTIMAL or s.point_status is PointStatus.FEASIBLE
+        tol = feas_tol if claims else max(feas_tol, rtol)
+        feas.append((worst, where, tol))
+        if not worst <= tol:
+            reasons.append(
+                f"point {label} ({s.backend}) is not feasible within {tol:g}"
+                f"{'' if claims else ' (an iterate: judged at max(feas_tol, rtol))'}: {where}"
+            )
+        for name, ok, detail in reported_fields(problem, s, obj, plan, node_scale, rtol, atol, feas_tol):
+            if not ok:
+                reasons.append(f"point {label} ({s.backend}), {name}: {detail}")
 
     share: float | None = None
     if isinstance(problem, SpatialFlowProblem):
@@ -128,26 +237,30 @@ def cross_check(
             share = 0.0
             reasons.append("an assignment is missing")
         else:
-            ea, eb = a.assigned_endpoint(), b.assigned_endpoint()
-            mass = problem.demand.mass
+            try:
+                ea, eb = a.assigned_endpoint(), b.assigned_endpoint()
+            except (AttributeError, TypeError, ValueError):
+                ea = eb = np.zeros(0, dtype=np.intp)
+            dmass = problem.demand.mass
             if ea.shape != (problem.n_points,) or eb.shape != (problem.n_points,):
                 share = 0.0
                 reasons.append("an assignment does not match the demand points")
             else:
-                total = float(mass.sum())
-                share = float(mass[ea == eb].sum()) / total if total > 0 else 1.0
+                total = float(dmass.sum())
+                share = float(dmass[ea == eb].sum()) / total if total > 0 else 1.0
 
-    pa, pb = np.asarray(a.potentials, dtype=float).reshape(-1), np.asarray(b.potentials, dtype=float).reshape(-1)
-    if pa.shape == pb.shape and pa.size and np.all(np.isfinite(pa)) and np.all(np.isfinite(pb)):
+    pa, pb = _vector(a.potentials), _vector(b.potentials)
+    if pa is not None and pb is not None and pa.shape == pb.shape and pa.size and np.all(np.isfinite(pa)) and np.all(np.isfinite(pb)):
         d = pa - pb
         spread = float(d.max() - d.min())
     else:
         spread = math.nan
 
-    ok_obj = math.isfinite(diff) and diff <= atol + rtol * scale
+    lim = atol + rtol * scale
+    ok_obj = math.isfinite(diff) and diff <= lim
     if not ok_obj:
         reasons.append(
-            f"objectives differ by {diff:.3e} (relative {rel:.3e}) > {atol:g} + {rtol:g} x {scale:.6g}"
+            f"objectives differ by {diff:.3e} (relative {rel:.3e}) > {atol:.3g} + {rtol:g} x {scale:.6g}"
             if math.isfinite(diff)
             else "an objective could not be computed (no primal point)"
         )
@@ -159,8 +272,8 @@ def cross_check(
         reasons.append(f"only {100 * share:.4f} % of demand mass goes to the same endpoint (< {100 * min_share:g} %)")
     agree = ok_obj and ok_flow and ok_share and not reasons
     return CrossCheck(
-        backend_a=a.backend,
-        backend_b=b.backend,
+        backend_a=str(a.backend),
+        backend_b=str(b.backend),
         objective_a=oa,
         objective_b=ob,
         objective_diff=diff,
@@ -174,6 +287,13 @@ def cross_check(
         flow_tol=ftol,
         min_share=float(min_share),
         reasons=tuple(dict.fromkeys(reasons)),
+        feasibility_a=feas[0][0],
+        feasibility_b=feas[1][0],
+        where_a=feas[0][1],
+        where_b=feas[1][1],
+        feas_tol_a=feas[0][2],
+        feas_tol_b=feas[1][2],
+        flow_tol_rule=rule,
     )
 
 
