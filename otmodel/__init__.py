@@ -55,6 +55,7 @@ from otmodel.model.attraction import (
     StepInfeasibleWarning,
     graph_family,
 )
+from otmodel.model.relocation import RelocationProblem
 from otmodel.model.sdot import SemiDiscreteProblem
 from otmodel.model.transport import GraphTransportProblem
 from otmodel.results import InfeasibilityCertificate, PointStatus, Solution, Status, Trace, UnboundedCertificate
@@ -102,6 +103,7 @@ __all__ = [
     "PointStatus",
     "Points",
     "Quadratic",
+    "RelocationProblem",
     "Schedule",
     "SemiDiscreteProblem",
     "Solution",

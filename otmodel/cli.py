@@ -332,6 +332,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="sets, primal, relaxation, dual, algorithm or constraints (repeatable; default all)")
     f.add_argument("--format", choices=("markdown", "latex"), default="markdown")
     f.set_defaults(func=_cmd_formulate)
+    from otmodel.cli_relocate import add_parser as _add_relocate
+
+    _add_relocate(sub)
     return p
 
 

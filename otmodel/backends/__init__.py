@@ -32,6 +32,9 @@ _REGISTRY: dict[str, str] = {
     "dual-ascent": "otmodel.backends.dual_ascent:DualAscentBackend",
     "admm": "otmodel.backends.admm:AdmmBackend",
     "dykstra": "otmodel.backends.dykstra:DykstraBackend",
+    "relocation": "otmodel.backends.relocation:RelocationBackend",
+    "relocation-greedy": "otmodel.backends.relocation:GreedyRelocationBackend",
+    "relocation-bisection": "otmodel.backends.relocation:BisectionRelocationBackend",
 }
 _INSTANCES: dict[str, Backend] = {}
 EXACT = ("highs", "cvxpy", "pyomo", "network")
@@ -82,6 +85,8 @@ def default_backend(problem: FlowProblem) -> str:
 
 def default_reason(problem: FlowProblem) -> tuple[str, str]:
     """``(backend, why)``: the default backend of ``problem`` and the measurement behind it."""
+    if getattr(problem, "kind", None) == "relocation":
+        return "relocation", "a relocation problem: its own backend (column generation over bins, exact pricing)"
     if problem.is_linear:
         return "network", (
             "linear arc costs: a min-cost flow, solved by OR-Tools and certified on the float data "
@@ -113,7 +118,7 @@ def solve(problem: FlowProblem, backend: str | None = None, **options: Any) -> S
     InvalidDataError
         An option of the wrong type or out of range (``tol="abc"``, ``max_iter=-1``), naming it.
     """
-    if not isinstance(problem, FlowProblem):
+    if not isinstance(problem, FlowProblem) and getattr(problem, "kind", None) != "relocation":
         kind = type(problem).__name__
         if kind in ("AttractionProblem", "AttractionStep"):
             raise UnsupportedError(
@@ -126,6 +131,11 @@ def solve(problem: FlowProblem, backend: str | None = None, **options: Any) -> S
         )
     name = backend or default_backend(problem)
     b = get(name)
+    if getattr(problem, "kind", None) == "relocation" and "relocation" not in b.capabilities:
+        raise UnsupportedError(
+            f"backend {name!r} does not solve a RelocationProblem; use a 'relocation' backend, or "
+            "problem.to_spatial_flow() for the exact flow backends"
+        )
     # the options every backend names alike are checked here, once, before anything is built;
     # each backend checks the rest (and refuses a name it does not take, listing those it does)
     check_common(name, options)

@@ -327,6 +327,8 @@ def dumps(problem: FlowProblem, fmt: str = "yaml", source: str = "<string>") -> 
     Raises ``ModelFileError`` (its message starting with ``source``) when the problem holds a
     string that is not valid Unicode (a lone surrogate in a node name), which no file can hold.
     """
+    if getattr(problem, "kind", None) == "relocation" and fmt in ("yaml", "json"):
+        return _dump_json(problem.to_dict())  # its own schema; JSON text is valid YAML too
     d = problem_to_dict(problem)
     try:
         if fmt == "yaml":
@@ -406,6 +408,10 @@ def problem_from_dict(d: Mapping[str, Any], source: str = "<dict>") -> FlowProbl
     OTModelError
         A model error raised while building, with its own type and the place prefixed.
     """
+    if isinstance(d, Mapping) and d.get("kind") == "relocation":
+        from otmodel.model.relocation import RelocationProblem
+
+        return RelocationProblem.from_dict(d, source=source)  # type: ignore[return-value]
     return _Reader(source).problem(d)
 
 

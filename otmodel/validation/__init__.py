@@ -18,6 +18,7 @@ from otmodel.validation.conformance import (
     run_conformance,
 )
 from otmodel.validation.crosscheck import CrossCheck, RegularizationPath, cross_check, regularization_path
+from otmodel.validation.relocation import RelocationCertificate, certify_relocation
 
 __all__ = [
     "FlowCertificate",
@@ -40,6 +41,8 @@ __all__ = [
     "dual_value",
     "primal_residual",
     "regularization_path",
+    "RelocationCertificate",
+    "certify_relocation",
     "repair_point",
     "run_conformance",
 ]

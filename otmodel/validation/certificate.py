@@ -824,6 +824,10 @@ def certify(
     InvalidDataError : ``problem`` is not a FlowProblem, ``solution`` not a Solution, or a
         tolerance is not a finite number >= 0.
     """
+    if getattr(problem, "kind", None) == "relocation":  # its own certificate (otmodel.validation.relocation)
+        from otmodel.validation.relocation import certify_relocation
+
+        return certify_relocation(problem, solution, rtol=rtol)  # type: ignore[return-value]
     if not isinstance(problem, FlowProblem):
         raise InvalidDataError(f"certify: problem must be an otmodel FlowProblem, got {type(problem).__name__}")
     if not isinstance(solution, Solution):
