@@ -54,3 +54,21 @@ def test_subnormal_next_to_unit_supply_is_no_untyped_error(backend: str) -> None
     assert sol.status in (om.Status.OPTIMAL, om.Status.NUMERICAL_ERROR)
     if sol.status == om.Status.OPTIMAL:
         assert sol.objective == pytest.approx(2.0, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "backend,option,value",
+    [("admm", "delta", "abc"), ("admm", "delta", -1.0), ("admm", "tol", float("nan")), ("dual-ascent", "tol", "x"),
+     ("dual-ascent", "max_iter", 2.5)],
+)
+def test_iterative_options_are_validated_like_data(backend: str, option: str, value: object) -> None:
+    from otmodel.errors import InvalidDataError
+    from otmodel.instances import synthetic
+    from otmodel.model import graphs
+
+    if backend == "admm":
+        problem = om.GraphTransportProblem.from_supply(graphs.six_agents(), [1, -1, -1, 1, 1, -1], gamma=1.0)
+    else:
+        problem = synthetic(10)
+    with pytest.raises(InvalidDataError, match=option):
+        om.solve(problem, backend=backend, **{option: value})

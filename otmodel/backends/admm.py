@@ -629,9 +629,11 @@ class AdmmBackend:
         return None
 
     def solve(self, problem: FlowProblem, **options: Any) -> Solution:
-        delta = float(options.pop("delta", 10.0))
-        tol = float(options.pop("tol", 1e-4))
-        max_iter = int(options.pop("max_iter", 20000))
+        from otmodel.backends import _options as opt
+
+        delta = opt.number("admm", "delta", options.pop("delta", 10.0), 0.0, strict=True)
+        tol = opt.number("admm", "tol", options.pop("tol", 1e-4), 0.0)
+        max_iter = opt.integer("admm", "max_iter", options.pop("max_iter", 20000))
         split = str(options.pop("split", getattr(problem, "split", "2.4")))
         neighbours = str(options.pop("neighbours", "union"))
         events = options.pop("events", None)

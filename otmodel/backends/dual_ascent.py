@@ -636,8 +636,10 @@ class DualAscentBackend:
         reason = self.supports(problem)
         if reason is not None:
             raise UnsupportedError(f"backend {self.name!r} cannot solve {problem!r}: {reason}")
-        max_iter = int(options.pop("max_iter", 300))
-        tol = float(options.pop("tol", 1e-7))
+        from otmodel.backends import _options as opt
+
+        max_iter = opt.integer("dual-ascent", "max_iter", options.pop("max_iter", 300))
+        tol = opt.number("dual-ascent", "tol", options.pop("tol", 1e-7), 0.0)
         step = as_step_size(options.pop("step_size", None), Diminishing(1.0, 0.01))
         psi0 = options.pop("psi0", None)
         chunk = options.pop("chunk", DEFAULT_CHUNK)
