@@ -382,6 +382,12 @@ class RelocationProblem:
             return a.astype(np.int64)
         raise InvalidDataError(f"bin_of has shape {a.shape}; expected ({self.n_points}, 2)")
 
+    def formulation(self, part: Any = "all", format: str = "markdown") -> Any:
+        """The problem as mathematics for this instance (see ``otmodel.formulation.formulation``)."""
+        from otmodel.formulation import formulation
+
+        return formulation(self, part=part, format=format)
+
     def dual_value(self, psi: ArrayLike) -> float:
         r"""The dual function `D(\psi)` over all pairs (exact; ``psi`` of shape (mx, my), >= 0)."""
         from otmodel.model import _relocation_kernels as K
