@@ -53,7 +53,8 @@ def plot_relocation(problem: Any, results: dict[str, Any], path: str | None = No
         for zx0, zx1, zy0, zy1 in problem.exclusions:
             ax.add_patch(Rectangle((zx0, zy0), zx1 - zx0, zy1 - zy0, fill=False, hatch="//", edgecolor="k", lw=0.8))
         over = int(np.nansum(dens > thr * (1 + 1e-9)))
-        ax.set_title(f"{title}\nmax density {np.nanmax(dens) / thr:.2f} x threshold, {over} bins over", fontsize=9)
+        # three short lines: side by side, one long line per panel ran into its neighbours' titles
+        ax.set_title(f"{title}\nmax density {np.nanmax(dens) / thr:.2f} x threshold\n{over} bins over", fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
     if im is not None:
