@@ -133,10 +133,10 @@ def _cmd_solve(args: argparse.Namespace) -> int:
 
 def _demo_iterative_runs() -> list[tuple[str, dict[str, Any]]]:
     """The dual-ascent runs the demo shows: the paper's schedule, and the fast local rule if present."""
-    from otmodel.backends import _loop
+    from otmodel.backends import steps
 
     runs: list[tuple[str, dict[str, Any]]] = [
-        ("dual ascent, paper's step 1/(1+0.01k), 300 it.", {"max_iter": 300, "tol": 0.0, "step_size": _loop.Diminishing(1.0, 0.01)})
+        ("dual ascent, paper's step 1/(1+0.01k), 300 it.", {"max_iter": 300, "tol": 0.0, "step_size": steps.Diminishing(1.0, 0.01)})
     ]
     from otmodel.backends import dual_ascent
 

@@ -83,7 +83,6 @@ KNOWN_CYCLES: set[frozenset[str]] = {
             "otmodel.validation.relocation",
         ]
     ),
-    frozenset(["otmodel.backends._loop", "otmodel.backends.dual_ascent", "otmodel.backends.newton"]),
 }
 KNOWN_LONG: set[str] = {
     "otmodel.validation.conformance",
@@ -93,7 +92,6 @@ KNOWN_LONG: set[str] = {
     "otmodel.model.io",
     "otmodel.backends.admm",
     "otmodel.backends._standard",
-    "otmodel.backends.dual_ascent",
 }
 
 

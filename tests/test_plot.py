@@ -15,8 +15,8 @@ from matplotlib.patches import FancyArrowPatch  # noqa: E402
 
 import otmodel as om  # noqa: E402
 from otmodel import plot  # noqa: E402
-from otmodel.backends._loop import Diminishing  # noqa: E402
 from otmodel.backends.dual_ascent import supergradient  # noqa: E402
+from otmodel.backends.steps import Diminishing  # noqa: E402
 from otmodel.instances import power_network, synthetic  # noqa: E402
 
 PNG = b"\x89PNG\r\n\x1a\n"
