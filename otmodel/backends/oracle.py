@@ -73,14 +73,14 @@ class DualOracle:
         prune: bool | str = "auto",
         samples: int | None = None,
         seed: Any = None,
+        cells: Any = None,
     ) -> None:
         self.problem = problem
         self.supply = np.asarray(problem.supply, dtype=float)
-        self.cells = (
-            CellPass(problem, chunk, precompute, prune, samples, seed)
-            if isinstance(problem, SpatialFlowProblem)
-            else None
-        )
+        # ``cells``: another pass with CellPass's interface (the Dask one, issue 17)
+        self.cells = cells
+        if cells is None and isinstance(problem, SpatialFlowProblem):
+            self.cells = CellPass(problem, chunk, precompute, prune, samples, seed)
         self.endpoints = problem.endpoints if isinstance(problem, SpatialFlowProblem) else None
 
     def flows(self, psi: NDArray[np.float64]) -> NDArray[np.float64]:

@@ -46,6 +46,8 @@ __all__ = [
     "RandomBlock",
     "LOCAL_LIMIT",
     "DEFAULT_BLOCK_ROWS",
+    "load_block",
+    "RECIPES",
 ]
 
 #: ``demand.xy`` / ``demand.mass`` materialize at most this many points in one process (1.2 GB).
@@ -130,6 +132,10 @@ class RandomBlock:
         return xy, mass
 
 
+#: Blocks described by a recipe (a Dask ``Delayed`` answers every attribute, so test the type).
+RECIPES = (GridBlock, RandomBlock)
+
+
 def _block_summary(xy: NDArray[np.float64], mass: NDArray[np.float64]) -> dict[str, Any]:
     """What validation needs of one block: size, first bad row and why, total mass, bounding box."""
     xy = np.asarray(xy, dtype=float)
@@ -152,17 +158,17 @@ def _block_summary(xy: NDArray[np.float64], mass: NDArray[np.float64]) -> dict[s
     return out
 
 
-def _load(part: Any) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+def load_block(part: Any) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """``(xy, mass)`` of a block: a recipe is generated, a pair is returned as it is."""
-    if hasattr(part, "load"):
-        return part.load()  # type: ignore[no-any-return]
+    if isinstance(part, RECIPES):
+        return part.load()
     xy, mass = part
     return np.asarray(xy, dtype=float), np.asarray(mass, dtype=float).reshape(-1)
 
 
 def summarize(part: Any) -> dict[str, Any]:
     """``_block_summary`` of a block (a recipe or an ``(xy, mass)`` pair); runs on a worker."""
-    return _block_summary(*_load(part))
+    return _block_summary(*load_block(part))
 
 
 def _compute(tasks: list[Any], client: Any) -> list[Any]:
@@ -308,14 +314,14 @@ class DaskPoints:
     @property
     def generated(self) -> bool:
         """True when every block is a recipe (regenerated where it is used, never stored)."""
-        return all(hasattr(p, "load") for p in self.parts)
+        return all(isinstance(p, RECIPES) for p in self.parts)
 
     def block(self, b: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """``(xy, mass)`` of block ``b``, in this process."""
         part = self.parts[b]
-        if hasattr(part, "load"):
-            return part.load()  # type: ignore[no-any-return]
-        return _load(part.compute())
+        if isinstance(part, RECIPES):
+            return part.load()
+        return load_block(part.compute())
 
     def rows(self, start: int, stop: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """``(xy, mass)`` of global rows ``start:stop``, reading or generating only the blocks they touch."""
@@ -377,7 +383,7 @@ class DaskPoints:
         xs, ms = [], []
         for b, part in enumerate(self.parts):
             rows = int(self.starts[b + 1] - self.starts[b])
-            pair = delayed(_load, pure=True)(part)
+            pair = delayed(load_block, pure=True)(part)
             xs.append(da.from_delayed(pair[0], shape=(rows, 2), dtype=float))
             ms.append(da.from_delayed(pair[1], shape=(rows,), dtype=float))
         return da.concatenate(xs), da.concatenate(ms)
@@ -452,6 +458,11 @@ class DaskSpatialFlowProblem(SpatialFlowProblem):
             if not math.isfinite(8.0 * big * big):
                 raise InvalidDataError(f"demand bounds {b}: assignment costs could overflow a float (scale the coordinates)")
 
+    @property
+    def points(self) -> DaskPoints:
+        """The demand, typed as what it is (``demand`` is typed ``Points`` by the parent class)."""
+        return self.demand  # type: ignore[return-value]
+
     def _demand_total(self) -> float:
         return float(self.demand.total)
 
@@ -461,7 +472,7 @@ class DaskSpatialFlowProblem(SpatialFlowProblem):
 
     def cost_block(self, start: int = 0, stop: int | None = None) -> NDArray[np.float64]:
         """Assignment costs of points ``start:stop`` (only those rows are read or generated)."""
-        xy, mass = self.demand.rows(start, self.n_points if stop is None else stop)
+        xy, mass = self.points.rows(start, self.n_points if stop is None else stop)
         return self.assignment_cost.block(Points(xy, mass), np.asarray(self.endpoint_xy))
 
     def aggregated(self) -> SpatialFlowProblem:
@@ -476,7 +487,7 @@ class DaskSpatialFlowProblem(SpatialFlowProblem):
 
     def to_spatial(self) -> SpatialFlowProblem:
         """The same problem with the demand in memory (at most ``LOCAL_LIMIT`` points)."""
-        return SpatialFlowProblem(self.network, self.demand.to_points(), self.assignment_cost, name=self.name, balance_rtol=self.balance_rtol)
+        return SpatialFlowProblem(self.network, self.points.to_points(), self.assignment_cost, name=self.name, balance_rtol=self.balance_rtol)
 
     def to_dict(self) -> dict[str, Any]:
         return self.demand.to_dict()
