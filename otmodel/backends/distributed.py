@@ -39,8 +39,8 @@ from otmodel.model.problems import SpatialFlowProblem
 __all__ = ["as_client", "DistributedCellPass", "block_pass", "distributed_cells"]
 
 
-def as_client(client: Any) -> Any:
-    """A ``distributed.Client`` from a client or a scheduler address (``"tcp://host:port"``)."""
+def as_client(client: Any, timeout: float = 10.0) -> Any:
+    """A ``distributed.Client`` from a client or a scheduler address (``"tcp://host:port"``; ``timeout`` s to connect)."""
     try:
         import distributed
     except ImportError:  # pragma: no cover - the optional extra is missing
@@ -51,7 +51,7 @@ def as_client(client: Any) -> Any:
         return client
     if isinstance(client, str):
         try:
-            return distributed.Client(client, timeout="10s")
+            return distributed.Client(client, timeout=f"{float(timeout)}s")
         except OSError as exc:
             raise InvalidDataError(f"scheduler {client!r}: cannot connect ({exc})") from None
     raise InvalidDataError(f"client must be a distributed.Client or a scheduler address, got {type(client).__name__}")
