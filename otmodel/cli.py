@@ -1,6 +1,6 @@
 """The ``otmodel`` command.
 
-    otmodel solve FILE [--backend NAME] [--json OUT] [--option KEY=VALUE ...]
+    otmodel solve FILE [--backend NAME] [--json OUT] [--option KEY=VALUE ...] [--scheduler ADDRESS]
     otmodel demo [--n N] [--backend NAME] [--compare]
     otmodel check FILE --backend NAME --against NAME [--option KEY=VALUE ...] [--rtol R]
     otmodel backends [FILE]
@@ -118,6 +118,11 @@ def _cmd_solve(args: argparse.Namespace) -> int:
     _check_model_path(path)
     options = _parse_options(args.option)
     _check_options(args.backend, options)
+    if args.scheduler is not None:  # issue 17: the dual ascent's cell passes on a Dask cluster
+        if args.backend not in (None, "dual-ascent"):
+            raise _UsageError(f"--scheduler runs the dual-ascent backend's cell passes on a cluster, not {args.backend!r}")
+        args.backend = "dual-ascent"
+        options["client"] = args.scheduler
     _check_output_path(args.json)
     problem = otmodel.load(path)
     print(f"loaded {problem!r} from {path}")
@@ -306,6 +311,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--backend", default=None, help="backend name (default: chosen from the problem)")
     s.add_argument("--json", default=None, metavar="OUT", help="also write the solution as JSON")
     s.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="backend option")
+    s.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="Dask scheduler (tcp://host:port): run the dual ascent's cell passes there")
     s.set_defaults(func=_cmd_solve)
     d = sub.add_parser("demo", help="solve the synthetic instance of Laurentin et al., section V-A")
     d.add_argument("--n", type=int, default=200, help="grid resolution n (n x n points, default 200)")

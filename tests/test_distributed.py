@@ -154,7 +154,8 @@ def test_scheduler_address(problem, client):
     dp = DistributedCellPass(problem, client.scheduler.address)
     m, _ = dp(PSIS[2])
     assert close(m, CellPass(problem)(PSIS[2])[0])
-    dp.client.close()
+    dp.close()
+    assert dp.client.status == "closed"  # made from the address, so closed with the pass
     with pytest.raises(InvalidDataError, match="cannot connect"):
         as_client("tcp://127.0.0.1:9", timeout=1)
 
@@ -216,3 +217,23 @@ def test_grid_block_numbering_matches_grid():
     blk = dask_demand.GridBlock(DENSITY, BOX, (7, 5), 3, 31)
     xy, mass = blk.load()
     assert np.array_equal(xy, g.xy[3:31]) and np.array_equal(mass, g.mass[3:31])
+
+
+def test_cli_scheduler(client, capsys, tmp_path):
+    from pathlib import Path
+
+    from otmodel.cli import main
+
+    model = Path(__file__).resolve().parents[1] / "examples/models/synthetic.yaml"
+    out = tmp_path / "sol.json"
+    args = ["solve", str(model), "--scheduler", client.scheduler.address, "--json", str(out)]
+    rc = main([*args, "--option", "step_size=curvature", "--option", "max_iter=12"])
+    text = capsys.readouterr().out
+    assert rc == 1 and "dual-ascent" in text  # iteration limit: an iterative answer is never "optimal"
+    import json
+
+    info = json.loads(out.read_text())
+    ref = om.solve(om.load(model), backend="dual-ascent", step_size=Curvature(), max_iter=12)
+    assert close(list(info["potentials"].values()) if isinstance(info["potentials"], dict) else info["potentials"], ref.potentials)
+    assert main(["solve", str(model), "--scheduler", client.scheduler.address, "--backend", "highs"]) == 2
+    assert "--scheduler runs the dual-ascent" in capsys.readouterr().err

@@ -153,6 +153,7 @@ class DistributedCellPass:
         elif not isinstance(prune, (bool, np.bool_)):
             raise InvalidDataError(f"prune={prune!r} must be 'auto', True or False")
         self.client = as_client(client)
+        self._owns_client = self.client is not client  # made here from an address: closed by ``close``
         self.problem = problem
         self.n = problem.n_points
         self.ns = problem.n_endpoints
@@ -265,11 +266,15 @@ class DistributedCellPass:
         return np.asarray(self.problem.demand.mass, dtype=float)
 
     def close(self) -> None:
-        """Release the blocks held on the workers."""
+        """Release the blocks held on the workers; close the client if it was made from an address."""
+        from distributed import Future
+
         parts, self.parts = self.parts, []
         for p in parts:
-            if hasattr(p, "release"):
+            if isinstance(p, Future):
                 p.release()
+        if self._owns_client:
+            self.client.close()
 
 
 def _delayed_pack(part: Any) -> Any:

@@ -208,8 +208,11 @@ class DualAscentBackend:
             # Proposition 1 / Algorithm 1 line 16: flows p(psi) and cells Lag_i(psi) at the last psi
             g, q, flows, masses = oracle.evaluate(psi, exact=True)
             plan = None
+            distributed = None
             if cells is not None:  # the plan's cost from the cluster; the plan itself only if it fits here
                 plan, objective = cells.plan_and_objective(psi, flows)
+                distributed = cells.describe()
+                cells.close()  # release the blocks held on the workers (and a client made from an address)
             elif oracle.cells is not None:
                 # T*(x) = argmin_i c(x, i) - psi_i: each point sends its whole mass to one endpoint
                 lab = oracle.cells.labels(psi[oracle.endpoints])
@@ -244,7 +247,7 @@ class DualAscentBackend:
                 "pruned": oracle.cells is not None and oracle.cells.pruner is not None,
                 "samples": samples,
                 "seed": seed,
-                "distributed": None if cells is None else cells.describe(),
+                "distributed": distributed,
             },
         )
 

@@ -113,6 +113,7 @@ class _Cluster:
         from otmodel.backends.distributed import as_client
 
         self.client = as_client(client)
+        self.owns_client = self.client is not client
         self.problem = problem
         self.chunk = chunk
         if isinstance(problem, DaskSpatialFlowProblem):
@@ -145,6 +146,8 @@ class _Cluster:
         if self.scattered:
             for f in self.parts:
                 f.release()
+        if self.owns_client:
+            self.client.close()
 
 
 def _dual(problem: FlowProblem, y: NDArray[np.float64], cl: _Cluster) -> tuple[float, float, dict[str, Any]]:
