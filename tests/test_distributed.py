@@ -237,3 +237,15 @@ def test_cli_scheduler(client, capsys, tmp_path):
     assert close(list(info["potentials"].values()) if isinstance(info["potentials"], dict) else info["potentials"], ref.potentials)
     assert main(["solve", str(model), "--scheduler", client.scheduler.address, "--backend", "highs"]) == 2
     assert "--scheduler runs the dual-ascent" in capsys.readouterr().err
+
+
+def test_no_plan_above_the_local_limit(problem, dask_problem, client, monkeypatch):
+    from otmodel.backends import distributed
+
+    ref = om.solve(problem, backend="dual-ascent", step_size=Curvature(), max_iter=12)
+    monkeypatch.setattr(distributed, "LOCAL_LIMIT", 1000)  # "more points than one process should gather"
+    sol = om.solve(dask_problem, backend="dual-ascent", client=client, step_size=Curvature(), max_iter=12)
+    assert sol.assignment is None
+    assert close(sol.objective, ref.objective)  # the plan's cost summed on the workers
+    cert = certify_distributed(dask_problem, sol, client)
+    assert cert.certified and close(cert.upper_bound, certify(problem, ref).upper_bound)

@@ -25,8 +25,10 @@ Dask is imported here only inside functions: ``import otmodel`` does not import 
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+import numba as nb
 import numpy as np
 from numpy.typing import NDArray
 
@@ -35,6 +37,9 @@ from otmodel.errors import InvalidDataError, UnsupportedError
 from otmodel.model.dask_demand import DEFAULT_BLOCK_ROWS, LOCAL_LIMIT, PLANAR, DaskSpatialFlowProblem, load_block
 from otmodel.model.demand import block_rows
 from otmodel.model.problems import SpatialFlowProblem
+
+#: ``prune="auto"`` of the distributed pass: the k-d tree from this many endpoints on.
+DISTRIBUTED_PRUNE_MIN = 16 * PRUNE_MIN_ENDPOINTS
 
 __all__ = ["as_client", "DistributedCellPass", "block_pass", "distributed_cells"]
 
@@ -57,6 +62,64 @@ def as_client(client: Any, timeout: float = 10.0) -> Any:
     raise InvalidDataError(f"client must be a distributed.Client or a scheduler address, got {type(client).__name__}")
 
 
+_KIND = {"euclidean": 0, "squared_euclidean": 1, "manhattan": 2}
+
+
+@nb.njit(cache=True, nogil=True)
+def _argmin_sums(
+    xy: NDArray[np.float64],
+    mass: NDArray[np.float64],
+    yxy: NDArray[np.float64],
+    psi: NDArray[np.float64],
+    kind: int,
+    m: NDArray[np.float64],
+    lab: NDArray[np.int32],
+) -> tuple[float, float]:
+    """Per point: the argmin of ``c(x, i) - psi_i`` (first index on ties, strict ``<``), with the
+    floating-point operations of ``planar_costs`` (``dx*dx``, ``+= dy*dy``, ``sqrt``); adds its mass
+    to ``m`` and returns the SDOT term and the assignment cost, summed in runs of 1,024 points
+    (rounding error of the order of ``(1024 + n/1024)`` units, not ``n``). ``lab`` is filled when it
+    has one entry per point."""
+    n, ns = xy.shape[0], yxy.shape[0]
+    keep = lab.shape[0] == n
+    sdot = 0.0
+    assign = 0.0
+    run_s = 0.0
+    run_a = 0.0
+    for k in range(n):
+        x0, x1 = xy[k, 0], xy[k, 1]
+        best = np.inf
+        bi = 0
+        bc = 0.0
+        for i in range(ns):
+            dx = x0 - yxy[i, 0]
+            dy = x1 - yxy[i, 1]
+            if kind == 2:
+                c = abs(dx) + abs(dy)
+            else:
+                c = dx * dx
+                c += dy * dy
+                if kind == 0:
+                    c = np.sqrt(c)
+            v = c - psi[i]
+            if v < best:
+                best = v
+                bi = i
+                bc = c
+        w = mass[k]
+        m[bi] += w
+        run_s += w * best
+        run_a += w * bc
+        if keep:
+            lab[k] = bi
+        if (k & 1023) == 1023:
+            sdot += run_s
+            assign += run_a
+            run_s = 0.0
+            run_a = 0.0
+    return sdot + run_s, assign + run_a
+
+
 def block_pass(
     part: Any, psi_s: NDArray[np.float64], yxy: NDArray[np.float64], cost: Any, chunk: int, prune: bool, what: str
 ) -> dict[str, Any]:
@@ -68,6 +131,7 @@ def block_pass(
     of ``CellPass`` (``planar_costs`` minus ``psi_s``, first index on ties; or ``PrunedArgmin``,
     which gives the same labels).
     """
+    t0 = time.perf_counter()
     xy, mass = load_block(part)
     ns = psi_s.shape[0]
     m = np.zeros(ns)
@@ -75,6 +139,13 @@ def block_pass(
     assign = 0.0
     labs = []
     pruner = None
+    if not prune:  # compiled: 3-10x the numpy pass at |S| = 4 to 100, same labels
+        lab_all = np.zeros(xy.shape[0] if what == "labels" else 0, dtype=np.int32)
+        sdot, assign = _argmin_sums(np.ascontiguousarray(xy), np.ascontiguousarray(mass), yxy, psi_s, _KIND[cost.name], m, lab_all)
+        out: dict[str, Any] = {"m": m, "sdot": sdot, "assign": assign, "fallback": 0, "seconds": time.perf_counter() - t0}
+        if what == "labels":
+            out["lab"] = lab_all
+        return out
     if prune:
         pruner = PrunedArgmin(cost, yxy)
         pruner.set_potentials(psi_s)
@@ -94,7 +165,13 @@ def block_pass(
             assign += float(np.einsum("i,i->", w, c))
         if what == "labels":
             labs.append(lab.astype(np.int32))
-    out: dict[str, Any] = {"m": m, "sdot": sdot, "assign": assign, "fallback": pruner.fallback if pruner else 0}
+    out = {
+        "m": m,
+        "sdot": sdot,
+        "assign": assign,
+        "fallback": pruner.fallback if pruner else 0,
+        "seconds": time.perf_counter() - t0,  # the task's own time: wall time minus this is scheduling
+    }
     if what == "labels":
         out["lab"] = np.concatenate(labs) if labs else np.zeros(0, dtype=np.int32)
     return out
@@ -149,7 +226,8 @@ class DistributedCellPass:
         if persist not in ("auto", True, False):
             raise InvalidDataError(f"persist={persist!r} must be 'auto', True or False")
         if prune == "auto":
-            prune = problem.n_endpoints >= PRUNE_MIN_ENDPOINTS
+            # the compiled brute force costs about 1 ns per point and endpoint: the k-d tree pays off later
+            prune = problem.n_endpoints >= DISTRIBUTED_PRUNE_MIN
         elif not isinstance(prune, (bool, np.bool_)):
             raise InvalidDataError(f"prune={prune!r} must be 'auto', True or False")
         self.client = as_client(client)
@@ -157,12 +235,15 @@ class DistributedCellPass:
         self.problem = problem
         self.n = problem.n_points
         self.ns = problem.n_endpoints
-        self.chunk = block_rows(self.ns, chunk)
+        # 16,384 rows by default: a (rows x |S|) block that stays in cache (measured 1.4x faster than
+        # 65,536 rows at |S| = 4); the sums do not depend on it beyond their rounding order
+        self.chunk = block_rows(self.ns, chunk) if chunk is not None else min(16_384, block_rows(self.ns))
         self.prune = bool(prune)
         self.pruner = True if self.prune else None  # what DualAscentBackend reports as info["pruned"]
         self.cost = cost
         self.yxy = np.ascontiguousarray(problem.endpoint_xy, dtype=float)
         self.fallback = 0
+        self.task_seconds = 0.0  # total time of the last pass's tasks, summed over blocks
         c = self.client
         if isinstance(problem, DaskSpatialFlowProblem):
             parts = problem.points.parts
@@ -199,6 +280,7 @@ class DistributedCellPass:
         )
         out = self.client.gather(futs)
         self.fallback = int(sum(r["fallback"] for r in out))
+        self.task_seconds = float(sum(r["seconds"] for r in out))
         return list(out)
 
     @staticmethod

@@ -87,11 +87,14 @@ class GridBlock:
     def load(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """``(xy (rows, 2), mass (rows,))`` of the block."""
         b, (nx, ny) = self.bounds, self.shape
-        k = np.arange(self.start, self.stop, dtype=np.int64)
-        ix, iy = (k % nx).astype(float), (k // nx).astype(float)
-        xy = np.empty((k.size, 2))
-        xy[:, 0] = b[0] + (ix + 0.5) * (b[1] - b[0]) / nx
-        xy[:, 1] = b[2] + (iy + 0.5) * (b[3] - b[2]) / ny
+        # the grid rows the block touches, laid out whole, then cut (no per-point division)
+        r0, r1 = self.start // nx, (self.stop - 1) // nx + 1
+        xs = b[0] + (np.arange(nx) + 0.5) * (b[1] - b[0]) / nx
+        ys = b[2] + (np.arange(r0, r1) + 0.5) * (b[3] - b[2]) / ny
+        cut = slice(self.start - r0 * nx, self.stop - r0 * nx)
+        xy = np.empty((self.stop - self.start, 2))
+        xy[:, 0] = np.tile(xs, r1 - r0)[cut]
+        xy[:, 1] = np.repeat(ys, nx)[cut]
         area = (b[1] - b[0]) * (b[3] - b[2]) / (nx * ny)
         mass = _density_values(self.density, xy, b) * area
         if self.scale != 1.0:
@@ -224,18 +227,19 @@ class DaskPoints:
         bounds: Sequence[float],
         shape: Sequence[int],
         total: float | None = 1.0,
-        rows: int = DEFAULT_BLOCK_ROWS,
+        rows: int | None = None,
         client: Any = None,
     ) -> DaskPoints:
         r"""The cell-centred grid of ``Grid.from_density``, of any size, generated block by block.
 
         Masses are ``density(centre) * cell_area``, rescaled to sum to ``total`` (default 1; None keeps
-        them): the normalizing sum is one pass over the blocks where they are generated.
+        them): the normalizing sum is one pass over the blocks where they are generated. ``rows``:
+        points per block (default: 8 blocks or more, at most ``DEFAULT_BLOCK_ROWS`` points each).
         """
         b, s = _grid_recipe(bounds, shape)
         nx, ny = s
         n = nx * ny
-        step = values.integer(rows, "rows", minimum=1)
+        step = _rows(rows, n)
         parts = [GridBlock(density, b, s, a, min(n, a + step)) for a in range(0, n, step)]
         return cls._normalized(parts, total, client, f"grid {nx} x {ny}")
 
@@ -247,14 +251,14 @@ class DaskPoints:
         n: int,
         seed: int = 0,
         total: float | None = 1.0,
-        rows: int = DEFAULT_BLOCK_ROWS,
+        rows: int | None = None,
         client: Any = None,
     ) -> DaskPoints:
         """``n`` points drawn uniformly in ``bounds`` block by block (``RandomBlock``), masses from ``density``."""
         b, _ = _grid_recipe(bounds, (1, 1))
         n = values.integer(n, "n", minimum=1)
         seed = values.integer(seed, "seed", minimum=0)
-        step = values.integer(rows, "rows", minimum=1)
+        step = _rows(rows, n)
         parts = [RandomBlock(density, b, seed, i, min(step, n - a), n) for i, a in enumerate(range(0, n, step))]
         return cls._normalized(parts, total, client, f"{n} random points")
 
@@ -393,6 +397,13 @@ class DaskPoints:
 
     def __repr__(self) -> str:
         return f"DaskPoints({self.source}: N={self.n:,} in {self.n_blocks} blocks, total mass={self.total:g})"
+
+
+def _rows(rows: int | None, n: int) -> int:
+    """Points per generated block: as asked, or at least 8 blocks (65,536 points or more) up to ``DEFAULT_BLOCK_ROWS``."""
+    if rows is not None:
+        return values.integer(rows, "rows", minimum=1)
+    return int(min(DEFAULT_BLOCK_ROWS, max(65_536, -(-n // 8))))
 
 
 def _grid_recipe(bounds: Sequence[float], shape: Sequence[int]) -> tuple[Bounds, tuple[int, int]]:
