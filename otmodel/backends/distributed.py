@@ -77,11 +77,13 @@ def _argmin_sums(
 ) -> tuple[float, float]:
     """Per point: the argmin of ``c(x, i) - psi_i`` (first index on ties, strict ``<``), with the
     floating-point operations of ``planar_costs`` (``dx*dx``, ``+= dy*dy``, ``sqrt``); adds its mass
-    to ``m`` and returns the SDOT term and the assignment cost, summed in runs of 1,024 points
-    (rounding error of the order of ``(1024 + n/1024)`` units, not ``n``). ``lab`` is filled when it
+    to ``m`` and returns the SDOT term and the assignment cost, all summed in runs of 1,024 points
+    (rounding error of the order of ``(1024 + n/1024)`` units, not ``n``: with equal masses a plain
+    running sum drifts by 1e-11 relative over a million points). ``lab`` is filled when it
     has one entry per point."""
     n, ns = xy.shape[0], yxy.shape[0]
     keep = lab.shape[0] == n
+    m_run = np.zeros(ns)
     sdot = 0.0
     assign = 0.0
     run_s = 0.0
@@ -107,7 +109,7 @@ def _argmin_sums(
                 bi = i
                 bc = c
         w = mass[k]
-        m[bi] += w
+        m_run[bi] += w
         run_s += w * best
         run_a += w * bc
         if keep:
@@ -117,6 +119,11 @@ def _argmin_sums(
             assign += run_a
             run_s = 0.0
             run_a = 0.0
+            for i in range(ns):
+                m[i] += m_run[i]
+                m_run[i] = 0.0
+    for i in range(ns):
+        m[i] += m_run[i]
     return sdot + run_s, assign + run_a
 
 
