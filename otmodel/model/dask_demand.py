@@ -175,9 +175,14 @@ def summarize(part: Any) -> dict[str, Any]:
 
 
 def _compute(tasks: list[Any], client: Any) -> list[Any]:
-    """Compute dask delayed objects on ``client`` (or Dask's default scheduler), in order."""
+    """Compute dask delayed objects on ``client`` (a Client or a scheduler address; None: Dask's default scheduler), in order."""
     import dask
 
+    if isinstance(client, str):  # a scheduler's address: connect for this pass only
+        from distributed import Client
+
+        with Client(client, timeout="10s") as c:
+            return list(c.gather(c.compute(tasks)))
     if client is not None:
         return list(client.gather(client.compute(tasks)))
     return list(dask.compute(*tasks))
