@@ -56,8 +56,9 @@ KNOWN_CYCLES: set[frozenset[str]] = {
             "otmodel.attraction",
             "otmodel.backends",
             "otmodel.backends._certificates",
-            "otmodel.backends._outer",
+            "otmodel.backends._checked",
             "otmodel.backends._standard",
+            "otmodel.backends._outer",
             "otmodel.backends.attraction_lp",
             "otmodel.backends.base",
             "otmodel.backends.cvxpy",
@@ -91,7 +92,6 @@ KNOWN_LONG: set[str] = {
     "otmodel.backends.network",
     "otmodel.model.io",
     "otmodel.backends.admm",
-    "otmodel.backends._standard",
 }
 
 
