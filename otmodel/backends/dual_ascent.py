@@ -197,29 +197,19 @@ class DualAscentBackend:
                 n, ns = oracle.cells.n, oracle.cells.ns
                 plan = sp.csr_matrix((oracle.cells.mass.copy(), lab, np.arange(n + 1)), shape=(n, ns))
             objective = problem.objective(flows, plan)
-        status = Status.CONVERGED if run.converged else Status.ITERATION_LIMIT
-        gnorm = float(np.linalg.norm(g))
-        residual = float(np.max(np.abs(g))) if g.size else 0.0
-        return Solution(
-            problem=problem,
-            status=status,
-            point_status=PointStatus.NEARLY_FEASIBLE,
-            objective=float(objective),
-            flows=flows,
-            potentials=psi,
-            backend=self.name,
-            solver=f"supergradient ascent ({step!r})",
-            assignment=plan,
-            cell_mass=masses,
-            timings=timer.done(),
-            trace=run.trace,
-            iterations=run.iterations,
-            message=f"{run.reason} after {run.iterations} iterations (last max |psi change| {run.last_change:.3g})",
-            info={
+        return self._solution(
+            problem,
+            run,
+            f"supergradient ascent ({step!r})",
+            flows,
+            plan,
+            masses,
+            float(objective),
+            g,
+            timer,
+            "",
+            {
                 "dual_value": q,
-                "grad_norm": gnorm,
-                "residual": residual,
-                "stopped_by": run.reason,
                 "precomputed": bool(oracle.cells.precomputed) if oracle.cells is not None else None,
                 "pruned": oracle.cells is not None and oracle.cells.pruner is not None,
                 "samples": samples,
@@ -238,34 +228,63 @@ class DualAscentBackend:
             if plan is not None:
                 # sum_k mu_k sum_i P_ki c(x_k, i) = hard SDOT term + excess + psi_S . m, from the same pass
                 objective += ev["sdot_hard"] + ev["excess"] + float(psi[stepper.ends] @ ev["m_soft"])
-        g = ev["g_soft"]
-        status = Status.CONVERGED if run.converged else Status.ITERATION_LIMIT
-        return Solution(
-            problem=problem,
-            status=status,
-            point_status=PointStatus.NEARLY_FEASIBLE,
-            objective=float(objective),
-            flows=flows,
-            potentials=psi,
-            backend=self.name,
-            solver=f"damped Newton on the smoothed dual ({step!r})",
-            assignment=plan,
-            cell_mass=ev["m_soft"],
-            timings=timer.done(),
-            trace=run.trace,
-            iterations=run.iterations,
-            message=f"{run.reason} after {run.iterations} iterations (last max |psi change| {run.last_change:.3g}, "
-            f"temperature {stepper.eps:.3g})",
-            info={
+        return self._solution(
+            problem,
+            run,
+            f"damped Newton on the smoothed dual ({step!r})",
+            flows,
+            plan,
+            ev["m_soft"],
+            float(objective),
+            ev["g_soft"],
+            timer,
+            f", temperature {stepper.eps:.3g}",
+            {
                 "dual_value": ev["q_hard"],
                 "smoothed_dual_value": ev["q_soft"],
                 "temperature": float(stepper.eps),
-                "grad_norm": float(np.linalg.norm(g)),
-                "residual": float(np.max(np.abs(g))) if g.size else 0.0,
-                "stopped_by": run.reason,
                 "precomputed": None,
                 "pruned": stepper.cells is not None and stepper.cells.kind >= 0,  # tiled candidates
                 "samples": None,
                 "seed": None,
             },
+        )
+
+    def _solution(
+        self,
+        problem: FlowProblem,
+        run: Any,
+        solver: str,
+        flows: Any,
+        plan: Any,
+        masses: Any,
+        objective: float,
+        g: Any,
+        timer: Timer,
+        note: str,
+        info: dict[str, Any],
+    ) -> Solution:
+        """The returned point at the last psi: never OPTIMAL on the method's own say-so (``certify`` judges it)."""
+        info = {
+            **info,
+            "grad_norm": float(np.linalg.norm(g)),
+            "residual": float(np.max(np.abs(g))) if g.size else 0.0,
+            "stopped_by": run.reason,
+        }
+        return Solution(
+            problem=problem,
+            status=Status.CONVERGED if run.converged else Status.ITERATION_LIMIT,
+            point_status=PointStatus.NEARLY_FEASIBLE,
+            objective=objective,
+            flows=flows,
+            potentials=run.x,
+            backend=self.name,
+            solver=solver,
+            assignment=plan,
+            cell_mass=masses,
+            timings=timer.done(),
+            trace=run.trace,
+            iterations=run.iterations,
+            message=f"{run.reason} after {run.iterations} iterations (last max |psi change| {run.last_change:.3g}{note})",
+            info=info,
         )
