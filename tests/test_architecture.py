@@ -55,7 +55,7 @@ KNOWN_CYCLES: set[frozenset[str]] = {
         [
             "otmodel.attraction",
             "otmodel.backends",
-            "otmodel.backends._certificates",
+            "otmodel.certificates",
             "otmodel.backends._outer",
             "otmodel.backends._standard",
             "otmodel.backends.attraction_lp",

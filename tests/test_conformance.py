@@ -11,8 +11,8 @@ import scipy.sparse as sp
 from scipy.optimize import linprog
 
 from otmodel import backends
-from otmodel.backends._certificates import find_infeasible_cut, find_unbounded_cycle
 from otmodel.backends.base import no_point_solution
+from otmodel.certificates import find_infeasible_cut, find_unbounded_cycle
 from otmodel.results import InfeasibilityCertificate, PointStatus, Solution, Status
 from otmodel.validation import (
     ConformanceCase,

@@ -8,7 +8,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import otmodel as om
-from otmodel.backends._certificates import verify_infeasibility_certificate
 from otmodel.backends.network import (
     FLOW_LIMIT,
     _largest_remainder,
@@ -17,6 +16,7 @@ from otmodel.backends.network import (
     fraction_bits,
     integer_data,
 )
+from otmodel.certificates import verify_infeasibility_certificate
 from otmodel.model.network import Network
 from otmodel.model.problems import FlowProblem
 from otmodel.results import Status

@@ -14,7 +14,7 @@ import pytest
 
 import otmodel as om
 from otmodel import backends
-from otmodel.backends._certificates import verify_infeasibility_certificate
+from otmodel.certificates import verify_infeasibility_certificate
 from otmodel.cli import EXIT_CODES, build_parser, main
 from otmodel.errors import InvalidDataError, UnsupportedError
 from otmodel.results import PointStatus, Solution, Status

@@ -725,13 +725,13 @@ Attempt = tuple[str, Callable[[], Solution]]
 
 def _classified(problem: FlowProblem, backend: str, solver: str, message: str) -> Solution | None:
     """INFEASIBLE or UNBOUNDED with a certificate verified here, or ``None`` if neither is proven."""
-    from otmodel.backends._certificates import (
+    from otmodel.backends.base import no_point_solution
+    from otmodel.certificates import (
         find_infeasible_cut,
         find_unbounded_cycle,
         verify_infeasibility_certificate,
         verify_unbounded_certificate,
     )
-    from otmodel.backends.base import no_point_solution
 
     cut = find_infeasible_cut(problem)
     if cut is not None and verify_infeasibility_certificate(problem, cut):

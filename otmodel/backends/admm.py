@@ -658,7 +658,7 @@ class AdmmBackend:
 
         timer = Timer()
         if check_feasible:
-            from otmodel.backends._certificates import find_infeasible_cut
+            from otmodel.certificates import find_infeasible_cut
 
             with timer("check"):
                 cut = find_infeasible_cut(problem)

@@ -7,11 +7,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol, runtime_checkable
 
-import numpy as np
-
+from otmodel.certificates import no_point_solution
 from otmodel.errors import UnsupportedError
 from otmodel.model.problems import FlowProblem
-from otmodel.results import PointStatus, Solution, Status
+from otmodel.results import Solution
 
 __all__ = ["Backend", "Timer", "no_point_solution", "check_supported"]
 
@@ -59,31 +58,3 @@ class Timer:
         out = dict(self.times)
         out["total"] = time.perf_counter() - self.t0
         return out
-
-
-def no_point_solution(
-    problem: FlowProblem,
-    status: Status,
-    point_status: PointStatus,
-    backend: str,
-    solver: str,
-    timings: dict[str, float],
-    message: str = "",
-    certificate: Any = None,
-    info: dict[str, Any] | None = None,
-) -> Solution:
-    """A Solution that carries no primal point (infeasible, unbounded, failed)."""
-    return Solution(
-        problem=problem,
-        status=status,
-        point_status=point_status,
-        objective=float("nan"),
-        flows=np.full(problem.n_arcs, np.nan),
-        potentials=np.full(problem.n_nodes, np.nan),
-        backend=backend,
-        solver=solver,
-        timings=timings,
-        certificate=certificate,
-        message=message,
-        info=info or {},
-    )

@@ -336,7 +336,7 @@ class CvxpyBackend:
                     problem, status, PointStatus.NO_POINT, self.name, solver_name, timings,
                     f"{st} (with user constraints: no network certificate applies)",
                 )
-        from otmodel.backends.highs import classify_failure
+        from otmodel.certificates import classify_failure
 
         if st.startswith("infeasible"):
             return classify_failure(problem, "infeasible", self.name, solver_name, timings, st)

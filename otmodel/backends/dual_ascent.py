@@ -80,9 +80,9 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 
-from otmodel.backends._certificates import find_infeasible_cut, verify_infeasibility_certificate
 from otmodel.backends._loop import Diminishing, LoopState, as_step_size, iterate
 from otmodel.backends.base import Timer, no_point_solution
+from otmodel.certificates import find_infeasible_cut, verify_infeasibility_certificate
 from otmodel.errors import InvalidDataError, UnsupportedError
 from otmodel.model.costs import ArcCosts
 from otmodel.model.demand import Euclidean, Manhattan, SquaredEuclidean, block_rows

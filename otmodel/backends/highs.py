@@ -51,11 +51,12 @@ from otmodel.backends._standard import (
     redundant_rows,
     solve_checked,
 )
-from otmodel.backends.base import Timer, no_point_solution
+from otmodel.backends.base import Timer
+from otmodel.certificates import classify_failure, no_point_solution
 from otmodel.model.problems import FlowProblem
 from otmodel.results import PointStatus, Solution, Status
 
-__all__ = ["HighsBackend", "classify_failure", "highs_lp", "new_highs"]
+__all__ = ["HighsBackend", "highs_lp", "new_highs"]
 
 
 def new_highs(verbose: bool = False) -> Any:
@@ -174,44 +175,6 @@ def highs_lp(
     lp.a_matrix_.index_ = A.indices
     lp.a_matrix_.value_ = A.data
     return lp
-
-
-def classify_failure(
-    problem: FlowProblem, claim: str, backend: str, solver: str, timings: dict[str, float], message: str
-) -> Solution:
-    """Turn a solver's claim of infeasibility/unboundedness into a status otmodel verified itself.
-
-    ``claim`` is "infeasible", "unbounded" or "infeasible_or_unbounded". A claim is believed only with
-    a certificate found and checked here, independently of the solver; otherwise the status is
-    NUMERICAL_ERROR (DESIGN.md, Numerics).
-    """
-    from otmodel.backends._certificates import (
-        find_infeasible_cut,
-        find_unbounded_cycle,
-        verify_infeasibility_certificate,
-        verify_unbounded_certificate,
-    )
-
-    cut = find_infeasible_cut(problem)
-    if cut is not None and verify_infeasibility_certificate(problem, cut):
-        return no_point_solution(
-            problem, Status.INFEASIBLE, PointStatus.CERTIFICATE, backend, solver, timings, message, cut
-        )
-    if claim != "infeasible":
-        cyc = find_unbounded_cycle(problem)
-        if cyc is not None and verify_unbounded_certificate(problem, cyc):
-            return no_point_solution(
-                problem, Status.UNBOUNDED, PointStatus.CERTIFICATE, backend, solver, timings, message, cyc
-            )
-    return no_point_solution(
-        problem,
-        Status.NUMERICAL_ERROR,
-        PointStatus.NO_POINT,
-        backend,
-        solver,
-        timings,
-        f"{message} (solver claimed {claim.replace('_', ' ')}, but otmodel found no certificate)",
-    )
 
 
 class HighsBackend:

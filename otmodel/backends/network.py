@@ -614,7 +614,7 @@ class NetworkBackend:
         return status, None, None
 
     def _failure(self, problem: FlowProblem, status: str, timer: Timer, solver: str) -> Solution:
-        from otmodel.backends.highs import classify_failure
+        from otmodel.certificates import classify_failure
 
         timings = timer.done()
         if status in ("INFEASIBLE", "UNBALANCED"):
@@ -623,7 +623,7 @@ class NetworkBackend:
         return no_point_solution(problem, st, PointStatus.NO_POINT, self.name, solver, timings, f"OR-Tools: {status}")
 
     def _unbounded(self, problem: FlowProblem, timer: Timer, solver: str) -> Solution | None:
-        from otmodel.backends._certificates import find_unbounded_cycle, verify_unbounded_certificate
+        from otmodel.certificates import find_unbounded_cycle, verify_unbounded_certificate
 
         cyc = find_unbounded_cycle(problem)
         if cyc is not None and verify_unbounded_certificate(problem, cyc, check_feasible=False):

@@ -623,7 +623,7 @@ class PyomoModel:
                 info=info,
             )
         if isinstance(status, str):
-            from otmodel.backends.highs import classify_failure
+            from otmodel.certificates import classify_failure
 
             sol = classify_failure(problem, status, PyomoBackend.name, solver_name, timings, msg)
             sol.info.update(info)

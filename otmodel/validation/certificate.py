@@ -305,11 +305,6 @@ def _tolerance(value: Any, name: str, who: str) -> float:
     return v
 
 
-def _scale(problem: FlowProblem) -> float:
-    total = problem.demand.total if isinstance(problem, SpatialFlowProblem) else 0.0
-    return max(1.0, float(np.abs(problem.supply).sum()), float(total))
-
-
 def cost_scale(problem: FlowProblem, cmax: float | None = None, chunk: int | None = DEFAULT_CHUNK) -> float:
     r"""The problem's natural cost scale `C = M(\max|b| + c_{\max}) + \max a\, M^2`.
 

@@ -34,7 +34,7 @@ conservation, `s = E p + m` (`m` the cell masses at the endpoints).
 ``run_conformance`` solves every case with a backend and compares status, objective, flows,
 potentials (up to a constant), cell masses, the feasibility of the returned point, the dual value
 `q(\psi)` of the returned potentials, and the certificates of infeasible and unbounded cases
-(verified from the problem data by ``otmodel.backends._certificates``).
+(verified from the problem data by ``otmodel.certificates``).
 """
 
 from __future__ import annotations
@@ -49,8 +49,11 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 
-from otmodel.backends._certificates import (
+from otmodel.certificates import (
     find_infeasible_cut,
+    is_connected,
+    is_forest,
+    primal_residual,
     verify_infeasibility_certificate,
     verify_unbounded_certificate,
 )
@@ -771,7 +774,7 @@ def _planted_paper(seed: int = 2043, n_points: int = 400) -> ConformanceCase:
     dist = np.linalg.norm(xy - pos[ends][best], axis=1)
     objective = float(np.sum(d * flows**2) + mass @ dist)
     interior = np.abs(flows) < 1.0
-    unique_psi = _connected(len(names), [(tails[k], heads[k]) for k in np.flatnonzero(interior)])
+    unique_psi = is_connected(len(names), [(tails[k], heads[k]) for k in np.flatnonzero(interior)])
     return _optimal(
         "planted_paper_layout",
         problem,
@@ -826,76 +829,6 @@ def cases() -> list[ConformanceCase]:
 
 
 # =============================================================================== self-checks
-def _scale(problem: FlowProblem) -> float:
-    total = problem.demand.total if isinstance(problem, SpatialFlowProblem) else 0.0
-    return max(1.0, float(np.abs(problem.supply).sum()), float(total))
-
-
-def primal_residual(problem: FlowProblem, flows: ArrayLike, assignment: Any = None) -> float:
-    r"""Largest violation of (2b)-(2d) by ``(flows, assignment)``, relative to the supply scale.
-
-    Bounds `l \le p \le u`, conservation `E p + \pi^\top 1 = s` (the plan term at the
-    endpoints), marginals `\pi 1 = \mu`, `\pi \ge 0`; mass on a pair of infinite cost is
-    an infinite violation. A spatial problem without an assignment is infinitely violated.
-    """
-    p = np.asarray(flows, dtype=float).reshape(-1)
-    if p.shape != (problem.n_arcs,) or not np.all(np.isfinite(p)):
-        return INF
-    viol = [0.0]
-    viol.append(float(np.max(np.maximum(problem.lower - p, p - problem.upper), initial=0.0)))
-    r = problem.net_outflow(p) - problem.supply
-    if isinstance(problem, SpatialFlowProblem):
-        if assignment is None:
-            return INF
-        plan = sp.csr_matrix(assignment, dtype=float)
-        if plan.shape != (problem.n_points, problem.n_endpoints):
-            return INF
-        r[np.asarray(problem.endpoints)] += np.asarray(plan.sum(axis=0)).reshape(-1)
-        viol.append(float(np.max(np.abs(np.asarray(plan.sum(axis=1)).reshape(-1) - problem.demand.mass), initial=0.0)))
-        viol.append(float(max(0.0, -plan.data.min(initial=0.0))))
-        coo = plan.tocoo()
-        nz = coo.data != 0
-        if nz.any() and not np.all(np.isfinite(problem.cost_matrix()[coo.row[nz], coo.col[nz]])):
-            return INF
-    viol.append(float(np.max(np.abs(r), initial=0.0)))
-    return max(viol) / _scale(problem)
-
-
-def _connected(n: int, pairs: Sequence[tuple[int, int]]) -> bool:
-    parent = list(range(n))
-
-    def find(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    comps = n
-    for i, j in pairs:
-        ri, rj = find(i), find(j)
-        if ri != rj:
-            parent[ri] = rj
-            comps -= 1
-    return comps <= 1
-
-
-def _is_forest(n: int, pairs: Sequence[tuple[int, int]]) -> bool:
-    parent = list(range(n))
-
-    def find(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for i, j in pairs:
-        ri, rj = find(i), find(j)
-        if ri == rj:
-            return False
-        parent[ri] = rj
-    return True
-
-
 def _uniqueness(problem: FlowProblem, point: KnownPoint, tol: float = 1e-9) -> tuple[bool, bool]:
     """(primal point unique, potentials unique up to a constant), given an optimal ``point``.
 
@@ -933,7 +866,7 @@ def _uniqueness(problem: FlowProblem, point: KnownPoint, tol: float = 1e-9) -> t
                 row = plan.getrow(k)
                 used = row.indices[row.data > tol * mscale]
                 pinned.extend((int(ends[used[0]]), int(ends[c])) for c in used[1:])
-    return _is_forest(n + extra, free_pairs), _connected(n, pinned)
+    return is_forest(n + extra, free_pairs), is_connected(n, pinned)
 
 
 def _close(x: float, y: float, rtol: float, atol: float) -> bool:
