@@ -51,7 +51,7 @@ from otmodel.backends._standard import (
     redundant_rows,
     solve_checked,
 )
-from otmodel.backends.base import Timer, no_point_solution
+from otmodel.backends.base import Conformance, Timer, no_point_solution
 from otmodel.errors import InvalidDataError, UnsupportedError
 from otmodel.model.problems import FlowProblem
 from otmodel.results import PointStatus, Solution, Status
@@ -218,6 +218,7 @@ _STATUS = {
 class CvxpyBackend:
     name = "cvxpy"
     capabilities = frozenset({"flow", "spatial", "linear", "quadratic", "exact"})
+    conformance = Conformance(kinds=frozenset({"flow", "spatial", "graph"}))
 
     def supports(self, problem: FlowProblem) -> str | None:
         if not isinstance(problem, FlowProblem):

@@ -51,7 +51,7 @@ from otmodel.backends._standard import (
     redundant_rows,
     solve_checked,
 )
-from otmodel.backends.base import Timer
+from otmodel.backends.base import Conformance, Timer
 from otmodel.certificates import classify_failure, no_point_solution
 from otmodel.model.problems import FlowProblem
 from otmodel.results import PointStatus, Solution, Status
@@ -180,6 +180,7 @@ def highs_lp(
 class HighsBackend:
     name = "highs"
     capabilities = frozenset({"flow", "spatial", "linear", "quadratic", "exact"})
+    conformance = Conformance(kinds=frozenset({"flow", "spatial", "graph"}))
 
     def supports(self, problem: FlowProblem) -> str | None:
         if not isinstance(problem, FlowProblem):

@@ -91,7 +91,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from otmodel.backends._standard import balanced_supply
-from otmodel.backends.base import Timer, no_point_solution
+from otmodel.backends.base import Conformance, Timer, no_point_solution
 from otmodel.errors import SolverError
 from otmodel.model.problems import FlowProblem, SpatialFlowProblem
 from otmodel.results import PointStatus, Solution, Status
@@ -561,6 +561,7 @@ class NetworkBackend:
 
     name = "network"
     capabilities = frozenset({"flow", "spatial", "linear", "quadratic", "exact"})
+    conformance = Conformance(kinds=frozenset({"flow", "spatial", "graph"}))
 
     def supports(self, problem: FlowProblem) -> str | None:
         if not isinstance(problem, FlowProblem):

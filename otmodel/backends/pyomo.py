@@ -118,7 +118,7 @@ from otmodel.backends._standard import (
     redundant_rows,
     solve_checked,
 )
-from otmodel.backends.base import no_point_solution
+from otmodel.backends.base import Conformance, no_point_solution
 from otmodel.errors import UnsupportedError
 from otmodel.model.problems import FlowProblem, SpatialFlowProblem
 from otmodel.results import PointStatus, Solution, Status
@@ -648,6 +648,7 @@ class PyomoBackend:
 
     name = "pyomo"
     capabilities = frozenset({"flow", "spatial", "linear", "quadratic", "exact"})
+    conformance = Conformance(kinds=frozenset({"flow", "spatial", "graph"}))
 
     def supports(self, problem: FlowProblem) -> str | None:
         if not isinstance(problem, FlowProblem):
