@@ -834,7 +834,7 @@ def solve_checked(
         # along its basis forest (checked_solution), which an interior point cannot offer
         from otmodel.backends.highs import HighsBackend
 
-        vertex = HighsBackend()._solve_once(problem, "simplex", 1e-9, 200, None, False, scale=False, tight=True)
+        vertex = HighsBackend().simplex_vertex(problem)
         if vertex.status is Status.OPTIMAL:
             vertex, verdict = checked_solution(dataclasses.replace(vertex, backend=backend), rtol)
             assert verdict is not None
