@@ -81,13 +81,15 @@ KNOWN_CYCLES: set[frozenset[str]] = {
             "otmodel.validation.certificate",
             "otmodel.validation.conformance",
             "otmodel.validation.crosscheck",
+            "otmodel.validation.pricing",  # pricing, repair, residuals: split out of certificate (issue 11)
             "otmodel.validation.relocation",
+            "otmodel.validation.repair",
+            "otmodel.validation.residuals",
         ]
     ),
     frozenset(["otmodel.backends._loop", "otmodel.backends.dual_ascent", "otmodel.backends.newton"]),
 }
 KNOWN_LONG: set[str] = {
-    "otmodel.validation.certificate",
     "otmodel.formulation",
     "otmodel.backends.network",
     "otmodel.model.io",

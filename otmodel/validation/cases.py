@@ -72,7 +72,7 @@ from otmodel.model.network import Network
 from otmodel.model.problems import FlowProblem, SpatialFlowProblem
 from otmodel.model.transport import GraphTransportProblem
 from otmodel.results import InfeasibilityCertificate, Solution, Status, UnboundedCertificate
-from otmodel.validation.certificate import dual_value
+from otmodel.validation.pricing import dual_value
 
 __all__ = [
     "CATALOGUE",

@@ -19,7 +19,7 @@ from otmodel.certificates import no_point_solution
 from otmodel.results import InfeasibilityCertificate, PointStatus, Solution, Status, UnboundedCertificate
 from otmodel.results_relocation import RelocationResult
 from otmodel.validation.cases import ConformanceCase, KnownPoint
-from otmodel.validation.certificate import dual_value
+from otmodel.validation.pricing import dual_value
 
 __all__ = ["right_answer", "wrong_answers"]
 

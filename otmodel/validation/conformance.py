@@ -27,7 +27,7 @@ from otmodel.validation.cases import (
     check_case,
     select,
 )
-from otmodel.validation.certificate import dual_value
+from otmodel.validation.pricing import dual_value
 
 __all__ = [
     "ConformanceCase",
