@@ -56,8 +56,9 @@ KNOWN_CYCLES: set[frozenset[str]] = {
             "otmodel.attraction",
             "otmodel.backends",
             "otmodel.certificates",
-            "otmodel.backends._outer",
+            "otmodel.backends._checked",
             "otmodel.backends._standard",
+            "otmodel.backends._outer",
             "otmodel.backends.attraction_lp",
             "otmodel.backends.base",
             "otmodel.backends.cvxpy",
@@ -87,15 +88,11 @@ KNOWN_CYCLES: set[frozenset[str]] = {
             "otmodel.validation.residuals",
         ]
     ),
-    frozenset(["otmodel.backends._loop", "otmodel.backends.dual_ascent", "otmodel.backends.newton"]),
 }
 KNOWN_LONG: set[str] = {
     "otmodel.formulation",
     "otmodel.backends.network",
     "otmodel.model.io",
-    "otmodel.backends.admm",
-    "otmodel.backends._standard",
-    "otmodel.backends.dual_ascent",
 }
 
 

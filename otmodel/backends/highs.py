@@ -43,14 +43,9 @@ from typing import Any
 
 import numpy as np
 
+from otmodel.backends._checked import solve_checked
 from otmodel.backends._outer import HighsOptions, answer, cutting_planes, finish, initial_cut_points, tangent
-from otmodel.backends._standard import (
-    StandardForm,
-    build_standard_form,
-    choose_scales,
-    redundant_rows,
-    solve_checked,
-)
+from otmodel.backends._standard import StandardForm, build_standard_form, choose_scales, redundant_rows
 from otmodel.backends.base import Conformance, Timer
 from otmodel.certificates import classify_failure, no_point_solution
 from otmodel.model.problems import FlowProblem
