@@ -305,6 +305,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=f"exit status:\n{codes}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    from otmodel import __version__
+
+    p.add_argument("--version", action="version", version=f"otmodel {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("solve", help="solve a YAML/JSON model file and print a summary")
     s.add_argument("file")

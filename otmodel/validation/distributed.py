@@ -36,18 +36,17 @@ from otmodel.model.demand import Points, block_rows
 from otmodel.model.network import Network
 from otmodel.model.problems import FlowProblem, SpatialFlowProblem
 from otmodel.results import PointStatus, Solution, Status
-from otmodel.validation.certificate import (
+from otmodel.validation.certificate import Certificate, _gap_test
+from otmodel.validation.pricing import (
     EPS,
     INF,
-    Certificate,
     _dual_constraints,
     _exact_le,
-    _gap_test,
-    _relative,
     _shift_potentials,
     _tolerance,
     cost_scale,
 )
+from otmodel.validation.residuals import _relative
 
 __all__ = ["certify_distributed", "certificate_block"]
 
