@@ -215,6 +215,8 @@ def main() -> None:
     ap.add_argument("--ends", type=int, nargs="*", default=[4, 100])
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--no-single", action="store_true", help="skip the single-process backend (memory)")
+    ap.add_argument("--single-max", type=float, default=2e9,
+                    help="time the single-process backend only where N x |S| <= this (else extrapolate linearly in N)")
     ap.add_argument("--billion", action="store_true", help="also solve and certify 1e9 points")
     ap.add_argument("--side", type=int, default=31_623, help="grid side of the --billion run")
     ap.add_argument("--iterations", type=int, default=1, help="iterations of the --billion run (warm start)")
@@ -231,9 +233,16 @@ def main() -> None:
         "cases": [],
     }
     try:
-        for n in args.sizes:
-            for ns in args.ends:
-                row = case(client, int(n), ns, args.repeat, not args.no_single)
+        for ns in args.ends:
+            for n in sorted(args.sizes):
+                single = not args.no_single and n * ns <= args.single_max
+                row = case(client, int(n), ns, args.repeat, single)
+                done = [r for r in results["cases"] if r["S"] == ns and "single_s" in r]
+                if not single and done:
+                    # linear in N (one pass over the points): from the largest size measured at this |S|
+                    ref = max(done, key=lambda r: r["N"])
+                    row["single_s_extrapolated"] = ref["single_s"] * n / ref["N"]
+                    row["dask_over_single_extrapolated"] = row["dask_s"] / row["single_s_extrapolated"]
                 print(json.dumps(row), flush=True)
                 results["cases"].append(row)
         if args.billion:
