@@ -183,16 +183,19 @@ def billion(client: Any, side: int, iterations: int) -> dict[str, Any]:
         base = synthetic(250)
         warm = om.solve(base, backend="dual-ascent", step_size=Curvature(), max_iter=15, tol=0.0)
         out["warm_s"] = time.perf_counter() - t
+        print(json.dumps(out), f"peak RSS so far {rss.peak / 1e9:.2f} GB", flush=True)  # partial results survive a kill
         t = time.perf_counter()
         pts = DaskPoints.grid(TruncatedGaussian((50.0, 75.0), 25.0), (0.0, 100.0, 0.0, 100.0), (side, side), client=client)
         prob = DaskSpatialFlowProblem(base.network, pts, Euclidean(), name=f"synthetic V-A {side}x{side}")
         out["grid_s"] = time.perf_counter() - t
         out["blocks"] = pts.n_blocks
+        print(json.dumps(out), f"peak RSS so far {rss.peak / 1e9:.2f} GB", flush=True)  # partial results survive a kill
         t = time.perf_counter()
         sol = om.solve(prob, backend="dual-ascent", client=client, step_size=Curvature(), max_iter=iterations, tol=0.0,
                        psi0=warm.potentials)
         out["solve_s"] = time.perf_counter() - t
         out["iterations"] = sol.iterations
+        print(json.dumps(out), f"peak RSS so far {rss.peak / 1e9:.2f} GB", flush=True)  # partial results survive a kill
         t = time.perf_counter()
         cert = certify_distributed(prob, sol, client, rtol=1e-6)
         out["certify_s"] = time.perf_counter() - t

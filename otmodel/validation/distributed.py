@@ -18,8 +18,8 @@ each block returning a handful of numbers, and finishes in the client:
   the registry in the client (the network is small), judged node by node within ``feas_tol``;
 * the gap, with ``certify``'s rule and tolerances.
 
-The costs on the workers are computed by the problem's own cost definition (``AssignmentCost.block``
-of the model), not by the backend's kernel: nothing the backend under test computed is reused.
+The costs on the workers are computed here from the cost's definition (column by column), not by the
+backend's kernel: nothing the backend under test computed is reused.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from numpy.typing import NDArray
 
 from otmodel.errors import InvalidDataError
 from otmodel.model.dask_demand import DaskSpatialFlowProblem, load_block
-from otmodel.model.demand import Points, block_rows
+from otmodel.model.demand import block_rows
 from otmodel.model.network import Network
 from otmodel.model.problems import FlowProblem, SpatialFlowProblem
 from otmodel.results import PointStatus, Solution, Status
@@ -75,6 +75,7 @@ def certificate_block(part: Any, y_s: NDArray[np.float64], yxy: NDArray[np.float
     xy, mass = load_block(part)
     ns = y_s.shape[0]
     ymax = float(np.max(np.abs(y_s), initial=0.0))
+    manhattan, squared = cost.name == "manhattan", cost.name == "squared_euclidean"
     q_parts: list[float] = []
     a_parts: list[float] = []
     err = 0.0
@@ -86,11 +87,23 @@ def certificate_block(part: Any, y_s: NDArray[np.float64], yxy: NDArray[np.float
         if not keep.any():
             continue
         x, w = xy[a : a + chunk][keep], w[keep]
-        block = cost.block(Points(x, w), yxy)
-        cmax = max(cmax, float(np.max(np.abs(block))))
-        r = block - y_s[None, :]
-        lab = np.argmin(r, axis=1)
-        mins = r[np.arange(lab.size), lab]
+        # c(x, i) column by column from the cost's definition (no N x |S| x 2 temporary); the running
+        # minimum with a strict "<" keeps the first index on ties, as certify's argmin does
+        mins = np.full(w.size, np.inf)
+        lab = np.zeros(w.size, dtype=np.intp)
+        cost_at = np.zeros(w.size)
+        for i in range(ns):
+            dx = x[:, 0] - yxy[i, 0]
+            dy = x[:, 1] - yxy[i, 1]
+            c = np.abs(dx) + np.abs(dy) if manhattan else dx * dx + dy * dy
+            if not (manhattan or squared):
+                c = np.sqrt(c)
+            cmax = max(cmax, float(c.max()))
+            v = c - y_s[i]
+            better = v < mins
+            mins = np.where(better, v, mins)
+            lab[better] = i
+            cost_at = np.where(better, c, cost_at)
         wm = w * mins
         q_parts.extend(_runs(wm))
         # runs of RUN terms summed in floating point: at most (RUN - 1) u sum|x| off (u = EPS / 2),
@@ -98,7 +111,7 @@ def certificate_block(part: Any, y_s: NDArray[np.float64], yxy: NDArray[np.float
         awm = float(np.sum(np.abs(wm)))
         err += (1.0 + RUN / 2) * awm + float(np.sum(w * (np.abs(mins) + 2.0 * ymax)))
         m += np.bincount(lab, weights=w, minlength=ns)
-        a_parts.extend(_runs(w * block[np.arange(lab.size), lab]))
+        a_parts.extend(_runs(w * cost_at))
     return {"q": math.fsum(q_parts), "q_abs": float(np.sum(np.abs(q_parts))), "err": err, "cmax": cmax, "m": m,
             "assign": math.fsum(a_parts)}
 
