@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numba as nb
 import numpy as np
 from numpy.typing import NDArray
 
@@ -56,12 +57,64 @@ __all__ = ["certify_distributed", "certificate_block"]
 RUN = 256
 
 
-def _runs(x: NDArray[np.float64]) -> list[float]:
-    """Sums of consecutive runs of ``RUN`` terms of ``x``."""
-    pad = (-x.size) % RUN
-    if pad:
-        x = np.concatenate([x, np.zeros(pad)])
-    return x.reshape(-1, RUN).sum(axis=1).tolist()  # type: ignore[no-any-return]
+@nb.njit(cache=True, nogil=True)
+def _certificate_kernel(
+    xy: NDArray[np.float64],
+    mass: NDArray[np.float64],
+    yxy: NDArray[np.float64],
+    y_s: NDArray[np.float64],
+    kind: int,
+    ymax: float,
+    m: NDArray[np.float64],
+    q_runs: NDArray[np.float64],
+    a_runs: NDArray[np.float64],
+) -> tuple[float, float, float]:
+    r"""Per point of positive mass: `c(x, i)` from the cost's definition (0 Euclidean, 1 squared,
+    2 Manhattan), the first index of the smallest `c - y_i` (strict ``<``); run sums of
+    `\mu_k \min` and `\mu_k c(x_k, T(x_k))` into ``q_runs`` / ``a_runs`` (``RUN`` points each), cell
+    masses into ``m``. Returns `\sum|\mu_k \min|`, the other rounding terms of ``_dual_parts`` and
+    the largest cost."""
+    awm = 0.0
+    extra = 0.0
+    cmax = 0.0
+    m_run = np.zeros(m.shape[0])  # cell masses in runs too: a long running sum of equal masses drifts
+    for k in range(xy.shape[0]):
+        if k % RUN == 0 and k > 0:
+            for i in range(m.shape[0]):
+                m[i] += m_run[i]
+                m_run[i] = 0.0
+        w = mass[k]
+        if not w > 0:
+            continue
+        best = np.inf
+        bi = 0
+        bc = 0.0
+        for i in range(yxy.shape[0]):
+            dx = xy[k, 0] - yxy[i, 0]
+            dy = xy[k, 1] - yxy[i, 1]
+            if kind == 2:
+                c = abs(dx) + abs(dy)
+            else:
+                c = dx * dx
+                c += dy * dy
+                if kind == 0:
+                    c = np.sqrt(c)
+            if c > cmax:
+                cmax = c
+            v = c - y_s[i]
+            if v < best:
+                best = v
+                bi = i
+                bc = c
+        r = k // RUN
+        q_runs[r] += w * best
+        a_runs[r] += w * bc
+        m_run[bi] += w
+        awm += abs(w * best)
+        extra += w * (abs(best) + 2.0 * ymax)
+    for i in range(m.shape[0]):
+        m[i] += m_run[i]
+    return awm, extra, cmax
 
 
 def certificate_block(part: Any, y_s: NDArray[np.float64], yxy: NDArray[np.float64], cost: Any, chunk: int) -> dict[str, Any]:
@@ -75,43 +128,19 @@ def certificate_block(part: Any, y_s: NDArray[np.float64], yxy: NDArray[np.float
     xy, mass = load_block(part)
     ns = y_s.shape[0]
     ymax = float(np.max(np.abs(y_s), initial=0.0))
-    manhattan, squared = cost.name == "manhattan", cost.name == "squared_euclidean"
-    q_parts: list[float] = []
-    a_parts: list[float] = []
-    err = 0.0
-    cmax = 0.0
+    kind = {"euclidean": 0, "squared_euclidean": 1, "manhattan": 2}[cost.name]
+    n_runs = -(-xy.shape[0] // RUN)
+    q_runs, a_runs = np.zeros(n_runs), np.zeros(n_runs)
     m = np.zeros(ns)
-    for a in range(0, xy.shape[0], chunk):
-        w = mass[a : a + chunk]
-        keep = w > 0
-        if not keep.any():
-            continue
-        x, w = xy[a : a + chunk][keep], w[keep]
-        # c(x, i) column by column from the cost's definition (no N x |S| x 2 temporary); the running
-        # minimum with a strict "<" keeps the first index on ties, as certify's argmin does
-        mins = np.full(w.size, np.inf)
-        lab = np.zeros(w.size, dtype=np.intp)
-        cost_at = np.zeros(w.size)
-        for i in range(ns):
-            dx = x[:, 0] - yxy[i, 0]
-            dy = x[:, 1] - yxy[i, 1]
-            c = np.abs(dx) + np.abs(dy) if manhattan else dx * dx + dy * dy
-            if not (manhattan or squared):
-                c = np.sqrt(c)
-            cmax = max(cmax, float(c.max()))
-            v = c - y_s[i]
-            better = v < mins
-            mins = np.where(better, v, mins)
-            lab[better] = i
-            cost_at = np.where(better, c, cost_at)
-        wm = w * mins
-        q_parts.extend(_runs(wm))
-        # runs of RUN terms summed in floating point: at most (RUN - 1) u sum|x| off (u = EPS / 2),
-        # covered by RUN / 2 more times sum|wm| in ``err`` (which is multiplied by 2 EPS at the end)
-        awm = float(np.sum(np.abs(wm)))
-        err += (1.0 + RUN / 2) * awm + float(np.sum(w * (np.abs(mins) + 2.0 * ymax)))
-        m += np.bincount(lab, weights=w, minlength=ns)
-        a_parts.extend(_runs(w * cost_at))
+    sums = _certificate_kernel(np.ascontiguousarray(xy, dtype=float), np.ascontiguousarray(mass, dtype=float),
+                               np.ascontiguousarray(yxy, dtype=float), np.ascontiguousarray(y_s, dtype=float),
+                               kind, ymax, m, q_runs, a_runs)
+    awm, extra, cmax = sums
+    q_parts = q_runs.tolist()
+    a_parts = a_runs.tolist()
+    # runs of RUN terms summed in floating point: at most (RUN - 1) u sum|x| off (u = EPS / 2),
+    # covered by RUN / 2 more times sum|wm| in ``err`` (which is multiplied by 2 EPS at the end)
+    err = (1.0 + RUN / 2) * awm + extra
     return {"q": math.fsum(q_parts), "q_abs": float(np.sum(np.abs(q_parts))), "err": err, "cmax": cmax, "m": m,
             "assign": math.fsum(a_parts)}
 
