@@ -206,7 +206,7 @@ class DistributedCellPass:
         then read again in every pass).
 
     ``__call__(psi_s)`` and ``exact(psi_s)`` return ``(cell masses, SDOT term)`` like ``CellPass``;
-    ``final(psi_s)`` adds the assignment cost of the argmin plan; ``labels(psi_s)`` gathers the
+    ``final(psi_s)`` adds the assignment cost of the argmin plan, ``plan_and_assignment(psi)`` the plan; ``labels(psi_s)`` gathers the
     argmin of every point (at most ``LOCAL_LIMIT`` points).
     """
 
@@ -251,6 +251,7 @@ class DistributedCellPass:
         self.yxy = np.ascontiguousarray(problem.endpoint_xy, dtype=float)
         self.fallback = 0
         self.task_seconds = 0.0  # total time of the last pass's tasks, summed over blocks
+        self._cached: tuple[NDArray[np.float64], NDArray[np.float64], float] | None = None
         c = self.client
         if isinstance(problem, DaskSpatialFlowProblem):
             parts = problem.points.parts
@@ -302,6 +303,8 @@ class DistributedCellPass:
 
     def __call__(self, psi_s: NDArray[np.float64]) -> tuple[NDArray[np.float64], float]:
         """``(cell masses (|S|,), SDOT term of q)`` at endpoint potentials ``psi_s``."""
+        if self._cached is not None and np.array_equal(self._cached[0], psi_s):
+            return self._cached[1].copy(), self._cached[2]
         m, sdot, _ = self._reduce(self._run(psi_s, "cells"), self.ns)
         return m, sdot
 
@@ -318,16 +321,18 @@ class DistributedCellPass:
         out = self._run(psi_s, "labels")
         return np.concatenate([r["lab"] for r in out]).astype(np.intp)
 
-    def plan_and_objective(self, psi: NDArray[np.float64], flows: NDArray[np.float64]) -> tuple[Any, float]:
-        r"""Proposition 1's point at the last potentials: the argmin plan and objective (2a).
+    def plan_and_assignment(self, psi: NDArray[np.float64]) -> tuple[Any, float]:
+        r"""Proposition 1's plan at the last potentials and its assignment cost, in one pass.
 
-        The objective is the flows' cost plus `\sum_k \mu_k c(x_k, T(x_k))`, summed on the workers.
-        The plan (one nonzero per point) is gathered only up to ``LOCAL_LIMIT`` points; above that it
-        stays implicit (None): ``certify_distributed`` recomputes it where the points are.
+        The assignment cost `\sum_k \mu_k c(x_k, T(x_k))` is summed on the workers; the plan (one
+        nonzero per point) is gathered only up to ``LOCAL_LIMIT`` points (else None: it stays
+        implicit, ``certify_distributed`` recomputes it where the points are). The same pass's cell
+        masses and SDOT term answer the next call at these potentials (the backend's final
+        evaluation), so the returned point costs one pass, not two.
         """
         import scipy.sparse as sp
 
-        psi_s = np.asarray(psi, dtype=float)[np.asarray(self.problem.endpoints)]
+        psi_s = np.ascontiguousarray(np.asarray(psi, dtype=float)[np.asarray(self.problem.endpoints)])
         plan = None
         if self.n <= LOCAL_LIMIT:
             out = self._run(psi_s, "labels")
@@ -335,8 +340,9 @@ class DistributedCellPass:
             plan = sp.csr_matrix((self.mass.copy(), lab, np.arange(self.n + 1)), shape=(self.n, self.ns))
         else:
             out = self._run(psi_s, "final")
-        assign = self._reduce(out, self.ns)[2]
-        return plan, float(self.problem.flow_objective(flows)) + assign
+        m, sdot, assign = self._reduce(out, self.ns)
+        self._cached = (psi_s, m, sdot)
+        return plan, assign
 
     def describe(self) -> dict[str, Any]:
         """What ran where (``Solution.info["distributed"]``)."""

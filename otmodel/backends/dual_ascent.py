@@ -225,11 +225,13 @@ class DualAscentBackend:
         with timer("reconstruct"):
             psi = run.x
             # Proposition 1 / Algorithm 1 line 16: flows p(psi) and cells Lag_i(psi) at the last psi
-            g, q, flows, masses = oracle.evaluate(psi, exact=True)
             plan = None
             distributed = None
-            if cells is not None:  # the plan's cost from the cluster; the plan itself only if it fits here
-                plan, objective = cells.plan_and_objective(psi, flows)
+            if cells is not None:  # one pass on the cluster: cells, SDOT term, the plan's cost (the plan if it fits)
+                plan, assign = cells.plan_and_assignment(psi)
+            g, q, flows, masses = oracle.evaluate(psi, exact=True)
+            if cells is not None:
+                objective = problem.flow_objective(flows) + assign
                 distributed = cells.describe()
                 cells.close()  # release the blocks held on the workers (and a client made from an address)
             elif oracle.cells is not None:
