@@ -60,9 +60,11 @@ def main(
 
     cluster = None
     if scheduler is None:
-        # loopback only, one thread per worker: the passes are numpy, one core each
+        # loopback only (threads: in-process transport, no socket at all), one thread per worker:
+        # the passes are compiled loops and numpy, one core each
+        where = {"host": "127.0.0.1"} if processes else {}
         cluster = LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=processes, host="127.0.0.1", dashboard_address=None
+            n_workers=workers, threads_per_worker=1, processes=processes, dashboard_address="127.0.0.1:0", **where
         )
         client = Client(cluster)
     else:
