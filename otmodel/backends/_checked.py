@@ -436,25 +436,10 @@ Attempt = tuple[str, Callable[[], Solution]]
 
 def _classified(problem: FlowProblem, backend: str, solver: str, message: str) -> Solution | None:
     """INFEASIBLE or UNBOUNDED with a certificate verified here, or ``None`` if neither is proven."""
-    from otmodel.backends.base import no_point_solution
-    from otmodel.certificates import (
-        find_infeasible_cut,
-        find_unbounded_cycle,
-        verify_infeasibility_certificate,
-        verify_unbounded_certificate,
-    )
+    from otmodel.certificates import classify_failure
 
-    cut = find_infeasible_cut(problem)
-    if cut is not None and verify_infeasibility_certificate(problem, cut):
-        return no_point_solution(
-            problem, Status.INFEASIBLE, PointStatus.CERTIFICATE, backend, solver, {}, message, cut
-        )
-    cyc = find_unbounded_cycle(problem)
-    if cyc is not None and verify_unbounded_certificate(problem, cyc):
-        return no_point_solution(
-            problem, Status.UNBOUNDED, PointStatus.CERTIFICATE, backend, solver, {}, message, cyc
-        )
-    return None
+    sol = classify_failure(problem, "infeasible_or_unbounded", backend, solver, {}, message)
+    return sol if sol.certificate is not None else None
 
 
 def _no_variable_solution(problem: FlowProblem, backend: str) -> Solution | None:
