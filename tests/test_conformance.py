@@ -410,3 +410,8 @@ def test_selection(fake_cases):
     assert rows and all("quadratic" in BY_NAME[r.case].tags for r in rows)
     with pytest.raises(ValueError, match="unknown"):
         run_conformance("fake-oracle", ConformanceConfig(cases=fake_cases, names=["nope"]))
+    # a stated skip is a skipped row carrying its reason, never a silent omission
+    report = run_conformance("fake-oracle", ConformanceConfig(cases=fake_cases, names=["path", "transshipment"],
+                                                             skip={"path": "measured too slow"}))
+    assert report.passed and [r.case for r in report.skipped] == ["path"] and report.executed == 1
+    assert "declared skip: measured too slow" in report.summary()
