@@ -34,7 +34,7 @@ conservation, `s = E p + m` (`m` the cell masses at the endpoints).
 The catalogue is organised by *kind* (``CATALOGUE``): ``flow``, ``spatial``, ``graph`` (graph
 transport, Mokhtari et al.), ``relocation`` and, from its own module, ``attraction-step``. Each kind
 lives in a module ``otmodel.validation.cases_<kind>`` defining ``cases()``; a kind whose answers are
-not a flow ``Solution`` also defines ``check_case(case)`` (the self-check of its cases) and
+not a flow ``Solution`` also defines ``check_case(case, rtol)`` (the self-check of its cases) and
 ``check_answer(case, answer, config) -> list[str]`` (what is wrong with a backend's answer). Adding a
 kind is one module plus one line in ``CATALOGUE`` (or ``register_kind``).
 
