@@ -89,7 +89,6 @@ KNOWN_LONG: set[str] = {
     "otmodel.validation.conformance",
     "otmodel.validation.certificate",
     "otmodel.formulation",
-    "otmodel.backends.network",
     "otmodel.model.io",
     "otmodel.backends.admm",
     "otmodel.backends._standard",
