@@ -56,8 +56,9 @@ KNOWN_CYCLES: set[frozenset[str]] = {
             "otmodel.attraction",
             "otmodel.backends",
             "otmodel.backends._certificates",
-            "otmodel.backends._outer",
+            "otmodel.backends._checked",
             "otmodel.backends._standard",
+            "otmodel.backends._outer",
             "otmodel.backends.attraction_lp",
             "otmodel.backends.base",
             "otmodel.backends.cvxpy",
@@ -83,16 +84,12 @@ KNOWN_CYCLES: set[frozenset[str]] = {
             "otmodel.validation.relocation",
         ]
     ),
-    frozenset(["otmodel.backends._loop", "otmodel.backends.dual_ascent", "otmodel.backends.newton"]),
 }
 KNOWN_LONG: set[str] = {
     "otmodel.validation.conformance",
     "otmodel.validation.certificate",
     "otmodel.formulation",
     "otmodel.model.io",
-    "otmodel.backends.admm",
-    "otmodel.backends._standard",
-    "otmodel.backends.dual_ascent",
 }
 
 
