@@ -210,26 +210,34 @@ class NetworkBackend:
         return f"OR-Tools {ortools.__version__} SimpleMinCostFlow"
 
     def _certified_point(
-        self, cn: CompiledNetwork, ints: IntegerData, x: NDArray[np.int64], timer: Timer
+        self, cn: CompiledNetwork, ints: IntegerData, x: NDArray[np.int64], timer: Timer, tol: float = -1.0
     ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], float, float, float] | None:
-        """(compiled float point, flows, psi of the network nodes, primal, q, residual) or None."""
+        """(compiled float point, flows, psi of the network nodes, primal, q, residual) or None.
+
+        When the float point leaves a bound the integer flow sat on, the potentials of the point's
+        own residual graph replace those of the integer flow, unless the latter already certify a
+        relative gap of at most ``tol`` (the second shortest-path search is then skipped; default:
+        never skipped)."""
         with timer("potentials"):
             psi = residual_potentials(cn, ints, x)
         if psi is None:
             return None
         n_net = cn.problem.n_nodes
+        price_tol = 2.0 / ints.sc
         with timer("certificate"):
             xf, resid = float_point(cn, ints, x, psi)
-        if np.any((xf > 0) != (x > 0)) or np.any(np.isfinite(cn.cap) & ((xf < cn.cap) != (x < ints.cap))):
+            primal, flows = primal_value(cn, xf)
+            q = dual_bound(cn, psi[:n_net], price_tol=price_tol)
+        moved = np.any((xf > 0) != (x > 0)) or np.any(np.isfinite(cn.cap) & ((xf < cn.cap) != (x < ints.cap)))
+        if moved and not (primal - q) / max(1.0, abs(primal)) <= tol:
             # the float point left a bound the integer flow sat on (a residual routed along an arc
             # at its bound): the potentials of its own residual graph, if it has no negative cycle
             with timer("potentials"):
                 again = residual_potentials(cn, ints, x, xf)
             if again is not None:
                 psi = again
-        with timer("certificate"):
-            primal, flows = primal_value(cn, xf)
-            q = dual_bound(cn, psi[:n_net], price_tol=2.0 / ints.sc)
+                with timer("certificate"):
+                    q = dual_bound(cn, psi[:n_net], price_tol=price_tol)
         return xf, flows, psi[:n_net], primal, q, resid
 
     # ------------------------------------------------------------------ linear costs
@@ -249,7 +257,7 @@ class NetworkBackend:
             unb = self._unbounded(problem, timer, solver)
             if unb is not None:
                 return unb
-        got = self._certified_point(cn, ints, x, timer)
+        got = self._certified_point(cn, ints, x, timer, tol)
         info: dict[str, Any] = {"flow_scale": ints.sf, "cost_scale": ints.sc}
         if got is not None:
             xf, flows, psi, primal, q, resid = got
