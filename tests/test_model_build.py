@@ -245,3 +245,21 @@ def test_from_networkx_bad_node_value_names_the_node() -> None:
     g.nodes[3]["pos"] = (1.0, float("inf"))
     with pytest.raises(InvalidDataError, match=r"node '3': position y must be a finite number"):
         Network.from_networkx(g)
+
+
+@pytest.mark.parametrize("kind", [nx.DiGraph, nx.Graph, nx.MultiDiGraph, nx.MultiGraph])
+def test_edge_arrays_follow_networkx_edge_order(kind: type) -> None:
+    from otmodel.model._network_read import edge_arrays
+
+    rng = np.random.default_rng(3)
+    g = kind()
+    g.add_nodes_from(["z", 4, "a"])
+    for _ in range(60):
+        u, v = (int(x) for x in rng.integers(0, 12, 2))
+        g.add_edge(u if u % 5 else "z", v, weight=float(rng.random()))
+    nodes = list(g.nodes(data=True))
+    order = [nd for nd, _ in nodes]
+    tails, heads, data = edge_arrays(g, nodes)
+    expected = list(g.edges(keys=True, data=True) if g.is_multigraph() else g.edges(data=True))
+    assert [(order[t], order[h]) for t, h in zip(tails.tolist(), heads.tolist(), strict=True)] == [e[:2] for e in expected]
+    assert all(d is e[-1] for d, e in zip(data, expected, strict=True))

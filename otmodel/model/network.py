@@ -37,7 +37,7 @@ from otmodel.errors import (
     OTModelError,
     UnknownNodeError,
 )
-from otmodel.model._network_read import edge_list, networkx_columns, node_keys, numeric_names, resolve_ends
+from otmodel.model._network_read import edge_arrays, edge_list, networkx_columns, node_keys, numeric_names, resolve_ends
 from otmodel.model._network_read import labels as _labels
 from otmodel.model.costs import ArcCost, ArcCosts, Linear, Quadratic, as_arc_cost
 
@@ -225,10 +225,10 @@ class Network:
         for key, val in {**node_attr, **edge_attr}.items():
             if val is not None and not isinstance(val, Hashable):
                 raise InvalidDataError(f"from_networkx: {key}= must name an attribute, got {val!r}")
-        edges = edge_list(graph)
         nodes = list(graph.nodes(data=True))
+        ends = edge_arrays(graph, nodes)
         node_data = [d for _, d in nodes]
-        edge_data = [e[-1] for e in edges]
+        edge_data = ends[2]
         for kind, named, datas in (("node", node_attr, node_data), ("edge", edge_attr, edge_data)):
             for key, attr in named.items():
                 if attr is not None and datas and not any(attr in d for d in datas):
@@ -239,14 +239,14 @@ class Network:
         directed = bool(graph.is_directed())
         keys = dict(demand=demand, weight=weight, capacity=capacity, supply=supply, cost=cost, lower=lower,
                     upper=upper, position=position, endpoint=endpoint)
-        cols = networkx_columns(nodes, edges, directed, keys, ArcCost)
+        cols = networkx_columns(nodes, ends, directed, keys, ArcCost)
         if cols is not None:
             net = cls._checked_columns(*cols)
             if net is not None:
                 return net
         # some value is not a plain number, or breaks a rule: read item by item, which raises the
         # typed error naming the first offending node or edge
-        return cls._from_networkx_items(nodes, edges, directed, keys)
+        return cls._from_networkx_items(nodes, edge_list(graph), directed, keys)
 
     @classmethod
     def _from_networkx_items(
