@@ -91,7 +91,6 @@ KNOWN_CYCLES: set[frozenset[str]] = {
 }
 KNOWN_LONG: set[str] = {
     "otmodel.formulation",
-    "otmodel.backends.network",
     "otmodel.model.io",
 }
 
