@@ -74,7 +74,6 @@ KNOWN_LONG: set[str] = {
     "otmodel.validation.certificate",
     "otmodel.formulation",
     "otmodel.backends.network",
-    "otmodel.model.io",
     "otmodel.backends.admm",
     "otmodel.backends._standard",
     "otmodel.backends.dual_ascent",
