@@ -72,7 +72,6 @@ KNOWN_CYCLES: set[frozenset[str]] = {
 KNOWN_LONG: set[str] = {
     "otmodel.validation.conformance",
     "otmodel.validation.certificate",
-    "otmodel.formulation",
     "otmodel.backends.network",
     "otmodel.backends.admm",
     "otmodel.backends._standard",
