@@ -9,15 +9,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from otmodel.errors import InvalidDataError
-from otmodel.formulation.document import (
-    MAX_LISTED_ARCS,
-    Equation,
-    Part,
-    _count,
-    _name,
-    _num,
-    _range,
-)
+from otmodel.formulation.document import MAX_LISTED_ARCS, Equation, Part, _count, _name, _num, _range
 
 
 # ------------------------------------------------------------------------------- attraction step

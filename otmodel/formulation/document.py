@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,55 +76,52 @@ class Formulation:
         """Every formula of the formulation as a TeX string (for parsing checks)."""
         return [eq.tex for part in self.parts for eq in part.equations]
 
+    def _blocks(
+        self, title: Callable[[str], str], text: Callable[[str], str], math: Callable[[str, str], str]
+    ) -> list[str]:
+        """The parts in order, each piece written by the renderer's own ``title``, ``text`` and ``math``."""
+        out = []
+        for part in self.parts:
+            out.append(title(part.title))
+            if part.intro:
+                out.append(text(part.intro))
+            for eq in part.equations:
+                out.append(math(eq.tex, eq.tag))
+                if eq.note:
+                    out.append(text(eq.note))
+            if part.outro:
+                out.append(text(part.outro))
+        return out
+
     def to_markdown(self) -> str:
         """Markdown with display math between ``$$`` (MathJax, Jupyter, GitHub)."""
-        out = [f"**{self.kind.capitalize()} problem** ({self.source})", ""]
-        for part in self.parts:
-            out += [f"### {part.title}", ""]
-            if part.intro:
-                out += [part.intro, ""]
-            for eq in part.equations:
-                tag = f" \\qquad {eq.tag}" if eq.tag else ""
-                out += [f"$$ {eq.tex}{tag} $$", ""]
-                if eq.note:
-                    out += [eq.note, ""]
-            if part.outro:
-                out += [part.outro, ""]
-        return "\n".join(out).rstrip() + "\n"
+        head = f"**{self.kind.capitalize()} problem** ({self.source})"
+        body = self._blocks(
+            lambda t: f"### {t}", lambda t: t, lambda tex, tag: f"$$ {tex}{_qquad(tag)} $$"
+        )
+        return "\n\n".join([head, *body]).rstrip() + "\n"
 
     def to_latex(self) -> str:
         """A LaTeX fragment (``\\paragraph`` headings, one ``equation*`` per formula)."""
-        out = [f"% {self.kind} problem -- {_plain(self.source)}"]
-        for part in self.parts:
-            out.append(f"\\paragraph{{{_latex_text(part.title)}}}")
-            if part.intro:
-                out.append(_latex_text(part.intro))
-            for eq in part.equations:
-                tag = f"\\tag*{{{eq.tag}}}" if eq.tag else ""
-                out.append(f"\\begin{{equation*}}{eq.tex}{tag}\\end{{equation*}}")
-                if eq.note:
-                    out.append(_latex_text(eq.note))
-            if part.outro:
-                out.append(_latex_text(part.outro))
-        return "\n".join(out) + "\n"
+        head = f"% {self.kind} problem -- {_plain(self.source)}"
+        body = self._blocks(
+            lambda t: f"\\paragraph{{{_latex_text(t)}}}",
+            _latex_text,
+            lambda tex, tag: "\\begin{equation*}" + tex + ("\\tag*{" + tag + "}" if tag else "") + "\\end{equation*}",
+        )
+        return "\n".join([head, *body]) + "\n"
 
     def to_html(self) -> str:
         """HTML with MathJax delimiters (``\\(..\\)``, ``\\[..\\]``), as Sphinx writes math: for Jupyter and the docs."""
-        out = [f"<div class='otmodel-formulation'><p><strong>{html.escape(self.kind.capitalize())} problem</strong> "
-               f"({_html_text(self.source)})</p>"]
-        for part in self.parts:
-            out.append(f"<h4>{_html_text(part.title)}</h4>")
-            if part.intro:
-                out.append(_html_block(part.intro))
-            for eq in part.equations:
-                tag = f" \\qquad {eq.tag}" if eq.tag else ""
-                out.append(f"<div class='math notranslate nohighlight'>\\[{html.escape(eq.tex + tag)}\\]</div>")
-                if eq.note:
-                    out.append(_html_block(eq.note))
-            if part.outro:
-                out.append(_html_block(part.outro))
-        out.append("</div>")
-        return "\n".join(out)
+        head = (f"<div class='otmodel-formulation'><p><strong>{html.escape(self.kind.capitalize())} problem</strong> "
+                f"({_html_text(self.source)})</p>")
+        body = self._blocks(
+            lambda t: f"<h4>{_html_text(t)}</h4>",
+            _html_block,
+            lambda tex, tag: "<div class='math notranslate nohighlight'>\\["
+            + html.escape(tex + _qquad(tag)) + "\\]</div>",
+        )
+        return "\n".join([head, *body, "</div>"])
 
     def __str__(self) -> str:
         return self.to_latex() if self.format == "latex" else self.to_markdown()
@@ -153,6 +150,11 @@ class Formulation:
 
 
 # ==================================================================================== helpers
+def _qquad(tag: str) -> str:
+    """An equation's tag set off to its right, as Markdown and HTML display it (empty when none)."""
+    return f" \\qquad {tag}" if tag else ""
+
+
 def _plain(s: str) -> str:
     return s.replace("*", "")
 

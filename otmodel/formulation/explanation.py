@@ -7,15 +7,7 @@ from typing import Any
 import numpy as np
 
 from otmodel.errors import UnsupportedError
-from otmodel.formulation.document import (
-    _CITE_LAURENTIN,
-    MAX_LISTED_ARCS,
-    Equation,
-    Formulation,
-    Part,
-    _name,
-    _num,
-)
+from otmodel.formulation.document import _CITE_LAURENTIN, MAX_LISTED_ARCS, Equation, Formulation, Part, _name, _num
 from otmodel.formulation.flow import _arc_name
 
 

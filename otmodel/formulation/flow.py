@@ -13,17 +13,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from otmodel.errors import InvalidDataError
-from otmodel.formulation.document import (
-    MAX_LISTED_ARCS,
-    Equation,
-    Part,
-    _count,
-    _name,
-    _num,
-    _plain,
-    _range,
-    _set,
-)
+from otmodel.formulation.document import MAX_LISTED_ARCS, Equation, Part, _count, _name, _num, _plain, _range, _set
 
 
 # ==================================================================================== arc costs

@@ -6,12 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from otmodel.formulation.document import (
-    Equation,
-    Part,
-    _count,
-    _num,
-)
+from otmodel.formulation.document import Equation, Part, _count, _num
 
 
 # ------------------------------------------------------------------------------- relocation
