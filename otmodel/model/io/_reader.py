@@ -12,6 +12,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from otmodel.errors import (
+    DuplicateNodeError,
     InvalidDataError,
     ModelFileError,
     OTModelError,
@@ -37,8 +38,10 @@ from otmodel.model.io._schema import (
     _NUMBER_RE,
     _NUMBER_TYPES,
     _PLANAR_COSTS,
+    KINDS,
     MAX_GRAPH_NODES,
     MAX_POINTS,
+    MAX_REPORTED_ERRORS,
     SCHEMA_VERSION,
     T,
     _join,
@@ -46,6 +49,7 @@ from otmodel.model.io._schema import (
 )
 from otmodel.model.network import Network
 from otmodel.model.problems import BALANCE_RTOL, FlowProblem, SpatialFlowProblem
+from otmodel.model.transport import GAMMA_SCALINGS, SPLITS, GraphTransportProblem
 
 
 class _Reader:
@@ -53,6 +57,8 @@ class _Reader:
 
     def __init__(self, source: str) -> None:
         self.source = source
+        self.errors: list[OTModelError] = []
+        self.named: set[str] = set()  # every node name read, the bad nodes' included
 
     # ------------------------------------------------------------------------------------ reporting
     def fail(self, path: str, message: str) -> NoReturn:
@@ -67,6 +73,42 @@ class _Reader:
         except OTModelError as exc:
             prefix = f"{self.source}: {path}: " if path else f"{self.source}: "
             raise type(exc)(prefix + str(exc)) from None
+
+    def fail_as(self, error: type[OTModelError], path: str, message: str) -> NoReturn:
+        """Raise a model error of type ``error`` at ``path``, named like ``fail`` names its place."""
+        raise error(f"{self.source}: {path}: {message}" if path else f"{self.source}: {message}")
+
+    def collect(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+        """Read one independent piece; its error is recorded (``None`` returned) and reading goes on.
+
+        After ``MAX_REPORTED_ERRORS`` errors reading stops: the report stays short and a file of a
+        million bad lines costs no more than one of twenty.
+        """
+        try:
+            return fn(*args, **kwargs)
+        except OTModelError as exc:
+            self.errors.append(exc)
+            if len(self.errors) >= MAX_REPORTED_ERRORS:
+                self.raise_collected()
+            return None
+
+    def raise_collected(self) -> None:
+        """Raise what ``collect`` recorded: one error as itself (its own type), several as one ``ModelFileError``.
+
+        The message lists every error on its own line, each starting with the file and its place,
+        as compilers list theirs; the first line is the first error. A model error among several
+        keeps its type's name at the end of its line.
+        """
+        if not self.errors:
+            return
+        if len(self.errors) == 1:
+            raise self.errors[0]
+        lines = [
+            str(e) if isinstance(e, ModelFileError) else f"{e} ({type(e).__name__})" for e in self.errors
+        ]
+        more = " (reading stopped there)" if len(self.errors) >= MAX_REPORTED_ERRORS else ""
+        lines.append(f"{self.source}: {len(self.errors)} errors in this model file{more}")
+        raise ModelFileError("\n".join(lines))
 
     # ------------------------------------------------------------------------------------ structure
     def mapping(
@@ -221,50 +263,51 @@ class _Reader:
 
     # ============================================================================ the problem
     def problem(self, d: Any) -> FlowProblem:
+        """The problem a parsed file describes; every independent error is collected, then all raised at once.
+
+        A file's errors are reported together (``collect`` / ``raise_collected``): one pass names
+        every bad node, arc and section instead of one error per run. An item that depends on a
+        bad one (an arc whose end node is bad, the assignment cost of a bad demand) is skipped, not
+        reported, so that one mistake is reported once.
+        """
         if d is None:
             self.fail("", "the file is empty; expected a mapping with 'nodes' (see docs/model-files.md)")
+        if not isinstance(d, Mapping):
+            self.fail("", f"expected a mapping, got {_show(d)}")
+        kind = d.get("kind", "spatial" if "demand" in d else "flow")
+        if kind not in KINDS:
+            self.fail("kind", f"expected one of {', '.join(repr(k) for k in KINDS)}, got {_show(kind)}")
+        if kind == "graph_transport":
+            return self.graph_transport(d)
         top = self.mapping(
             d,
             "",
             required=["nodes"],
             optional=["otmodel", "name", "kind", "arcs", "demand", "assignment_cost", "options"],
         )
-        if "otmodel" in top:
-            version = self.integer(top["otmodel"], "otmodel")
-            if version != SCHEMA_VERSION:
-                self.fail(
-                    "otmodel", f"unsupported schema version {version}; this otmodel reads version {SCHEMA_VERSION}"
-                )
-        name = ""
-        if isinstance(top.get("name"), str):
-            name = top["name"]
-        elif top.get("name") is not None:
-            name = self.name(top["name"], "name")
-        kind = top.get("kind", "spatial" if "demand" in top else "flow")
-        if kind not in ("flow", "spatial"):
-            self.fail("kind", f"expected 'flow' or 'spatial', got {_show(kind)}")
+        name, balance_rtol = self.header(top)
         if kind == "spatial" and "demand" not in top:
-            self.fail("", "missing required key 'demand' (kind is 'spatial')")
+            self.collect(self.fail, "", "missing required key 'demand' (kind is 'spatial')")
         if kind == "flow":
             for key in ("demand", "assignment_cost"):
                 if key in top:
-                    self.fail(key, "only a spatial problem has this key (kind is 'flow')")
-        balance_rtol = BALANCE_RTOL
-        if "options" in top:
-            opts = self.mapping(top["options"], "options", optional=["balance_rtol"])
-            if "balance_rtol" in opts:
-                balance_rtol = self.number(opts["balance_rtol"], "options.balance_rtol", minimum=0.0)
-
+                    self.collect(self.fail, key, "only a spatial problem has this key (kind is 'flow')")
         net, positions = self.network(top["nodes"], top.get("arcs", []))
         if kind == "flow":
+            self.raise_collected()
             return self.build("", FlowProblem, net, name=name, balance_rtol=balance_rtol)
 
-        demand = self.demand(top["demand"], "demand")
-        if not net.endpoint_names:
-            raise UnreachableError(
-                f"{self.source}: nodes: a spatial problem needs at least one endpoint node (endpoint: true)"
-            )
-        cost = self.assignment_cost(top.get("assignment_cost", {"type": "euclidean"}), "assignment_cost", demand, net)
+        network_ok = not self.errors
+        demand = self.collect(self.demand, top["demand"], "demand") if "demand" in top else None
+        if network_ok and not net.endpoint_names:
+            self.collect(self.fail_as, UnreachableError, "nodes",
+                         "a spatial problem needs at least one endpoint node (endpoint: true)")
+        cost = None
+        if demand is not None and not self.errors:  # the cost is bound to the demand and the endpoints
+            spec = top.get("assignment_cost", {"type": "euclidean"})
+            cost = self.collect(self.assignment_cost, spec, "assignment_cost", demand, net)
+        self.raise_collected()
+        assert demand is not None and cost is not None
         try:
             return SpatialFlowProblem(net, demand, cost, name=name, balance_rtol=balance_rtol)
         except UnbalancedError as exc:
@@ -276,6 +319,29 @@ class _Reader:
             # assignment cost to the demand points and endpoints (positions, reachability, shapes)
             raise type(exc)(f"{self.source}: assignment_cost: {exc}") from None
 
+    def header(self, top: Mapping[str, Any]) -> tuple[str, float]:
+        """The schema version (checked), the problem's name and ``options.balance_rtol``, errors collected."""
+        if "otmodel" in top:
+            version = self.collect(self.integer, top["otmodel"], "otmodel")
+            if version is not None and version != SCHEMA_VERSION:
+                self.collect(
+                    self.fail,
+                    "otmodel",
+                    f"unsupported schema version {version}; this otmodel reads version {SCHEMA_VERSION}",
+                )
+        name = ""
+        if isinstance(top.get("name"), str):
+            name = top["name"]
+        elif top.get("name") is not None:
+            name = self.collect(self.name, top["name"], "name") or ""
+        balance_rtol = BALANCE_RTOL
+        if "options" in top:
+            opts = self.collect(self.mapping, top["options"], "options", optional=["balance_rtol"])
+            if opts is not None and "balance_rtol" in opts:
+                rtol = self.collect(self.number, opts["balance_rtol"], "options.balance_rtol", minimum=0.0)
+                balance_rtol = BALANCE_RTOL if rtol is None else rtol
+        return name, balance_rtol
+
     # ------------------------------------------------------------------------------------ network
     def network(self, nodes_value: Any, arcs_value: Any) -> tuple[Network, dict[str, tuple[float, float] | None]]:
         nodes = self.sequence(nodes_value, "nodes")
@@ -284,36 +350,138 @@ class _Reader:
         net = Network()
         positions: dict[str, tuple[float, float] | None] = {}
         for k, item in enumerate(nodes):
-            path = f"nodes[{k}]"
-            nd = self.mapping(item, path, required=["name"], optional=["supply", "position", "endpoint"])
-            name = self.name(nd["name"], f"{path}.name")
-            supply = self.number(nd["supply"], f"{path}.supply") if "supply" in nd else 0.0
-            pos = None
-            if nd.get("position") is not None:
-                pos = self.pair(nd["position"], f"{path}.position")
-            endpoint = self.boolean(nd["endpoint"], f"{path}.endpoint") if "endpoint" in nd else False
-            self.build(path, net.add_node, name, supply=supply, position=pos, endpoint=endpoint)
-            positions[name] = pos
-        arcs = [] if arcs_value is None else self.sequence(arcs_value, "arcs")
+            self.collect(self.node, k, item, net, positions)
+        node_errors = bool(self.errors)
+        arcs = [] if arcs_value is None else self.collect(self.sequence, arcs_value, "arcs") or []
         for k, item in enumerate(arcs):
-            path = f"arcs[{k}]"
-            a = self.mapping(item, path, required=["tail", "head"], optional=["cost", "lower", "upper"])
-            ends = []
-            for key in ("tail", "head"):
-                end = self.name(a[key], f"{path}.{key}")
-                if end not in positions:
-                    raise UnknownNodeError(f"{self.source}: {path}.{key}: unknown node {end!r}")
-                ends.append(end)
-            tail, head = ends  # tail == head is a self-loop, a legitimate arc (Network.add_arc)
-            cost = self.arc_cost(a.get("cost", 0.0), f"{path}.cost", positions[tail], positions[head], tail, head)
-            # null means "no bound" on either side; an absent lower bound is 0 (flow along the arc only)
-            lower, upper = 0.0, math.inf
-            if "lower" in a:
-                lower = -math.inf if a["lower"] is None else self.number(a["lower"], f"{path}.lower", inf="-")
-            if a.get("upper") is not None:
-                upper = self.number(a["upper"], f"{path}.upper", inf="+")
-            self.build(path, net.add_arc, tail, head, cost, lower, upper)
+            self.collect(self.arc, k, item, net, positions, node_errors)
         return net, positions
+
+    def node(self, k: int, item: Any, net: Network, positions: dict[str, tuple[float, float] | None]) -> None:
+        path = f"nodes[{k}]"
+        nd = self.mapping(item, path, required=["name"], optional=["supply", "position", "endpoint"])
+        name = self.name(nd["name"], f"{path}.name")
+        self.named.add(name)  # known from here on, even if a later field of the node is bad
+        supply = self.number(nd["supply"], f"{path}.supply") if "supply" in nd else 0.0
+        pos = None
+        if nd.get("position") is not None:
+            pos = self.pair(nd["position"], f"{path}.position")
+        endpoint = self.boolean(nd["endpoint"], f"{path}.endpoint") if "endpoint" in nd else False
+        self.build(path, net.add_node, name, supply=supply, position=pos, endpoint=endpoint)
+        positions[name] = pos
+
+    def arc(
+        self, k: int, item: Any, net: Network, positions: dict[str, tuple[float, float] | None], node_errors: bool
+    ) -> None:
+        path = f"arcs[{k}]"
+        a = self.mapping(item, path, required=["tail", "head"], optional=["cost", "lower", "upper"])
+        tail, head = (self.end(a[key], f"{path}.{key}", positions, node_errors) for key in ("tail", "head"))
+        # an end at a node reported bad: the arc's own fields are still checked (its cost against a
+        # stand-in position), but the arc is not built
+        xy = [(0.0, 0.0) if e is None else positions[e] for e in (tail, head)]
+        # tail == head is a self-loop, a legitimate arc (Network.add_arc)
+        cost = self.arc_cost(a.get("cost", 0.0), f"{path}.cost", xy[0], xy[1], tail or "?", head or "?")
+        # null means "no bound" on either side; an absent lower bound is 0 (flow along the arc only)
+        lower, upper = 0.0, math.inf
+        if "lower" in a:
+            lower = -math.inf if a["lower"] is None else self.number(a["lower"], f"{path}.lower", inf="-")
+        if a.get("upper") is not None:
+            upper = self.number(a["upper"], f"{path}.upper", inf="+")
+        if tail is not None and head is not None:
+            self.build(path, net.add_arc, tail, head, cost, lower, upper)
+
+    def end(self, value: Any, path: str, known: Mapping[str, Any], node_errors: bool) -> str | None:
+        """An arc's end: a good node's name; ``None`` for a node reported bad (not reported again)."""
+        end = self.name(value, path)
+        if end in known:
+            return end
+        if end in self.named or node_errors:  # a bad node, or perhaps the one whose name was unreadable
+            return None
+        raise UnknownNodeError(f"{self.source}: {path}: unknown node {end!r}")
+
+    # ------------------------------------------------------------------------------------ graph transport
+    def graph_transport(self, d: Mapping[str, Any]) -> GraphTransportProblem:
+        """``kind: graph_transport``: a ``GraphTransportProblem`` (Mokhtari et al. (2.1)/(2.4)), errors collected."""
+        top = self.mapping(
+            d,
+            "",
+            required=["nodes"],
+            optional=["otmodel", "name", "kind", "arcs", "gamma", "gamma_scaling", "split", "options"],
+        )
+        name, balance_rtol = self.header(top)
+        gamma = 0.0 if "gamma" not in top else self.collect(self.number, top["gamma"], "gamma", minimum=0.0)
+        words = {"gamma_scaling": GAMMA_SCALINGS, "split": SPLITS}
+        chosen = {"gamma_scaling": "total", "split": "2.4"}
+        for key, allowed in words.items():
+            if key in top:
+                # YAML reads an unquoted 2.4 as a number: the split is named by its equation number
+                word = str(top[key]) if isinstance(top[key], (str, float)) else top[key]
+                if word not in allowed:
+                    self.collect(self.fail, key, f"expected one of {', '.join(allowed)}, got {_show(top[key])}")
+                else:
+                    chosen[key] = word
+        rows = self.sequence(top["nodes"], "nodes")
+        if not rows:
+            self.fail("nodes", "expected a non-empty list of nodes")
+        names: list[str] = []
+        masses: dict[str, tuple[float, float]] = {}
+        for k, item in enumerate(rows):
+            self.collect(self.transport_node, k, item, names, masses)
+        node_errors = bool(self.errors)
+        arcs = [] if top.get("arcs") is None else self.collect(self.sequence, top["arcs"], "arcs") or []
+        edges: list[tuple[str, str]] = []
+        cost: list[float] = []
+        cap: list[float] = []
+        for k, item in enumerate(arcs):
+            self.collect(self.transport_arc, k, item, masses, node_errors, edges, cost, cap)
+        self.raise_collected()
+        assert gamma is not None
+        return self.build(
+            "",
+            GraphTransportProblem,
+            edges,
+            np.array([masses[n][0] for n in names]),
+            np.array([masses[n][1] for n in names]),
+            nodes=names,
+            cost=np.array(cost, dtype=float),
+            capacity=np.array(cap, dtype=float),
+            gamma=gamma,
+            gamma_scaling=chosen["gamma_scaling"],
+            split=chosen["split"],
+            name=name,
+            balance_rtol=balance_rtol,
+        )
+
+    def transport_node(self, k: int, item: Any, names: list[str], masses: dict[str, tuple[float, float]]) -> None:
+        path = f"nodes[{k}]"
+        nd = self.mapping(item, path, required=["name"], optional=["rho0", "rho_inf"])
+        name = self.name(nd["name"], f"{path}.name")
+        if name in masses:
+            raise DuplicateNodeError(f"{self.source}: {path}: node {name!r} is defined twice")
+        self.named.add(name)
+        r0, r1 = (self.number(nd[key], f"{path}.{key}", minimum=0.0) if key in nd else 0.0 for key in ("rho0", "rho_inf"))
+        names.append(name)
+        masses[name] = (r0, r1)
+
+    def transport_arc(
+        self,
+        k: int,
+        item: Any,
+        known: Mapping[str, Any],
+        node_errors: bool,
+        edges: list[tuple[str, str]],
+        cost: list[float],
+        cap: list[float],
+    ) -> None:
+        path = f"arcs[{k}]"
+        a = self.mapping(item, path, required=["tail", "head"], optional=["cost", "capacity"])
+        tail, head = (self.end(a[key], f"{path}.{key}", known, node_errors) for key in ("tail", "head"))
+        c = self.number(a["cost"], f"{path}.cost", minimum=0.0) if "cost" in a else 1.0
+        u = math.inf if a.get("capacity") is None else self.number(a["capacity"], f"{path}.capacity", inf="+", minimum=0.0)
+        if tail is not None and head is not None:
+            edges.append((tail, head))
+            cost.append(c)
+            cap.append(u)
 
     def arc_cost(
         self,
@@ -325,7 +493,10 @@ class _Reader:
         head: str,
     ) -> ArcCost:
         if not isinstance(value, Mapping):
-            if isinstance(value, str) or value is None or isinstance(value, (bool, list)):
+            # a number spelled as text is a number here as everywhere in a file: YAML 1.1 reads
+            # ``cost: 1e-3`` (an exponent without a dot) as a string, while ``c: 1e-3`` was accepted
+            spelled = isinstance(value, str) and _NUMBER_RE.fullmatch(value.strip()) is not None
+            if (isinstance(value, str) and not spelled) or value is None or isinstance(value, (bool, list)):
                 self.fail(
                     path,
                     f"expected a number (linear cost) or a mapping with a 'type' "

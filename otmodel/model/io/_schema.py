@@ -38,6 +38,10 @@ MAX_FILE_BYTES = 1 << 30
 MAX_DEPTH = 64
 #: Most nodes that YAML aliases may add to a document by repetition, counted before it is built.
 MAX_ALIAS_EXPANSION = 1_000_000
+#: Most errors one reading collects and reports together; reading stops at this many.
+MAX_REPORTED_ERRORS = 20
+#: The problem kinds a model file can describe (its ``kind`` key; ``relocation`` has its own reader).
+KINDS = ("flow", "spatial", "graph_transport", "relocation")
 
 _FORMATS = {".yaml": "yaml", ".yml": "yaml", ".json": "json"}
 _DENSITIES: dict[str, type[Density]] = {

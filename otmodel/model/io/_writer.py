@@ -28,6 +28,7 @@ from otmodel.model.io._schema import (
     SCHEMA_VERSION,
 )
 from otmodel.model.problems import BALANCE_RTOL, FlowProblem, SpatialFlowProblem
+from otmodel.model.transport import GraphTransportProblem
 
 
 def problem_to_dict(problem: FlowProblem) -> dict[str, Any]:
@@ -47,6 +48,8 @@ def problem_to_dict(problem: FlowProblem) -> dict[str, Any]:
     d: dict[str, Any] = {"otmodel": SCHEMA_VERSION}
     if problem.name:
         d["name"] = str(problem.name)
+    if isinstance(problem, GraphTransportProblem):
+        return _transport_out(problem, d)
     d["kind"] = problem.kind
     nodes: list[dict[str, Any]] = []
     for nd in problem.network.nodes:
@@ -71,6 +74,34 @@ def problem_to_dict(problem: FlowProblem) -> dict[str, Any]:
     if isinstance(problem, SpatialFlowProblem):
         d["demand"] = _demand_out(problem.demand)
         d["assignment_cost"] = _assignment_out(problem.assignment_cost, problem.endpoint_names)
+    if problem.balance_rtol != BALANCE_RTOL:
+        d["options"] = {"balance_rtol": float(problem.balance_rtol)}
+    return d
+
+
+def _transport_out(problem: GraphTransportProblem, d: dict[str, Any]) -> dict[str, Any]:
+    """``kind: graph_transport``: the distributions per node, cost and capacity per arc, gamma as given.
+
+    The problem's own data are written (not its derived ``Quadratic`` arc costs), so that it reads
+    back as a ``GraphTransportProblem`` with the same gamma settings and the same arrays.
+    """
+    d["kind"] = "graph_transport"
+    nodes: list[dict[str, Any]] = []
+    for name, r0, r1 in zip(problem.node_names, problem.rho0, problem.rho_inf, strict=True):
+        e: dict[str, Any] = {"name": name}
+        if r0 != 0.0:
+            e["rho0"] = float(r0)
+        if r1 != 0.0:
+            e["rho_inf"] = float(r1)
+        nodes.append(e)
+    d["nodes"] = nodes
+    d["arcs"] = [
+        {"tail": t, "head": h, "cost": float(c), **({"capacity": float(u)} if u != math.inf else {})}
+        for (t, h), c, u in zip(problem.edge_list(), problem.arc_cost, problem.capacity, strict=True)
+    ]
+    d["gamma"] = float(problem.gamma)
+    d["gamma_scaling"] = problem.gamma_scaling
+    d["split"] = problem.split
     if problem.balance_rtol != BALANCE_RTOL:
         d["options"] = {"balance_rtol": float(problem.balance_rtol)}
     return d
