@@ -19,16 +19,8 @@ from typing import Any, NoReturn
 import numpy as np
 import yaml
 
-from otmodel.errors import (
-    ModelFileError,
-)
-from otmodel.model.io._schema import (
-    _FORMATS,
-    MAX_ALIAS_EXPANSION,
-    MAX_DEPTH,
-    SCHEMA_VERSION,
-    _show,
-)
+from otmodel.errors import ModelFileError
+from otmodel.model.io._schema import _FORMATS, MAX_ALIAS_EXPANSION, MAX_DEPTH, SCHEMA_VERSION, _show
 
 
 def _read_capped(source: str, max_bytes: int) -> bytes:

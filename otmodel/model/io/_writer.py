@@ -10,23 +10,10 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from otmodel.errors import (
-    ModelFileError,
-)
+from otmodel.errors import ModelFileError
 from otmodel.model.costs import ArcCost
-from otmodel.model.demand import (
-    AssignmentCost,
-    Geodesic,
-    Grid,
-    Matrix,
-    Points,
-)
-from otmodel.model.io._schema import (
-    _ASSIGNMENT_TYPES,
-    _DENSITIES,
-    _PLANAR_COSTS,
-    SCHEMA_VERSION,
-)
+from otmodel.model.demand import AssignmentCost, Geodesic, Grid, Matrix, Points
+from otmodel.model.io._schema import _ASSIGNMENT_TYPES, _DENSITIES, _PLANAR_COSTS, SCHEMA_VERSION
 from otmodel.model.problems import BALANCE_RTOL, FlowProblem, SpatialFlowProblem
 from otmodel.model.transport import GraphTransportProblem
 
