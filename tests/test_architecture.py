@@ -48,8 +48,9 @@ KNOWN_CYCLES: set[frozenset[str]] = {
             "otmodel.attraction",
             "otmodel.backends",
             "otmodel.backends._certificates",
-            "otmodel.backends._outer",
+            "otmodel.backends._checked",
             "otmodel.backends._standard",
+            "otmodel.backends._outer",
             "otmodel.backends.attraction_lp",
             "otmodel.backends.base",
             "otmodel.backends.cvxpy",
@@ -67,15 +68,11 @@ KNOWN_CYCLES: set[frozenset[str]] = {
             "otmodel.validation.relocation",
         ]
     ),
-    frozenset(["otmodel.backends._loop", "otmodel.backends.dual_ascent", "otmodel.backends.newton"]),
 }
 KNOWN_LONG: set[str] = {
     "otmodel.validation.conformance",
     "otmodel.validation.certificate",
     "otmodel.backends.network",
-    "otmodel.backends.admm",
-    "otmodel.backends._standard",
-    "otmodel.backends.dual_ascent",
 }
 
 
