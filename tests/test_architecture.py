@@ -41,14 +41,6 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
 # cycle. These sets must end empty.
 KNOWN_UPWARD: set[tuple[str, str]] = {
     ("otmodel.attraction", "otmodel.validation.attraction"),
-    ("otmodel.model.attraction", "otmodel.formulation"),
-    ("otmodel.model.problems", "otmodel.backends"),
-    ("otmodel.model.problems", "otmodel.backends.cvxpy"),
-    ("otmodel.model.problems", "otmodel.backends.pyomo"),
-    ("otmodel.model.problems", "otmodel.formulation"),
-    ("otmodel.model.relocation", "otmodel.backends"),
-    ("otmodel.model.relocation", "otmodel.formulation"),
-    ("otmodel.results", "otmodel.formulation"),
 }
 KNOWN_CYCLES: set[frozenset[str]] = {
     frozenset(
@@ -64,18 +56,10 @@ KNOWN_CYCLES: set[frozenset[str]] = {
             "otmodel.backends.cvxpy",
             "otmodel.backends.highs",
             "otmodel.backends.pyomo",
-            "otmodel.formulation",
-            "otmodel.instances",
             "otmodel.model",
-            "otmodel.model.attraction",
-            "otmodel.model.costs",
-            "otmodel.model.demand",
-            "otmodel.model.io",
             "otmodel.model.network",
             "otmodel.model.problems",
-            "otmodel.model.relocation",
             "otmodel.model.transport",
-            "otmodel.results",
             "otmodel.validation",
             "otmodel.validation.attraction",
             "otmodel.validation.cases",  # only through model.problems -> backends; goes with that edge
@@ -89,11 +73,7 @@ KNOWN_CYCLES: set[frozenset[str]] = {
         ]
     ),
 }
-KNOWN_LONG: set[str] = {
-    "otmodel.formulation",
-    "otmodel.backends.network",
-    "otmodel.model.io",
-}
+KNOWN_LONG: set[str] = set()
 
 
 def _modules() -> dict[str, Path]:

@@ -64,7 +64,11 @@ callback : callable, optional
     ``callback(k, state)`` with a ``LoopState`` whose ``x`` is psi and
     ``direction`` the supergradient; a true return value stops the iteration.
 verbose : bool or int
-    Print progress every ``verbose`` iterations (``True``: ten lines).
+    Log progress (logger ``"otmodel"``) every ``verbose`` iterations (``True``: ten lines), shown on
+    standard output when logging is not configured.
+progress : bool or callable
+    ``True``: a tqdm progress bar (when tqdm is installed); a callable: ``progress(k, max_iter, numbers)``
+    after every iteration.
 
 Trace columns (one entry per iteration, evaluated at `\psi^k` before its update):
 ``step_size``, ``dual_value`` (`q(\psi^k)`, eq. (4)), ``grad_norm`` (`\|g\|_2`),
@@ -150,6 +154,7 @@ class DualAscentBackend:
         precompute = options.pop("precompute", "auto")
         callback = options.pop("callback", None)
         verbose = options.pop("verbose", False)
+        progress = options.pop("progress", None)
         prune = options.pop("prune", "auto")
         samples = options.pop("samples", None)
         seed = options.pop("seed", None)  # used by the stochastic variant (samples=M) only
@@ -193,6 +198,7 @@ class DualAscentBackend:
                 callback=callback,
                 verbose=verbose,
                 keep_iterates="potentials",
+                progress=progress,
             )
         if oracle is None:
             return self._newton_solution(problem, step, stepper, run, timer)
