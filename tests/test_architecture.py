@@ -43,35 +43,7 @@ KNOWN_UPWARD: set[tuple[str, str]] = {
     ("otmodel.attraction", "otmodel.validation.attraction"),
 }
 KNOWN_CYCLES: set[frozenset[str]] = {
-    frozenset(
-        [
-            "otmodel.attraction",
-            "otmodel.backends",
-            "otmodel.certificates",
-            "otmodel.backends._checked",
-            "otmodel.backends._standard",
-            "otmodel.backends._outer",
-            "otmodel.backends.attraction_lp",
-            "otmodel.backends.base",
-            "otmodel.backends.cvxpy",
-            "otmodel.backends.highs",
-            "otmodel.backends.pyomo",
-            "otmodel.model",
-            "otmodel.model.network",
-            "otmodel.model.problems",
-            "otmodel.model.transport",
-            "otmodel.validation",
-            "otmodel.validation.attraction",
-            "otmodel.validation.cases",  # only through model.problems -> backends; goes with that edge
-            "otmodel.validation.certificate",
-            "otmodel.validation.conformance",
-            "otmodel.validation.crosscheck",
-            "otmodel.validation.pricing",  # pricing, repair, residuals: split out of certificate (issue 11)
-            "otmodel.validation.relocation",
-            "otmodel.validation.repair",
-            "otmodel.validation.residuals",
-        ]
-    ),
+    frozenset(["otmodel.attraction", "otmodel.backends.attraction_lp", "otmodel.validation.attraction"]),
 }
 KNOWN_LONG: set[str] = set()
 

@@ -102,7 +102,8 @@ class Backend(Protocol):
     """What every backend provides.
 
     ``name`` is the registry key; ``capabilities`` a set of words among ``"flow"``, ``"spatial"``,
-    ``"linear"``, ``"quadratic"``, ``"exact"``, ``"iterative"``, ``"heuristic"``, ``"relocation"``;
+    ``"linear"``, ``"quadratic"``, ``"exact"``, ``"iterative"``, ``"heuristic"``, ``"relocation"``,
+    ``"vertex"`` (offers ``simplex_vertex(problem)``, a basic solution the verified solve falls back on);
     ``conformance`` what the conformance suite checks it on (``Conformance``);
     ``supports(problem)`` returns ``None`` when the backend can solve the problem, else the reason
     it cannot; ``solve`` returns a ``Solution`` (or raises ``UnsupportedError``).
