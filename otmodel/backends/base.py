@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -11,9 +12,11 @@ from typing import Any, Protocol, runtime_checkable
 from otmodel.certificates import no_point_solution
 from otmodel.errors import UnsupportedError
 from otmodel.model.problems import FlowProblem
-from otmodel.results import Solution, Status
+from otmodel.results import PointStatus, Solution, Status
 
-__all__ = ["Backend", "Conformance", "Tolerances", "CASE_KINDS", "Timer", "no_point_solution", "check_supported"]
+__all__ = [
+    "Backend", "Conformance", "Tolerances", "CASE_KINDS", "Timer", "no_point_solution", "check_supported", "flag_unverified",
+]
 
 
 #: The kinds of known-answer cases of the conformance catalogue (``otmodel.validation.cases``):
@@ -143,3 +146,19 @@ class Timer:
         out = dict(self.times)
         out["total"] = time.perf_counter() - self.t0
         return out
+
+
+def flag_unverified(sol: Solution, verdict: Any) -> Solution:
+    """``sol`` as it is when ``verdict`` (a node-by-node check, ``_checked.check_point``) passed or
+    was not taken; else NUMERICAL_ERROR with an INFEASIBLE_POINT, the failing node in
+    ``info["failing_node"]`` and the verdict in the message (a model a user may have changed is
+    reported, not repaired)."""
+    if verdict is None or verdict.ok:
+        return sol
+    return dataclasses.replace(
+        sol,
+        status=Status.NUMERICAL_ERROR,
+        point_status=PointStatus.INFEASIBLE_POINT,
+        message=f"{sol.message}; {verdict.describe()}",
+        info={**sol.info, "failing_node": verdict.worst},
+    )
