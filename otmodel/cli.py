@@ -5,6 +5,7 @@
     otmodel check FILE --backend NAME --against NAME [--option KEY=VALUE ...] [--rtol R]
     otmodel backends [FILE]
     otmodel formulate FILE [--part PART ...] [--format markdown|latex]
+    otmodel certify FILE ANSWER.json|ANSWER.npz [--rtol R] [--exact NAME]
 
 Exit status (``EXIT_CODES``): 0 the answer is optimal (``solve``) or certified and agreeing
 (``check``); 1 an answer that is not that (infeasible, unbounded, an iteration or time limit, not
@@ -239,6 +240,25 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return 0 if cert.certified and cc.agree else 1
 
 
+def _cmd_certify(args: argparse.Namespace) -> int:
+    """Certify an answer file against a model file: 0 certified, 1 not certified, 2 bad input."""
+    import otmodel
+    from otmodel.validation import certify
+    from otmodel.validation.answers import read_answer
+
+    path = Path(args.file)
+    _check_model_path(path)
+    if not (args.rtol > 0):
+        raise _UsageError(f"--rtol must be positive, got {args.rtol}")
+    answer = read_answer(args.answer)
+    problem = otmodel.load(path)
+    print(f"loaded {problem!r} from {path}")
+    print(f"answer {args.answer}: {', '.join(sorted(answer))}\n")
+    cert = certify(problem, answer, rtol=args.rtol, exact_backend=args.exact)
+    print(cert.summary())
+    return 0 if cert.certified else 1
+
+
 def _certified_point(sol: Any, cert: Any) -> Any:
     """The point a certificate vouches for: the repair when it built one, else the answer itself."""
     import dataclasses
@@ -335,6 +355,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="sets, primal, relaxation, dual, algorithm or constraints (repeatable; default all)")
     f.add_argument("--format", choices=("markdown", "latex"), default="markdown")
     f.set_defaults(func=_cmd_formulate)
+    a = sub.add_parser(
+        "certify",
+        help="certify an answer computed elsewhere (flows / potentials / assignment in a JSON or .npz file)",
+    )
+    a.add_argument("file", help="the model file (YAML/JSON)")
+    a.add_argument("answer", help="the answer: .json (keys flows, potentials, assignment) or .npz (arrays of those names)")
+    a.add_argument("--rtol", type=float, default=1e-6, help="relative gap to certify (default 1e-6)")
+    a.add_argument("--exact", default="auto", help="exact backend of the repair's sub-solve (default auto)")
+    a.set_defaults(func=_cmd_certify)
     from otmodel.cli_relocate import add_parser as _add_relocate
 
     _add_relocate(sub)
