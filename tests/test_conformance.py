@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -156,6 +157,13 @@ def test_a_heuristic_is_checked_for_feasibility_only():
     # ... and judged as an optimal method, the same run fails there
     strict = run_conformance("relocation-bisection", ConformanceConfig.declared(declared, claims="optimal"))
     assert "relocation_manhattan_grid" in {r.case for r in strict.failures}, strict.summary()
+    # a heuristic that says OPTIMAL claims what it cannot prove: caught even under claims="feasible"
+    cfg = ConformanceConfig.declared(declared)
+    for case in [c for c in CASES if c.kind == "relocation"]:
+        optimal = right_answer(case)  # the witness assignment, reported OPTIMAL
+        assert optimal.status is Status.OPTIMAL
+        assert any("status optimal" in e for e in check_answer(case, optimal, cfg))
+        assert check_answer(case, dataclasses.replace(optimal, status=Status.CONVERGED), cfg) == []
 
 
 def test_a_backend_that_declares_nothing_fails():

@@ -461,8 +461,8 @@ def check_answer(case: ConformanceCase, answer: Any, cfg: ConformanceConfig) -> 
 
     Dispatches to the case kind's own ``check_answer`` when it has one; flow, spatial and graph
     cases are checked here (module docstring). Under ``cfg.claims == "feasible"`` an OPTIMAL case
-    only asks for a feasible point whose reported objective is its own and is no better than the
-    optimum.
+    only asks for a status among ``cfg.optimal_statuses`` and a feasible point whose reported
+    objective is its own and is no better than the optimum.
     """
     own = getattr(kind_module(case.kind), "check_answer", None)
     if own is not None:
@@ -480,6 +480,8 @@ def _check_feasible(case: ConformanceCase, sol: Solution, cfg: ConformanceConfig
     if flows.shape != (p.n_arcs,) or not np.all(np.isfinite(flows)):
         return ["no finite flows returned"]
     errs: list[str] = []
+    if sol.status not in cfg.optimal_statuses:  # a heuristic does not say OPTIMAL on its own say-so
+        errs.append(f"status {sol.status.value}, expected {'/'.join(s.value for s in cfg.optimal_statuses)}")
     res = primal_residual(p, flows, sol.assignment)
     if not res <= cfg.feas_tol:
         errs.append(f"returned point infeasible (relative residual {res:.3g})")
