@@ -212,7 +212,9 @@ def test_a_kind_can_live_in_its_own_module(tmp_path, monkeypatch):
         "    return [] if answer == 'right' else ['wrong']\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setitem(CATALOGUE, "attraction-step", "extra_cases_for_test")
+    monkeypatch.setitem(CATALOGUE, "attraction-step", "otmodel.validation.cases_graph")  # restored afterwards
+    register_kind("attraction-step", "extra_cases_for_test")
+    assert CATALOGUE["attraction-step"] == "extra_cases_for_test"
     extra = cases(["attraction-step"])
     assert [c.name for c in extra] == ["ring_again"]
     assert check_answer(extra[0], "right", ConformanceConfig()) == []
