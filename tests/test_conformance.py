@@ -196,8 +196,19 @@ def test_the_checker_rejects_every_planted_wrong_answer(case):
     assert check_answer(case, right_answer(case), cfg) == []
     wrong = wrong_answers(case)
     assert len(wrong) >= 2
-    for what, answer in wrong:
-        assert check_answer(case, answer, cfg), f"{case.name}: {what} was not caught"
+    for w in wrong:
+        assert check_answer(case, w.answer, cfg), f"{case.name}: {w.what} was not caught"
+    # a heuristic's run (claims="feasible") still rejects those not about optimality or duals
+    feasible = ConformanceConfig(claims="feasible", optimal_statuses=(Status.OPTIMAL,))
+    assert [w.what for w in wrong if w.applies(feasible) and not check_answer(case, w.answer, feasible)] == []
+
+
+def test_tolerances_that_accept_a_wrong_answer_fail_the_run(fake_cases):
+    loose = ConformanceConfig(cases=fake_cases, names=["path", "planted_mixed_30"], rtol=0.5, atol=0.5, feas_tol=1.0,
+                              point_rtol=1.0, point_atol=1.0)
+    report = run_conformance("fake-oracle", loose)  # the right answers, judged by a useless yardstick
+    assert not report.passed and report.executed == 2
+    assert all("tolerances accept planted wrong answers" in r.reason for r in report.failures)
 
 
 def test_a_kind_can_live_in_its_own_module(tmp_path, monkeypatch):
