@@ -66,14 +66,16 @@ def right_answer(case: ConformanceCase) -> Any:
 def wrong_answers(case: ConformanceCase) -> list[WrongAnswer]:
     """Wrong answers to ``case``, each of which ``check_answer`` must reject (where it ``applies``).
 
-    A kind module may plant its own (a ``wrong_answers(case)`` function); flow, spatial, graph and
-    relocation cases are planted here.
+    A kind module may plant its own (a ``wrong_answers(case)`` function returning ``WrongAnswer``s);
+    flow, spatial, graph and relocation cases are planted here; any other kind has none.
     """
     own = getattr(kind_module(case.kind), "wrong_answers", None)
     if own is not None:
         return list(own(case))
     if case.kind == "relocation":
         return _wrong_relocation(case)
+    if case.kind not in ("flow", "spatial", "graph"):
+        return []  # a kind that plants none (its module defines no wrong_answers)
     return [WrongAnswer(*w) for w in _wrong_flow(case)]
 
 
