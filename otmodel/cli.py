@@ -120,6 +120,8 @@ def _cmd_solve(args: argparse.Namespace) -> int:
     options = _parse_options(args.option)
     _check_options(args.backend, options)
     _check_output_path(args.json)
+    if not (args.rtol > 0):
+        raise _UsageError(f"--rtol must be positive, got {args.rtol}")
     problem = otmodel.load(path)
     print(f"loaded {problem!r} from {path}")
     sol = _solve(problem, args.backend, options)
@@ -129,6 +131,15 @@ def _cmd_solve(args: argparse.Namespace) -> int:
         print(f"\nwrote {args.json}")
     if sol.status.value in _FAILED:
         return 3
+    if "iterative" in otmodel.backends.get(sol.backend).capabilities and sol.status.value in ("converged", "iteration_limit"):
+        # an iterative run says why it stopped, not how good its point is: the certificate says that,
+        # and a run certified within --rtol is a success whatever stopped it
+        from otmodel.validation import certify
+
+        cert = certify(problem, sol, rtol=args.rtol)
+        verdict = "CERTIFIED" if cert.certified else "not certified"
+        print(f"\ncertificate: {verdict}, relative gap {cert.relative_gap:.3g} (--rtol {args.rtol:g})")
+        return 0 if cert.certified else 1
     return 0 if sol.status.value in ("optimal", "converged") else 1
 
 
@@ -329,6 +340,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--backend", default=None, help="backend name (default: chosen from the problem)")
     s.add_argument("--json", default=None, metavar="OUT", help="also write the solution as JSON")
     s.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="backend option")
+    s.add_argument("--rtol", type=float, default=1e-6,
+                   help="iterative backends: the run succeeds (exit 0) when certified within this relative gap")
     s.set_defaults(func=_cmd_solve)
     d = sub.add_parser("demo", help="solve the synthetic instance of Laurentin et al., section V-A")
     d.add_argument("--n", type=int, default=200, help="grid resolution n (n x n points, default 200)")
