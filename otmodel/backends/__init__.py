@@ -1,11 +1,18 @@
 """Backends: the registry and ``solve``.
 
-Exact backends: ``highs`` (highspy, from sparse matrices), ``cvxpy`` (Clarabel by default),
-``pyomo`` (Pyomo with HiGHS). Iterative backends, one per source paper, register here too.
+Exact backends: ``network`` (OR-Tools min-cost flow), ``highs`` (highspy, from sparse matrices),
+``cvxpy`` (Clarabel by default), ``pyomo`` (Pyomo with HiGHS). Iterative backends, one per source
+paper, and the relocation backends register here too.
+
+A backend is a class with ``name``, ``capabilities``, ``conformance`` (what the conformance suite
+checks it on: ``base.Conformance``), ``supports(problem)`` and ``solve(problem, **options)``
+(``base.Backend``). Adding one touches its own file and one call, ``register(name, "module:Class")``
+(or an instance); ``unregister(name)`` removes it. tests/test_external_backend.py does exactly that
+from outside the package and passes the conformance suite.
 
 >>> import otmodel
 >>> otmodel.backends.available()                     # doctest: +SKIP
-['cvxpy', 'highs', 'pyomo']
+['admm', 'cvxpy', 'dual-ascent', 'dykstra', 'highs', 'network', 'pyomo', 'relocation', ...]
 """
 
 from __future__ import annotations
