@@ -81,8 +81,17 @@ def available() -> list[str]:
 
 def exact_backends() -> list[str]:
     """The registered exact solvers of flow problems (capabilities ``"exact"`` and ``"flow"``), in
-    registration order."""
-    return [b for b in list(_REGISTRY) if {"exact", "flow"} <= get(b).capabilities]
+    registration order; a backend whose module cannot be imported here (a missing optional
+    dependency) is left out."""
+    out = []
+    for name in list(_REGISTRY):
+        try:
+            caps = get(name).capabilities
+        except ImportError:
+            continue
+        if {"exact", "flow"} <= caps:
+            out.append(name)
+    return out
 
 
 def get(name: str) -> Backend:
