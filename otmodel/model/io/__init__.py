@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from otmodel.errors import ModelFileError
+from otmodel.model.attraction import AttractionProblem
 from otmodel.model.io._reader import _Reader
 from otmodel.model.io._schema import (
     MAX_ALIAS_EXPANSION,
@@ -140,7 +141,7 @@ def loads(text: str, fmt: str = "yaml", source: str = "<string>") -> FlowProblem
     return problem_from_dict(_parse(text, fmt, source), source=source)
 
 
-def save(problem: FlowProblem, path: str | Path) -> None:
+def save(problem: FlowProblem | AttractionProblem, path: str | Path) -> None:
     """Write ``problem`` as a model file; the extension (``.yaml``, ``.yml``, ``.json``) picks the format.
 
     The file reads back (``load``) into a problem with exactly the same arrays. Writing is
@@ -166,13 +167,13 @@ def save(problem: FlowProblem, path: str | Path) -> None:
     write_atomic(path, data)
 
 
-def dumps(problem: FlowProblem, fmt: str = "yaml", source: str = "<string>") -> str:
+def dumps(problem: FlowProblem | AttractionProblem, fmt: str = "yaml", source: str = "<string>") -> str:
     """The text of the model file of ``problem`` in format ``fmt`` (``"yaml"`` or ``"json"``).
 
     Raises ``ModelFileError`` (its message starting with ``source``) when the problem holds a
     string that is not valid Unicode (a lone surrogate in a node name), which no file can hold.
     """
-    if getattr(problem, "kind", None) == "relocation" and fmt in ("yaml", "json"):
+    if not isinstance(problem, AttractionProblem) and problem.kind == "relocation" and fmt in ("yaml", "json"):
         return _dump_json(problem.to_dict())  # its own schema; JSON text is valid YAML too
     d = problem_to_dict(problem)
     try:
