@@ -116,7 +116,7 @@ from otmodel.backends._admm_events import (
     validate_events,
 )
 from otmodel.backends._progress import Progress
-from otmodel.backends.base import Timer, no_point_solution
+from otmodel.backends.base import Conformance, Timer, no_point_solution
 from otmodel.errors import InvalidDataError, UnsupportedError
 from otmodel.model.network import Network
 from otmodel.model.problems import FlowProblem
@@ -458,6 +458,14 @@ class AdmmBackend:
 
     name = "admm"
     capabilities = frozenset({"flow", "linear", "quadratic", "iterative"})
+    # checked where Theorem 3.3 applies (supports() refuses the rest), to its own accuracy
+    conformance = Conformance(
+        kinds=frozenset({"flow", "graph"}),
+        options={"tol": 1e-10, "max_iter": 50000, "delta": 1.0},
+        allow_unsupported=True,
+        optimal_statuses=(Status.CONVERGED,),
+        rtol=1e-5, atol=1e-6, point_rtol=1e-4, point_atol=1e-4, feas_tol=1e-5,
+    )
 
     def supports(self, problem: FlowProblem, split: str | None = None) -> str | None:
         if not isinstance(problem, FlowProblem):
@@ -518,7 +526,7 @@ class AdmmBackend:
 
         timer = Timer()
         if check_feasible:
-            from otmodel.backends._certificates import find_infeasible_cut
+            from otmodel.certificates import find_infeasible_cut
 
             with timer("check"):
                 cut = find_infeasible_cut(problem)

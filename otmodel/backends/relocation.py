@@ -51,7 +51,7 @@ from numpy.typing import NDArray
 import otmodel.model._relocation_kernels as K
 import otmodel.model._relocation_kernels as RK
 from otmodel.backends._progress import Progress
-from otmodel.backends.base import Timer
+from otmodel.backends.base import Conformance, Timer
 from otmodel.errors import SolverError, UnsupportedError
 from otmodel.results import PointStatus, Status, Trace
 from otmodel.results_relocation import RelocationResult
@@ -285,6 +285,7 @@ class RelocationBackend:
 
     name = "relocation"
     capabilities = frozenset({"relocation", "exact"})
+    conformance = Conformance(kinds=frozenset({"relocation"}))
 
     def supports(self, problem: Any) -> str | None:
         return _kind_check(problem)
@@ -505,6 +506,8 @@ def _bisection(P: Any) -> NDArray[np.int64]:
 class _HeuristicBackend:
     name = ""
     capabilities = frozenset({"relocation", "heuristic"})
+    # a heuristic claims a feasible placement, nothing about optimality: checked for exactly that
+    conformance = Conformance(kinds=frozenset({"relocation"}), claims="feasible", optimal_statuses=(Status.CONVERGED,))
     solver = ""
 
     def supports(self, problem: Any) -> str | None:

@@ -83,8 +83,9 @@ class FlowProblem:
         self.name = _problem_name(name)
         # a NaN tolerance would make every balance check pass (NaN comparisons are false)
         self.balance_rtol = values.option(balance_rtol, "balance_rtol")
-        self.node_names: list[str] = self.network.node_names
-        self.arc_names: list[str] = self.network.arc_names
+        # names are spelt out on first use: a network built from arrays need not spell a million
+        self._node_names: list[str] | None = None
+        self._arc_names: list[str] | None = None
         self.supply = _frozen(self.network.supply)
         self.tails = _frozen(self.network.tails)
         self.heads = _frozen(self.network.heads)
@@ -119,12 +120,26 @@ class FlowProblem:
 
     # -------------------------------------------------------------------------------- sizes
     @property
+    def node_names(self) -> list[str]:
+        """Node names in index order."""
+        if self._node_names is None:
+            self._node_names = self.network.node_names
+        return self._node_names
+
+    @property
+    def arc_names(self) -> list[str]:
+        """Arc names ``"tail->head"`` in index order."""
+        if self._arc_names is None:
+            self._arc_names = self.network.arc_names
+        return self._arc_names
+
+    @property
     def n_nodes(self) -> int:
-        return len(self.node_names)
+        return int(self.supply.size)
 
     @property
     def n_arcs(self) -> int:
-        return len(self.arc_names)
+        return int(self.tails.size)
 
     @property
     def is_linear(self) -> bool:
