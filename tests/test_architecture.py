@@ -56,10 +56,6 @@ KNOWN_CYCLES: set[frozenset[str]] = {
             "otmodel.backends.cvxpy",
             "otmodel.backends.highs",
             "otmodel.backends.pyomo",
-            "otmodel.model",
-            "otmodel.model.network",
-            "otmodel.model.problems",
-            "otmodel.model.transport",
             "otmodel.validation",
             "otmodel.validation.attraction",
             "otmodel.validation.cases",  # only through model.problems -> backends; goes with that edge
