@@ -149,6 +149,13 @@ def save(problem: FlowProblem | AttractionProblem, path: str | Path) -> None:
     to disk, then renamed over ``path``; an error or a crash while writing (a full disk, a killed
     process, a name that cannot be encoded) leaves any previous file at ``path`` as it was.
 
+    Parameters
+    ----------
+    problem : FlowProblem, SpatialFlowProblem, GraphTransportProblem, AttractionProblem or RelocationProblem
+        Each kind is written with its own keys and reads back as itself (``docs/model-files.md``).
+    path : str or Path
+        The file to write; its extension picks the format.
+
     Raises
     ------
     ModelFileError
