@@ -14,7 +14,7 @@ import dataclasses
 import math
 from typing import Any
 
-from otmodel import backends
+import otmodel.backends as backends
 from otmodel.errors import InvalidDataError, UnsupportedError
 from otmodel.results import Solution, Status
 
