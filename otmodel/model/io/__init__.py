@@ -32,9 +32,15 @@ Writing is exact: ``problem_from_dict(problem_to_dict(p))`` rebuilds the same ar
 because floats are written with Python's shortest round-tripping ``repr`` and a grid demand is
 written as its recipe (bounds, shape, density, total), which is recomputed deterministically.
 
+The other kinds have their own keys: ``kind: graph_transport`` (a ``GraphTransportProblem``:
+masses per node, cost and capacity per arc, gamma), ``kind: attraction`` (an ``AttractionProblem``:
+distributions per node, edge weights, capacities, schedules; ``_attraction``) and ``kind:
+relocation`` (``RelocationProblem.to_dict``). All the errors of a file are reported at once.
+
 The package: ``_schema`` (version, limits, vocabulary), ``_text`` (files and text <-> plain data),
-``_reader`` (plain data -> problem, errors naming the place), ``_writer`` (problem -> plain data);
-this module holds the public functions.
+``_fields`` (one field at a time, errors naming the place and collected), ``_reader`` (plain data
+-> problem), ``_writer`` (problem -> plain data), ``_attraction`` (both ways for attraction
+flows); this module holds the public functions.
 """
 
 from __future__ import annotations
@@ -100,7 +106,7 @@ def load(path: str | Path, max_bytes: int = MAX_FILE_BYTES) -> FlowProblem:
 
     Returns
     -------
-    FlowProblem or SpatialFlowProblem
+    FlowProblem, SpatialFlowProblem, GraphTransportProblem, AttractionProblem or RelocationProblem
         As the file's ``kind`` says.
 
     Raises
