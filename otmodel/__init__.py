@@ -77,6 +77,15 @@ def to_cvxpy(problem: Any) -> Any:
     """The problem compiled to cvxpy: a ``CvxpyModel`` whose ``.cvx`` is the ``cvxpy.Problem``, with named variables.
 
     See ``otmodel.backends.cvxpy.CvxpyModel``; add constraints in problem units, then ``solve()``.
+
+    Parameters
+    ----------
+    problem : FlowProblem or SpatialFlowProblem
+        The problem to compile (``problem.to_cvxpy()`` calls this).
+
+    Returns
+    -------
+    CvxpyModel
     """
     from otmodel.backends.cvxpy import to_cvxpy as _to_cvxpy
 
@@ -86,7 +95,18 @@ def to_cvxpy(problem: Any) -> Any:
 def to_pyomo(problem: Any, scale: bool = True) -> Any:
     """The problem as a ``PyomoModel`` whose ``.model`` is the Pyomo ``ConcreteModel``.
 
-    See ``otmodel.backends.pyomo.to_pyomo``; ``scale=False`` builds it in problem units.
+    See ``otmodel.backends.pyomo.to_pyomo``.
+
+    Parameters
+    ----------
+    problem : FlowProblem or SpatialFlowProblem
+        The problem to build (``problem.to_pyomo()`` calls this).
+    scale : bool
+        ``False`` builds the model in problem units (no scaling of masses and costs).
+
+    Returns
+    -------
+    PyomoModel
     """
     from otmodel.backends.pyomo import to_pyomo as _to_pyomo
 
