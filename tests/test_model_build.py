@@ -263,3 +263,16 @@ def test_edge_arrays_follow_networkx_edge_order(kind: type) -> None:
     expected = list(g.edges(keys=True, data=True) if g.is_multigraph() else g.edges(data=True))
     assert [(order[t], order[h]) for t, h in zip(tails.tolist(), heads.tolist(), strict=True)] == [e[:2] for e in expected]
     assert all(d is e[-1] for d, e in zip(data, expected, strict=True))
+
+
+def test_network_and_problem_pickle_with_rows_not_yet_joined() -> None:
+    import pickle
+
+    net = Network.from_arrays(None, [1.0, -1.0], np.array([0]), np.array([1]), linear=[3.0])
+    net.add_node("x", position=(1.0, 2.0)).add_arc(1, "x", om.Quadratic(2.0), -1.0, 1.0)  # pending rows
+    back = pickle.loads(pickle.dumps(net))
+    assert _columns(back) == _columns(net)
+    assert back.arcs[1] == om.model.network.Arc("1", "x", om.Quadratic(2.0), -1.0, 1.0)
+    p = om.FlowProblem(back)
+    q = pickle.loads(pickle.dumps(p))
+    assert q.arc_names == ["0->1", "1->x"] and np.array_equal(q.incidence.toarray(), p.incidence.toarray())

@@ -19,6 +19,7 @@ columns in one vectorized pass, with the same typed errors naming the offending 
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -73,7 +74,7 @@ class Arc:
         return f"{self.tail}->{self.head}"
 
 
-_F = np.float64
+_FLUSH_LOCK = threading.Lock()
 
 
 class Network:
@@ -424,22 +425,28 @@ class Network:
 
     # ------------------------------------------------------------------ internals
     def _flush(self) -> None:
-        """Join the rows added one by one to the columns."""
-        if self._new_nodes:
-            rows = np.array(self._new_nodes, dtype=float).reshape(-1, 4)
-            self._supply = np.concatenate([self._supply, rows[:, 0]])
-            self._pos = np.concatenate([self._pos, rows[:, 1:3]])
-            self._end = np.concatenate([self._end, rows[:, 3] != 0])
-            self._new_nodes = []
-        if self._new_arcs:
-            rows = np.array(self._new_arcs, dtype=float).reshape(-1, 6)
-            self._tails = np.concatenate([self._tails, rows[:, 0].astype(np.intp)])
-            self._heads = np.concatenate([self._heads, rows[:, 1].astype(np.intp)])
-            self._a = np.concatenate([self._a, rows[:, 2]])
-            self._b = np.concatenate([self._b, rows[:, 3]])
-            self._lower = np.concatenate([self._lower, rows[:, 4]])
-            self._upper = np.concatenate([self._upper, rows[:, 5]])
-            self._new_arcs = []
+        """Join the rows added one by one to the columns.
+
+        Under a lock (one for all networks: a lock per network would not pickle), so that two
+        threads reading one network cannot both append the same rows."""
+        if not (self._new_nodes or self._new_arcs):
+            return
+        with _FLUSH_LOCK:
+            if self._new_nodes:
+                rows = np.array(self._new_nodes, dtype=float).reshape(-1, 4)
+                self._supply = np.concatenate([self._supply, rows[:, 0]])
+                self._pos = np.concatenate([self._pos, rows[:, 1:3]])
+                self._end = np.concatenate([self._end, rows[:, 3] != 0])
+                self._new_nodes = []
+            if self._new_arcs:
+                rows = np.array(self._new_arcs, dtype=float).reshape(-1, 6)
+                self._tails = np.concatenate([self._tails, rows[:, 0].astype(np.intp)])
+                self._heads = np.concatenate([self._heads, rows[:, 1].astype(np.intp)])
+                self._a = np.concatenate([self._a, rows[:, 2]])
+                self._b = np.concatenate([self._b, rows[:, 3]])
+                self._lower = np.concatenate([self._lower, rows[:, 4]])
+                self._upper = np.concatenate([self._upper, rows[:, 5]])
+                self._new_arcs = []
 
     def _lookup(self) -> dict[str, int]:
         if self._index is None:
