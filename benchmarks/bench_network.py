@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import platform
 import statistics
 import sys
@@ -215,6 +216,7 @@ def main() -> int:
     ap.add_argument("--no-qp", action="store_true", help="skip the QP row")
     ap.add_argument("--out", help="JSON file for the results")
     args = ap.parse_args()
+    print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs", flush=True)
     otmodel.solve(synthetic(8, linear=True), backend="network")  # imports and compiled loops
     otmodel.solve(synthetic(8), backend="network")
     rows: list[dict[str, Any]] = []
@@ -248,6 +250,8 @@ def main() -> int:
             "python": sys.version.split()[0],
             "platform": platform.platform(),
             "argv": sys.argv[1:],
+            "cpus": os.cpu_count(),
+            "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()],
         }
         with open(args.out, "w") as fh:
             json.dump({"meta": meta, "rows": rows, "qp": qp, "goals": goals}, fh, indent=1, default=str)
