@@ -600,19 +600,21 @@ class Network:
         """
         self._flush()
         m, t, h = self.n_arcs, self._tails, self._heads
+        # column by column (the tail's +1, then the head's -1), then to rows: linear in the arcs,
+        # no sort of the 2m entries, and each row's columns come out in increasing order
         keep = t != h
-        # column by column (two entries each, rows sorted within the column), then to rows: linear
-        # in the arcs, no sort of the 2m entries
-        lo_row, hi_row = np.minimum(t, h)[keep], np.maximum(t, h)[keep]
-        first = np.where(t[keep] < h[keep], 1.0, -1.0)
-        rows = np.empty(2 * lo_row.size, dtype=np.intp)
-        rows[0::2], rows[1::2] = lo_row, hi_row
-        data = np.empty(2 * lo_row.size)
-        data[0::2], data[1::2] = first, -first
-        indptr = np.zeros(m + 1, dtype=np.intp)
-        np.cumsum(np.where(keep, 2, 0), out=indptr[1:])
-        E = sp.csc_matrix((data, rows, indptr), shape=(self.n_nodes, m))
-        return sp.csr_matrix(E.tocsr())
+        if not keep.all():
+            t, h = t[keep], h[keep]
+        rows = np.empty(2 * t.size, dtype=np.intp)
+        rows[0::2], rows[1::2] = t, h
+        data = np.empty(2 * t.size)
+        data[0::2], data[1::2] = 1.0, -1.0
+        if t.size == m:
+            indptr = np.arange(0, 2 * m + 1, 2, dtype=np.intp)
+        else:
+            indptr = np.zeros(m + 1, dtype=np.intp)
+            np.cumsum(np.where(keep, 2, 0), out=indptr[1:])
+        return sp.csc_matrix((data, rows, indptr), shape=(self.n_nodes, m)).tocsr()
 
     def to_networkx(self) -> Any:
         import networkx as nx
