@@ -279,3 +279,17 @@ def test_network_and_problem_pickle_with_rows_not_yet_joined() -> None:
     p = om.FlowProblem(back)
     q = pickle.loads(pickle.dumps(p))
     assert q.arc_names == ["0->1", "1->x"] and np.array_equal(q.incidence.toarray(), p.incidence.toarray())
+
+
+def test_numeric_names_are_exactly_how_python_writes_integers() -> None:
+    from otmodel.model._network_read import numeric_names
+
+    names = ["a", "12", "007", "-3", "x\n5", "5", "\u0661", "-0", "0", "1"]
+    # "12" (index 1), "-3" (3), "5" (5), "0" (8); "1" names node 9, not node 1: kept too.
+    # "007", "-0" and the Arabic-Indic one are no str(int); "x\n5" holds a newline, not a number
+    assert numeric_names(names) == {12: 1, -3: 3, 0: 8, 1: 9}
+    assert numeric_names([f"v{i}" for i in range(1000)]) == {}
+    assert numeric_names([str(i) for i in range(1000)]) == {}  # every one names its own index
+    net = Network.from_arrays(names, np.zeros(len(names)), [5, 1, 9], [12, -3, 0])
+    # 5 -> node "5"; 1 -> node "1" (index 9); 9 names no node, so it is index 9
+    assert net.tails.tolist() == [5, 9, 9] and net.heads.tolist() == [1, 3, 8]

@@ -65,6 +65,13 @@ def numeric_names(keys: list[str] | None) -> dict[int, int]:
     # one regular-expression pass over the names joined by newlines finds the candidates (a name
     # holding a newline may give a false one, never hide a true one: those are checked below)
     text = "\n".join(keys)
+    # most networks name no node by a number: the first byte of every line tells (in UTF-8 no byte
+    # of a multi-byte character is an ASCII digit or minus)
+    code = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    after = np.flatnonzero(code == 10) + 1
+    lead = code[np.concatenate([[0], after[after < code.size]])] if code.size else code
+    if not np.any((lead == 45) | ((lead >= 48) & (lead <= 57))):
+        return {}
     starts = np.zeros(len(keys), dtype=np.int64)
     np.cumsum(np.fromiter(map(len, keys), dtype=np.int64, count=len(keys))[:-1] + 1, out=starts[1:])
     out: dict[int, int] = {}
