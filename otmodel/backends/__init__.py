@@ -14,13 +14,14 @@ import importlib
 from typing import Any
 
 from otmodel.backends._options import check_common
-from otmodel.backends.base import Backend, check_supported
-from otmodel.errors import UnsupportedError
+from otmodel.backends.base import Backend, Conformance, check_supported
+from otmodel.errors import InvalidDataError, UnsupportedError
 from otmodel.model.problems import FlowProblem
 from otmodel.results import Solution
 
 __all__ = [
-    "available", "get", "solve", "default_backend", "default_reason", "register", "Backend", "exact_backends",
+    "available", "get", "solve", "default_backend", "default_reason", "register", "unregister", "Backend",
+    "Conformance", "exact_backends",
 ]
 
 # name -> "module:Class"; imported lazily so that optional dependencies load only when used.
@@ -37,12 +38,32 @@ _REGISTRY: dict[str, str] = {
     "relocation-bisection": "otmodel.backends.relocation:BisectionRelocationBackend",
 }
 _INSTANCES: dict[str, Backend] = {}
-EXACT = ("highs", "cvxpy", "pyomo", "network")
 
 
-def register(name: str, target: str) -> None:
-    """Register a backend class given as ``"module:Class"``."""
-    _REGISTRY[name] = target
+def register(name: str, target: str | Backend) -> None:
+    """Register a backend under ``name``: a class given as ``"module:Class"`` (imported when first
+    used), or a backend instance. Replaces any backend of that name; ``unregister`` removes it.
+
+    The backend provides ``name``, ``capabilities``, ``conformance`` (what the conformance suite
+    checks it on), ``supports`` and ``solve`` (``otmodel.backends.base.Backend``).
+    """
+    if not isinstance(name, str) or not name:
+        raise InvalidDataError(f"a backend name must be a non-empty string, got {name!r}")
+    _INSTANCES.pop(name, None)
+    if isinstance(target, str):
+        if target.count(":") != 1:
+            raise InvalidDataError(f"backend {name!r}: target {target!r} must read 'module:Class'")
+        _REGISTRY[name] = target
+    else:
+        _REGISTRY[name] = f"<instance of {type(target).__name__}>"
+        _INSTANCES[name] = target
+
+
+def unregister(name: str) -> None:
+    """Remove the backend registered under ``name`` (``UnsupportedError`` if there is none)."""
+    if name not in _REGISTRY:
+        raise UnsupportedError(f"unknown backend {name!r}; available: {', '.join(available())}")
+    del _REGISTRY[name]
     _INSTANCES.pop(name, None)
 
 
@@ -52,7 +73,9 @@ def available() -> list[str]:
 
 
 def exact_backends() -> list[str]:
-    return [b for b in EXACT if b in _REGISTRY]
+    """The registered exact solvers of flow problems (capabilities ``"exact"`` and ``"flow"``), in
+    registration order."""
+    return [b for b in list(_REGISTRY) if {"exact", "flow"} <= get(b).capabilities]
 
 
 def get(name: str) -> Backend:
