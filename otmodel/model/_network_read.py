@@ -18,9 +18,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 import otmodel.model.values as values
-from otmodel.errors import InvalidDataError, UnknownNodeError
+from otmodel.errors import InvalidBoundsError, InvalidDataError, UnknownNodeError
 
-__all__ = ["node_keys", "numeric_names", "resolve_ends", "networkx_columns", "labels", "edge_list", "edge_arrays"]
+__all__ = [
+    "node_values", "arc_bounds", "first_bad_arc", "node_keys", "numeric_names", "resolve_ends", "networkx_columns", "labels", "edge_list", "edge_arrays"]
 
 _BOOL = (bool, np.bool_)
 _REAL = (int, float, np.integer, np.floating)
@@ -291,3 +292,47 @@ def networkx_columns(
         tails, heads = np.where(second, heads[src], tails[src]), np.where(second, tails[src], heads[src])
         cols = [c[src] for c in cols]
     return (names, supply.reshape(n), pos, endpoint, tails, heads, *cols)
+
+
+# ------------------------------------------------------------------------------------ rules
+def node_values(
+    key: str, supply: Any, position: Any, endpoint: Any
+) -> tuple[float, tuple[float, float] | None, bool]:
+    """A node's supply, position and flag checked (the rules of ``add_node``), or its typed error."""
+    s = values.finite(supply, f"node {key!r}: supply")
+    pos: tuple[float, float] | None = None
+    if position is not None:
+        coords = values.float_array(position, f"node {key!r}: position", ndim=1)
+        if coords.shape != (2,):
+            raise InvalidDataError(f"node {key!r}: position must have 2 coordinates, got {coords.size}")
+        pos = (
+            values.finite(coords[0], f"node {key!r}: position x"),
+            values.finite(coords[1], f"node {key!r}: position y"),
+        )
+    return s, pos, values.flag(endpoint, f"node {key!r}: endpoint")
+
+
+def arc_bounds(label: str, lower: Any, upper: Any) -> tuple[float, float]:
+    """An arc's bounds checked (NaN, ``lower > upper``, no finite flow), or the typed error."""
+    lo, up = _bound(lower, f"{label}: lower"), _bound(upper, f"{label}: upper")
+    if lo > up:
+        raise InvalidBoundsError(f"{label}: lower bound {lo} exceeds upper bound {up}")
+    if lo == math.inf or up == -math.inf:
+        raise InvalidBoundsError(f"{label}: bounds [{lo}, {up}] leave no finite flow")
+    return lo, up
+
+
+def first_bad_arc(
+    a: NDArray[np.float64], b: NDArray[np.float64], lo: NDArray[np.float64], up: NDArray[np.float64]
+) -> int | None:
+    """Index of the first arc whose cost (non-finite, ``a < 0``) or bounds (NaN, ``lo > up``, no
+    finite flow) break a rule, or None."""
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(a) & np.isfinite(b) & (a >= 0) & (lo <= up) & (lo < math.inf) & (up > -math.inf)
+    if ok.all():
+        return None
+    return int(np.argmin(ok))
+
+
+def _bound(value: Any, what: str) -> float:
+    return values.number(value, what, InvalidBoundsError)
