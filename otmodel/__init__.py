@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from otmodel import backends, errors, formulation, validation
+from otmodel._solve import solve
 from otmodel.attraction import AttractionFlow, StepResult, attraction_flow, solve_step
-from otmodel.backends import solve
 from otmodel.backends.admm import Departure, SupplyChange
 from otmodel.backends.newton import Newton
 from otmodel.backends.steps import Constant, Curvature, Diminishing
