@@ -236,10 +236,11 @@ def main() -> int:
             data = grid_arrays(side)
             rows.append(row(f"grid MCF {side * side} nodes", lambda d=data: grid_problem(d), args, 4 * side * side <= args.skip_highs_above, side == 316))
     qp = None if args.no_qp else qp_row(60 if args.quick else 200, args)
-    goals = {
-        "end_to_end_at_most_2x_bare": all(r["ratio_to_bare"] <= 2.0 for r in rows if r["goal_2x"]),
-        "certified_gap_1e-9": all(r["certified_gap"] <= 1e-9 for r in rows),
-    }
+    goals: dict[str, bool] = {}
+    if any(r["goal_2x"] for r in rows):  # a goal no row measured is not reported as met
+        goals["end_to_end_at_most_2x_bare"] = all(r["ratio_to_bare"] <= 2.0 for r in rows if r["goal_2x"])
+    if rows:
+        goals["certified_gap_1e-9"] = all(r["certified_gap"] <= 1e-9 for r in rows)
     if qp is not None:
         goals["qp_3x_cvxpy_certified_1e-8"] = qp["speedup"] >= 3.0 and qp["certified_gap"] <= 1e-8
     for k, v in goals.items():
