@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import platform
 import statistics
 import sys
@@ -104,6 +105,8 @@ def main() -> int:
     ap.add_argument("--out", help="JSON file for the results")
     args = ap.parse_args()
     rows: list[dict[str, Any]] = []
+    # a shared machine's load stretches every figure: it is printed (and saved) with them
+    print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs", flush=True)
 
     side = int(round(math.sqrt(args.arcs / 4)))
     d = grid(side)
@@ -144,7 +147,8 @@ def main() -> int:
           f"building the DiGraph {t_g:.3f} s, ratio {t_nx / t_g:.2f}x; goal < 2 s: {'PASS' if ok else 'FAIL'}")
     if args.out:
         meta = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "python": sys.version.split()[0],
-                "platform": platform.platform(), "argv": sys.argv[1:]}
+                "platform": platform.platform(), "argv": sys.argv[1:], "cpus": os.cpu_count(),
+                "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()]}
         with open(args.out, "w") as fh:
             json.dump({"meta": meta, "rows": rows}, fh, indent=1)
     return 0

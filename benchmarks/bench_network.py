@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import platform
 import statistics
 import sys
@@ -215,6 +216,7 @@ def main() -> int:
     ap.add_argument("--no-qp", action="store_true", help="skip the QP row")
     ap.add_argument("--out", help="JSON file for the results")
     args = ap.parse_args()
+    print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs", flush=True)
     otmodel.solve(synthetic(8, linear=True), backend="network")  # imports and compiled loops
     otmodel.solve(synthetic(8), backend="network")
     rows: list[dict[str, Any]] = []
@@ -234,10 +236,11 @@ def main() -> int:
             data = grid_arrays(side)
             rows.append(row(f"grid MCF {side * side} nodes", lambda d=data: grid_problem(d), args, 4 * side * side <= args.skip_highs_above, side == 316))
     qp = None if args.no_qp else qp_row(60 if args.quick else 200, args)
-    goals = {
-        "end_to_end_at_most_2x_bare": all(r["ratio_to_bare"] <= 2.0 for r in rows if r["goal_2x"]),
-        "certified_gap_1e-9": all(r["certified_gap"] <= 1e-9 for r in rows),
-    }
+    goals: dict[str, bool] = {}
+    if any(r["goal_2x"] for r in rows):  # a goal no row measured is not reported as met
+        goals["end_to_end_at_most_2x_bare"] = all(r["ratio_to_bare"] <= 2.0 for r in rows if r["goal_2x"])
+    if rows:
+        goals["certified_gap_1e-9"] = all(r["certified_gap"] <= 1e-9 for r in rows)
     if qp is not None:
         goals["qp_3x_cvxpy_certified_1e-8"] = qp["speedup"] >= 3.0 and qp["certified_gap"] <= 1e-8
     for k, v in goals.items():
@@ -248,6 +251,8 @@ def main() -> int:
             "python": sys.version.split()[0],
             "platform": platform.platform(),
             "argv": sys.argv[1:],
+            "cpus": os.cpu_count(),
+            "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()],
         }
         with open(args.out, "w") as fh:
             json.dump({"meta": meta, "rows": rows, "qp": qp, "goals": goals}, fh, indent=1, default=str)

@@ -100,7 +100,10 @@ def test_incidence_matches_the_hand_written_matrix() -> None:
         dtype=float,
     )
     E = net.incidence()
-    assert E.format == "csr" and E.has_sorted_indices
+    assert E.format == "csr"
+    for i in range(3):  # each row's columns in increasing order (canonical CSR)
+        cols = E.indices[E.indptr[i] : E.indptr[i + 1]]
+        assert np.all(np.diff(cols) > 0)
     assert np.array_equal(E.toarray(), expected)
     assert E[:, 3].nnz == 0
 
@@ -263,3 +266,30 @@ def test_edge_arrays_follow_networkx_edge_order(kind: type) -> None:
     expected = list(g.edges(keys=True, data=True) if g.is_multigraph() else g.edges(data=True))
     assert [(order[t], order[h]) for t, h in zip(tails.tolist(), heads.tolist(), strict=True)] == [e[:2] for e in expected]
     assert all(d is e[-1] for d, e in zip(data, expected, strict=True))
+
+
+def test_network_and_problem_pickle_with_rows_not_yet_joined() -> None:
+    import pickle
+
+    net = Network.from_arrays(None, [1.0, -1.0], np.array([0]), np.array([1]), linear=[3.0])
+    net.add_node("x", position=(1.0, 2.0)).add_arc(1, "x", om.Quadratic(2.0), -1.0, 1.0)  # pending rows
+    back = pickle.loads(pickle.dumps(net))
+    assert _columns(back) == _columns(net)
+    assert back.arcs[1] == om.model.network.Arc("1", "x", om.Quadratic(2.0), -1.0, 1.0)
+    p = om.FlowProblem(back)
+    q = pickle.loads(pickle.dumps(p))
+    assert q.arc_names == ["0->1", "1->x"] and np.array_equal(q.incidence.toarray(), p.incidence.toarray())
+
+
+def test_numeric_names_are_exactly_how_python_writes_integers() -> None:
+    from otmodel.model._network_read import numeric_names
+
+    names = ["a", "12", "007", "-3", "x\n5", "5", "\u0661", "-0", "0", "1"]
+    # "12" (index 1), "-3" (3), "5" (5), "0" (8); "1" names node 9, not node 1: kept too.
+    # "007", "-0" and the Arabic-Indic one are no str(int); "x\n5" holds a newline, not a number
+    assert numeric_names(names) == {12: 1, -3: 3, 0: 8, 1: 9}
+    assert numeric_names([f"v{i}" for i in range(1000)]) == {}
+    assert numeric_names([str(i) for i in range(1000)]) == {}  # every one names its own index
+    net = Network.from_arrays(names, np.zeros(len(names)), [5, 1, 9], [12, -3, 0])
+    # 5 -> node "5"; 1 -> node "1" (index 9); 9 names no node, so it is index 9
+    assert net.tails.tolist() == [5, 9, 9] and net.heads.tolist() == [1, 3, 8]

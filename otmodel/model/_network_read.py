@@ -18,9 +18,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 import otmodel.model.values as values
-from otmodel.errors import InvalidDataError, UnknownNodeError
+from otmodel.errors import InvalidBoundsError, InvalidDataError, UnknownNodeError
 
-__all__ = ["node_keys", "numeric_names", "resolve_ends", "networkx_columns", "labels", "edge_list", "edge_arrays"]
+__all__ = [
+    "node_values", "arc_bounds", "first_bad_arc", "node_keys", "numeric_names", "resolve_ends", "networkx_columns", "labels", "edge_list", "edge_arrays"]
 
 _BOOL = (bool, np.bool_)
 _REAL = (int, float, np.integer, np.floating)
@@ -65,6 +66,13 @@ def numeric_names(keys: list[str] | None) -> dict[int, int]:
     # one regular-expression pass over the names joined by newlines finds the candidates (a name
     # holding a newline may give a false one, never hide a true one: those are checked below)
     text = "\n".join(keys)
+    # most networks name no node by a number: the first byte of every line tells (in UTF-8 no byte
+    # of a multi-byte character is an ASCII digit or minus)
+    code = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    after = np.flatnonzero(code == 10) + 1
+    lead = code[np.concatenate([[0], after[after < code.size]])] if code.size else code
+    if not np.any((lead == 45) | ((lead >= 48) & (lead <= 57))):
+        return {}
     starts = np.zeros(len(keys), dtype=np.int64)
     np.cumsum(np.fromiter(map(len, keys), dtype=np.int64, count=len(keys))[:-1] + 1, out=starts[1:])
     out: dict[int, int] = {}
@@ -284,3 +292,47 @@ def networkx_columns(
         tails, heads = np.where(second, heads[src], tails[src]), np.where(second, tails[src], heads[src])
         cols = [c[src] for c in cols]
     return (names, supply.reshape(n), pos, endpoint, tails, heads, *cols)
+
+
+# ------------------------------------------------------------------------------------ rules
+def node_values(
+    key: str, supply: Any, position: Any, endpoint: Any
+) -> tuple[float, tuple[float, float] | None, bool]:
+    """A node's supply, position and flag checked (the rules of ``add_node``), or its typed error."""
+    s = values.finite(supply, f"node {key!r}: supply")
+    pos: tuple[float, float] | None = None
+    if position is not None:
+        coords = values.float_array(position, f"node {key!r}: position", ndim=1)
+        if coords.shape != (2,):
+            raise InvalidDataError(f"node {key!r}: position must have 2 coordinates, got {coords.size}")
+        pos = (
+            values.finite(coords[0], f"node {key!r}: position x"),
+            values.finite(coords[1], f"node {key!r}: position y"),
+        )
+    return s, pos, values.flag(endpoint, f"node {key!r}: endpoint")
+
+
+def arc_bounds(label: str, lower: Any, upper: Any) -> tuple[float, float]:
+    """An arc's bounds checked (NaN, ``lower > upper``, no finite flow), or the typed error."""
+    lo, up = _bound(lower, f"{label}: lower"), _bound(upper, f"{label}: upper")
+    if lo > up:
+        raise InvalidBoundsError(f"{label}: lower bound {lo} exceeds upper bound {up}")
+    if lo == math.inf or up == -math.inf:
+        raise InvalidBoundsError(f"{label}: bounds [{lo}, {up}] leave no finite flow")
+    return lo, up
+
+
+def first_bad_arc(
+    a: NDArray[np.float64], b: NDArray[np.float64], lo: NDArray[np.float64], up: NDArray[np.float64]
+) -> int | None:
+    """Index of the first arc whose cost (non-finite, ``a < 0``) or bounds (NaN, ``lo > up``, no
+    finite flow) break a rule, or None."""
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(a) & np.isfinite(b) & (a >= 0) & (lo <= up) & (lo < math.inf) & (up > -math.inf)
+    if ok.all():
+        return None
+    return int(np.argmin(ok))
+
+
+def _bound(value: Any, what: str) -> float:
+    return values.number(value, what, InvalidBoundsError)

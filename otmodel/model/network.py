@@ -19,6 +19,7 @@ columns in one vectorized pass, with the same typed errors naming the offending 
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,13 +32,22 @@ import otmodel.model.values as values
 from otmodel.errors import (
     AmbiguousArcError,
     DuplicateNodeError,
-    InvalidBoundsError,
     InvalidDataError,
     NonConvexError,
     OTModelError,
     UnknownNodeError,
 )
-from otmodel.model._network_read import edge_arrays, edge_list, networkx_columns, node_keys, numeric_names, resolve_ends
+from otmodel.model._network_read import (
+    arc_bounds,
+    edge_arrays,
+    edge_list,
+    first_bad_arc,
+    networkx_columns,
+    node_keys,
+    node_values,
+    numeric_names,
+    resolve_ends,
+)
 from otmodel.model._network_read import labels as _labels
 from otmodel.model.costs import ArcCost, ArcCosts, Linear, Quadratic, as_arc_cost
 
@@ -73,7 +83,7 @@ class Arc:
         return f"{self.tail}->{self.head}"
 
 
-_F = np.float64
+_FLUSH_LOCK = threading.Lock()
 
 
 class Network:
@@ -131,7 +141,7 @@ class Network:
         index = self._lookup()
         if key in index:
             raise DuplicateNodeError(f"node {key!r} is defined twice")
-        s, pos, is_end = _node_values(key, supply, position, endpoint)
+        s, pos, is_end = node_values(key, supply, position, endpoint)
         if self._names is None:
             self._names = [str(i) for i in range(self._n)]
         self._names.append(key)
@@ -158,7 +168,7 @@ class Network:
         # t == h (a self-loop) is allowed: its flow circulates on one node, a column of zeros in
         # the conservation rows (1b)-(1c) that only its cost and bounds see -- networkx's network
         # simplex accepts it too (unbounded at negative cost without capacity, saturated with one)
-        lo, up = _arc_bounds(label, lower, upper)
+        lo, up = arc_bounds(label, lower, upper)
         try:
             c = as_arc_cost(cost)
         except InvalidDataError as exc:
@@ -344,7 +354,7 @@ class Network:
             bad |= ~np.isfinite(pos).all(axis=1)
         if bad.any():
             i = int(np.argmax(bad))
-            _node_values(str(i) if keys is None else keys[i], s[i], None if pos is None else pos[i], bool(is_end[i]))
+            node_values(str(i) if keys is None else keys[i], s[i], None if pos is None else pos[i], bool(is_end[i]))
         t_idx = resolve_ends(keys, index, n, tails, "tails", numeric)
         h_idx = resolve_ends(keys, index, n, heads, "heads", numeric)
         m = int(t_idx.size)
@@ -364,7 +374,7 @@ class Network:
         qa, lb = col(quadratic, 0.0, "quadratic"), col(linear, 0.0, "linear")
         lo, up = col(lower, 0.0, "lower"), col(upper, math.inf, "upper")
         net = cls._columns(keys, index, s, pos_cols, is_end, t_idx, h_idx, qa, lb, lo, up)
-        first = _first_bad_arc(qa, lb, lo, up)
+        first = first_bad_arc(qa, lb, lo, up)
         if first is not None:
             k = first
             t, h = net._name(int(t_idx[k])), net._name(int(h_idx[k]))
@@ -372,7 +382,7 @@ class Network:
                 ArcCost(qa[k], lb[k])
             except (InvalidDataError, NonConvexError) as exc:
                 raise type(exc)(f"arc {k} ({t}->{h}): {exc}") from None
-            _arc_bounds(f"arc {t}->{h}", lo[k], up[k])
+            arc_bounds(f"arc {t}->{h}", lo[k], up[k])
         return net
 
     @classmethod
@@ -418,28 +428,34 @@ class Network:
         if len(index) != len(keys) or not np.isfinite(supply).all():
             return None
         has = ~np.isnan(pos).any(axis=1)
-        if not np.isfinite(pos[has]).all() or _first_bad_arc(a, b, lower, upper) is not None:
+        if not np.isfinite(pos[has]).all() or first_bad_arc(a, b, lower, upper) is not None:
             return None
         return cls._columns(keys, index, supply, pos, endpoint, tails, heads, a, b, lower, upper)
 
     # ------------------------------------------------------------------ internals
     def _flush(self) -> None:
-        """Join the rows added one by one to the columns."""
-        if self._new_nodes:
-            rows = np.array(self._new_nodes, dtype=float).reshape(-1, 4)
-            self._supply = np.concatenate([self._supply, rows[:, 0]])
-            self._pos = np.concatenate([self._pos, rows[:, 1:3]])
-            self._end = np.concatenate([self._end, rows[:, 3] != 0])
-            self._new_nodes = []
-        if self._new_arcs:
-            rows = np.array(self._new_arcs, dtype=float).reshape(-1, 6)
-            self._tails = np.concatenate([self._tails, rows[:, 0].astype(np.intp)])
-            self._heads = np.concatenate([self._heads, rows[:, 1].astype(np.intp)])
-            self._a = np.concatenate([self._a, rows[:, 2]])
-            self._b = np.concatenate([self._b, rows[:, 3]])
-            self._lower = np.concatenate([self._lower, rows[:, 4]])
-            self._upper = np.concatenate([self._upper, rows[:, 5]])
-            self._new_arcs = []
+        """Join the rows added one by one to the columns.
+
+        Under a lock (one for all networks: a lock per network would not pickle), so that two
+        threads reading one network cannot both append the same rows."""
+        if not (self._new_nodes or self._new_arcs):
+            return
+        with _FLUSH_LOCK:
+            if self._new_nodes:
+                rows = np.array(self._new_nodes, dtype=float).reshape(-1, 4)
+                self._supply = np.concatenate([self._supply, rows[:, 0]])
+                self._pos = np.concatenate([self._pos, rows[:, 1:3]])
+                self._end = np.concatenate([self._end, rows[:, 3] != 0])
+                self._new_nodes = []
+            if self._new_arcs:
+                rows = np.array(self._new_arcs, dtype=float).reshape(-1, 6)
+                self._tails = np.concatenate([self._tails, rows[:, 0].astype(np.intp)])
+                self._heads = np.concatenate([self._heads, rows[:, 1].astype(np.intp)])
+                self._a = np.concatenate([self._a, rows[:, 2]])
+                self._b = np.concatenate([self._b, rows[:, 3]])
+                self._lower = np.concatenate([self._lower, rows[:, 4]])
+                self._upper = np.concatenate([self._upper, rows[:, 5]])
+                self._new_arcs = []
 
     def _lookup(self) -> dict[str, int]:
         if self._index is None:
@@ -593,19 +609,21 @@ class Network:
         """
         self._flush()
         m, t, h = self.n_arcs, self._tails, self._heads
+        # column by column (the tail's +1, then the head's -1), then to rows: linear in the arcs,
+        # no sort of the 2m entries, and each row's columns come out in increasing order
         keep = t != h
-        # column by column (two entries each, rows sorted within the column), then to rows: linear
-        # in the arcs, no sort of the 2m entries
-        lo_row, hi_row = np.minimum(t, h)[keep], np.maximum(t, h)[keep]
-        first = np.where(t[keep] < h[keep], 1.0, -1.0)
-        rows = np.empty(2 * lo_row.size, dtype=np.intp)
-        rows[0::2], rows[1::2] = lo_row, hi_row
-        data = np.empty(2 * lo_row.size)
-        data[0::2], data[1::2] = first, -first
-        indptr = np.zeros(m + 1, dtype=np.intp)
-        np.cumsum(np.where(keep, 2, 0), out=indptr[1:])
-        E = sp.csc_matrix((data, rows, indptr), shape=(self.n_nodes, m))
-        return sp.csr_matrix(E.tocsr())
+        if not keep.all():
+            t, h = t[keep], h[keep]
+        rows = np.empty(2 * t.size, dtype=np.intp)
+        rows[0::2], rows[1::2] = t, h
+        data = np.empty(2 * t.size)
+        data[0::2], data[1::2] = 1.0, -1.0
+        if t.size == m:
+            indptr = np.arange(0, 2 * m + 1, 2, dtype=np.intp)
+        else:
+            indptr = np.zeros(m + 1, dtype=np.intp)
+            np.cumsum(np.where(keep, 2, 0), out=indptr[1:])
+        return sp.csc_matrix((data, rows, indptr), shape=(self.n_nodes, m)).tocsr()
 
     def to_networkx(self) -> Any:
         import networkx as nx
@@ -647,50 +665,7 @@ def number(value: Any, what: str, nan_error: type[OTModelError] = InvalidDataErr
     return values.number(value, what, nan_error)
 
 
-def _node_values(
-    key: str, supply: Any, position: Any, endpoint: Any
-) -> tuple[float, tuple[float, float] | None, bool]:
-    """A node's supply, position and flag checked (the rules of ``add_node``), or its typed error."""
-    s = _finite(supply, f"node {key!r}: supply")
-    pos: tuple[float, float] | None = None
-    if position is not None:
-        coords = values.float_array(position, f"node {key!r}: position", ndim=1)
-        if coords.shape != (2,):
-            raise InvalidDataError(f"node {key!r}: position must have 2 coordinates, got {coords.size}")
-        pos = (
-            _finite(coords[0], f"node {key!r}: position x"),
-            _finite(coords[1], f"node {key!r}: position y"),
-        )
-    return s, pos, values.flag(endpoint, f"node {key!r}: endpoint")
-
-
-def _arc_bounds(label: str, lower: Any, upper: Any) -> tuple[float, float]:
-    """An arc's bounds checked (NaN, ``lower > upper``, no finite flow), or the typed error."""
-    lo, up = _bound(lower, f"{label}: lower"), _bound(upper, f"{label}: upper")
-    if lo > up:
-        raise InvalidBoundsError(f"{label}: lower bound {lo} exceeds upper bound {up}")
-    if lo == math.inf or up == -math.inf:
-        raise InvalidBoundsError(f"{label}: bounds [{lo}, {up}] leave no finite flow")
-    return lo, up
-
-
-def _first_bad_arc(
-    a: NDArray[np.float64], b: NDArray[np.float64], lo: NDArray[np.float64], up: NDArray[np.float64]
-) -> int | None:
-    """Index of the first arc whose cost (non-finite, ``a < 0``) or bounds (NaN, ``lo > up``, no
-    finite flow) break a rule, or None."""
-    with np.errstate(invalid="ignore"):
-        ok = np.isfinite(a) & np.isfinite(b) & (a >= 0) & (lo <= up) & (lo < math.inf) & (up > -math.inf)
-    if ok.all():
-        return None
-    return int(np.argmin(ok))
-
-
 def _is_mask(value: Any) -> bool:
     if isinstance(value, np.ndarray):
         return bool(value.dtype == bool)
     return isinstance(value, (list, tuple)) and len(value) > 0 and all(isinstance(x, (bool, np.bool_)) for x in value)
-
-
-def _bound(value: Any, what: str) -> float:
-    return number(value, what, InvalidBoundsError)
