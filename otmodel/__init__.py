@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from otmodel import backends, errors, formulation, validation
-from otmodel.attraction import AttractionFlow, StepResult, attraction_flow, solve_step
 from otmodel.backends import solve
 from otmodel.backends._loop import Constant, Diminishing
 from otmodel.backends.admm import Departure, SupplyChange
+from otmodel.backends.attraction_flow import attraction_flow, solve_step
 from otmodel.backends.dual_ascent import Curvature
 from otmodel.backends.newton import Newton
 from otmodel.errors import (
@@ -58,7 +58,16 @@ from otmodel.model.attraction import (
 from otmodel.model.relocation import RelocationProblem
 from otmodel.model.sdot import SemiDiscreteProblem
 from otmodel.model.transport import GraphTransportProblem
-from otmodel.results import InfeasibilityCertificate, PointStatus, Solution, Status, Trace, UnboundedCertificate
+from otmodel.results import (
+    AttractionFlow,
+    InfeasibilityCertificate,
+    PointStatus,
+    Solution,
+    Status,
+    StepResult,
+    Trace,
+    UnboundedCertificate,
+)
 from otmodel.validation.attraction import FlowCertificate, StepCertificate, certify_flow, certify_step, graph_w1
 
 __version__ = "0.1.0"

@@ -29,11 +29,12 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from otmodel.attraction import StepResult
+from otmodel.backends._options import check_common, choice, refuse_unknown
+from otmodel.errors import UnsupportedError
 from otmodel.model.attraction import AttractionStep
-from otmodel.results import PointStatus, Status
+from otmodel.results import PointStatus, Status, StepResult
 
-__all__ = ["solve_step_lp", "step_lp_matrices", "StepLP"]
+__all__ = ["AttractionLPBackend", "solve_step_lp", "step_lp_matrices", "StepLP"]
 
 
 class StepLP:
@@ -153,14 +154,13 @@ def solve_step_lp(
     time_limit: float | None = None,
     verbose: bool = False,
     cvxpy_solver: str | None = None,
-    **_: Any,
 ) -> StepResult:
     """Solve the exact step (gamma = 0) of ``step`` with HiGHS (``solver="highs"``, highspy directly)
     or cvxpy (``solver="cvxpy"``, Clarabel by default, ``cvxpy_solver="HIGHS"`` for HiGHS).
 
     A claim of infeasibility is believed only when ``AttractionStep.check`` finds a failing
     necessary condition (DESIGN.md, Numerics); otherwise the status is NUMERICAL_ERROR.
-    Dykstra-only options (``tol``, ``max_iter``...) are ignored.
+    The registry entry is ``AttractionLPBackend`` (``"attraction-lp"``), which checks the options.
     """
     t0 = time.perf_counter()
     lp = StepLP(step)
@@ -169,8 +169,6 @@ def solve_step_lp(
     elif solver == "cvxpy":
         x, kind, msg, iters = _solve_cvxpy(lp, cvxpy_solver, verbose)
     else:
-        from otmodel.errors import UnsupportedError
-
         raise UnsupportedError(f"unknown LP step solver {solver!r} (use 'highs' or 'cvxpy')")
     n = step.n
     if x is None:
@@ -191,8 +189,9 @@ def solve_step_lp(
             point_status=PointStatus.NO_POINT,
             iterations=iters,
             violation=float("nan"),
-            seconds=time.perf_counter() - t0,
+            backend=AttractionLPBackend.name,
             solver=solver,
+            timings={"total": time.perf_counter() - t0},
             message=msg,
         )
     P1, P2, p = lp.unpack(x)
@@ -215,7 +214,54 @@ def solve_step_lp(
         point_status=PointStatus.FEASIBLE,
         iterations=iters,
         violation=viol,
-        seconds=time.perf_counter() - t0,
+        backend=AttractionLPBackend.name,
         solver=solver,
+        timings={"total": time.perf_counter() - t0},
         message=msg,
     )
+
+
+class AttractionLPBackend:
+    r"""Registry entry ``"attraction-lp"``: the exact step (`\gamma = 0`) of an ``AttractionStep`` as an LP.
+
+    Capability ``"attraction-step"``: ``solve(step, **options)`` returns a ``StepResult``. The LP runs
+    on one of ``engines`` (option ``engine``, default ``"highs"``); a step solver named after an
+    engine (``attraction_flow(problem, solver="highs")``) reaches this backend through that
+    declaration. Options: ``engine``, ``method`` (HiGHS: ``"ipm"``, ``"simplex"``, ``"choose"``),
+    ``time_limit``, ``verbose``, ``cvxpy_solver`` (cvxpy's solver name, default Clarabel).
+    """
+
+    name = "attraction-lp"
+    capabilities = frozenset({"attraction-step", "exact", "linear"})
+    #: the exact backends this LP runs on
+    engines = ("highs", "cvxpy")
+    options = ("engine", "method", "time_limit", "verbose", "cvxpy_solver")
+
+    def supports(self, problem: Any) -> str | None:
+        if isinstance(problem, AttractionStep):
+            return None
+        return "the attraction-lp backend solves one step of an AttractionProblem (use problem.step(rho))"
+
+    def warm_start(self, previous: StepResult) -> dict[str, Any]:
+        """An LP solved afresh needs nothing from the previous step."""
+        return {}
+
+    def solve(self, problem: Any, **options: Any) -> StepResult:
+        reason = self.supports(problem)
+        if reason is not None:
+            raise UnsupportedError(reason)
+        refuse_unknown(self.name, options, self.options)
+        check_common(self.name, options)
+        engine = choice(self.name, "engine", options.get("engine", "highs"), self.engines)
+        method = choice(self.name, "method", options.get("method", "ipm"), ("ipm", "simplex", "choose"))
+        cvxpy_solver = options.get("cvxpy_solver")
+        if cvxpy_solver is not None and not isinstance(cvxpy_solver, str):
+            raise UnsupportedError(f"{self.name} backend: option cvxpy_solver={cvxpy_solver!r}: expected a solver name")
+        return solve_step_lp(
+            problem,
+            solver=engine,
+            method=method,
+            time_limit=options.get("time_limit"),
+            verbose=bool(options.get("verbose", False)),
+            cvxpy_solver=cvxpy_solver,
+        )

@@ -52,7 +52,7 @@ from otmodel.backends.base import Timer
 from otmodel.errors import SolverError, UnsupportedError
 from otmodel.model import _relocation_kernels as K
 from otmodel.results import PointStatus, Status, Trace
-from otmodel.results_relocation import RelocationResult
+from otmodel.results.relocation import RelocationResult
 
 __all__ = ["RelocationBackend", "GreedyRelocationBackend", "BisectionRelocationBackend"]
 

@@ -46,8 +46,8 @@ import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 from scipy.sparse.csgraph import shortest_path
 
+import otmodel.model.values as values
 from otmodel.errors import DuplicateNodeError, InvalidDataError, UnbalancedError, UnreachableError
-from otmodel.model import values
 
 __all__ = [
     "AttractionProblem",
