@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 r"""What the node-by-node verification costs next to the solve it verifies (issue 18).
 
-Every exact backend verifies each point it calls optimal (``otmodel.backends._standard.checked_solution``:
+Every exact backend verifies each point it calls optimal (``otmodel.backends._checked.checked_solution``:
 clip into bounds, per-node conservation relative to each node's own supply and throughput, the LP
 duality gap for network LPs). This measures, in one run, for each exact backend and instance, the
 time of ``otmodel.solve`` and the time of the check alone on its answer, and prints the ratio:
@@ -28,7 +28,7 @@ from typing import Any
 
 import otmodel as om
 from otmodel.backends import exact_backends
-from otmodel.backends._standard import checked_solution
+from otmodel.backends._checked import checked_solution
 from otmodel.instances import synthetic
 
 

@@ -17,7 +17,7 @@ import tracemalloc
 import numpy as np
 
 import otmodel as om
-from otmodel.backends.dual_ascent import _Oracle
+from otmodel.backends.oracle import DualOracle as _Oracle
 
 
 def main(n: int = 200_000, s: int = 1000) -> None:

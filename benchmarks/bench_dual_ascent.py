@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 import otmodel as om
-from otmodel.backends.dual_ascent import _Oracle
+from otmodel.backends.oracle import DualOracle as _Oracle
 from otmodel.model.demand import Euclidean, Points
 
 CHUNK = 65_536

@@ -87,6 +87,10 @@ sphinx_gallery_conf = {
 
 
 def setup(app: object) -> None:
+    # the layer picture of the design page, drawn from the imports of the source being documented
+    from layers import FIGURE, draw
+
+    draw(FIGURE)
     # MathJax on every page: the formulations in the tutorials come as HTML output of the scripts
     # (Formulation._repr_html_), which Sphinx does not count as math when it decides where to load it
     app.set_html_assets_policy("always")  # type: ignore[attr-defined]

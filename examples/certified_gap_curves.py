@@ -15,8 +15,8 @@ import argparse
 from pathlib import Path
 
 import otmodel as om
-from otmodel.backends._loop import Diminishing
 from otmodel.backends.dual_ascent import Curvature
+from otmodel.backends.steps import Diminishing
 from otmodel.instances import synthetic
 from otmodel.validation import certify
 

@@ -23,7 +23,7 @@ import numpy as np
 from scipy.sparse.csgraph import dijkstra
 
 import otmodel
-from otmodel.backends._loop import Diminishing
+from otmodel.backends.steps import Diminishing
 from otmodel.instances import power_network
 from otmodel.plot import plot_power_network
 

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 import otmodel
-from otmodel.backends._loop import Diminishing
+from otmodel.backends.steps import Diminishing
 from otmodel.instances import synthetic
 from otmodel.plot import plot_cells, plot_convergence
 

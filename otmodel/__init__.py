@@ -12,11 +12,10 @@ from typing import Any
 
 from otmodel import backends, errors, formulation, validation
 from otmodel.backends import solve
-from otmodel.backends._loop import Constant, Diminishing
 from otmodel.backends.admm import Departure, SupplyChange
 from otmodel.backends.attraction_flow import attraction_flow, solve_step
-from otmodel.backends.dual_ascent import Curvature
 from otmodel.backends.newton import Newton
+from otmodel.backends.steps import Constant, Curvature, Diminishing
 from otmodel.errors import (
     AmbiguousArcError,
     DuplicateNodeError,

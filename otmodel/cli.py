@@ -133,10 +133,10 @@ def _cmd_solve(args: argparse.Namespace) -> int:
 
 def _demo_iterative_runs() -> list[tuple[str, dict[str, Any]]]:
     """The dual-ascent runs the demo shows: the paper's schedule, and the fast local rule if present."""
-    from otmodel.backends import _loop
+    from otmodel.backends import steps
 
     runs: list[tuple[str, dict[str, Any]]] = [
-        ("dual ascent, paper's step 1/(1+0.01k), 300 it.", {"max_iter": 300, "tol": 0.0, "step_size": _loop.Diminishing(1.0, 0.01)})
+        ("dual ascent, paper's step 1/(1+0.01k), 300 it.", {"max_iter": 300, "tol": 0.0, "step_size": steps.Diminishing(1.0, 0.01)})
     ]
     from otmodel.backends import dual_ascent
 
@@ -300,6 +300,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=f"exit status:\n{codes}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    from otmodel import __version__
+
+    p.add_argument("--version", action="version", version=f"otmodel {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("solve", help="solve a YAML/JSON model file and print a summary")
     s.add_argument("file")

@@ -8,9 +8,11 @@ r"""Figures of the source document (Laurentin et al., 2025, section V), with mat
 * ``plot_power_network`` -- like Fig. 3: consumers coloured by substation, the shortest-path
   trees of the distribution graph, the transmission network with its flows.
 
-matplotlib is imported inside the functions (with the non-interactive ``Agg`` backend unless
-another one was chosen), so ``import otmodel`` never needs it. Every function returns the
-``Figure`` and writes a PNG when given ``path=``.
+matplotlib is imported inside the functions, so ``import otmodel`` never needs it, and with the
+backend the user chose (``MPLBACKEND``, ``matplotlibrc``, ``matplotlib.use``, a notebook's inline
+backend; matplotlib itself falls back to a non-interactive backend where there is no display).
+Every function returns the ``Figure`` and writes a PNG when given ``path=``. A problem of the wrong
+kind (``plot_cells`` of a plain ``FlowProblem``, say) is refused with ``UnsupportedError``.
 
 Artists carry ``gid`` tags so that a figure can be inspected programmatically: ``"cells"`` (the
 cell image or scatter), ``"arc:<tail>-><head>"`` (one arrow per arc), ``"flow:<arc>"`` (its flow
@@ -25,6 +27,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from otmodel.errors import UnsupportedError
+
 __all__ = ["plot_cells", "plot_convergence", "plot_power_network", "endpoint_colors", "supergradients"]
 
 #: flows below this (in absolute value) are drawn without an arrow head
@@ -33,16 +37,23 @@ FLOW_EPS = 1e-9
 
 # ---------------------------------------------------------------------------------------- helpers
 def _pyplot() -> Any:
-    """pyplot, switched to the non-interactive Agg backend unless the caller already set pyplot up."""
-    import sys
-
-    import matplotlib
-
-    if "matplotlib.pyplot" not in sys.modules:
-        matplotlib.use("Agg")
+    """pyplot, with whatever backend the user chose (otmodel never switches it)."""
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def _need_spatial(problem: Any, solution: Any, function: str) -> None:
+    """Refuse, with a typed error, a problem without demand points or a solution of another problem."""
+    from otmodel.model.problems import SpatialFlowProblem
+
+    if not isinstance(problem, SpatialFlowProblem):
+        raise UnsupportedError(
+            f"{function} draws Laguerre cells and needs a SpatialFlowProblem (a network with demand points), "
+            f"not {type(problem).__name__}; for the flows of a network alone, read solution.flows"
+        )
+    if getattr(solution, "problem", problem) is not problem:
+        raise UnsupportedError(f"{function}: the solution was computed for another problem ({solution.problem!r})")
 
 
 def _save(fig: Any, path: str | Path | None, dpi: int = 150) -> None:
@@ -198,6 +209,7 @@ def plot_cells(
     -------
     matplotlib.figure.Figure
     """
+    _need_spatial(problem, solution, "plot_cells")
     plt = _pyplot()
     if ax is None:
         fig, ax = plt.subplots(figsize=(9.5, 7.0))
@@ -304,7 +316,10 @@ def plot_convergence(solution: Any, exact: Any = None, path: str | Path | None =
     plt = _pyplot()
     tr = solution.trace
     if tr is None or "potentials" not in tr:
-        raise ValueError("plot_convergence needs a solution whose trace records 'potentials' (an iterative backend)")
+        raise UnsupportedError(
+            "plot_convergence needs a solution whose trace records 'potentials' (an iterative backend such as "
+            f"'dual-ascent'); this one comes from backend {getattr(solution, 'backend', '?')!r}"
+        )
     problem = solution.problem
     psi = np.asarray(tr["potentials"], dtype=float)
     K = psi.shape[0]
@@ -422,10 +437,11 @@ def plot_power_network(
     from matplotlib.collections import LineCollection
     from scipy.sparse.csgraph import dijkstra
 
+    _need_spatial(problem, solution, "plot_power_network")
     plt = _pyplot()
     cost = problem.assignment_cost if cost is None else cost
     if not hasattr(cost, "graph") or not hasattr(cost, "endpoint_nodes"):
-        raise ValueError("plot_power_network needs a Geodesic assignment cost (graph, point_nodes, endpoint_nodes)")
+        raise UnsupportedError("plot_power_network needs a Geodesic assignment cost (graph, point_nodes, endpoint_nodes)")
     if ax is None:
         fig, ax = plt.subplots(figsize=(8.5, 8.0))
     else:

@@ -31,9 +31,6 @@ def plot_relocation(problem: Any, results: dict[str, Any], path: str | None = No
     ``results`` maps a label to a relocation result. The colour scale is shared and marks the
     capacity threshold (largest ``capacity / free area``) so that over-full bins stand out.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.colors import TwoSlopeNorm
     from matplotlib.patches import Rectangle

@@ -54,8 +54,9 @@ KNOWN_CYCLES: set[frozenset[str]] = {
         [
             "otmodel.backends",
             "otmodel.backends._certificates",
-            "otmodel.backends._outer",
+            "otmodel.backends._checked",
             "otmodel.backends._standard",
+            "otmodel.backends._outer",
             "otmodel.backends.attraction_flow",
             "otmodel.backends.base",
             "otmodel.backends.cvxpy",
@@ -84,7 +85,6 @@ KNOWN_CYCLES: set[frozenset[str]] = {
             "otmodel.validation.relocation",
         ]
     ),
-    frozenset(["otmodel.backends._loop", "otmodel.backends.dual_ascent", "otmodel.backends.newton"]),
 }
 KNOWN_LONG: set[str] = {
     "otmodel.validation.conformance",
@@ -92,9 +92,6 @@ KNOWN_LONG: set[str] = {
     "otmodel.formulation",
     "otmodel.backends.network",
     "otmodel.model.io",
-    "otmodel.backends.admm",
-    "otmodel.backends._standard",
-    "otmodel.backends.dual_ascent",
 }
 
 

@@ -14,8 +14,8 @@ import pytest
 import scipy.sparse as sp
 from scipy.special import logsumexp
 
-from otmodel.attraction import attraction_flow, solve_step
 from otmodel.backends import get
+from otmodel.backends.attraction_flow import attraction_flow, solve_step
 from otmodel.backends.dykstra import dykstra_step
 from otmodel.errors import (
     DuplicateNodeError,

@@ -193,7 +193,7 @@ def test_without_repair_an_iterate_has_no_upper_bound() -> None:
 
 # ------------------------------------------------------------------------------ iterative answers
 def test_dual_ascent_answer_certified_through_its_repair() -> None:
-    from otmodel.backends._loop import Diminishing
+    from otmodel.backends.steps import Diminishing
 
     p = problem("synthetic")
     s = om.solve(p, backend="dual-ascent", step_size=Diminishing(10, 0.01), max_iter=300)

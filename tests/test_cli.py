@@ -59,3 +59,28 @@ def test_no_solver_banner_on_the_terminal():
     assert out.returncode == 0, out.stderr
     assert "objective" in out.stdout.lower()
     assert "Running HiGHS" not in out.stdout + out.stderr
+
+
+def test_version_flag_matches_the_package_metadata(capsys):
+    import tomllib
+
+    import pytest
+
+    import otmodel
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    declared = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]["version"]
+    assert capsys.readouterr().out.strip() == f"otmodel {declared}"
+    assert otmodel.__version__ == declared
+
+
+def test_the_package_ships_its_type_hints():
+    import tomllib
+
+    import otmodel
+
+    assert (Path(otmodel.__file__).parent / "py.typed").is_file()
+    config = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    assert "py.typed" in config["tool"]["setuptools"]["package-data"]["otmodel"]

@@ -12,16 +12,17 @@ import numpy as np
 import pytest
 
 import otmodel as om
-from otmodel.backends._loop import Constant, Diminishing, LoopState, as_step_size, iterate
+from otmodel.backends._loop import iterate
 from otmodel.backends.dual_ascent import (
     CellPass,
     Curvature,
+    DualOracle,
     PrunedArgmin,
-    _Oracle,
     dual_value,
     local_flows,
     supergradient,
 )
+from otmodel.backends.steps import Constant, Diminishing, LoopState, as_step_size
 from otmodel.instances import synthetic
 from otmodel.results import Status
 
@@ -246,7 +247,7 @@ def test_curvature_steps_are_local(syn50: om.SpatialFlowProblem) -> None:
 
     def steps(v: np.ndarray) -> np.ndarray:
         st = Curvature().start(p)
-        oracle = _Oracle(p, 65536, "auto")
+        oracle = DualOracle(p, 65536, "auto")
         d, rec = oracle(v)
         return st.node_steps(0, LoopState(0, v, d, float("nan"), rec))
 

@@ -16,13 +16,13 @@ from hypothesis import strategies as st
 
 import otmodel as om
 from otmodel.backends import exact_backends
-from otmodel.backends._standard import (
+from otmodel.backends._checked import (
     CHECK_RTOL,
     check_point,
-    choose_scales,
     network_flow_point,
     solve_checked,
 )
+from otmodel.backends._standard import choose_scales
 from otmodel.errors import InvalidDataError
 from otmodel.results import PointStatus, Solution, Status
 

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 import otmodel as om
-from otmodel.backends._loop import LoopState, as_step_size
 from otmodel.backends.dual_ascent import planar_costs
 from otmodel.backends.newton import Newton, SoftCells, pcg
+from otmodel.backends.steps import LoopState, as_step_size
 from otmodel.errors import InvalidDataError, UnbalancedError, UnsupportedError
 from otmodel.model.demand import Euclidean, Grid, Matrix, Points, SquaredEuclidean, TruncatedGaussian
 from otmodel.validation import certify

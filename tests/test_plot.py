@@ -15,8 +15,8 @@ from matplotlib.patches import FancyArrowPatch  # noqa: E402
 
 import otmodel as om  # noqa: E402
 from otmodel import plot  # noqa: E402
-from otmodel.backends._loop import Diminishing  # noqa: E402
 from otmodel.backends.dual_ascent import supergradient  # noqa: E402
+from otmodel.backends.steps import Diminishing  # noqa: E402
 from otmodel.instances import power_network, synthetic  # noqa: E402
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -193,3 +193,39 @@ def test_power_network_figure_trees(tmp_path):
             assert int(cost.point_nodes[k]) in cost.path(int(k), name)
         assert f"m={plot._fmt(sol.cell_mass[e])}" in node_label(ax, name)
     assert (tmp_path / "power.png").read_bytes()[:8] == PNG
+
+
+def test_figures_of_the_wrong_problem_kind_are_refused_with_a_typed_error():
+    net = om.Network()
+    net.add_node("a", supply=1.0)
+    net.add_node("b", supply=-1.0)
+    net.add_arc("a", "b", om.Linear(1.0))
+    flow = om.FlowProblem(net)
+    sol = om.solve(flow)
+    for draw in (plot.plot_cells, plot.plot_power_network):
+        with pytest.raises(om.UnsupportedError, match="SpatialFlowProblem"):
+            draw(flow, sol)
+    spatial = three_endpoints_one_idle()
+    with pytest.raises(om.UnsupportedError, match="another problem"):
+        plot.plot_cells(spatial, sol)
+
+
+def test_the_users_matplotlib_backend_is_kept(tmp_path):
+    # otmodel used to switch matplotlib to Agg behind the user's back; the chosen backend must survive
+    import subprocess
+    import sys
+
+    script = (
+        "import matplotlib\n"
+        "matplotlib.use('svg')\n"
+        "import otmodel as om\n"
+        "from otmodel import plot\n"
+        "from otmodel.instances import synthetic\n"
+        "p = synthetic(6)\n"
+        f"plot.plot_cells(p, om.solve(p), path={str(tmp_path / 'c.png')!r})\n"
+        "print(matplotlib.get_backend())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().lower() == "svg"
+    assert (tmp_path / "c.png").read_bytes().startswith(PNG)

@@ -14,7 +14,7 @@ import pytest
 from scipy.sparse.csgraph import connected_components
 
 import otmodel as om
-from otmodel.backends._loop import Diminishing
+from otmodel.backends.steps import Diminishing
 from otmodel.instances import SYNTHETIC_LINKS, SYNTHETIC_NODES, power_network
 
 # exact duals satisfy complementary slackness only to the solver's tolerance

@@ -23,159 +23,17 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Protocol, TextIO
+from dataclasses import dataclass
+from typing import Any, TextIO
 
 import numpy as np
 from numpy.typing import NDArray
 
+from otmodel.backends.steps import LoopState, NodeStepSize, StepSize, UpdateRule
 from otmodel.errors import InvalidDataError
 from otmodel.results import Trace
 
-__all__ = [
-    "StepSize",
-    "NodeStepSize",
-    "UpdateRule",
-    "Diminishing",
-    "Constant",
-    "as_step_size",
-    "LoopState",
-    "LoopResult",
-    "iterate",
-]
-
-
-class StepSize(Protocol):
-    """A step-size rule: ``gamma = rule(k)`` for iteration ``k = 0, 1, ...`` (one step for all nodes)."""
-
-    def __call__(self, k: int) -> float: ...
-
-
-class NodeStepSize(Protocol):
-    r"""A per-node step-size rule: `\gamma^k_i` may differ from node to node.
-
-    ``iterate`` recognizes it by its ``node_steps`` method and calls
-    ``node_steps(k, state)`` with the ``LoopState`` of iteration ``k`` (the iterate ``x``, the
-    direction ``d``, the oracle's record, whose keys starting with ``"_"`` carry per-node data that
-    is not traced, e.g. ``"_cell_mass"``); it returns one positive step per component, and the
-    update is `x_i \leftarrow x_i + \gamma_i d_i`. A rule that needs problem data (arc costs,
-    bounds) is bound to the problem first by the backend (``rule.start(problem)`` returns such an
-    object with per-solve state), so the user's rule object stays immutable and reusable.
-    """
-
-    def node_steps(self, k: int, state: LoopState) -> NDArray[np.float64]: ...
-
-
-class UpdateRule(Protocol):
-    r"""A rule that computes the whole increment itself (a Newton step, not a multiple of ``d``).
-
-    ``iterate`` recognizes it by its ``update`` method and calls ``update(k, state)``, which
-    returns ``(dx, gamma, info)``: the increment `x^{k+1} - x^k`, the step length along the rule's own
-    direction (trace column ``step_size``) and a dict of numbers for the trace.
-    """
-
-    def update(self, k: int, state: LoopState) -> tuple[NDArray[np.float64], float, dict[str, float]]: ...
-
-
-@dataclass(frozen=True)
-class Diminishing:
-    r"""Diminishing steps `\gamma_k = a / (1 + b k)`.
-
-    With ``b > 0`` they satisfy `\sum_k \gamma_k = \infty`, `\sum_k \gamma_k^2 < \infty`
-    (Laurentin et al., section IV-B), which guarantees convergence of the supergradient method.
-    ``Diminishing(1, 0.01)`` is the schedule of the paper's experiment V-A.
-    """
-
-    a: float = 1.0
-    b: float = 0.01
-
-    def __post_init__(self) -> None:
-        if not (np.isfinite(self.a) and self.a > 0):
-            raise InvalidDataError(f"Diminishing step size: a={self.a!r} must be a positive finite number")
-        if not (np.isfinite(self.b) and self.b >= 0):
-            raise InvalidDataError(f"Diminishing step size: b={self.b!r} must be a finite number >= 0")
-
-    def __call__(self, k: int) -> float:
-        return self.a / (1.0 + self.b * k)
-
-
-@dataclass(frozen=True)
-class Constant:
-    r"""Constant steps `\gamma_k = a` (converges only to a neighbourhood of the optimum)."""
-
-    a: float
-
-    def __post_init__(self) -> None:
-        if not (np.isfinite(self.a) and self.a > 0):
-            raise InvalidDataError(f"Constant step size: a={self.a!r} must be a positive finite number")
-
-    def __call__(self, k: int) -> float:
-        return self.a
-
-
-STEP_NAMES = "'paper', 'diminishing[:a,b]', 'constant:a', 'curvature', 'newton'"
-
-
-def as_step_size(rule: Any, default: Any = None) -> Any:
-    """A number means ``Constant``; ``None`` means ``default`` (else ``Diminishing()``).
-
-    Strings (for the command line, ``--option step_size=...``): ``"paper"`` = ``Diminishing(1, 0.01)``,
-    ``"diminishing:a,b"``, ``"constant:a"``, ``"curvature"`` = the per-node rule
-    ``Curvature`` with its defaults, ``"newton"`` = the damped
-    Newton rule ``Newton`` with its defaults.
-    """
-    if rule is None:
-        return default if default is not None else Diminishing()
-    if isinstance(rule, (int, float, np.integer, np.floating)) and not isinstance(rule, bool):
-        return Constant(float(rule))
-    if isinstance(rule, str):
-        return _named_step(rule)
-    if callable(rule) or hasattr(rule, "node_steps") or hasattr(rule, "start") or hasattr(rule, "update"):
-        return rule
-    raise InvalidDataError(
-        f"step_size {rule!r} is neither a number nor a step-size rule (Diminishing, Constant, Curvature) "
-        f"nor one of {STEP_NAMES}"
-    )
-
-
-def _named_step(text: str) -> Any:
-    name, _, args = text.strip().lower().partition(":")
-    try:
-        nums = [float(a) for a in args.split(",")] if args.strip() else []
-    except ValueError:
-        raise InvalidDataError(f"step_size {text!r}: the numbers after ':' do not parse; use a number or one of {STEP_NAMES}") from None
-    if name == "paper" and not nums:
-        return Diminishing(1.0, 0.01)
-    if name == "diminishing" and len(nums) in (0, 2):
-        return Diminishing(*nums) if nums else Diminishing(1.0, 0.01)
-    if name == "constant" and len(nums) == 1:
-        return Constant(nums[0])
-    if name == "curvature" and not nums:
-        from otmodel.backends.dual_ascent import Curvature
-
-        return Curvature()
-    if name == "newton" and not nums:
-        from otmodel.backends.newton import Newton
-
-        return Newton()
-    raise InvalidDataError(f"step_size {text!r} is not understood; use a number or one of {STEP_NAMES}")
-
-
-@dataclass
-class LoopState:
-    """What a callback sees at iteration ``k`` (before the update of ``x``).
-
-    ``x`` is the current iterate, ``direction`` the oracle's direction at ``x``, ``step`` the step
-    size about to be used (for a per-node rule its largest component; ``steps`` holds them all) and
-    ``record`` the oracle's numbers. Treat the arrays as read-only.
-    """
-
-    k: int
-    x: NDArray[np.float64]
-    direction: NDArray[np.float64]
-    step: float
-    record: dict[str, Any] = field(default_factory=dict)
-    steps: NDArray[np.float64] | None = None
+__all__ = ["LoopResult", "iterate"]
 
 
 @dataclass

@@ -42,15 +42,9 @@ from typing import Any
 
 import numpy as np
 
+from otmodel.backends._checked import checked_solution, solve_checked
 from otmodel.backends._outer import polish_qp
-from otmodel.backends._standard import (
-    StandardForm,
-    build_standard_form,
-    checked_solution,
-    choose_scales,
-    redundant_rows,
-    solve_checked,
-)
+from otmodel.backends._standard import StandardForm, build_standard_form, choose_scales, redundant_rows
 from otmodel.backends.base import Timer, no_point_solution
 from otmodel.errors import InvalidDataError, UnsupportedError
 from otmodel.model.problems import FlowProblem

@@ -43,14 +43,9 @@ from typing import Any
 
 import numpy as np
 
+from otmodel.backends._checked import solve_checked
 from otmodel.backends._outer import initial_cut_points, oa_gap, polish_qp, tangent
-from otmodel.backends._standard import (
-    StandardForm,
-    build_standard_form,
-    choose_scales,
-    redundant_rows,
-    solve_checked,
-)
+from otmodel.backends._standard import StandardForm, build_standard_form, choose_scales, redundant_rows
 from otmodel.backends.base import Timer, no_point_solution
 from otmodel.model.problems import FlowProblem
 from otmodel.results import PointStatus, Solution, Status

@@ -578,7 +578,7 @@ class NetworkBackend:
         if options.get("time_limit") is not None:  # accepted, not enforced: OR-Tools has no limit
             check.number("network", "time_limit", options["time_limit"], 0.0, strict=True, finite=False)
         check.flag("network", "verbose", options.get("verbose", False))
-        from otmodel.backends._standard import solve_checked
+        from otmodel.backends._checked import solve_checked
 
         def attempt() -> Solution:
             timer = Timer()

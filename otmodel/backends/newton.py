@@ -90,7 +90,8 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from otmodel.backends._soft_kernel import kernel as _kernel
-from otmodel.backends.dual_ascent import CellPass, _combine, local_flows
+from otmodel.backends.cells import CellPass, combine_planar
+from otmodel.backends.oracle import local_flows
 from otmodel.errors import InvalidDataError
 from otmodel.model.demand import Euclidean, Manhattan, SquaredEuclidean
 from otmodel.model.problems import FlowProblem, SpatialFlowProblem
@@ -257,8 +258,8 @@ class SoftCells:
         dyn = np.maximum(np.maximum(loy[:, None] - ey, ey - hiy[:, None]), 0.0)
         dxf = np.maximum(np.abs(ex - lox[:, None]), np.abs(ex - hix[:, None]))
         dyf = np.maximum(np.abs(ey - loy[:, None]), np.abs(ey - hiy[:, None]))
-        self.lo = _combine(self.cost, dxn, dyn)
-        self.hi = _combine(self.cost, dxf, dyf)
+        self.lo = combine_planar(self.cost, dxn, dyn)
+        self.hi = combine_planar(self.cost, dxf, dyf)
 
     #: the compiled pass accumulates the cell adjacency in a dense |S| x |S| array up to this size
     DENSE_MAX = 2048
@@ -355,7 +356,7 @@ class SoftCells:
 
     def _cost_rows_all(self, cols: NDArray[np.int64]) -> NDArray[np.float64]:
         """``c(x_k, cols[k, j])`` for planar costs."""
-        return _combine(self.cost, self.xy[:, 0:1] - self.ex[cols], self.xy[:, 1:2] - self.ey[cols])
+        return combine_planar(self.cost, self.xy[:, 0:1] - self.ex[cols], self.xy[:, 1:2] - self.ey[cols])
 
     def _evaluate_blocks(
         self, psi_s: NDArray[np.float64], eps: float, plan: bool, eps_h: float | None = None
@@ -442,7 +443,7 @@ class SoftCells:
     def _cost_rows(self, rows: NDArray[np.intp]) -> NDArray[np.float64]:
         if self.kind >= 0:
             x = self.xy[rows]
-            return _combine(self.cost, x[:, 0:1] - self.yxy[:, 0], x[:, 1:2] - self.yxy[:, 1])
+            return combine_planar(self.cost, x[:, 0:1] - self.yxy[:, 0], x[:, 1:2] - self.yxy[:, 1])
         out = np.empty((rows.size, self.ns))
         for i, r in enumerate(rows):  # 2000 rows of a matrix/geodesic cost, once per solve
             out[i] = self.problem.cost_block(int(r), int(r) + 1)[0]

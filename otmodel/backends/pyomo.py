@@ -109,15 +109,9 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from otmodel.backends._checked import checked_solution, solve_checked
 from otmodel.backends._outer import initial_cut_points, oa_gap, polish_qp, tangent
-from otmodel.backends._standard import (
-    StandardForm,
-    build_standard_form,
-    checked_solution,
-    choose_scales,
-    redundant_rows,
-    solve_checked,
-)
+from otmodel.backends._standard import StandardForm, build_standard_form, choose_scales, redundant_rows
 from otmodel.backends.base import no_point_solution
 from otmodel.errors import UnsupportedError
 from otmodel.model.problems import FlowProblem, SpatialFlowProblem
