@@ -138,8 +138,12 @@ def test_attraction_flow_takes_verbose_and_max_iter(capsys: pytest.CaptureFixtur
     """Issue 15 point 5: ``attraction_flow(p, verbose=True)`` raised a TypeError naming dykstra_step."""
     p = problem(eps=1e-2)
     flow = om.attraction_flow(p, verbose=True, max_steps=3)
-    out = capsys.readouterr().out
-    assert out.count("step ") == flow.n_steps == 3
+    lines = capsys.readouterr().out.splitlines()  # logger "otmodel", shown on stdout when unconfigured
+    assert sum(line.startswith("step ") for line in lines) == flow.n_steps == 3
+    assert lines[-1] == "stopped after 3 steps: step limit 3 reached"
+    seen: list[tuple[int, int, float]] = []
+    om.attraction_flow(p, max_steps=2, progress=lambda k, total, numbers: seen.append((k, total, numbers["tv"])))
+    assert [(k, total) for k, total, _ in seen] == [(1, 2), (2, 2)] and seen[0][2] < 1
     # max_iter is the step backend's iteration limit (Dykstra cycles per step)
     short = om.attraction_flow(p, max_iter=2, max_steps=2, repair=False, accept=10.0)
     assert [s.iterations for s in short.steps] == [2, 2]

@@ -11,7 +11,7 @@ import scipy.sparse as sp
 from scipy.optimize import linprog
 
 import otmodel as om
-from otmodel.backends._certificates import (
+from otmodel.certificates import (
     cut_values,
     demand_groups,
     find_infeasible_cut,

@@ -11,8 +11,9 @@ import scipy.sparse as sp
 from scipy.optimize import linprog
 
 from otmodel import backends
-from otmodel.backends._certificates import find_infeasible_cut, find_unbounded_cycle
-from otmodel.backends.base import no_point_solution
+from otmodel.backends.base import CASE_KINDS, Conformance
+from otmodel.certificates import find_infeasible_cut, find_unbounded_cycle, no_point_solution
+from otmodel.errors import UnsupportedError
 from otmodel.results import InfeasibilityCertificate, PointStatus, Solution, Status
 from otmodel.validation import (
     ConformanceCase,
@@ -23,15 +24,22 @@ from otmodel.validation import (
     dual_value,
     run_conformance,
 )
+from otmodel.validation.cases import CATALOGUE, check_answer, register_kind
+from otmodel.validation.cases_wrong import right_answer, wrong_answers
 
 CASES = cases()
 BY_NAME = {c.name: c for c in CASES}
-EXACT = ["highs", "cvxpy", "pyomo"]
+FLOW_KINDS = ("flow", "spatial", "graph")
+FLOW_CASES = [c for c in CASES if c.kind in FLOW_KINDS]
 
 
 # ------------------------------------------------------------------------------------ the cases
 def test_the_suite_is_broad():
     assert len(CASES) >= 15
+    kinds = {c.kind for c in CASES}
+    assert {"flow", "spatial", "graph", "relocation"} <= kinds <= set(CASE_KINDS)
+    assert len([c for c in CASES if c.kind == "graph"]) >= 3
+    assert len([c for c in CASES if c.kind == "relocation"]) >= 3
     assert len(BY_NAME) == len(CASES), "case names must be unique"
     statuses = {c.expected_status for c in CASES}
     assert statuses == {Status.OPTIMAL, Status.INFEASIBLE, Status.UNBOUNDED}
@@ -46,7 +54,7 @@ def test_the_suite_is_broad():
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
 def test_case_checks_itself(case: ConformanceCase):
     check_case(case)
-    if case.expected_status is Status.OPTIMAL:
+    if case.expected_status is Status.OPTIMAL and case.kind in FLOW_KINDS:
         w = case.witness
         assert isinstance(w, KnownPoint)
         # strong duality at the planted point: q(psi) == objective(p, pi) == expected objective
@@ -59,6 +67,7 @@ def test_case_checks_itself(case: ConformanceCase):
 
 def test_cases_are_deterministic():
     again = {c.name: c for c in cases()}
+    assert list(again) == [c.name for c in CASES]
     for c in CASES:
         assert again[c.name].expected_objective == c.expected_objective
         if c.expected_flows is not None:
@@ -111,22 +120,108 @@ def test_dual_value_price_tolerance():
     assert math.isnan(dual_value(case.problem, np.array([np.nan, 0.0, 0.0])))
 
 
-# ------------------------------------------------------------------------------------ real backends
-def _have(name: str) -> bool:
-    try:
-        backends.get(name)
-    except (ImportError, ModuleNotFoundError):
-        return False
-    return True
-
-
-@pytest.mark.parametrize("name", EXACT)
-def test_exact_backend_passes(name):
-    if not _have(name):
-        pytest.skip(f"backend {name!r} is not importable yet")  # remove once the backends land
+# ------------------------------------------------------------------------------------ every registered backend
+@pytest.mark.parametrize("name", backends.available())
+def test_every_registered_backend_passes_on_what_it_declares(name):
+    backend = backends.get(name)
+    declared = getattr(backend, "conformance", None)
+    assert isinstance(declared, Conformance), f"backend {name!r} declares nothing to the conformance suite"
     report = run_conformance(name)
     assert report.passed, report.summary()
-    assert not report.skipped, report.summary()
+    assert report.executed >= 3, report.summary()
+    assert {r.case for r in report.rows} <= {c.name for c in CASES if c.kind in declared.kinds}
+    if not declared.allow_unsupported:  # exactly what it declares runs, less the skips it states
+        assert {r.case for r in report.skipped} == set(declared.skip), report.summary()
+
+
+def test_exact_flow_backends_are_known_by_capability():
+    exact = backends.exact_backends()
+    assert {"highs", "cvxpy", "pyomo", "network"} <= set(exact)
+    for name in exact:
+        declared = backends.get(name).conformance
+        assert declared.claims == "optimal" and {"flow", "spatial"} <= declared.kinds
+
+
+def test_a_heuristic_is_checked_for_feasibility_only():
+    declared = backends.get("relocation-bisection").conformance
+    assert declared.claims == "feasible"
+    # bisection is not optimal on the Manhattan grid (cost 1.0 against 0.6): fine for a heuristic ...
+    report = run_conformance("relocation-bisection")
+    assert report.passed, report.summary()
+    # ... and judged as an optimal method, the same run fails there
+    strict = run_conformance("relocation-bisection", ConformanceConfig.declared(declared, claims="optimal"))
+    assert "relocation_manhattan_grid" in {r.case for r in strict.failures}, strict.summary()
+
+
+def test_a_backend_that_declares_nothing_fails():
+    class Silent(_Fake):
+        name = "fake-silent"
+
+    backends.register("fake-silent", Silent())
+    try:
+        report = run_conformance("fake-silent")
+    finally:
+        backends.unregister("fake-silent")
+    assert not report.passed and report.executed == 0
+    assert "declares nothing" in report.summary()
+    assert "fake-silent" not in backends.available()
+
+
+def test_declarations_are_checked():
+    with pytest.raises(ValueError, match="unknown conformance kinds"):
+        Conformance(kinds=frozenset({"flows"}))
+    with pytest.raises(ValueError, match="claims"):
+        Conformance(kinds=frozenset({"flow"}), claims="good")
+    with pytest.raises(UnsupportedError, match="unknown backend 'no-such-backend'"):
+        backends.unregister("no-such-backend")
+
+
+# ------------------------------------------------------------------------------------ planted wrong answers
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_the_checker_rejects_every_planted_wrong_answer(case):
+    cfg = ConformanceConfig()
+    assert check_answer(case, right_answer(case), cfg) == []
+    wrong = wrong_answers(case)
+    assert len(wrong) >= 2
+    for what, answer in wrong:
+        assert check_answer(case, answer, cfg), f"{case.name}: {what} was not caught"
+
+
+def test_a_kind_can_live_in_its_own_module(tmp_path, monkeypatch):
+    # the attraction cases will arrive this way: one module defining cases(), one line in CATALOGUE
+    module = tmp_path / "extra_cases_for_test.py"
+    module.write_text(
+        "from otmodel.validation.cases_graph import _ring_w1\n"
+        "from dataclasses import replace\n"
+        "def cases():\n"
+        "    return [replace(_ring_w1(), name='ring_again', kind='attraction-step')]\n"
+        "def check_answer(case, answer, cfg):\n"
+        "    return [] if answer == 'right' else ['wrong']\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setitem(CATALOGUE, "attraction-step", "extra_cases_for_test")
+    extra = cases(["attraction-step"])
+    assert [c.name for c in extra] == ["ring_again"]
+    assert check_answer(extra[0], "right", ConformanceConfig()) == []
+    assert check_answer(extra[0], "else", ConformanceConfig()) == ["wrong"]
+    with pytest.raises(ValueError, match="unknown case kind"):
+        register_kind("teleport", "extra_cases_for_test")
+
+
+def test_relocation_cases_against_an_independent_lp():
+    # the optimum of each relocation case from scipy's linprog over all point-bin pairs
+    for case in [c for c in CASES if c.kind == "relocation"]:
+        p = case.problem
+        C = p.cost_matrix()
+        n, nb = C.shape
+        ok = np.isfinite(C)
+        rows, cols = np.nonzero(ok)
+        A_eq = sp.csr_matrix((np.ones(rows.size), (rows, np.arange(rows.size))), shape=(n, rows.size))
+        A_ub = sp.csr_matrix((np.ones(rows.size), (cols, np.arange(rows.size))), shape=(nb, rows.size))
+        res = linprog(C[rows, cols] * p.mass, A_eq=A_eq, b_eq=np.ones(n), A_ub=A_ub,
+                      b_ub=np.asarray(p.slots, dtype=float).reshape(-1), bounds=(0, None), method="highs")
+        assert res.status == 0
+        assert res.fun == pytest.approx(case.expected_objective, rel=1e-9, abs=1e-12), case.name
 
 
 # ------------------------------------------------------------------------------------ fake backends
@@ -244,15 +339,14 @@ FAKES = {
 
 @pytest.fixture(scope="module")
 def fake_cases():
-    local = cases()
+    local = cases(FLOW_KINDS)
     for c in local:
         _ANSWERS[id(c.problem)] = c
     for name, cls in FAKES.items():
         backends.register(name, f"{__name__}:{cls}")
     yield local
     for name in FAKES:
-        backends._REGISTRY.pop(name, None)
-        backends._INSTANCES.pop(name, None)
+        backends.unregister(name)
     _ANSWERS.clear()
 
 
@@ -311,87 +405,3 @@ def test_selection(fake_cases):
     assert rows and all("quadratic" in BY_NAME[r.case].tags for r in rows)
     with pytest.raises(ValueError, match="unknown"):
         run_conformance("fake-oracle", ConformanceConfig(cases=fake_cases, names=["nope"]))
-
-
-# ------------------------------------------------------------------------------------ an independent LP solver
-class LinprogBackend(_Fake):
-    """A reference LP backend from scipy's linprog (test only): checks the cases against a real solver.
-
-    ``eqlin.marginals`` are d(objective)/d(rhs), which is exactly psi for the node rows (the
-    sensitivity of the optimum to the supplies, Laurentin et al. eq. (4)).
-    """
-
-    name = "test-linprog"
-
-    def supports(self, problem):
-        return None if problem.is_linear else "linear costs only"
-
-    def solve(self, problem, **options):
-        n, m = problem.n_nodes, problem.n_arcs
-        A = sp.csr_matrix(problem.incidence)
-        c = np.asarray(problem.costs.b, dtype=float)
-        rhs = np.asarray(problem.supply, dtype=float)
-        bounds = [
-            (None if lo == -math.inf else lo, None if up == math.inf else up)
-            for lo, up in zip(problem.lower, problem.upper, strict=True)
-        ]
-        rows = cols = np.zeros(0, dtype=int)
-        if problem.kind == "spatial":
-            C = problem.cost_matrix()
-            rows, cols = np.nonzero(np.isfinite(C) & (problem.demand.mass[:, None] > 0))
-            k = rows.size
-            ends = np.asarray(problem.endpoints)
-            pos = np.flatnonzero(problem.demand.mass > 0)
-            rowmap = np.full(problem.n_points, -1)
-            rowmap[pos] = np.arange(pos.size)
-            B = sp.csr_matrix((np.ones(k), (ends[cols], np.arange(k))), shape=(n, k))
-            P = sp.csr_matrix((np.ones(k), (rowmap[rows], np.arange(k))), shape=(pos.size, k))
-            A = sp.vstack([sp.hstack([A, B]), sp.hstack([sp.csr_matrix((pos.size, m)), P])]).tocsr()
-            rhs = np.concatenate([rhs, problem.demand.mass[pos]])
-            c = np.concatenate([c, C[rows, cols]])
-            bounds += [(0, None)] * k
-        res = linprog(c, A_eq=A, b_eq=rhs, bounds=bounds, method="highs-ds")
-        if res.status in (2, 3):
-            cert = find_infeasible_cut(problem)
-            if cert is not None:
-                return no_point_solution(
-                    problem, Status.INFEASIBLE, PointStatus.CERTIFICATE, self.name, "linprog", {}, certificate=cert
-                )
-            return no_point_solution(
-                problem,
-                Status.UNBOUNDED,
-                PointStatus.CERTIFICATE,
-                self.name,
-                "linprog",
-                {},
-                certificate=find_unbounded_cycle(problem),
-            )
-        assert res.status == 0, res.message
-        flows = res.x[:m]
-        plan = None
-        if problem.kind == "spatial":
-            plan = sp.csr_matrix((res.x[m:], (rows, cols)), shape=(problem.n_points, problem.n_endpoints))
-        return Solution(
-            problem=problem,
-            status=Status.OPTIMAL,
-            point_status=PointStatus.FEASIBLE,
-            objective=problem.objective(flows, plan),
-            flows=flows,
-            potentials=np.asarray(res.eqlin.marginals[:n]),
-            backend=self.name,
-            solver="linprog",
-            assignment=plan,
-            cell_mass=None if plan is None else np.asarray(plan.sum(axis=0)).reshape(-1),
-        )
-
-
-def test_linear_cases_against_scipy_linprog():
-    backends.register("test-linprog", f"{__name__}:LinprogBackend")
-    try:
-        report = run_conformance("test-linprog", ConformanceConfig(allow_unsupported=True))
-    finally:
-        backends._REGISTRY.pop("test-linprog", None)
-        backends._INSTANCES.pop("test-linprog", None)
-    assert report.passed, report.summary()
-    ran = {r.case for r in report.rows if not r.skipped}
-    assert ran == {c.name for c in CASES if c.problem.is_linear}

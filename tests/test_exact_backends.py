@@ -6,7 +6,7 @@ import pytest
 import otmodel as om
 from otmodel.instances import synthetic
 
-EXACT = ["highs", "cvxpy", "pyomo"]
+EXACT = om.backends.exact_backends()  # by declared capability: "exact" and "flow"
 
 
 def dual_q(problem, psi):

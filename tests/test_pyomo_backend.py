@@ -262,7 +262,7 @@ def test_backend_protocol():
 
 # ------------------------------------------------------------------------------ failures
 def test_infeasible_flow_problem_has_a_certificate():
-    from otmodel.backends._certificates import verify_infeasibility_certificate
+    from otmodel.certificates import verify_infeasibility_certificate
 
     net = om.Network()
     for name, s in [("S", 3.0), ("M", 0.0), ("T", -3.0)]:
@@ -280,7 +280,7 @@ def test_infeasible_flow_problem_has_a_certificate():
 
 
 def test_infeasible_spatial_problem_has_a_certificate():
-    from otmodel.backends._certificates import verify_infeasibility_certificate
+    from otmodel.certificates import verify_infeasibility_certificate
 
     net = om.Network()
     net.add_node("S", 1.0, position=(0, 0))
@@ -297,7 +297,7 @@ def test_infeasible_spatial_problem_has_a_certificate():
 
 
 def test_unbounded_problem_has_a_cycle():
-    from otmodel.backends._certificates import verify_unbounded_certificate
+    from otmodel.certificates import verify_unbounded_certificate
 
     net = om.Network()
     for name, s in [("A", 1.0), ("B", 0.0), ("C", -1.0)]:

@@ -14,7 +14,7 @@ import pytest
 
 import otmodel as om
 from otmodel.backends import exact_backends
-from otmodel.backends._certificates import verify_infeasibility_certificate, verify_unbounded_certificate
+from otmodel.certificates import verify_infeasibility_certificate, verify_unbounded_certificate
 
 BACKENDS = exact_backends()
 

@@ -11,7 +11,7 @@ import warnings
 import pytest
 
 import otmodel as om
-from otmodel.backends._certificates import verify_infeasibility_certificate
+from otmodel.certificates import verify_infeasibility_certificate
 
 BACKENDS = ["highs", "cvxpy", "pyomo"]
 

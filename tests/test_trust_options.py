@@ -14,7 +14,7 @@ import pytest
 
 import otmodel as om
 from otmodel import backends
-from otmodel.backends._certificates import verify_infeasibility_certificate
+from otmodel.certificates import verify_infeasibility_certificate
 from otmodel.cli import EXIT_CODES, build_parser, main
 from otmodel.errors import InvalidDataError, UnsupportedError
 from otmodel.results import PointStatus, Solution, Status
@@ -184,13 +184,15 @@ class _Failing:
 def test_cli_status_3_for_a_solver_failure(
     how: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setitem(backends._REGISTRY, "failing", "tests:unused")
-    monkeypatch.setitem(backends._INSTANCES, "failing", _Failing(how))
-    assert main(["solve", SMALL_FLOW, "--backend", "failing"]) == 3
-    err = capsys.readouterr().err
-    if how == "raise":
-        assert err == "otmodel: error: backend 'failing' failed: RuntimeError: the solver library crashed\n"
-    assert main(["check", SMALL_FLOW, "--backend", "highs", "--against", "failing"]) == 3
+    backends.register("failing", _Failing(how))
+    try:
+        assert main(["solve", SMALL_FLOW, "--backend", "failing"]) == 3
+        err = capsys.readouterr().err
+        if how == "raise":
+            assert err == "otmodel: error: backend 'failing' failed: RuntimeError: the solver library crashed\n"
+        assert main(["check", SMALL_FLOW, "--backend", "highs", "--against", "failing"]) == 3
+    finally:
+        backends.unregister("failing")
 
 
 # ============================================================================================ D13

@@ -14,14 +14,15 @@ import importlib
 from typing import Any, overload
 
 from otmodel.backends._options import check_common
-from otmodel.backends.base import Backend, check_supported
-from otmodel.errors import UnsupportedError
+from otmodel.backends.base import Backend, Conformance, check_supported
+from otmodel.errors import InvalidDataError, UnsupportedError
 from otmodel.model.attraction import AttractionProblem, AttractionStep
 from otmodel.model.problems import FlowProblem
 from otmodel.results import AttractionFlow, Solution, StepResult
 
 __all__ = [
-    "available", "get", "solve", "default_backend", "default_reason", "register", "Backend", "exact_backends",
+    "available", "get", "solve", "default_backend", "default_reason", "register", "unregister", "Backend",
+    "Conformance", "exact_backends",
 ]
 
 # name -> "module:Class"; imported lazily so that optional dependencies load only when used.
@@ -40,12 +41,32 @@ _REGISTRY: dict[str, str] = {
     "relocation-bisection": "otmodel.backends.relocation:BisectionRelocationBackend",
 }
 _INSTANCES: dict[str, Backend] = {}
-EXACT = ("highs", "cvxpy", "pyomo", "network")
 
 
-def register(name: str, target: str) -> None:
-    """Register a backend class given as ``"module:Class"``."""
-    _REGISTRY[name] = target
+def register(name: str, target: str | Backend) -> None:
+    """Register a backend under ``name``: a class given as ``"module:Class"`` (imported when first
+    used), or a backend instance. Replaces any backend of that name; ``unregister`` removes it.
+
+    The backend provides ``name``, ``capabilities``, ``conformance`` (what the conformance suite
+    checks it on), ``supports`` and ``solve`` (``otmodel.backends.base.Backend``).
+    """
+    if not isinstance(name, str) or not name:
+        raise InvalidDataError(f"a backend name must be a non-empty string, got {name!r}")
+    _INSTANCES.pop(name, None)
+    if isinstance(target, str):
+        if target.count(":") != 1:
+            raise InvalidDataError(f"backend {name!r}: target {target!r} must read 'module:Class'")
+        _REGISTRY[name] = target
+    else:
+        _REGISTRY[name] = f"<instance of {type(target).__name__}>"
+        _INSTANCES[name] = target
+
+
+def unregister(name: str) -> None:
+    """Remove the backend registered under ``name`` (``UnsupportedError`` if there is none)."""
+    if name not in _REGISTRY:
+        raise UnsupportedError(f"unknown backend {name!r}; available: {', '.join(available())}")
+    del _REGISTRY[name]
     _INSTANCES.pop(name, None)
 
 
@@ -55,7 +76,9 @@ def available() -> list[str]:
 
 
 def exact_backends() -> list[str]:
-    return [b for b in EXACT if b in _REGISTRY]
+    """The registered exact solvers of flow problems (capabilities ``"exact"`` and ``"flow"``), in
+    registration order."""
+    return [b for b in list(_REGISTRY) if {"exact", "flow"} <= get(b).capabilities]
 
 
 def get(name: str) -> Backend:
@@ -122,7 +145,8 @@ def solve(problem: Any, backend: str | None = None, **options: Any) -> Any:
 
     An ``AttractionProblem`` runs Algorithm 1 (``otmodel.attraction_flow``) and an ``AttractionStep``
     one step, each with the step backend ``backend`` names (any backend declaring
-    ``"attraction-step"``: ``"dykstra"``, ``"attraction-lp"`` or its engines ``"highs"``, ``"cvxpy"``).
+    ``"attraction-step"``: ``"dykstra"``, ``"attraction-lp"`` or its engines ``"highs"``, ``"cvxpy"``;
+    ``"attraction-flow"`` itself takes the step backend as its option ``solver``).
 
     Options common to all backends: ``tol`` (relative optimality tolerance), ``time_limit``
     (seconds), ``verbose`` (bool). Others are backend-specific and documented on each backend.
@@ -139,7 +163,9 @@ def solve(problem: Any, backend: str | None = None, **options: Any) -> Any:
         # Algorithm 1 and its steps: the registered driver finds the step backend by capability (its
         # solve returns an AttractionFlow or a StepResult, not the Solution of the Backend protocol)
         driver: Any = get("attraction-flow")
-        return driver.solve(problem, backend=backend or default_backend(problem), **options)
+        if backend is not None and backend != driver.name:
+            options = {"backend": backend, **options}
+        return driver.solve(problem, **options)
     if not isinstance(problem, FlowProblem) and getattr(problem, "kind", None) != "relocation":
         raise UnsupportedError(
             "solve() expects a FlowProblem, SpatialFlowProblem, GraphTransportProblem, RelocationProblem, "

@@ -436,13 +436,13 @@ Attempt = tuple[str, Callable[[], Solution]]
 
 def _classified(problem: FlowProblem, backend: str, solver: str, message: str) -> Solution | None:
     """INFEASIBLE or UNBOUNDED with a certificate verified here, or ``None`` if neither is proven."""
-    from otmodel.backends._certificates import (
+    from otmodel.backends.base import no_point_solution
+    from otmodel.certificates import (
         find_infeasible_cut,
         find_unbounded_cycle,
         verify_infeasibility_certificate,
         verify_unbounded_certificate,
     )
-    from otmodel.backends.base import no_point_solution
 
     cut = find_infeasible_cut(problem)
     if cut is not None and verify_infeasibility_certificate(problem, cut):
@@ -545,7 +545,7 @@ def solve_checked(
         # along its basis forest (checked_solution), which an interior point cannot offer
         from otmodel.backends.highs import HighsBackend
 
-        vertex = HighsBackend()._solve_once(problem, "simplex", 1e-9, 200, None, False, scale=False, tight=True)
+        vertex = HighsBackend().simplex_vertex(problem)
         if vertex.status is Status.OPTIMAL:
             vertex, verdict = checked_solution(dataclasses.replace(vertex, backend=backend), rtol)
             assert verdict is not None

@@ -21,19 +21,25 @@ which for node potentials it is (|N| numbers).
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TextIO
 
 import numpy as np
 from numpy.typing import NDArray
 
+from otmodel.backends._progress import Progress
 from otmodel.backends.steps import LoopState, NodeStepSize, StepSize, UpdateRule
 from otmodel.errors import InvalidDataError
 from otmodel.results import Trace
 
 __all__ = ["LoopResult", "iterate"]
+
+
+def _line(k: int, gamma: float, numbers: dict[str, Any]) -> str:
+    nums = "  ".join(f"{key} {float(val):.6g}" for key, val in numbers.items() if isinstance(val, (int, float, np.number)))
+    return f"iter {k:6d}  step {gamma:.3g}  {nums}"
 
 
 @dataclass
@@ -48,14 +54,6 @@ class LoopResult:
     last_change: float
 
 
-def _progress_every(verbose: bool | int, max_iter: int) -> int:
-    if verbose is True:
-        return max(1, max_iter // 10)
-    if not verbose:
-        return 0
-    return max(1, int(verbose))
-
-
 def iterate(
     oracle: Callable[[NDArray[np.float64]], tuple[NDArray[np.float64], dict[str, Any]]],
     x0: NDArray[np.float64],
@@ -66,6 +64,7 @@ def iterate(
     verbose: bool | int = False,
     keep_iterates: str | None = "x",
     stream: TextIO | None = None,
+    progress: Any = None,
 ) -> LoopResult:
     """Run ``x <- x + step_size(k) * oracle(x)[0]`` until a stopping rule fires.
 
@@ -86,7 +85,11 @@ def iterate(
     callback : callable, optional
         ``callback(k, state)`` with a ``LoopState``; a true return value stops the loop.
     verbose : bool or int
-        Print a progress line every ``verbose`` iterations (``True``: every ``max_iter // 10``).
+        Log a progress line (logger ``"otmodel"``) every ``verbose`` iterations (``True``: every
+        ``max_iter // 10``), shown on standard output (or ``stream``) when logging is not configured.
+    progress : bool or callable, optional
+        ``True``: a tqdm bar; a callable: ``progress(k, max_iter, numbers)`` after every iteration
+        (see ``otmodel.backends._progress``).
     keep_iterates : str or None
         Trace column receiving a copy of each iterate (``None``: not kept).
     """
@@ -94,53 +97,47 @@ def iterate(
         raise InvalidDataError(f"max_iter={max_iter} must be >= 0")
     x = np.array(x0, dtype=float, copy=True)
     trace = Trace()
-    every = _progress_every(verbose, max_iter)
-    out = stream if stream is not None else sys.stdout
     converged = False
     reason = "iteration limit"
     last_change = float("inf")
     k = 0
     per_node = hasattr(step_size, "node_steps")
     whole = hasattr(step_size, "update")
-    while k < max_iter:
-        d, record = oracle(x)
-        public = {key: val for key, val in record.items() if not key.startswith("_")}
-        steps: NDArray[np.float64] | None = None
-        inc: NDArray[np.float64] | None = None
-        if whole:
-            # the rule computes its own direction and step (Newton): one call, before the trace
-            inc, gamma, extra = step_size.update(k, LoopState(k, x, d, float("nan"), record))  # type: ignore[union-attr]
-            inc = np.asarray(inc, dtype=float)
-            public.update(extra)
-        elif per_node:
-            steps = np.asarray(step_size.node_steps(k, LoopState(k, x, d, float("nan"), record)), dtype=float)  # type: ignore[union-attr]
-            gamma = float(np.max(steps)) if steps.size else 0.0
-            public["node_steps"] = steps.copy()
-        else:
-            gamma = float(step_size(k))  # type: ignore[operator]
-        if keep_iterates:
-            trace.append(step_size=gamma, **public, **{keep_iterates: x.copy()})
-        else:
-            trace.append(step_size=gamma, **public)
-        if every and k % every == 0:
-            nums = "  ".join(
-                f"{key} {float(val):.6g}" for key, val in public.items() if isinstance(val, (int, float, np.number))
-            )
-            print(f"iter {k:6d}  step {gamma:.3g}  {nums}", file=out)
-        if callback is not None and callback(k, LoopState(k, x, d, gamma, public, steps)):
-            reason = "stopped by callback"
-            break
-        dx = inc if inc is not None else (steps if steps is not None else gamma) * d
-        x += dx
-        k += 1
-        last_change = float(np.max(np.abs(dx))) if dx.size else 0.0
-        if not np.isfinite(last_change):
-            reason = "non-finite iterate"
-            break
-        if tol > 0 and last_change < tol:  # Algorithm 1, line 15: every |psi_i - psi_i,old| < eps
-            converged = True
-            reason = "converged"
-            break
-    if every:
-        print(f"stopped after {k} iterations: {reason} (last max |change| {last_change:.3g})", file=out)
+    with Progress(verbose, progress, max_iter, stream, "iterations") as report:
+        while k < max_iter:
+            d, record = oracle(x)
+            public = {key: val for key, val in record.items() if not key.startswith("_")}
+            steps: NDArray[np.float64] | None = None
+            inc: NDArray[np.float64] | None = None
+            if whole:
+                # the rule computes its own direction and step (Newton): one call, before the trace
+                inc, gamma, extra = step_size.update(k, LoopState(k, x, d, float("nan"), record))  # type: ignore[union-attr]
+                inc = np.asarray(inc, dtype=float)
+                public.update(extra)
+            elif per_node:
+                steps = np.asarray(step_size.node_steps(k, LoopState(k, x, d, float("nan"), record)), dtype=float)  # type: ignore[union-attr]
+                gamma = float(np.max(steps)) if steps.size else 0.0
+                public["node_steps"] = steps.copy()
+            else:
+                gamma = float(step_size(k))  # type: ignore[operator]
+            if keep_iterates:
+                trace.append(step_size=gamma, **public, **{keep_iterates: x.copy()})
+            else:
+                trace.append(step_size=gamma, **public)
+            report.line(k, partial(_line, k, gamma, public), public)
+            if callback is not None and callback(k, LoopState(k, x, d, gamma, public, steps)):
+                reason = "stopped by callback"
+                break
+            dx = inc if inc is not None else (steps if steps is not None else gamma) * d
+            x += dx
+            k += 1
+            last_change = float(np.max(np.abs(dx))) if dx.size else 0.0
+            if not np.isfinite(last_change):
+                reason = "non-finite iterate"
+                break
+            if tol > 0 and last_change < tol:  # Algorithm 1, line 15: every |psi_i - psi_i,old| < eps
+                converged = True
+                reason = "converged"
+                break
+        report.done(f"stopped after {k} iterations: {reason} (last max |change| {last_change:.3g})")
     return LoopResult(x=x, iterations=k, converged=converged, reason=reason, trace=trace, last_change=last_change)

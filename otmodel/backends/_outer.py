@@ -13,17 +13,153 @@ true objective at the LP's point (feasible for the QP, since the constraints are
 *upper bound*; their difference is `\sum_j (q_j P_j^2 - t_j) \ge 0`. Cuts are added at the
 current `P` until this gap is below ``tol`` relative to the objective. Each re-solve starts
 from the previous basis (dual simplex after adding rows).
+
+The two HiGHS-based backends (``highs`` through highspy, ``pyomo`` through Pyomo's persistent HiGHS
+interface) share this module whole: their options (``HighsOptions``), the cutting-plane loop
+(``cutting_planes``, given how to read the LP's point, add cuts and re-solve) and the active-set
+polish that finishes it (``finish``). Only the way each talks to HiGHS differs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-__all__ = ["initial_cut_points", "tangent", "oa_gap", "polish_qp", "scaled_dual_value", "scaled_primal_value"]
+__all__ = [
+    "HighsOptions",
+    "OuterApproximation",
+    "cutting_planes",
+    "finish",
+    "answer",
+    "initial_cut_points",
+    "tangent",
+    "oa_gap",
+    "polish_qp",
+    "scaled_dual_value",
+    "scaled_primal_value",
+]
+
+#: HiGHS methods for the (first) LP solve.
+METHODS = ("ipm", "simplex", "pdlp")
+
+
+@dataclass(frozen=True)
+class HighsOptions:
+    """The options of a HiGHS-based backend (``highs``, ``pyomo``), checked once by ``parse``.
+
+    Attributes
+    ----------
+    method : {"ipm", "simplex", "pdlp"} -- HiGHS method of the (first) LP solve; "ipm" runs crossover
+    tol : relative gap of the outer approximation for quadratic costs
+    max_rounds : limit on cutting-plane rounds
+    time_limit : seconds, or None
+    verbose : print HiGHS's log
+    """
+
+    method: str = "ipm"
+    tol: float = 1e-9
+    max_rounds: int = 200
+    time_limit: float | None = None
+    verbose: bool = False
+
+    @classmethod
+    def parse(cls, backend: str, options: dict[str, Any]) -> HighsOptions:
+        """The options, checked: a name the backend does not take is an ``UnsupportedError`` listing
+        those it does, a bad value an ``InvalidDataError`` naming the option (``_options``)."""
+        from otmodel.backends import _options as check
+
+        d = cls()
+        check.refuse_unknown(backend, options, tuple(f.name for f in fields(cls)))
+        limit = options.get("time_limit")
+        return cls(
+            method=check.choice(backend, "method", options.get("method", d.method), METHODS),
+            tol=check.number(backend, "tol", options.get("tol", d.tol), 0.0, strict=True),
+            max_rounds=check.integer(backend, "max_rounds", options.get("max_rounds", d.max_rounds), 0),
+            time_limit=None if limit is None else check.number(backend, "time_limit", limit, 0.0, strict=True, finite=False),
+            verbose=check.flag(backend, "verbose", options.get("verbose", d.verbose)),
+        )
+
+
+@dataclass(frozen=True)
+class OuterApproximation:
+    r"""Where the cutting-plane loop stopped: ``rounds`` of cuts, the last certified ``gap``
+    `\sum_j (q_j P_j^2 - t_j)` and LP objective ``lp_objective`` (scaled units; NaN if no LP was optimal)."""
+
+    rounds: int = 0
+    gap: float = 0.0
+    lp_objective: float = float("nan")
+
+    def converged(self, tol: float) -> bool:
+        """The gap is within ``tol`` relative to the objective."""
+        return self.gap <= tol * max(1.0, abs(self.lp_objective))
+
+    def info(self, polished: bool) -> dict[str, Any]:
+        """The figures a Solution reports in ``info`` (``oa_rounds``, ``oa_relative_gap``, ``polished``)."""
+        return {
+            "oa_rounds": self.rounds,
+            "oa_relative_gap": self.gap / max(1.0, abs(self.lp_objective)),
+            "polished": polished,
+        }
+
+
+def cutting_planes(
+    q: NDArray[np.float64],
+    tol: float,
+    max_rounds: int,
+    optimal: Callable[[], bool],
+    point: Callable[[], tuple[NDArray[np.float64], NDArray[np.float64], float]],
+    add_cuts: Callable[[NDArray[np.intp], NDArray[np.float64]], None],
+    resolve: Callable[[], None],
+) -> OuterApproximation:
+    """Kelley's loop over an LP that has been solved once (module docstring).
+
+    ``optimal()`` says whether the last LP solve was optimal; ``point()`` returns the quadratic
+    arcs' flows `P`, their epigraph variables `T` and the LP objective; ``add_cuts(sel, P0)`` adds
+    the tangents at ``P0`` of the arcs ``sel``; ``resolve()`` re-solves. Stops when the gap is within
+    ``tol`` of the objective, after ``max_rounds`` rounds, when the LP is no longer optimal, or when
+    the gap stalls (less than halved over five rounds: the LP's own accuracy, which ``finish``'s
+    polish goes beyond). Cuts go only where an arc's under-estimate exceeds a tenth of its share of
+    the tolerance.
+    """
+    rounds, gap, lp_obj = 0, 0.0, float("nan")
+    history: list[float] = []
+    while optimal() and rounds < max_rounds:
+        P, T, lp_obj = point()
+        viol = oa_gap(q, P, T)
+        gap = float(viol.sum())
+        if gap <= tol * max(1.0, abs(lp_obj)):
+            break
+        history.append(gap)
+        if len(history) > 5 and gap > 0.5 * history[-6]:
+            break
+        rounds += 1
+        sel = np.flatnonzero(viol > 0.1 * tol * max(1.0, abs(lp_obj)) / q.size)
+        add_cuts(sel, P[sel])
+        resolve()
+    return OuterApproximation(rounds, gap, lp_obj)
+
+
+def finish(
+    sf: Any, x: NDArray[np.float64], y: NDArray[np.float64], oa: OuterApproximation | None, tol: float, polish: bool = True
+) -> tuple[NDArray[np.float64], NDArray[np.float64], bool, dict[str, Any]]:
+    """``(x, y, converged, info)`` of an optimal LP answer: for a model with quadratic arcs (``oa``
+    given), the active-set polish (``polish_qp``, unless ``polish`` is off) replaces the point when
+    it improves it, and ``converged`` says whether the outer approximation or the polish reached
+    ``tol``. The LP's flows are only sqrt(tol)-accurate (the objective is flat at the optimum): the
+    polish makes flows and potentials exact when it can."""
+    if oa is None:
+        return x, y, True, {}
+    converged = oa.converged(tol)
+    polished = polish_qp(sf, x, y) if polish else None
+    if polished is not None:
+        x, y = polished[0], polished[1]
+        converged = converged or polished[2] <= max(tol, 1e-12) * max(1.0, abs(oa.lp_objective))
+    return x, y, converged, oa.info(polished is not None)
 
 
 def initial_cut_points(
@@ -179,3 +315,38 @@ def polish_qp(
     if not np.isfinite(gap) or gap > gap0:
         return None
     return xn, ynode, gap
+
+
+def answer(
+    problem: Any,
+    out: dict[str, Any],
+    converged: bool,
+    oa: OuterApproximation | None,
+    message: str,
+    backend: str,
+    solver: str,
+    timings: dict[str, float],
+    iterations: int,
+    info: dict[str, Any],
+) -> Any:
+    """The ``Solution`` of an optimal HiGHS answer, unscaled (``out``, from ``StandardForm.unscale``):
+    OPTIMAL when ``finish`` says converged, else ITERATION_LIMIT with the rounds in the message."""
+    from otmodel.results import PointStatus, Solution, Status
+
+    rounds = 0 if oa is None else oa.rounds
+    return Solution(
+        problem=problem,
+        status=Status.OPTIMAL if converged else Status.ITERATION_LIMIT,
+        point_status=PointStatus.FEASIBLE,
+        objective=float(out["objective"]),
+        flows=out["flows"],
+        potentials=out["potentials"],
+        assignment=out.get("assignment"),
+        cell_mass=out.get("cell_mass"),
+        backend=backend,
+        solver=solver,
+        timings=timings,
+        iterations=iterations,
+        message=message if converged else f"{message}; outer approximation stopped after {rounds} rounds",
+        info=info,
+    )

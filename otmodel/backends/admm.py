@@ -75,7 +75,10 @@ events : sequence of Departure / SupplyChange
 callback : callable
     ``callback(k, state)`` after each update with an ``AdmmState``; a true value stops the run.
 verbose : bool or int
-    Print a progress line every ``verbose`` iterations.
+    Log a progress line (logger ``"otmodel"``) every ``verbose`` iterations (``True``: ten lines),
+    shown on standard output when logging is not configured.
+progress : bool or callable
+    ``True``: a tqdm bar (when tqdm is installed); a callable: ``progress(k, max_iter, numbers)``.
 trace_norms : bool or "auto"
     Record `\|\pi^i_k\|` per agent each iteration (Fig. 4); "auto": when `|V| \le 200`.
 keep_copies : bool
@@ -96,7 +99,6 @@ consensus plan), ``disagreement`` (`\max_i \|\pi^i_k - \bar\pi_k\|`), ``div_resi
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -113,7 +115,8 @@ from otmodel.backends._admm_events import (
     new_supply,
     validate_events,
 )
-from otmodel.backends.base import Timer, no_point_solution
+from otmodel.backends._progress import Progress
+from otmodel.backends.base import Conformance, Timer, no_point_solution
 from otmodel.errors import InvalidDataError, UnsupportedError
 from otmodel.model.network import Network
 from otmodel.model.problems import FlowProblem
@@ -455,6 +458,14 @@ class AdmmBackend:
 
     name = "admm"
     capabilities = frozenset({"flow", "linear", "quadratic", "iterative"})
+    # checked where Theorem 3.3 applies (supports() refuses the rest), to its own accuracy
+    conformance = Conformance(
+        kinds=frozenset({"flow", "graph"}),
+        options={"tol": 1e-10, "max_iter": 50000, "delta": 1.0},
+        allow_unsupported=True,
+        optimal_statuses=(Status.CONVERGED,),
+        rtol=1e-5, atol=1e-6, point_rtol=1e-4, point_atol=1e-4, feas_tol=1e-5,
+    )
 
     def supports(self, problem: FlowProblem, split: str | None = None) -> str | None:
         if not isinstance(problem, FlowProblem):
@@ -496,6 +507,7 @@ class AdmmBackend:
         events = options.pop("events", None)
         callback: Callable[[int, AdmmState], Any] | None = options.pop("callback", None)
         verbose = options.pop("verbose", False)
+        progress = options.pop("progress", None)
         trace_norms = options.pop("trace_norms", "auto")
         keep_copies = bool(options.pop("keep_copies", False))
         check_feasible = bool(options.pop("check_feasible", True))
@@ -511,11 +523,10 @@ class AdmmBackend:
             raise InvalidDataError(f"max_iter = {max_iter} must be >= 0")
         evs = validate_events(problem, events, split)
         norms = problem.n_nodes <= 200 if trace_norms == "auto" else bool(trace_norms)
-        every = 0 if not verbose else (max(1, max_iter // 10) if verbose is True else int(verbose))
 
         timer = Timer()
         if check_feasible:
-            from otmodel.backends._certificates import find_infeasible_cut
+            from otmodel.certificates import find_infeasible_cut
 
             with timer("check"):
                 cut = find_infeasible_cut(problem)
@@ -539,7 +550,7 @@ class AdmmBackend:
         err = math.inf
         pending = list(evs)
         applied: list[str] = []
-        with timer("solve"):
+        with timer("solve"), Progress(verbose, progress, max_iter, label="admm") as report:
             while run.k < max_iter:
                 while pending and pending[0].k == run.k:
                     ev = pending.pop(0)
@@ -551,12 +562,12 @@ class AdmmBackend:
                 if norms:
                     trace.append(copy_norms=np.sqrt(np.einsum("ij,ij->i", run.copies, run.copies)))
                 trace.append(error=err, active=int(run.active.sum()), **rec)
-                if every and (run.k - 1) % every == 0:
-                    print(
-                        f"iter {run.k:6d}  Error {err:.3e}  objective {rec['plan_objective']:.8g}  "
-                        f"disagreement {rec['disagreement']:.2e}",
-                        file=sys.stdout,
-                    )
+                report.line(
+                    run.k - 1,
+                    f"iter {run.k:6d}  Error {err:.3e}  objective {rec['plan_objective']:.8g}  "
+                    f"disagreement {rec['disagreement']:.2e}",
+                    {"error": err, **rec},
+                )
                 if not math.isfinite(err):
                     reason_txt = "non-finite iterate"
                     break
@@ -569,6 +580,7 @@ class AdmmBackend:
                     converged = True
                     reason_txt = "converged"
                     break
+            report.done(f"stopped after {run.k} iterations: {reason_txt} (Error {err:.3g})")
         with timer("reconstruct"):
             plan = run.plan()
             final = run.final_problem() if applied else None
@@ -598,8 +610,6 @@ class AdmmBackend:
             info["copies"] = run.copies.copy()
             info["s"] = run.s.copy()
             info["alpha"] = run.alpha.copy()
-        if every:
-            print(f"stopped after {run.k} iterations: {reason_txt} (Error {err:.3g})", file=sys.stdout)
         return Solution(
             problem=problem,
             status=status,

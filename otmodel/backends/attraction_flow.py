@@ -30,6 +30,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from otmodel.backends import available, get
+from otmodel.backends.base import Conformance
 from otmodel.errors import UnsupportedError
 from otmodel.model.attraction import AttractionProblem, AttractionStep, StepInfeasibleWarning, total_variation
 from otmodel.results import AttractionFlow, PointStatus, Status, StepResult
@@ -135,7 +136,7 @@ def attraction_flow(
     problem: AttractionProblem,
     solver: str = "dykstra",
     max_steps: int = 100,
-    progress: bool | int = False,
+    progress: bool | Callable[[int, int, dict[str, Any]], Any] | None = False,
     callback: Callable[[int, StepResult], Any] | None = None,
     keep_target_plans: bool = True,
     warm_start: bool = True,
@@ -158,9 +159,13 @@ def attraction_flow(
         one): ``"dykstra"`` (default), ``"attraction-lp"``, or an engine of it (``"highs"``, ``"cvxpy"``).
     max_steps : int
         Limit on the steps of Algorithm 1 (status ITERATION_LIMIT when reached).
-    progress, verbose : bool or int
-        Print one line per step (an integer ``k``: every ``k`` steps). ``verbose`` is the same switch
-        under the name the other backends use; the step backend's own output stays off.
+    verbose : bool or int
+        Log a line (logger ``"otmodel"``) every ``verbose`` steps (``True``: ten lines per run), shown
+        on standard output when logging is not configured (``otmodel.backends._progress``); the step
+        backend's own output stays off.
+    progress : bool or callable
+        ``True``: a tqdm bar over the steps; a callable: ``progress(t, max_steps, numbers)`` after
+        each step, ``numbers`` holding ``tv``, ``cost``, ``iterations``.
     callback : callable ``(t, step_result)``, called after each step.
     keep_target_plans : bool
         Keep `\pi_2` of every step (memory: one plan per step).
@@ -191,11 +196,12 @@ def attraction_flow(
         An option of the wrong type or out of range.
     """
     from otmodel.backends._options import check_common, flag, integer
+    from otmodel.backends._progress import Progress
 
     name = backend or solver
     b, implied = step_backend(name)
     max_steps = integer("attraction-flow", "max_steps", max_steps, 0)
-    every = _every(progress) or _every(verbose)
+    check_common("attraction-flow", {"verbose": verbose})
     keep_target_plans = flag("attraction-flow", "keep_target_plans", keep_target_plans)
     warm_start = flag("attraction-flow", "warm_start", warm_start)
     if callback is not None and not callable(callback):
@@ -207,44 +213,46 @@ def attraction_flow(
     status, message = Status.ITERATION_LIMIT, f"step limit {max_steps} reached"
     point = PointStatus.FEASIBLE
     t0 = time.perf_counter()
-    for t in range(max_steps + 1):
-        if tvs[-1] <= problem.eps:
-            status, message = Status.CONVERGED, f"TV {tvs[-1]:.3e} <= eps {problem.eps:g}"
-            break
-        if t == max_steps:
-            break
-        step = problem.step(rho, t)
-        infeasible = step.warn_if_infeasible()
-        if infeasible is not None:
-            status, message = Status.INFEASIBLE, f"step {t} is infeasible: {infeasible}"
-            break
-        opts = {**implied, **options}
-        if warm_start and steps:
-            opts.update(b.warm_start(steps[-1]))
-        res = b.solve(step, **opts)
-        if not res.ok:
-            lemma = step.check()
-            why = f"; Lemma 1: {'; '.join(lemma)}" if lemma else ""
-            message = f"step {t} failed ({res.status.value}, {res.message}){why}"
-            status = Status.INFEASIBLE if res.status == Status.INFEASIBLE else Status.NUMERICAL_ERROR
-            warnings.warn(message, StepInfeasibleWarning, stacklevel=2)
-            break
-        if not keep_target_plans:
-            res = StepResult(**{**res.__dict__, "target_plan": None})
-        if res.point_status is not PointStatus.FEASIBLE:
-            point = PointStatus.NEARLY_FEASIBLE
-        steps.append(res)
-        rho = res.rho_next
-        rhos.append(rho.copy())
-        tvs.append(total_variation(rho, problem.nu))
-        if every and (t + 1) % every == 0:
-            print(
+    with Progress(verbose, None if progress is False else progress, max_steps, label="steps") as report:
+        for t in range(max_steps + 1):
+            if tvs[-1] <= problem.eps:
+                status, message = Status.CONVERGED, f"TV {tvs[-1]:.3e} <= eps {problem.eps:g}"
+                break
+            if t == max_steps:
+                break
+            step = problem.step(rho, t)
+            infeasible = step.warn_if_infeasible()
+            if infeasible is not None:
+                status, message = Status.INFEASIBLE, f"step {t} is infeasible: {infeasible}"
+                break
+            opts = {**implied, **options}
+            if warm_start and steps:
+                opts.update(b.warm_start(steps[-1]))
+            res = b.solve(step, **opts)
+            if not res.ok:
+                lemma = step.check()
+                why = f"; Lemma 1: {'; '.join(lemma)}" if lemma else ""
+                message = f"step {t} failed ({res.status.value}, {res.message}){why}"
+                status = Status.INFEASIBLE if res.status == Status.INFEASIBLE else Status.NUMERICAL_ERROR
+                warnings.warn(message, StepInfeasibleWarning, stacklevel=2)
+                break
+            if not keep_target_plans:
+                res = StepResult(**{**res.__dict__, "target_plan": None})
+            if res.point_status is not PointStatus.FEASIBLE:
+                point = PointStatus.NEARLY_FEASIBLE
+            steps.append(res)
+            rho = res.rho_next
+            rhos.append(rho.copy())
+            tvs.append(total_variation(rho, problem.nu))
+            report.line(
+                t + 1,
                 f"step {t:4d}  omega {step.omega:.4g}  TV {tvs[-1]:.3e}  cost {res.transport_cost:.5g}  "
                 f"iters {res.iterations}  {res.seconds:.3f} s",
-                flush=True,
+                {"tv": tvs[-1], "cost": res.transport_cost, "iterations": res.iterations},
             )
-        if callback is not None:
-            callback(t, res)
+            if callback is not None:
+                callback(t, res)
+        report.done(f"stopped after {len(steps)} steps: {message}")
     limited = sum(s.status == Status.ITERATION_LIMIT for s in steps)
     if limited:
         message += f"; {limited} step(s) stopped at their iteration limit (violation <= accept)"
@@ -263,14 +271,6 @@ def attraction_flow(
     )
 
 
-def _every(flag_value: Any) -> int:
-    """Print every this many steps: ``True`` -> 1, an integer ``k`` -> ``k``, ``False``/0 -> never."""
-    from otmodel.backends._options import check_common
-
-    check_common("attraction-flow", {"verbose": flag_value})
-    return 1 if flag_value is True else int(flag_value)
-
-
 class AttractionFlowBackend:
     """Registry entry ``"attraction-flow"``: Algorithm 1 over a step backend, and single steps.
 
@@ -281,6 +281,8 @@ class AttractionFlowBackend:
 
     name = "attraction-flow"
     capabilities = frozenset({"attraction"})
+    #: single steps through the driver, on its exact step backend (the step backends run the cases too)
+    conformance = Conformance(kinds=frozenset({"attraction-step"}), options={"solver": "attraction-lp"})
 
     def supports(self, problem: Any) -> str | None:
         if isinstance(problem, (AttractionProblem, AttractionStep)):

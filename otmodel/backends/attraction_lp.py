@@ -30,6 +30,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from otmodel.backends._options import check_common, choice, refuse_unknown
+from otmodel.backends.base import Conformance
 from otmodel.errors import UnsupportedError
 from otmodel.model.attraction import AttractionStep
 from otmodel.results import PointStatus, Status, StepResult
@@ -233,6 +234,7 @@ class AttractionLPBackend:
 
     name = "attraction-lp"
     capabilities = frozenset({"attraction-step", "exact", "linear"})
+    conformance = Conformance(kinds=frozenset({"attraction-step"}))
     #: the exact backends this LP runs on
     engines = ("highs", "cvxpy")
     options = ("engine", "method", "time_limit", "verbose", "cvxpy_solver")

@@ -3,17 +3,81 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-import numpy as np
-
+from otmodel.certificates import no_point_solution
 from otmodel.errors import UnsupportedError
 from otmodel.model.problems import FlowProblem
-from otmodel.results import PointStatus, Solution, Status
+from otmodel.results import Solution, Status
 
-__all__ = ["Backend", "Timer", "no_point_solution", "check_supported"]
+__all__ = ["Backend", "Conformance", "CASE_KINDS", "Timer", "no_point_solution", "check_supported"]
+
+
+#: The kinds of known-answer cases of the conformance catalogue (``otmodel.validation.cases``):
+#: flow problems, spatial flow problems, graph transport problems (Mokhtari et al.), relocation
+#: problems, and single steps of an attraction flow.
+CASE_KINDS = ("flow", "spatial", "graph", "relocation", "attraction-step")
+
+#: What a backend's answers can be checked for: ``"optimal"`` (status, objective, point, duals and
+#: certificates against the known answer) or ``"feasible"`` (a heuristic: its point is feasible,
+#: its reported objective is that of its point, and no better than the proven optimum).
+CLAIMS = ("optimal", "feasible")
+
+
+@dataclass(frozen=True)
+class Conformance:
+    """What a backend declares about itself to the conformance suite, and how closely it is judged.
+
+    Every registered backend carries one as its ``conformance`` attribute; one parametrized test runs
+    the suite over ``otmodel.backends.available()`` with each backend's own declaration (a backend
+    that declares nothing, or whose run executes no case, fails).
+
+    Attributes
+    ----------
+    kinds : the case kinds it is checked on, among ``CASE_KINDS``
+    claims : ``"optimal"`` (exact and iterative solvers: judged against the known optimum) or
+        ``"feasible"`` (heuristics: a feasible point no better than the optimum, nothing more)
+    options : passed to ``solve`` for every case (``tol``, ``max_iter``, ...)
+    exclude_tags : cases with any of these tags are outside what the method solves (e.g.
+        ``{"linear"}`` for a method that needs strictly convex arc costs)
+    allow_unsupported : a case the backend refuses (``UnsupportedError``) is skipped (True) or failed
+        (False: the declaration says exactly what it solves)
+    skip : case name -> why it is not run (a measured limit of the method, stated, never silent:
+        the report lists it as skipped with this reason)
+    optimal_statuses : statuses accepted where the answer is OPTIMAL (an iterative backend never
+        says OPTIMAL on its own: e.g. CONVERGED)
+    rtol, atol : objective tolerance, ``|f - f*| <= atol + rtol * max(1, |f*|)``; also for q(psi)
+    point_rtol, point_atol : flows, potentials (up to a constant) and cell masses
+    feas_tol : largest primal residual of a returned point, relative to the mass scale
+    price_tol : round-off forgiven on linear arcs with an infinite bound in q(psi)
+    check_potentials, check_dual : whether to compare potentials and q(psi)
+    """
+
+    kinds: frozenset[str]
+    claims: str = "optimal"
+    options: Mapping[str, Any] = field(default_factory=dict)
+    exclude_tags: frozenset[str] = frozenset()
+    allow_unsupported: bool = False
+    skip: Mapping[str, str] = field(default_factory=dict)
+    optimal_statuses: tuple[Status, ...] = (Status.OPTIMAL,)
+    rtol: float = 1e-6
+    atol: float = 1e-7
+    point_rtol: float = 1e-5
+    point_atol: float = 1e-6
+    feas_tol: float = 1e-6
+    price_tol: float = 1e-7
+    check_potentials: bool = True
+    check_dual: bool = True
+
+    def __post_init__(self) -> None:
+        unknown = set(self.kinds) - set(CASE_KINDS)
+        if unknown:
+            raise ValueError(f"unknown conformance kinds {sorted(unknown)}; known: {', '.join(CASE_KINDS)}")
+        if self.claims not in CLAIMS:
+            raise ValueError(f"claims={self.claims!r} must be one of {CLAIMS}")
 
 
 @runtime_checkable
@@ -21,13 +85,15 @@ class Backend(Protocol):
     """What every backend provides.
 
     ``name`` is the registry key; ``capabilities`` a set of words among ``"flow"``, ``"spatial"``,
-    ``"linear"``, ``"quadratic"``, ``"exact"``, ``"iterative"``; ``supports(problem)`` returns
-    ``None`` when the backend can solve the problem, else the reason it cannot; ``solve`` returns
-    a ``Solution`` (or raises ``UnsupportedError``).
+    ``"linear"``, ``"quadratic"``, ``"exact"``, ``"iterative"``, ``"heuristic"``, ``"relocation"``;
+    ``conformance`` what the conformance suite checks it on (``Conformance``);
+    ``supports(problem)`` returns ``None`` when the backend can solve the problem, else the reason
+    it cannot; ``solve`` returns a ``Solution`` (or raises ``UnsupportedError``).
     """
 
     name: str
     capabilities: frozenset[str]
+    conformance: Conformance
 
     def supports(self, problem: FlowProblem) -> str | None: ...
 
@@ -59,31 +125,3 @@ class Timer:
         out = dict(self.times)
         out["total"] = time.perf_counter() - self.t0
         return out
-
-
-def no_point_solution(
-    problem: FlowProblem,
-    status: Status,
-    point_status: PointStatus,
-    backend: str,
-    solver: str,
-    timings: dict[str, float],
-    message: str = "",
-    certificate: Any = None,
-    info: dict[str, Any] | None = None,
-) -> Solution:
-    """A Solution that carries no primal point (infeasible, unbounded, failed)."""
-    return Solution(
-        problem=problem,
-        status=status,
-        point_status=point_status,
-        objective=float("nan"),
-        flows=np.full(problem.n_arcs, np.nan),
-        potentials=np.full(problem.n_nodes, np.nan),
-        backend=backend,
-        solver=solver,
-        timings=timings,
-        certificate=certificate,
-        message=message,
-        info=info or {},
-    )

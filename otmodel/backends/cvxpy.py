@@ -45,7 +45,7 @@ import numpy as np
 from otmodel.backends._checked import checked_solution, solve_checked
 from otmodel.backends._outer import polish_qp
 from otmodel.backends._standard import StandardForm, build_standard_form, choose_scales, redundant_rows
-from otmodel.backends.base import Timer, no_point_solution
+from otmodel.backends.base import Conformance, Timer, no_point_solution
 from otmodel.errors import InvalidDataError, UnsupportedError
 from otmodel.model.problems import FlowProblem
 from otmodel.results import PointStatus, Solution, Status
@@ -212,6 +212,7 @@ _STATUS = {
 class CvxpyBackend:
     name = "cvxpy"
     capabilities = frozenset({"flow", "spatial", "linear", "quadratic", "exact"})
+    conformance = Conformance(kinds=frozenset({"flow", "spatial", "graph"}))
 
     def supports(self, problem: FlowProblem) -> str | None:
         if not isinstance(problem, FlowProblem):
@@ -330,7 +331,7 @@ class CvxpyBackend:
                     problem, status, PointStatus.NO_POINT, self.name, solver_name, timings,
                     f"{st} (with user constraints: no network certificate applies)",
                 )
-        from otmodel.backends.highs import classify_failure
+        from otmodel.certificates import classify_failure
 
         if st.startswith("infeasible"):
             return classify_failure(problem, "infeasible", self.name, solver_name, timings, st)

@@ -79,6 +79,8 @@ from numpy.typing import NDArray
 from scipy.special import logsumexp
 
 from otmodel.backends._options import check_common, flag, integer, number, refuse_unknown
+from otmodel.backends._progress import Progress
+from otmodel.backends.base import Conformance
 from otmodel.errors import InvalidDataError, UnsupportedError
 from otmodel.model.attraction import AttractionStep
 from otmodel.results import PointStatus, Status, StepResult, Trace
@@ -465,36 +467,33 @@ def dykstra_step(
     last = False
     # an overflow inside a cycle shows as a non-finite sum (handled: exact log-sum-exp or
     # NUMERICAL_ERROR), so numpy's warning adds nothing
-    every = (max(1, max_iter // 10) if verbose is True else int(verbose)) if verbose else 0
-    err = np.seterr(over="ignore")
-    for li, g in enumerate(levels):
-        last = li == len(levels) - 1
-        if lev is not None:
-            ratio = levels[li - 1] / g
-            F = (lev.F[0] * ratio, lev.F[1] * ratio)
-            G = (lev.G[0] * ratio, lev.G[1] * ratio)
-        lev = _Level(step, g, absorb, F, G)
-        target = tol if last else max(scaling_tol, tol)
-        while it_total < max_iter:
-            it_total += 1
-            v = lev.cycle(w)
-            if tr is not None:
-                tr.append(violation=v, gamma=g)
-            if every and it_total % every == 0:
-                print(f"cycle {it_total:6d}  gamma {g:.3g}  violation {v:.3e}", flush=True)
-            if time_limit is not None and time.perf_counter() - t_start > time_limit:
-                status = Status.TIME_LIMIT
-                break
-            if not math.isfinite(v):
-                status = Status.NUMERICAL_ERROR
-                break
-            if v <= target:
-                if last:
-                    status = Status.CONVERGED
-                break
-        if status in (Status.NUMERICAL_ERROR, Status.TIME_LIMIT) or it_total >= max_iter:
-            break  # out of iterations (possibly before the last level: then the point is not an answer)
-    np.seterr(**err)
+    with Progress(verbose, None, max_iter, label="cycles") as report, np.errstate(over="ignore"):
+        for li, g in enumerate(levels):
+            last = li == len(levels) - 1
+            if lev is not None:
+                ratio = levels[li - 1] / g
+                F = (lev.F[0] * ratio, lev.F[1] * ratio)
+                G = (lev.G[0] * ratio, lev.G[1] * ratio)
+            lev = _Level(step, g, absorb, F, G)
+            target = tol if last else max(scaling_tol, tol)
+            while it_total < max_iter:
+                it_total += 1
+                v = lev.cycle(w)
+                if tr is not None:
+                    tr.append(violation=v, gamma=g)
+                report.line(it_total, lambda: f"cycle {it_total:6d}  gamma {g:.3g}  violation {v:.3e}", {"violation": v})  # noqa: B023
+                if time_limit is not None and time.perf_counter() - t_start > time_limit:
+                    status = Status.TIME_LIMIT
+                    break
+                if not math.isfinite(v):
+                    status = Status.NUMERICAL_ERROR
+                    break
+                if v <= target:
+                    if last:
+                        status = Status.CONVERGED
+                    break
+            if status in (Status.NUMERICAL_ERROR, Status.TIME_LIMIT) or it_total >= max_iter:
+                break  # out of iterations (possibly before the last level: then the point is not an answer)
     assert lev is not None
     lev.finish()
     violation = lev.violation
@@ -577,6 +576,11 @@ class DykstraBackend:
 
     name = "dykstra"
     capabilities = frozenset({"attraction-step", "iterative"})
+    #: checked on the attraction-step cases: an entropic step, never OPTIMAL on its own say-so, judged by
+    #: the entropic optimality conditions and closed forms (``otmodel.validation.cases_attraction``)
+    conformance = Conformance(
+        kinds=frozenset({"attraction-step"}), options={"tol": 1e-10}, optimal_statuses=(Status.CONVERGED,),
+    )
 
     def supports(self, problem: Any) -> str | None:
         if isinstance(problem, AttractionStep):

@@ -33,24 +33,25 @@ answer was kept, ``info["check"]`` the verdict.
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from otmodel.backends._checked import solve_checked
-from otmodel.backends._outer import initial_cut_points, oa_gap, polish_qp, tangent
+from otmodel.backends._outer import HighsOptions, answer, cutting_planes, finish, initial_cut_points, tangent
 from otmodel.backends._standard import StandardForm, build_standard_form, choose_scales, redundant_rows
-from otmodel.backends.base import Timer, no_point_solution
+from otmodel.backends.base import Conformance, Timer
+from otmodel.certificates import classify_failure, no_point_solution
 from otmodel.model.problems import FlowProblem
 from otmodel.results import PointStatus, Solution, Status
 
-__all__ = ["HighsBackend", "classify_failure", "highs_lp", "new_highs"]
+__all__ = ["HighsBackend", "highs_lp", "new_highs"]
 
 
 def new_highs(verbose: bool = False) -> Any:
@@ -121,24 +122,6 @@ def _fd1_silenced() -> Iterator[None]:
                 _fd1_saved = None
 
 
-def _parse_options(options: dict[str, Any]) -> tuple[str, float, int, float | None, bool]:
-    """``(method, tol, max_rounds, time_limit, verbose)`` from ``options``, checked (module docstring).
-
-    The one place where this backend reads its options: a name it does not take is an
-    ``UnsupportedError`` listing those it does, a bad value an ``InvalidDataError`` naming the option.
-    """
-    from otmodel.backends import _options as check
-
-    check.refuse_unknown("highs", options, ("method", "tol", "max_rounds", "time_limit", "verbose"))
-    method = check.choice("highs", "method", options.get("method", "ipm"), ("ipm", "simplex", "pdlp"))
-    tol = check.number("highs", "tol", options.get("tol", 1e-9), 0.0, strict=True)
-    max_rounds = check.integer("highs", "max_rounds", options.get("max_rounds", 200), 0)
-    limit = options.get("time_limit")
-    time_limit = None if limit is None else check.number("highs", "time_limit", limit, 0.0, strict=True, finite=False)
-    verbose = check.flag("highs", "verbose", options.get("verbose", False))
-    return method, tol, max_rounds, time_limit, verbose
-
-
 def highs_lp(
     c: Any, A: Any, col_lower: Any, col_upper: Any, row_lower: Any, row_upper: Any
 ) -> Any:
@@ -171,47 +154,10 @@ def highs_lp(
     return lp
 
 
-def classify_failure(
-    problem: FlowProblem, claim: str, backend: str, solver: str, timings: dict[str, float], message: str
-) -> Solution:
-    """Turn a solver's claim of infeasibility/unboundedness into a status otmodel verified itself.
-
-    ``claim`` is "infeasible", "unbounded" or "infeasible_or_unbounded". A claim is believed only with
-    a certificate found and checked here, independently of the solver; otherwise the status is
-    NUMERICAL_ERROR (DESIGN.md, Numerics).
-    """
-    from otmodel.backends._certificates import (
-        find_infeasible_cut,
-        find_unbounded_cycle,
-        verify_infeasibility_certificate,
-        verify_unbounded_certificate,
-    )
-
-    cut = find_infeasible_cut(problem)
-    if cut is not None and verify_infeasibility_certificate(problem, cut):
-        return no_point_solution(
-            problem, Status.INFEASIBLE, PointStatus.CERTIFICATE, backend, solver, timings, message, cut
-        )
-    if claim != "infeasible":
-        cyc = find_unbounded_cycle(problem)
-        if cyc is not None and verify_unbounded_certificate(problem, cyc):
-            return no_point_solution(
-                problem, Status.UNBOUNDED, PointStatus.CERTIFICATE, backend, solver, timings, message, cyc
-            )
-    return no_point_solution(
-        problem,
-        Status.NUMERICAL_ERROR,
-        PointStatus.NO_POINT,
-        backend,
-        solver,
-        timings,
-        f"{message} (solver claimed {claim.replace('_', ' ')}, but otmodel found no certificate)",
-    )
-
-
 class HighsBackend:
     name = "highs"
     capabilities = frozenset({"flow", "spatial", "linear", "quadratic", "exact"})
+    conformance = Conformance(kinds=frozenset({"flow", "spatial", "graph"}))
 
     def supports(self, problem: FlowProblem) -> str | None:
         if not isinstance(problem, FlowProblem):
@@ -219,33 +165,28 @@ class HighsBackend:
         return None
 
     def solve(self, problem: FlowProblem, **options: Any) -> Solution:
-        method, tol, max_rounds, time_limit, verbose = _parse_options(options)
+        opts = HighsOptions.parse(self.name, options)
 
         def attempt(scale: bool, how: str, tight: bool = False) -> Any:
-            return lambda: self._solve_once(
-                problem, how, tol, max_rounds, time_limit, verbose, scale=scale, tight=tight
-            )
+            return lambda: self._solve_once(problem, replace(opts, method=how), scale=scale, tight=tight)
 
         # The scaled model first (choose_scales), then the unscaled one, then the dual simplex at
         # tight tolerances: each answer must pass the node-by-node check (solve_checked)
-        attempts = [(f"scaled, {method}", attempt(True, method))]
+        attempts = [(f"scaled, {opts.method}", attempt(True, opts.method))]
         if choose_scales(problem) != (1.0, 1.0):
-            attempts.append((f"unscaled, {method}", attempt(False, method)))
+            attempts.append((f"unscaled, {opts.method}", attempt(False, opts.method)))
         attempts.append(("unscaled, simplex, tight tolerances", attempt(False, "simplex", tight=True)))
         return solve_checked(problem, attempts, self.name)
 
-    def _solve_once(
-        self,
-        problem: FlowProblem,
-        method: str,
-        tol: float,
-        max_rounds: int,
-        time_limit: Any,
-        verbose: bool,
-        scale: bool = True,
-        tight: bool = False,
-    ) -> Solution:
+    def simplex_vertex(self, problem: FlowProblem) -> Solution:
+        """One unchecked dual-simplex solve in problem units at tight tolerances: a basic point (a vertex),
+        which an interior point cannot offer (the verified solve's fallback, ``_standard.solve_checked``)."""
+        return self._solve_once(problem, HighsOptions(method="simplex"), scale=False, tight=True)
+
+    def _solve_once(self, problem: FlowProblem, opts: HighsOptions, scale: bool = True, tight: bool = False) -> Solution:
         import highspy
+
+        method, tol, time_limit, verbose = opts.method, opts.tol, opts.time_limit, opts.verbose
 
         timer = Timer()
         with timer("build"):
@@ -270,82 +211,45 @@ class HighsBackend:
             if quad.size:
                 self._add_epigraph(h, sf, quad)
         solver = f"HiGHS {h.version()} {method}"
-        rounds = 0
-        gap = 0.0
+        oa = None
+        S = highspy.HighsModelStatus
         with timer("solve"):
             h.run()
-            status = h.getModelStatus()
             if quad.size:
                 h.setOptionValue("solver", "simplex")  # warm-started re-solves after adding cuts
                 h.setOptionValue("presolve", "off")  # presolve would discard the basis
                 # t may undercut its cuts by the feasibility tolerance, which would stall the gap
                 h.setOptionValue("primal_feasibility_tolerance", 1e-9)
                 h.setOptionValue("dual_feasibility_tolerance", 1e-9)
-                history: list[float] = []
-                while status == highspy.HighsModelStatus.kOptimal and rounds < max_rounds:
+
+                def point() -> tuple[Any, Any, float]:
                     x = np.asarray(h.getSolution().col_value)
-                    P, T = x[quad], x[sf.n_vars : sf.n_vars + quad.size]
-                    viol = oa_gap(sf.qdiag[quad], P, T)
-                    lp_obj = h.getInfo().objective_function_value
-                    gap = float(viol.sum())
-                    if gap <= tol * max(1.0, abs(lp_obj)):
-                        break
-                    history.append(gap)
-                    if len(history) > 5 and gap > 0.5 * history[-6]:
-                        break  # stalled at the LP's own accuracy: the polish below finishes the job
-                    rounds += 1
-                    sel = np.flatnonzero(viol > 0.1 * tol * max(1.0, abs(lp_obj)) / quad.size)
-                    self._add_cuts(h, sf, quad, sel, P[sel])
-                    h.run()
-                    status = h.getModelStatus()
+                    return x[quad], x[sf.n_vars : sf.n_vars + quad.size], float(h.getInfo().objective_function_value)
+
+                oa = cutting_planes(
+                    sf.qdiag[quad],
+                    tol,
+                    opts.max_rounds,
+                    optimal=lambda: h.getModelStatus() == S.kOptimal,
+                    point=point,
+                    add_cuts=lambda sel, p0: self._add_cuts(h, sf, quad, sel, p0),
+                    resolve=h.run,
+                )
+            status = h.getModelStatus()
         timings = timer.done()
         msg = h.modelStatusToString(status)
-        S = highspy.HighsModelStatus
         if status == S.kOptimal:
             sol = h.getSolution()
             x = np.asarray(sol.col_value)[: sf.n_vars]
             y_kept = np.asarray(sol.row_dual)
             y = np.zeros(sf.n_rows)
             y[keep] = y_kept[: int(keep.sum())]
-            ynode = y[: sf.n_node_rows]
-            lp_obj = abs(h.getInfo().objective_function_value)
-            converged = not quad.size or gap <= tol * max(1.0, lp_obj)
-            polished = None
-            if quad.size:
-                # the LP's flows are only sqrt(tol)-accurate (the objective is flat at the optimum):
-                # an exact active-set polish makes flows and potentials exact when it can
-                with timer("polish"):
-                    polished = polish_qp(sf, x, ynode)
-                timings = timer.done()
-                if polished is not None:
-                    x, ynode = polished[0], polished[1]
-                    converged = converged or polished[2] <= max(tol, 1e-12) * max(1.0, lp_obj)
+            with timer("polish") if oa is not None else nullcontext():
+                x, ynode, converged, oa_info = finish(sf, x, y[: sf.n_node_rows], oa, tol)
+            timings = timer.done()
             out = sf.unscale(x, ynode)
-            info: dict[str, Any] = {"dropped_rows": drop.tolist(), "kappa": sf.kappa, "sigma": sf.sigma}
-            if quad.size:
-                info.update(
-                    {
-                        "oa_rounds": rounds,
-                        "oa_relative_gap": gap / max(1.0, abs(h.getInfo().objective_function_value)),
-                        "polished": polished is not None,
-                    }
-                )
-            return Solution(
-                problem=problem,
-                status=Status.OPTIMAL if converged else Status.ITERATION_LIMIT,
-                point_status=PointStatus.FEASIBLE,
-                objective=float(out["objective"]),
-                flows=out["flows"],
-                potentials=out["potentials"],
-                assignment=out.get("assignment"),
-                cell_mass=out.get("cell_mass"),
-                backend=self.name,
-                solver=solver,
-                timings=timings,
-                iterations=int(h.getInfo().simplex_iteration_count + h.getInfo().ipm_iteration_count),
-                message=msg if converged else f"{msg}; outer approximation stopped after {rounds} rounds",
-                info=info,
-            )
+            info: dict[str, Any] = {"dropped_rows": drop.tolist(), "kappa": sf.kappa, "sigma": sf.sigma, **oa_info}
+            return answer(problem, out, converged, oa, msg, self.name, solver, timings, int(h.getInfo().simplex_iteration_count + h.getInfo().ipm_iteration_count), info)
         if status == S.kInfeasible:
             return classify_failure(problem, "infeasible", self.name, solver, timings, msg)
         if status == S.kUnbounded:
@@ -395,5 +299,3 @@ class HighsBackend:
         val[1::2] = -slope
         h.addRows(n, icpt, np.full(n, highspy.kHighsInf), 2 * n, starts, idx, val)
 
-
-_ = math  # math is used by type checkers in option parsing

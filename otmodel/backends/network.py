@@ -91,7 +91,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from otmodel.backends._standard import balanced_supply
-from otmodel.backends.base import Timer, no_point_solution
+from otmodel.backends.base import Conformance, Timer, no_point_solution
 from otmodel.errors import SolverError
 from otmodel.model.problems import FlowProblem, SpatialFlowProblem
 from otmodel.results import PointStatus, Solution, Status
@@ -561,6 +561,7 @@ class NetworkBackend:
 
     name = "network"
     capabilities = frozenset({"flow", "spatial", "linear", "quadratic", "exact"})
+    conformance = Conformance(kinds=frozenset({"flow", "spatial", "graph"}))
 
     def supports(self, problem: FlowProblem) -> str | None:
         if not isinstance(problem, FlowProblem):
@@ -614,7 +615,7 @@ class NetworkBackend:
         return status, None, None
 
     def _failure(self, problem: FlowProblem, status: str, timer: Timer, solver: str) -> Solution:
-        from otmodel.backends.highs import classify_failure
+        from otmodel.certificates import classify_failure
 
         timings = timer.done()
         if status in ("INFEASIBLE", "UNBALANCED"):
@@ -623,7 +624,7 @@ class NetworkBackend:
         return no_point_solution(problem, st, PointStatus.NO_POINT, self.name, solver, timings, f"OR-Tools: {status}")
 
     def _unbounded(self, problem: FlowProblem, timer: Timer, solver: str) -> Solution | None:
-        from otmodel.backends._certificates import find_unbounded_cycle, verify_unbounded_certificate
+        from otmodel.certificates import find_unbounded_cycle, verify_unbounded_certificate
 
         cyc = find_unbounded_cycle(problem)
         if cyc is not None and verify_unbounded_certificate(problem, cyc, check_feasible=False):

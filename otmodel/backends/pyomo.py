@@ -101,7 +101,6 @@ import math
 import operator
 import threading
 import time
-from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -110,41 +109,17 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from otmodel.backends._checked import checked_solution, solve_checked
-from otmodel.backends._outer import initial_cut_points, oa_gap, polish_qp, tangent
+from otmodel.backends._outer import HighsOptions, answer, cutting_planes, finish, initial_cut_points, tangent
 from otmodel.backends._standard import StandardForm, build_standard_form, choose_scales, redundant_rows
-from otmodel.backends.base import no_point_solution
+from otmodel.backends.base import Conformance, no_point_solution
 from otmodel.errors import UnsupportedError
 from otmodel.model.problems import FlowProblem, SpatialFlowProblem
 from otmodel.results import PointStatus, Solution, Status
 
 __all__ = ["PyomoBackend", "PyomoModel", "to_pyomo"]
 
-_METHODS = ("ipm", "simplex", "pdlp")
 #: Tangent points per quadratic arc before the first solve (as the ``highs`` backend).
 _INITIAL_CUTS = 17
-
-
-@dataclass(frozen=True)
-class _Options:
-    method: str = "ipm"
-    tol: float = 1e-9
-    max_rounds: int = 200
-    time_limit: float | None = None
-    verbose: bool = False
-
-
-def _parse_options(options: dict[str, Any]) -> _Options:
-    """The options, checked: the one place where this backend reads them (module docstring)."""
-    from otmodel.backends import _options as check
-
-    check.refuse_unknown("pyomo", options, tuple(f.name for f in dataclasses.fields(_Options)))
-    method = check.choice("pyomo", "method", options.get("method", "ipm"), _METHODS)
-    tol = check.number("pyomo", "tol", options.get("tol", 1e-9), 0.0, strict=True)
-    max_rounds = check.integer("pyomo", "max_rounds", options.get("max_rounds", 200), 0)
-    limit = options.get("time_limit")
-    time_limit = None if limit is None else check.number("pyomo", "time_limit", limit, 0.0, strict=True, finite=False)
-    verbose = check.flag("pyomo", "verbose", options.get("verbose", False))
-    return _Options(method, tol, max_rounds, time_limit, verbose)
 
 
 # ------------------------------------------------------------------------------------ solver
@@ -471,11 +446,11 @@ class PyomoModel:
         )
 
     def _solve(self, **options: Any) -> Solution:
-        opts = _parse_options(options)
+        opts = HighsOptions.parse(PyomoBackend.name, options)
         with PYOMO_LOCK:  # one Pyomo solve at a time in the process (see PYOMO_LOCK)
             return self._solve_locked(opts)
 
-    def _solve_locked(self, opts: _Options) -> Solution:
+    def _solve_locked(self, opts: HighsOptions) -> Solution:
         import pyomo
         import pyomo.environ as pyo  # noqa: F401  (registers Pyomo's components)
         from pyomo.common.gc_manager import PauseGC
@@ -491,9 +466,7 @@ class PyomoModel:
         table = _status_table()
         timing = {"load": 0.0, "highs": 0.0}
         iterations = 0
-        rounds = 0
-        gap = 0.0
-        lp_obj = math.nan
+        oa = None
 
         def run(first: bool) -> Any:
             nonlocal iterations
@@ -527,28 +500,30 @@ class PyomoModel:
             m.cost_outer.activate()
         try:
             res = run(first=True)
-            status = table.get(res.termination_condition, Status.UNKNOWN)
             if quad.size:
                 flow_q = [m.flow[a] for a in quad.tolist()]
                 loss_q = [m.loss[a] for a in quad.tolist()]
-                history: list[float] = []
-                while status is Status.OPTIMAL and rounds < opts.max_rounds:
+
+                def point() -> tuple[Any, Any, float]:
                     vals = res.solution_loader.get_vars(flow_q + loss_q)
                     P = np.array([vals[v] for v in flow_q])
                     T = np.array([vals[v] for v in loss_q])
-                    viol = oa_gap(sf.qdiag[quad], P, T)
-                    lp_obj = float(res.incumbent_objective)
-                    gap = float(viol.sum())
-                    if gap <= opts.tol * max(1.0, abs(lp_obj)):
-                        break
-                    history.append(gap)
-                    if len(history) > 5 and gap > 0.5 * history[-6]:
-                        break  # stalled at the LP's own accuracy: the polish below finishes the job
-                    rounds += 1
-                    sel = np.flatnonzero(viol > 0.1 * opts.tol * max(1.0, abs(lp_obj)) / quad.size)
-                    solver.add_constraints(_add_cuts(m, sf, quad, sel, P[sel]))
+                    return P, T, float(res.incumbent_objective)
+
+                def resolve() -> None:
+                    nonlocal res
                     res = run(first=False)
-                    status = table.get(res.termination_condition, Status.UNKNOWN)
+
+                oa = cutting_planes(
+                    sf.qdiag[quad],
+                    opts.tol,
+                    opts.max_rounds,
+                    optimal=lambda: table.get(res.termination_condition, Status.UNKNOWN) is Status.OPTIMAL,
+                    point=point,
+                    add_cuts=lambda sel, p0: solver.add_constraints(_add_cuts(m, sf, quad, sel, p0)),
+                    resolve=resolve,
+                )
+            status = table.get(res.termination_condition, Status.UNKNOWN)
         finally:
             if quad.size:
                 m.cost_outer.deactivate()
@@ -576,48 +551,20 @@ class PyomoModel:
             y = np.zeros(sf.n_node_rows)
             for v, con in m.conservation.items():
                 y[v] = duals[con]
-            converged = not quad.size or gap <= opts.tol * max(1.0, abs(lp_obj))
-            polished = None
-            if quad.size and not self.is_modified():
-                # the LP's flows are only sqrt(tol)-accurate (the objective is flat at the optimum):
-                # an exact active-set polish makes flows and potentials exact when it can (it knows
-                # the problem's constraints only, hence not on a model the user has changed)
-                polished = polish_qp(sf, x, y)
-                if polished is not None:
-                    yp = _anchor(sf, polished[1], self.dropped_rows)
-                    self._set_point(x, polished[0], yp)
-                    x, y = polished[0], yp
-                    converged = converged or polished[2] <= max(opts.tol, 1e-12) * max(1.0, abs(lp_obj))
-            if quad.size:
-                info.update(
-                    {
-                        "oa_rounds": rounds,
-                        "oa_relative_gap": gap / max(1.0, abs(lp_obj)),
-                        "polished": polished is not None,
-                    }
-                )
+            # the polish knows the problem's constraints only, hence not on a model the user has changed
+            x0 = x
+            x, y, converged, oa_info = finish(sf, x, y, oa, opts.tol, polish=not self.is_modified())
+            if oa_info.get("polished"):
+                y = _anchor(sf, y, self.dropped_rows)
+                self._set_point(x0, x, y)
+            info.update(oa_info)
             out = sf.unscale(x, y)
             info["pyomo_timings"]["load_solution"] = time.perf_counter() - t_load
             timings["solve"] += info["pyomo_timings"]["load_solution"]
             timings["total"] += info["pyomo_timings"]["load_solution"]
-            return Solution(
-                problem=problem,
-                status=Status.OPTIMAL if converged else Status.ITERATION_LIMIT,
-                point_status=PointStatus.FEASIBLE,
-                objective=float(out["objective"]),
-                flows=out["flows"],
-                potentials=out["potentials"],
-                assignment=out.get("assignment"),
-                cell_mass=out.get("cell_mass"),
-                backend=PyomoBackend.name,
-                solver=solver_name,
-                timings=timings,
-                iterations=iterations,
-                message=msg if converged else f"{msg}; outer approximation stopped after {rounds} rounds",
-                info=info,
-            )
+            return answer(problem, out, converged, oa, msg, PyomoBackend.name, solver_name, timings, iterations, info)
         if isinstance(status, str):
-            from otmodel.backends.highs import classify_failure
+            from otmodel.certificates import classify_failure
 
             sol = classify_failure(problem, status, PyomoBackend.name, solver_name, timings, msg)
             sol.info.update(info)
@@ -642,6 +589,7 @@ class PyomoBackend:
 
     name = "pyomo"
     capabilities = frozenset({"flow", "spatial", "linear", "quadratic", "exact"})
+    conformance = Conformance(kinds=frozenset({"flow", "spatial", "graph"}))
 
     def supports(self, problem: FlowProblem) -> str | None:
         if not isinstance(problem, FlowProblem):
@@ -657,7 +605,7 @@ class PyomoBackend:
 
         Attempts: the scaled model, then the unscaled one, then the shared exact fallbacks.
         """
-        _parse_options(options)  # reject bad options before building anything
+        HighsOptions.parse(self.name, options)  # reject bad options before building anything
 
         def attempt(scale: bool) -> Any:
             return lambda: to_pyomo(problem, scale=scale)._solve(**options)

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -48,7 +49,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from otmodel.backends import _relocation_kernels as RK
-from otmodel.backends.base import Timer
+from otmodel.backends._progress import Progress
+from otmodel.backends.base import Conformance, Timer
 from otmodel.errors import SolverError, UnsupportedError
 from otmodel.model import _relocation_kernels as K
 from otmodel.results import PointStatus, Status, Trace
@@ -283,6 +285,7 @@ class RelocationBackend:
 
     name = "relocation"
     capabilities = frozenset({"relocation", "exact"})
+    conformance = Conformance(kinds=frozenset({"relocation"}))
 
     def supports(self, problem: Any) -> str | None:
         return _kind_check(problem)
@@ -315,12 +318,35 @@ class RelocationBackend:
         max_iter : rounds of column generation at full size
         callback : called after each round with a dict (``level``, ``round``, ``primal``, ``dual``,
             ``gap``, ``violated``, ``columns``, ``time``); a true return value stops the solve
-        progress : True for a progress line on stderr per round, or a tqdm-like object with
-            ``set_postfix_str`` and ``update``
+        progress : True for a progress line per round on stderr (through the ``"otmodel"`` logger),
+            or a tqdm-like object with ``set_postfix_str`` and ``update``
+        verbose : log a line per round (logger ``"otmodel"``; shown on standard output when logging
+            is not configured)
         """
         if unused:
             bad = ", ".join(sorted(unused))
             raise UnsupportedError(f"backend 'relocation' has no option {bad}")
+        # progress=True or verbose: the round lines go to the "otmodel" logger, shown on stderr when
+        # logging is not configured (otmodel.backends._progress)
+        shown = verbose or progress is True
+        with Progress(1 if shown else 0, None, 1, sys.stderr if progress is True else None, "relocation"):
+            return self._solve(
+                problem, gap_tol, time_limit, candidates, warm_start, max_iter, seed, callback, progress, shown
+            )
+
+    def _solve(
+        self,
+        problem: Any,
+        gap_tol: float,
+        time_limit: float | None,
+        candidates: int,
+        warm_start: bool,
+        max_iter: int,
+        seed: int,
+        callback: Callable[[dict[str, Any]], Any] | None,
+        progress: bool | Any,
+        verbose: bool,
+    ) -> RelocationResult:
         t0 = time.perf_counter()
         deadline = t0 + time_limit if time_limit is not None else math.inf
         timer = Timer()
@@ -337,11 +363,7 @@ class RelocationBackend:
                 f"bound {row['dual']:.10g} gap {row['gap']:.3g} violated {row['violated']} columns {row['columns']}"
             )
             (logger.info if verbose else logger.debug)(msg)
-            if progress is True:
-                import sys
-
-                print(msg, file=sys.stderr)
-            elif progress:
+            if progress and progress is not True:
                 progress.set_postfix_str(f"gap {row['gap']:.3g}")
                 progress.update(1)
             if callback is not None and callback(dict(row)):
@@ -484,6 +506,8 @@ def _bisection(P: Any) -> NDArray[np.int64]:
 class _HeuristicBackend:
     name = ""
     capabilities = frozenset({"relocation", "heuristic"})
+    # a heuristic claims a feasible placement, nothing about optimality: checked for exactly that
+    conformance = Conformance(kinds=frozenset({"relocation"}), claims="feasible", optimal_statuses=(Status.CONVERGED,))
     solver = ""
 
     def supports(self, problem: Any) -> str | None:

@@ -20,14 +20,9 @@ from numpy.typing import NDArray
 from otmodel.errors import InvalidDataError
 from otmodel.model.problems import FlowProblem, SpatialFlowProblem
 from otmodel.results import PointStatus, Solution, Status
-from otmodel.validation.certificate import (
-    _plan,
-    _tolerance,
-    _vector,
-    cost_scale,
-    point_residuals,
-    reported_fields,
-)
+from otmodel.validation.certificate import _vector, reported_fields
+from otmodel.validation.pricing import _tolerance, cost_scale
+from otmodel.validation.residuals import _plan, point_residuals
 
 INF = math.inf
 

@@ -1,9 +1,17 @@
-r"""Certificates of infeasibility and unboundedness, found and checked from the problem data alone.
+r"""Certificates, failure classification, scales and residuals: what backends and validation share.
 
-A solver's "infeasible" or "unbounded" is believed only with a certificate that otmodel verifies
-itself (DESIGN.md, Numerics). This module finds such certificates without any LP solver -- by a
-max-flow computation and a negative-cycle search -- and verifies any certificate against the
-problem data.
+This module sits below both ``otmodel.backends`` and ``otmodel.validation`` (it imports only the
+model, the results and the errors), so that each helper here exists once (issue 11):
+
+* certificates of infeasibility (a cut) and unboundedness (a negative cycle), found without any LP
+  solver -- by a max-flow computation and a negative-cycle search -- and verified against the
+  problem data (``find_infeasible_cut``, ``verify_infeasibility_certificate``,
+  ``find_unbounded_cycle``, ``verify_unbounded_certificate``);
+* ``classify_failure``: a solver's "infeasible" or "unbounded" is believed only with such a
+  certificate, verified here (DESIGN.md, Numerics), else the status is NUMERICAL_ERROR;
+* ``problem_scale`` (the mass scale every relative residual is measured against) and
+  ``primal_residual`` (the largest violation of (2b)-(2d) of Laurentin et al.);
+* ``is_connected`` and ``is_forest`` of a set of node pairs (from ``model.graphs.arc_components``).
 
 Infeasibility (Hoffman's circulation theorem, Gale's supply-demand theorem)
 --------------------------------------------------------------------------
@@ -62,14 +70,17 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
+import scipy.sparse as sp
+from numpy.typing import ArrayLike, NDArray
 
+from otmodel.model.graphs import arc_components
 from otmodel.model.problems import FlowProblem, SpatialFlowProblem
-from otmodel.results import InfeasibilityCertificate, UnboundedCertificate
+from otmodel.results import InfeasibilityCertificate, PointStatus, Solution, Status, UnboundedCertificate
 
 __all__ = [
     "find_infeasible_cut",
@@ -78,6 +89,13 @@ __all__ = [
     "find_unbounded_cycle",
     "verify_unbounded_certificate",
     "demand_groups",
+    "proven_failure",
+    "classify_failure",
+    "no_point_solution",
+    "problem_scale",
+    "primal_residual",
+    "is_connected",
+    "is_forest",
 ]
 
 #: Relative tolerance with which a cut's excess must be positive to prove infeasibility.
@@ -184,7 +202,12 @@ def _cut(agg: _Aggregate, in_u: NDArray[np.bool_], direction: str) -> tuple[floa
     return net, cap, mag
 
 
-def _scale(problem: FlowProblem) -> float:
+def problem_scale(problem: FlowProblem) -> float:
+    r"""The mass scale of ``problem``: `\max(1, \sum_i |s_i|, \mu(\mathcal X))`.
+
+    Residuals of conservation and certificate excesses are measured relative to it (the total mass
+    moved is what a residual of a balance row can be compared with).
+    """
     total = float(problem.demand.total) if isinstance(problem, SpatialFlowProblem) else 0.0
     return max(1.0, float(np.abs(problem.supply).sum()), total)
 
@@ -261,7 +284,7 @@ def find_infeasible_cut(problem: FlowProblem, rtol: float = RTOL) -> Infeasibili
         else:  # free arc: both directions without limit
             add(t, h, math.inf)
             add(h, t, math.inf)
-    scale = _scale(problem)
+    scale = problem_scale(problem)
     source, sink = nv, nv + 1
     g = nx.DiGraph()
     g.add_nodes_from(range(nv + 2))
@@ -310,7 +333,7 @@ def _best_cut(
     problem: FlowProblem, agg: _Aggregate, in_u: NDArray[np.bool_], rtol: float
 ) -> InfeasibilityCertificate | None:
     """Certificate from ``in_u`` or its complement, whichever violates and is smaller."""
-    scale = _scale(problem)
+    scale = problem_scale(problem)
     found = []
     for mask, direction in ((in_u, "out"), (~in_u, "in")):
         if not mask.any():
@@ -375,7 +398,7 @@ def verify_infeasibility_certificate(problem: FlowProblem, cert: InfeasibilityCe
     if not mask.any():
         return False
     net, cap, mag = _cut(agg, mask, cert.direction)
-    return bool(net - cap > rtol * max(_scale(problem), mag))
+    return bool(net - cap > rtol * max(problem_scale(problem), mag))
 
 
 # ------------------------------------------------------------------------------ unboundedness
@@ -497,3 +520,132 @@ def verify_unbounded_certificate(
     if check_feasible and find_infeasible_cut(problem) is not None:
         return False
     return True
+
+
+# ------------------------------------------------------------------------------ failure classification
+def proven_failure(
+    problem: FlowProblem, claim: str = "infeasible_or_unbounded"
+) -> InfeasibilityCertificate | UnboundedCertificate | None:
+    """A verified certificate behind a solver's ``claim``, or ``None`` when none is found.
+
+    ``claim`` is "infeasible", "unbounded" or "infeasible_or_unbounded". A cut is looked for first
+    (an infeasible problem is INFEASIBLE whatever its cycles); a negative cycle only when the claim
+    allows unboundedness. Both are found from the problem data and verified here, independently of
+    the solver that made the claim.
+    """
+    if claim not in ("infeasible", "unbounded", "infeasible_or_unbounded"):
+        raise ValueError(f"claim must be 'infeasible', 'unbounded' or 'infeasible_or_unbounded', got {claim!r}")
+    cut = find_infeasible_cut(problem)
+    if cut is not None and verify_infeasibility_certificate(problem, cut):
+        return cut
+    if claim != "infeasible":
+        cyc = find_unbounded_cycle(problem)
+        if cyc is not None and verify_unbounded_certificate(problem, cyc):
+            return cyc
+    return None
+
+
+def no_point_solution(
+    problem: FlowProblem,
+    status: Status,
+    point_status: PointStatus,
+    backend: str,
+    solver: str,
+    timings: dict[str, float],
+    message: str = "",
+    certificate: Any = None,
+    info: dict[str, Any] | None = None,
+) -> Solution:
+    """A Solution that carries no primal point (infeasible, unbounded, failed): NaN flows and potentials."""
+    return Solution(
+        problem=problem,
+        status=status,
+        point_status=point_status,
+        objective=float("nan"),
+        flows=np.full(problem.n_arcs, np.nan),
+        potentials=np.full(problem.n_nodes, np.nan),
+        backend=backend,
+        solver=solver,
+        timings=timings,
+        certificate=certificate,
+        message=message,
+        info=info or {},
+    )
+
+
+def classify_failure(
+    problem: FlowProblem, claim: str, backend: str, solver: str, timings: dict[str, float], message: str
+) -> Solution:
+    """Turn a solver's claim of infeasibility/unboundedness into a status otmodel verified itself.
+
+    ``claim`` is "infeasible", "unbounded" or "infeasible_or_unbounded". The claim is believed only
+    with a certificate found and checked here (``proven_failure``); otherwise the status is
+    NUMERICAL_ERROR (DESIGN.md, Numerics).
+    """
+    cert = proven_failure(problem, claim)
+    if cert is not None:
+        status = Status.INFEASIBLE if isinstance(cert, InfeasibilityCertificate) else Status.UNBOUNDED
+        return no_point_solution(problem, status, PointStatus.CERTIFICATE, backend, solver, timings, message, cert)
+    return no_point_solution(
+        problem,
+        Status.NUMERICAL_ERROR,
+        PointStatus.NO_POINT,
+        backend,
+        solver,
+        timings,
+        f"{message} (solver claimed {claim.replace('_', ' ')}, but otmodel found no certificate)",
+    )
+
+
+# ------------------------------------------------------------------------------ residuals
+def primal_residual(problem: FlowProblem, flows: ArrayLike, assignment: Any = None) -> float:
+    r"""Largest violation of (2b)-(2d) by ``(flows, assignment)``, relative to ``problem_scale``.
+
+    Bounds `l \le p \le u`, conservation `E p + \pi^\top 1 = s` (the plan term at the
+    endpoints), marginals `\pi 1 = \mu`, `\pi \ge 0` (Laurentin et al. (2025), eq. (2));
+    mass on a pair of infinite cost is an infinite violation. A spatial problem without an
+    assignment, or flows of the wrong shape or not finite, are infinitely violated.
+    """
+    p = np.asarray(flows, dtype=float).reshape(-1)
+    if p.shape != (problem.n_arcs,) or not np.all(np.isfinite(p)):
+        return math.inf
+    viol = [0.0]
+    viol.append(float(np.max(np.maximum(problem.lower - p, p - problem.upper), initial=0.0)))
+    r = problem.net_outflow(p) - problem.supply
+    if isinstance(problem, SpatialFlowProblem):
+        if assignment is None:
+            return math.inf
+        plan = sp.csr_matrix(assignment, dtype=float)
+        if plan.shape != (problem.n_points, problem.n_endpoints):
+            return math.inf
+        r[np.asarray(problem.endpoints)] += np.asarray(plan.sum(axis=0)).reshape(-1)
+        viol.append(float(np.max(np.abs(np.asarray(plan.sum(axis=1)).reshape(-1) - problem.demand.mass), initial=0.0)))
+        viol.append(float(max(0.0, -plan.data.min(initial=0.0))))
+        coo = plan.tocoo()
+        nz = coo.data != 0
+        if nz.any() and not np.all(np.isfinite(problem.cost_matrix()[coo.row[nz], coo.col[nz]])):
+            return math.inf
+    viol.append(float(np.max(np.abs(r), initial=0.0)))
+    return max(viol) / problem_scale(problem)
+
+
+# ------------------------------------------------------------------------------ connectivity
+def _pairs(pairs: Sequence[tuple[int, int]]) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    a = np.asarray(pairs, dtype=np.intp).reshape(-1, 2)
+    return a[:, 0], a[:, 1]
+
+
+def is_connected(n: int, pairs: Sequence[tuple[int, int]]) -> bool:
+    """True when the undirected graph on nodes ``0..n-1`` with edges ``pairs`` has at most one component."""
+    return arc_components(*_pairs(pairs), n, strong=False)[0] <= 1
+
+
+def is_forest(n: int, pairs: Sequence[tuple[int, int]]) -> bool:
+    """True when the undirected multigraph on ``0..n-1`` with edges ``pairs`` has no cycle.
+
+    A graph is a forest iff each edge joins two components, i.e. ``components = n - edges`` (a
+    self-loop or a repeated pair is a cycle).
+    """
+    if len(pairs) >= max(n, 1):
+        return False
+    return arc_components(*_pairs(pairs), n, strong=False)[0] == n - len(pairs)
