@@ -121,9 +121,20 @@ def step_backend(name: str) -> tuple[StepBackend, dict[str, Any]]:
 def solve_step(step: AttractionStep, solver: str = "dykstra", *, backend: str | None = None, **options: Any) -> StepResult:
     """Solve one instance of Problem 1 with the step backend ``backend`` (alias ``solver``).
 
-    ``"dykstra"`` (entropic, `\\gamma` = ``step.gamma``), ``"attraction-lp"`` or the name of one of its
-    engines, ``"highs"`` and ``"cvxpy"`` (the exact step, `\\gamma = 0`). ``options`` go to the
-    backend, which refuses those it does not take (listing those it does).
+    Parameters
+    ----------
+    step : AttractionStep
+        Problem 1 at `\\rho_t` (``AttractionProblem.step``).
+    solver, backend : str
+        ``"dykstra"`` (entropic, `\\gamma` = ``step.gamma``), ``"attraction-lp"`` or the name of one
+        of its engines, ``"highs"`` and ``"cvxpy"`` (the exact step, `\\gamma = 0`); any registered
+        backend declaring ``"attraction-step"``.
+    **options
+        Go to the backend, which refuses those it does not take (listing those it does).
+
+    Returns
+    -------
+    StepResult
     """
     b, implied = step_backend(backend or solver)
     reason = b.supports(step)

@@ -39,7 +39,7 @@ import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -588,6 +588,7 @@ class AttractionStep:
     Every other pair is *forbidden*: it carries exactly zero mass.
     """
 
+    kind: ClassVar[str] = "attraction-step"
     problem: AttractionProblem
     rho: NDArray[np.float64]
     omega: float
