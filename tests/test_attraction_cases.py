@@ -128,3 +128,25 @@ def test_the_conditions_hold_at_the_stated_closed_forms_and_fail_off_them() -> N
     P[0, :] = [0.5, 0.5, 0.0]  # another feasible split: no longer the minimizer
     Q[2, :] = [0.5, 0.5, 0.0]
     assert entropic_conditions(case.problem, P, Q, 1e-6)
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if "capacity" not in c.tags], ids=lambda c: c.name)
+def test_the_exact_steps_potentials_prove_its_optimum(case) -> None:
+    """The LP step's potentials (HiGHS duals, Dykstra's normalization) are dual feasible and their dual
+    value, omega rho.F1 + (1 - omega) nu.F2 + storage.(omega G1 + (1 - omega) G2), is the proven optimum."""
+    import otmodel as om
+
+    step = case.problem
+    res = om.solve(step, backend="highs")
+    pot, C, w = res.potentials, step.problem.cost, step.omega
+    assert pot is not None and res.info["potentials"] is pot
+    j, i, _ = step.allowed()
+    assert (pot["F1"][j] + pot["G1"][i] <= C[j, i] + 1e-9).all()
+    k = np.flatnonzero(step.problem.nu > 0)
+    R = np.unique(i)
+    assert (pot["F2"][k][:, None] + pot["G2"][R][None, :] <= C[np.ix_(k, R)] + 1e-9).all()
+    lam = w * pot["G1"] + (1 - w) * pot["G2"]
+    assert (lam <= 1e-9).all()
+    fin = np.isfinite(step.problem.storage)
+    dual = w * step.rho @ pot["F1"] + (1 - w) * step.problem.nu @ pot["F2"] + step.problem.storage[fin] @ lam[fin]
+    assert dual == pytest.approx(case.expected_objective, rel=1e-9, abs=1e-12)

@@ -81,6 +81,33 @@ class StepLP:
         self.rows1, self.cols1, self.tgt, self.R = rows1, cols1, tgt, R
         self.r2, self.c2 = r2, c2
         self.n = n
+        self.src, self.fin_storage = src, fin
+        #: the LP's row duals once solved by HiGHS (rows: (10b) of pi_1, of pi_2, (10c), (10e))
+        self.row_dual: NDArray[np.float64] | None = None
+
+    def potentials(self, omega: float) -> dict[str, NDArray[np.float64]] | None:
+        r"""The step's potentials from the row duals, in cost units and Dykstra's normalization.
+
+        With `a, b, h, \lambda` the duals of (10b) (rows of `\pi_1`, `\pi_2`), (10c) and (10e),
+        `F^1 = a/\omega`, `F^2 = b/(1-\omega)`, `G^1 = (h + \lambda)/\omega`,
+        `G^2 = -h/(1-\omega)`: dual feasibility reads `F^1_j + G^1_i \le C_{ji}` (uncapped
+        allowed pairs) and `F^2_k + G^2_i \le C_{ki}`, with equality where mass moves -- the
+        `\gamma 	o 0` limit of Dykstra's `\pi = e^{(F + G - C)/\gamma}` -- and
+        `\omega G^1 + (1-\omega) G^2 = \lambda \le 0`. None without duals or for `\omega \in \{0, 1\}`.
+        """
+        if self.row_dual is None or not 0.0 < omega < 1.0:
+            return None
+        y = self.row_dual * self.cost_scale  # the objective was divided by cost_scale; masses leave duals alone
+        ns, m2, k = self.src.size, self.tgt.size, self.R.size
+        a, b, h = y[:ns], y[ns : ns + m2], y[ns + m2 : ns + m2 + k]
+        lam = np.zeros(k)
+        lam[self.fin_storage] = y[ns + m2 + k :]
+        pot = {key: np.zeros(self.n) for key in ("F1", "F2", "G1", "G2")}
+        pot["F1"][self.src] = a / omega
+        pot["F2"][self.tgt] = b / (1 - omega)
+        pot["G1"][self.R] = (h + lam) / omega
+        pot["G2"][self.R] = -h / (1 - omega)
+        return pot
 
     def unpack(self, x: NDArray[np.float64]) -> tuple[sp.csr_matrix, sp.csr_matrix, NDArray[np.float64]]:
         x = np.maximum(np.asarray(x, float), 0.0) / self.mass_scale
@@ -114,7 +141,9 @@ def _solve_highs(lp: StepLP, method: str, time_limit: float | None, verbose: boo
     iters = int(info.simplex_iteration_count + info.ipm_iteration_count)
     msg = h.modelStatusToString(st)
     if st == S.kOptimal:
-        return np.asarray(h.getSolution().col_value), "optimal", msg, iters
+        sol = h.getSolution()
+        lp.row_dual = np.asarray(sol.row_dual, dtype=float)  # c - A^T y = reduced costs (HiGHS's sign)
+        return np.asarray(sol.col_value), "optimal", msg, iters
     if st == S.kInfeasible:
         return None, "infeasible", msg, iters
     if st == S.kTimeLimit:
@@ -215,6 +244,7 @@ def solve_step_lp(
         point_status=PointStatus.FEASIBLE,
         iterations=iters,
         violation=viol,
+        potentials=lp.potentials(step.omega),
         backend=AttractionLPBackend.name,
         solver=solver,
         timings={"total": time.perf_counter() - t0},
