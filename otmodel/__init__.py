@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from otmodel import backends, errors, formulation, validation
-from otmodel.backends import solve
+from otmodel._solve import solve
 from otmodel.backends.admm import Departure, SupplyChange
 from otmodel.backends.attraction_flow import attraction_flow, solve_step
 from otmodel.backends.newton import Newton
@@ -54,6 +54,7 @@ from otmodel.model.attraction import (
     StepInfeasibleWarning,
     graph_family,
 )
+from otmodel.model.io import save
 from otmodel.model.relocation import RelocationProblem
 from otmodel.model.sdot import SemiDiscreteProblem
 from otmodel.model.transport import GraphTransportProblem
@@ -77,6 +78,28 @@ def load(path: str | Path) -> Any:
     from otmodel.model.io import load as _load
 
     return _load(path)
+
+
+# The model layer offers ``problem.to_cvxpy()`` / ``problem.to_pyomo()`` by calling these: the
+# backend module is imported here, at the top, so that the model never imports a backend.
+def to_cvxpy(problem: Any) -> Any:
+    """The problem compiled to cvxpy: a ``CvxpyModel`` whose ``.cvx`` is the ``cvxpy.Problem``, with named variables.
+
+    See ``otmodel.backends.cvxpy.CvxpyModel``; add constraints in problem units, then ``solve()``.
+    """
+    from otmodel.backends.cvxpy import to_cvxpy as _to_cvxpy
+
+    return _to_cvxpy(problem)
+
+
+def to_pyomo(problem: Any, scale: bool = True) -> Any:
+    """The problem as a ``PyomoModel`` whose ``.model`` is the Pyomo ``ConcreteModel``.
+
+    See ``otmodel.backends.pyomo.to_pyomo``; ``scale=False`` builds it in problem units.
+    """
+    from otmodel.backends.pyomo import to_pyomo as _to_pyomo
+
+    return _to_pyomo(problem, scale=scale)
 
 
 __all__ = [
@@ -139,8 +162,11 @@ __all__ = [
     "graph_w1",
     "graphs",
     "load",
+    "save",
     "solve",
     "solve_step",
+    "to_cvxpy",
+    "to_pyomo",
     "validation",
     "__version__",
 ]

@@ -8,9 +8,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import otmodel as om
+from otmodel.backends._network_compile import _largest_remainder
 from otmodel.backends.network import (
     FLOW_LIMIT,
-    _largest_remainder,
     choose_scales,
     compile_network,
     fraction_bits,

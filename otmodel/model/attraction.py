@@ -558,9 +558,9 @@ class AttractionProblem:
 
     def formulation(self, part: Any = "all", format: str = "markdown") -> Any:
         """Problem 1 at the first step, as mathematics (see ``otmodel.formulation.formulation``)."""
-        from otmodel.formulation import formulation
+        import otmodel
 
-        return formulation(self, part=part, format=format)
+        return otmodel.formulation.formulation(self, part=part, format=format)
 
     # -------------------------------------------------------------------- one step
     def step(
@@ -635,9 +635,9 @@ class AttractionStep:
 
     def formulation(self, part: Any = "all", format: str = "markdown") -> Any:
         """This step as mathematics: Problem 1, the exact step's dual, Dykstra's projections."""
-        from otmodel.formulation import formulation
+        import otmodel
 
-        return formulation(self, part=part, format=format)
+        return otmodel.formulation.formulation(self, part=part, format=format)
 
     def reachable(self) -> NDArray[np.intp]:
         """Nodes that can receive mass in this step (columns of the plans); p is 0 elsewhere."""

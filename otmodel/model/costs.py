@@ -29,8 +29,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+import otmodel.model.values as values
 from otmodel.errors import InvalidDataError, NonConvexError
-from otmodel.model import values
 
 __all__ = ["ArcCost", "Linear", "Quadratic", "ArcCosts", "as_arc_cost"]
 

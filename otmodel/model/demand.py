@@ -24,8 +24,8 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 
+import otmodel.model.values as values
 from otmodel.errors import InvalidDataError, UnreachableError
-from otmodel.model import values
 
 __all__ = [
     "block_rows",

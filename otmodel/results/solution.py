@@ -210,9 +210,9 @@ class Solution:
 
         See ``otmodel.formulation.explain``; ``str()`` of the result is Markdown.
         """
-        from otmodel.formulation import explain
+        import otmodel  # through the package root: results must not import the presentation layer
 
-        return explain(self, certificate)
+        return otmodel.formulation.explain(self, certificate)
 
     def summary(self) -> str:
         p = self.problem

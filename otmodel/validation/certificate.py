@@ -38,6 +38,7 @@ What is proven and what is judged within a tolerance (issue 10, "False certifica
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +50,7 @@ from otmodel.errors import InvalidDataError
 from otmodel.model.demand import block_rows
 from otmodel.model.problems import FlowProblem, SpatialFlowProblem
 from otmodel.results import PointStatus, Solution, Status
+from otmodel.validation.answers import answer_solution, sign_convention_note
 from otmodel.validation.pricing import (
     DEFAULT_CHUNK,
     _proven_dual_bound,
@@ -262,7 +264,7 @@ def _structure_mismatch(problem: FlowProblem, other: Any) -> str | None:
 
 def certify(
     problem: FlowProblem,
-    solution: Solution,
+    solution: Solution | Mapping[str, Any] | None = None,
     rtol: float = 1e-6,
     repair: bool = True,
     exact_backend: str = "auto",
@@ -270,6 +272,9 @@ def certify(
     chunk: int | None = DEFAULT_CHUNK,
     *,
     gap_atol: float | None = None,
+    flows: Any = None,
+    potentials: Any = None,
+    assignment: Any = None,
 ) -> Certificate:
     r"""Certify ``solution`` of ``problem`` from the problem data alone.
 
@@ -300,8 +305,17 @@ def certify(
     repaired point (``repaired_flows``, ``repaired_assignment``) attains it; the iterate's own
     residuals are reported, not judged.
 
+    An answer computed elsewhere is given as arrays instead of a ``Solution``: ``certify(problem,
+    potentials=psi)``, ``certify(problem, flows=..., assignment=...)``, or a mapping with those keys
+    (``otmodel.validation.answers``: potentials alone determine the flows (5) and the cells of a
+    spatial problem; a note says when they look like the opposite sign convention).
+
     Parameters
     ----------
+    problem : FlowProblem or SpatialFlowProblem (a RelocationProblem has ``certify_relocation``)
+    solution : Solution, or a mapping ``{"flows", "potentials", "assignment"}``, or None with the
+        arrays given as keywords
+    flows, potentials, assignment : an answer computed elsewhere (see ``answer_solution``)
     rtol, feas_tol, gap_atol : the tolerances above (finite numbers >= 0)
     repair : build the repaired point (needs ``exact_backend``); without it the upper bound exists
         only if the returned point is feasible within ``feas_tol``
@@ -310,10 +324,14 @@ def certify(
         fastest measured; for the projection of a flow problem ``"highs"``)
     chunk : demand points per block (memory ``O(chunk x |S| + N)``; default: at most 64 MB of costs)
 
+    Returns
+    -------
+    Certificate
+
     Raises
     ------
-    InvalidDataError : ``problem`` is not a FlowProblem, ``solution`` not a Solution, or a
-        tolerance is not a finite number >= 0.
+    InvalidDataError : ``problem`` is not a FlowProblem, ``solution`` not a Solution (nor arrays), an
+        array of the wrong length, or a tolerance is not a finite number >= 0.
     """
     if getattr(problem, "kind", None) == "relocation":  # its own certificate (otmodel.validation.relocation)
         from otmodel.validation.relocation import certify_relocation
@@ -321,6 +339,21 @@ def certify(
         return certify_relocation(problem, solution, rtol=rtol)  # type: ignore[return-value]
     if not isinstance(problem, FlowProblem):
         raise InvalidDataError(f"certify: problem must be an otmodel FlowProblem, got {type(problem).__name__}")
+    outside: list[str] = []
+    if solution is None or isinstance(solution, Mapping):
+        # an answer computed elsewhere, as arrays (otmodel.validation.answers)
+        given = dict(solution or {})
+        unknown = sorted(set(given) - {"flows", "potentials", "assignment", "objective"})
+        if unknown:
+            raise InvalidDataError(f"certify: unknown answer key(s) {unknown}; give flows, potentials, assignment")
+        for key, value in (("flows", flows), ("potentials", potentials), ("assignment", assignment)):
+            if value is not None:
+                given[key] = value
+        solution = answer_solution(problem, **given)
+        if given.get("potentials") is not None:
+            outside.extend(sign_convention_note(problem, solution.potentials))
+    elif flows is not None or potentials is not None or assignment is not None:
+        raise InvalidDataError("certify: give a Solution or arrays (flows=, potentials=, assignment=), not both")
     if not isinstance(solution, Solution):
         raise InvalidDataError(f"certify: solution must be an otmodel Solution, got {type(solution).__name__}")
     rtol = _tolerance(rtol, "rtol", "certify")
@@ -329,7 +362,7 @@ def certify(
         raise InvalidDataError(f"certify: exact_backend must be a backend name, got {exact_backend!r}")
     chunk = block_rows(getattr(problem, "n_endpoints", 1), chunk)
     reasons: list[str] = []
-    notes: list[str] = []
+    notes: list[str] = list(outside)
     checks: list[tuple[str, bool, str]] = []
 
     def check(name: str, ok: bool, detail: str) -> None:
