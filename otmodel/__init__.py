@@ -12,8 +12,8 @@ from typing import Any
 
 from otmodel import backends, errors, formulation, validation
 from otmodel._solve import solve
-from otmodel.attraction import AttractionFlow, StepResult, attraction_flow, solve_step
 from otmodel.backends.admm import Departure, SupplyChange
+from otmodel.backends.attraction_flow import attraction_flow, solve_step
 from otmodel.backends.newton import Newton
 from otmodel.backends.steps import Constant, Curvature, Diminishing
 from otmodel.errors import (
@@ -58,7 +58,16 @@ from otmodel.model.io import save
 from otmodel.model.relocation import RelocationProblem
 from otmodel.model.sdot import SemiDiscreteProblem
 from otmodel.model.transport import GraphTransportProblem
-from otmodel.results import InfeasibilityCertificate, PointStatus, Solution, Status, Trace, UnboundedCertificate
+from otmodel.results import (
+    AttractionFlow,
+    InfeasibilityCertificate,
+    PointStatus,
+    Solution,
+    Status,
+    StepResult,
+    Trace,
+    UnboundedCertificate,
+)
 from otmodel.validation.attraction import FlowCertificate, StepCertificate, certify_flow, certify_step, graph_w1
 
 __version__ = "0.1.0"

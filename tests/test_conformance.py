@@ -122,12 +122,7 @@ def test_dual_value_price_tolerance():
 
 
 # ------------------------------------------------------------------------------------ every registered backend
-# dykstra solves attraction steps, whose cases arrive with validation/cases_attraction.py (the
-# attraction work of issue 11): until then it is the one backend left out of this parametrization.
-NOT_YET = {"dykstra"}
-
-
-@pytest.mark.parametrize("name", [b for b in backends.available() if b not in NOT_YET])
+@pytest.mark.parametrize("name", backends.available())
 def test_every_registered_backend_passes_on_what_it_declares(name):
     backend = backends.get(name)
     declared = getattr(backend, "conformance", None)

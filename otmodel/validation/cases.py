@@ -96,6 +96,7 @@ CATALOGUE: dict[str, str] = {
     "spatial": "otmodel.validation.cases_spatial",
     "graph": "otmodel.validation.cases_graph",
     "relocation": "otmodel.validation.cases_relocation",
+    "attraction-step": "otmodel.validation.cases_attraction",
 }
 
 

@@ -18,7 +18,7 @@ import scipy.sparse as sp
 
 from otmodel.certificates import no_point_solution, primal_residual
 from otmodel.results import InfeasibilityCertificate, PointStatus, Solution, Status, UnboundedCertificate
-from otmodel.results_relocation import RelocationResult
+from otmodel.results.relocation import RelocationResult
 from otmodel.validation.cases import ConformanceCase, ConformanceConfig, KnownPoint, check_answer, kind_module
 from otmodel.validation.pricing import dual_value
 
@@ -55,6 +55,9 @@ def accepted_wrong_answers(case: ConformanceCase, cfg: ConformanceConfig) -> lis
 def right_answer(case: ConformanceCase) -> Any:
     """The answer a correct backend returns for ``case`` (built from its witness)."""
     w, p = case.witness, case.problem
+    own = getattr(kind_module(case.kind), "right_answer", None)
+    if own is not None:  # a kind whose answers are not flow Solutions plants its own
+        return own(case)
     if case.kind == "relocation":
         return _relocation(case, w.bin_of, w.potentials, Status.OPTIMAL)
     if case.expected_status is not Status.OPTIMAL:
@@ -71,7 +74,8 @@ def wrong_answers(case: ConformanceCase) -> list[WrongAnswer]:
     """
     own = getattr(kind_module(case.kind), "wrong_answers", None)
     if own is not None:
-        return list(own(case))
+        # a kind module may give (what, answer) pairs: wrong for every configuration
+        return [w if isinstance(w, WrongAnswer) else WrongAnswer(*w) for w in own(case)]
     if case.kind == "relocation":
         return _wrong_relocation(case)
     if case.kind not in ("flow", "spatial", "graph"):
