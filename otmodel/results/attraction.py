@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 __all__ = ["StepResult", "AttractionFlow", "abridged"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class StepResult:
     r"""The answer of one step backend to Problem 1.
 
@@ -92,6 +92,12 @@ class StepResult:
     def has_point(self) -> bool:
         return self.point_status in (PointStatus.FEASIBLE, PointStatus.NEARLY_FEASIBLE, PointStatus.INFEASIBLE_POINT)
 
+    def __repr__(self) -> str:
+        return (
+            f"StepResult({self.status.value}, point {self.point_status.value}, objective {self.objective:.10g}, "
+            f"backend {self.backend!r}, {self.iterations} iterations; {self.rho_next.size} nodes)"
+        )
+
     def summary(self) -> str:
         """Status, objective, violation and time in a few lines."""
         s = self.step
@@ -106,7 +112,7 @@ class StepResult:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class AttractionFlow:
     r"""The result of Algorithm 1.
 
@@ -186,6 +192,12 @@ class AttractionFlow:
     @property
     def converged(self) -> bool:
         return self.status == Status.CONVERGED
+
+    def __repr__(self) -> str:
+        return (
+            f"AttractionFlow({self.status.value}, {len(self.steps)} steps, final TV {float(self.tv[-1]):.3g}, "
+            f"backend {self.backend!r}; {self.rhos.shape[1]} nodes)"
+        )
 
     def summary(self) -> str:
         p = self.problem

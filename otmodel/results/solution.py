@@ -29,8 +29,12 @@ __all__ = [
 ]
 
 
-class Status(enum.Enum):
-    """Why the backend stopped."""
+class Status(enum.StrEnum):
+    """Why the backend stopped.
+
+    A string enum: ``Status.OPTIMAL == "optimal"`` and ``f"{status}"`` is the value, so a status
+    compares with, and prints as, the word the command line and the JSON files use.
+    """
 
     OPTIMAL = "optimal"
     """An exact solver proved optimality within its tolerances."""
@@ -50,8 +54,8 @@ class Status(enum.Enum):
     """The solver returned a code otmodel does not know; never read as optimal."""
 
 
-class PointStatus(enum.Enum):
-    """What the returned point is."""
+class PointStatus(enum.StrEnum):
+    """What the returned point is (a string enum, like ``Status``)."""
 
     FEASIBLE = "feasible"
     """Satisfies every constraint within the solver's tolerance."""
@@ -130,8 +134,11 @@ class Trace:
     def __contains__(self, key: object) -> bool:
         return key in self.columns
 
+    def __repr__(self) -> str:
+        return f"Trace({len(self)} iterations; columns {', '.join(self.columns) or 'none'})"
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, repr=False)
 class Solution:
     """The result of every backend.
 
@@ -213,6 +220,19 @@ class Solution:
         import otmodel  # through the package root: results must not import the presentation layer
 
         return otmodel.formulation.explain(self, certificate)
+
+    def __repr__(self) -> str:
+        # one line: the arrays, the trace and the problem stay behind their attributes (summary()
+        # gives the readable report)
+        p = self.problem
+        size = f"{getattr(p, 'n_arcs', '?')} arcs" + (
+            f", {p.n_points} points" if getattr(p, "kind", None) == "spatial" else ""
+        )
+        its = f", {self.iterations} iterations" if self.iterations else ""
+        return (
+            f"Solution({self.status.value}, point {self.point_status.value}, objective {self.objective:.10g}, "
+            f"backend {self.backend!r}{its}; {size})"
+        )
 
     def summary(self) -> str:
         p = self.problem
