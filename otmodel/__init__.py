@@ -12,8 +12,8 @@ from typing import Any
 
 from otmodel import backends, errors, formulation, validation
 from otmodel._solve import solve
-from otmodel.attraction import AttractionFlow, StepResult, attraction_flow, solve_step
 from otmodel.backends.admm import Departure, SupplyChange
+from otmodel.backends.attraction_flow import attraction_flow, solve_step
 from otmodel.backends.newton import Newton
 from otmodel.backends.steps import Constant, Curvature, Diminishing
 from otmodel.errors import (
@@ -58,7 +58,16 @@ from otmodel.model.io import save
 from otmodel.model.relocation import RelocationProblem
 from otmodel.model.sdot import SemiDiscreteProblem
 from otmodel.model.transport import GraphTransportProblem
-from otmodel.results import InfeasibilityCertificate, PointStatus, Solution, Status, Trace, UnboundedCertificate
+from otmodel.results import (
+    AttractionFlow,
+    InfeasibilityCertificate,
+    PointStatus,
+    Solution,
+    Status,
+    StepResult,
+    Trace,
+    UnboundedCertificate,
+)
 from otmodel.validation.attraction import FlowCertificate, StepCertificate, certify_flow, certify_step, graph_w1
 
 __version__ = "0.1.0"
@@ -77,6 +86,15 @@ def to_cvxpy(problem: Any) -> Any:
     """The problem compiled to cvxpy: a ``CvxpyModel`` whose ``.cvx`` is the ``cvxpy.Problem``, with named variables.
 
     See ``otmodel.backends.cvxpy.CvxpyModel``; add constraints in problem units, then ``solve()``.
+
+    Parameters
+    ----------
+    problem : FlowProblem or SpatialFlowProblem
+        The problem to compile (``problem.to_cvxpy()`` calls this).
+
+    Returns
+    -------
+    CvxpyModel
     """
     from otmodel.backends.cvxpy import to_cvxpy as _to_cvxpy
 
@@ -86,7 +104,18 @@ def to_cvxpy(problem: Any) -> Any:
 def to_pyomo(problem: Any, scale: bool = True) -> Any:
     """The problem as a ``PyomoModel`` whose ``.model`` is the Pyomo ``ConcreteModel``.
 
-    See ``otmodel.backends.pyomo.to_pyomo``; ``scale=False`` builds it in problem units.
+    See ``otmodel.backends.pyomo.to_pyomo``.
+
+    Parameters
+    ----------
+    problem : FlowProblem or SpatialFlowProblem
+        The problem to build (``problem.to_pyomo()`` calls this).
+    scale : bool
+        ``False`` builds the model in problem units (no scaling of masses and costs).
+
+    Returns
+    -------
+    PyomoModel
     """
     from otmodel.backends.pyomo import to_pyomo as _to_pyomo
 

@@ -43,6 +43,7 @@ from otmodel.model import (
     SquaredEuclidean,
     Uniform,
 )
+from otmodel.model.attraction import AttractionProblem
 from otmodel.model.io import dumps, load, loads, problem_from_dict, problem_to_dict, save
 from otmodel.model.transport import GraphTransportProblem
 
@@ -373,7 +374,7 @@ def test_integer_node_names_and_mass_scalar() -> None:
         ("type: quadratic, a: 2.0", "type: quadratic, c: 2.0", "arcs[1].cost.c", "unknown key"),
         ("type: quadratic, a: 2.0", "type: linear, c: 2.0, b: 1", "arcs[1].cost.b", "unknown key"),
         ("name: small", "name: small\ncolour: red", "colour", "unknown key"),
-        ("kind: spatial", "kind: spatiall", "kind", "expected one of 'flow', 'spatial', 'graph_transport', 'relocation'"),
+        ("kind: spatial", "kind: spatiall", "kind", "expected one of 'flow', 'spatial', 'graph_transport', 'attraction', 'relocation'"),
         ("otmodel: 1", "otmodel: 2", "otmodel", "unsupported schema version 2"),
         ("type: points", "type: cloud", "demand.type", "unknown demand type 'cloud'"),
         ("mass: [0.5, 0.5]", "mass: [0.5, 0.5, 0.0]", "demand.mass", "has 3 entries for 2 points (xy)"),
@@ -739,3 +740,62 @@ def test_docs_graph_transport_example_loads() -> None:
     assert type(p) is GraphTransportProblem and p.name == "three agents" and p.split == "2.6"
     assert p.capacity.tolist() == [math.inf, 1.0, 2.0, math.inf] and p.arc_cost.tolist() == [1.0, 2.0, 0.3, 1.0]
     assert p.regularized_gamma == pytest.approx(0.3)  # per agent 0.1, three agents
+
+
+def _attraction(directed: bool = False) -> AttractionProblem:
+    W = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 2.0], [0.0, 3.0, 0.0]])
+    cap = np.full((3, 3), math.inf)
+    cap[0, 1], cap[1, 1] = 0.5, 0.0  # a zero capacity: nothing may stay at b
+    return AttractionProblem(
+        W, [1.0, 0.0, 0.0], [0.0, 0.25, 0.75], edge_capacity=cap, storage=[math.inf, 2.0, math.inf],
+        omega="1/t", omega_first=0.75, gamma=0.05, eps=1e-4, directed=directed, names=["a", "b", "c"], name="line",
+    )
+
+
+@pytest.mark.parametrize("directed", [False, True])
+@pytest.mark.parametrize("ext", [".yaml", ".json"])
+def test_attraction_problem_saves_and_loads_as_itself(tmp_path: Path, ext: str, directed: bool) -> None:
+    p = _attraction(directed)
+    otmodel.save(p, tmp_path / f"a{ext}")
+    q = otmodel.load(tmp_path / f"a{ext}")
+    assert type(q) is AttractionProblem and q.name == "line" and q.node_names == ("a", "b", "c")
+    assert q.directed is directed and q.eps == 1e-4
+    assert q.omega.label() == "0.75 then 1/t" and q.gamma.label() == "0.05"
+    assert (q.weights != p.weights).nnz == 0 and np.array_equal(q.cost, p.cost)
+    for f in ("rho0", "nu", "storage"):
+        assert np.array_equal(getattr(q, f), getattr(p, f)), f
+    assert np.array_equal(q.edge_capacity.toarray(), p.edge_capacity.toarray())
+    # the zero capacity is kept as a capacity (not read as "no bound"): same allowed pairs per step
+    j, i, cap = q.step(q.rho0).allowed()
+    assert not np.any((j == 1) & (i == 1)) and cap[(j == 0) & (i == 1)].tolist() == [0.5]
+    a, b = otmodel.attraction_flow(p), otmodel.attraction_flow(q)
+    assert a.rhos.shape == b.rhos.shape and np.array_equal(a.rhos, b.rhos)
+
+
+def test_attraction_problem_file_errors(tmp_path: Path) -> None:
+    text = otmodel.model.io.dumps(_attraction())
+    with pytest.raises(ModelFileError, match="cannot write omega"):
+        otmodel.model.io.dumps(AttractionProblem(np.ones((2, 2)), [1, 0], [0, 1], omega=lambda t: 0.5))
+    cases = [
+        ("{tail: a, head: b, weight: 1.0}", "{tail: a, head: z, weight: 1.0}", UnknownNodeError, "edges[0].head: unknown node 'z'"),
+        ("{tail: a, head: b, weight: 1.0}", "{tail: a, head: b, weight: -1.0}", ModelFileError, "edges[0].weight: must be >= 0"),
+        ("omega: 1/t", "omega: fast", ModelFileError, "omega: expected a number, '1/t' or '1/ln t', got 'fast'"),
+        ("{name: c, nu: 0.75}", "{name: c, nu: 0.5}", UnbalancedError, "nu sums to 0.75"),
+        ("capacity: 0.5}", "capacity: -0.5}", ModelFileError, "capacities[0].capacity: must be >= 0"),
+    ]
+    for old, new, error, place in cases:
+        assert old in text, old
+        path = write(tmp_path, text.replace(old, new, 1))
+        with pytest.raises(error, match=prefix(path, place)) as info:
+            load(path)
+        assert type(info.value) is error
+
+
+def test_docs_attraction_example_loads() -> None:
+    text = (ROOT / "docs" / "model-files.md").read_text()
+    blocks = [b for b in re.findall(r"```yaml\n(.*?)```", text, flags=re.S) if b.startswith("kind: attraction")]
+    assert len(blocks) == 1
+    p = loads(blocks[0], source="docs")
+    assert type(p) is AttractionProblem and p.name == "a line of three" and p.omega.label() == "0.75 then 1/t"
+    # undirected: a -> b -> c has length 1 + 2 both ways (by hand)
+    assert p.cost[0, 2] == 3.0 and p.cost[2, 0] == 3.0 and p.storage.tolist() == [math.inf, 2.0, math.inf]

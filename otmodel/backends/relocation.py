@@ -54,7 +54,7 @@ from otmodel.backends._progress import Progress
 from otmodel.backends.base import Conformance, Timer
 from otmodel.errors import SolverError, UnsupportedError
 from otmodel.results import PointStatus, Status, Trace
-from otmodel.results_relocation import RelocationResult
+from otmodel.results.relocation import RelocationResult
 
 __all__ = ["RelocationBackend", "GreedyRelocationBackend", "BisectionRelocationBackend"]
 

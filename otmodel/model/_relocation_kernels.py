@@ -49,7 +49,31 @@ __all__ = [
     "greedy_nearest",
     "final_positions",
     "bin_loads",
+    "geometry",
 ]
+
+#: The geometry the kernels read, in the order of ``RelocationProblem.kernel_args``.
+Geometry = tuple[float, float, float, float, int, int, NDArray[np.int64], NDArray[np.float64], bool, int]
+
+
+def geometry(
+    xmin: float,
+    ymin: float,
+    w: float,
+    h: float,
+    mx: int,
+    my: int,
+    rect_ptr: NDArray[np.int64],
+    rects: NDArray[np.float64],
+    euclid: bool,
+    power: int,
+) -> Geometry:
+    """The geometry as one tuple of fixed types (so that the compiled kernels are compiled once for it)."""
+    return (
+        float(xmin), float(ymin), float(w), float(h), int(mx), int(my),
+        np.ascontiguousarray(rect_ptr, dtype=np.int64), np.ascontiguousarray(rects, dtype=np.float64),
+        bool(euclid), int(power),
+    )
 
 
 @nb.njit(inline="always", cache=True, nogil=True)
@@ -84,22 +108,14 @@ def pair_cost(
     return best
 
 
+def pair_costs(points: NDArray[np.float64], i: NDArray[np.int64], j: NDArray[np.int64], *geom: Any) -> NDArray[np.float64]:
+    """`c_{ij}` for the pairs ``(i[k], j[k])`` of point and flat bin indices (``inf`` for a bin with no free part)."""
+    return _pair_costs(points, i, j, geometry(*geom))  # type: ignore[no-any-return]
+
+
 @nb.njit(parallel=True, cache=True, nogil=True)
-def pair_costs(
-    points: NDArray[np.float64],
-    i: NDArray[np.int64],
-    j: NDArray[np.int64],
-    xmin: float,
-    ymin: float,
-    w: float,
-    h: float,
-    mx: int,
-    my: int,
-    rect_ptr: NDArray[np.int64],
-    rects: NDArray[np.float64],
-    euclid: bool,
-    power: int,
-) -> NDArray[np.float64]:
+def _pair_costs(points: NDArray[np.float64], i: NDArray[np.int64], j: NDArray[np.int64], geom: Geometry) -> NDArray[np.float64]:
+    rect_ptr, rects, euclid, power = geom[6], geom[7], geom[8], geom[9]
     out = np.empty(i.shape[0])
     for k in nb.prange(i.shape[0]):
         out[k] = pair_cost(points[i[k], 0], points[i[k], 1], j[k], rect_ptr, rects, euclid, power)
@@ -155,18 +171,10 @@ def _search(
     psimin: float,
     vals: NDArray[np.float64],
     idx: NDArray[np.int64],
-    xmin: float,
-    ymin: float,
-    w: float,
-    h: float,
-    mx: int,
-    my: int,
-    rect_ptr: NDArray[np.int64],
-    rects: NDArray[np.float64],
-    euclid: bool,
-    power: int,
+    geom: Geometry,
 ) -> None:
     """The ``K = len(vals)`` smallest `c_{ij} + \\psi_j` over bins with slots, sorted (exact)."""
+    xmin, ymin, w, h, mx, my, rect_ptr, rects, euclid, power = geom
     K = vals.shape[0]
     for q in range(K):
         vals[q] = np.inf
@@ -221,25 +229,27 @@ def _consider(
         idx[q] = j
 
 
-@nb.njit(parallel=True, cache=True, nogil=True)
 def topk_bins(
     points: NDArray[np.float64],
     bin_ij: NDArray[np.int64],
     psi: NDArray[np.float64],
     slots: NDArray[np.int64],
     K: int,
-    xmin: float,
-    ymin: float,
-    w: float,
-    h: float,
-    mx: int,
-    my: int,
-    rect_ptr: NDArray[np.int64],
-    rects: NDArray[np.float64],
-    euclid: bool,
-    power: int,
+    *geom: Any,
 ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
     """For every point, its ``K`` bins of smallest `c_{ij} + \\psi_j` (exact over all bins), sorted."""
+    return _topk_bins(points, bin_ij, psi, slots, K, geometry(*geom))  # type: ignore[no-any-return]
+
+
+@nb.njit(parallel=True, cache=True, nogil=True)
+def _topk_bins(
+    points: NDArray[np.float64],
+    bin_ij: NDArray[np.int64],
+    psi: NDArray[np.float64],
+    slots: NDArray[np.int64],
+    K: int,
+    geom: Geometry,
+) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
     n = points.shape[0]
     vals = np.empty((n, K))
     idx = np.empty((n, K), dtype=np.int64)
@@ -249,8 +259,7 @@ def topk_bins(
             psimin = psi[j]
     for i in nb.prange(n):
         _search(
-            points[i, 0], points[i, 1], bin_ij[i, 0], bin_ij[i, 1], psi, slots, psimin, vals[i], idx[i],
-            xmin, ymin, w, h, mx, my, rect_ptr, rects, euclid, power,
+            points[i, 0], points[i, 1], bin_ij[i, 0], bin_ij[i, 1], psi, slots, psimin, vals[i], idx[i], geom
         )
     return vals, idx
 
@@ -338,28 +347,22 @@ def prices_from_flow(
     return True
 
 
-@nb.njit(cache=True, nogil=True)
 def greedy_nearest(
-    points: NDArray[np.float64],
-    bin_ij: NDArray[np.int64],
-    order: NDArray[np.int64],
-    slots: NDArray[np.int64],
-    xmin: float,
-    ymin: float,
-    w: float,
-    h: float,
-    mx: int,
-    my: int,
-    rect_ptr: NDArray[np.int64],
-    rects: NDArray[np.float64],
-    euclid: bool,
-    power: int,
+    points: NDArray[np.float64], bin_ij: NDArray[np.int64], order: NDArray[np.int64], slots: NDArray[np.int64], *geom: Any
 ) -> NDArray[np.int64]:
     """Greedy nearest-free-bin: points in ``order``, each to its cheapest bin with room left.
 
     Points already in a free bin with room keep it first (a first pass), then the others search
     rings outward for the cheapest bin with room (exact within the remaining bins).
     """
+    return _greedy_nearest(points, bin_ij, order, slots, geometry(*geom))  # type: ignore[no-any-return]
+
+
+@nb.njit(cache=True, nogil=True)
+def _greedy_nearest(
+    points: NDArray[np.float64], bin_ij: NDArray[np.int64], order: NDArray[np.int64], slots: NDArray[np.int64], geom: Geometry
+) -> NDArray[np.int64]:
+    xmin, ymin, w, h, mx, my, rect_ptr, rects, euclid, power = geom
     n = points.shape[0]
     left = slots.copy()
     out = np.full(n, -1, dtype=np.int64)

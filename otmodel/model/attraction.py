@@ -39,7 +39,7 @@ import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -48,6 +48,7 @@ from scipy.sparse.csgraph import shortest_path
 
 import otmodel.model.values as values
 from otmodel.errors import DuplicateNodeError, InvalidDataError, UnbalancedError, UnreachableError
+from otmodel.model.network import Network
 
 __all__ = [
     "AttractionProblem",
@@ -209,6 +210,46 @@ def _vector(x: ArrayLike, n: int, what: str, names: Sequence[str], allow_inf: bo
     return v
 
 
+def _from_network(net: Network, directed: bool) -> tuple[sp.csr_matrix, sp.coo_matrix | None, list[str]]:
+    """Edge weights, capacities and node names of a ``Network`` read as an attraction graph.
+
+    Arc ``j -> i`` with linear cost ``b > 0`` is an edge of length ``b``; a finite ``upper`` is its
+    capacity (10d), and ``lower < 0`` lets mass go ``i -> j`` too, up to ``-lower`` (the network's
+    two-way link; an undirected graph's one-way arc too, with the same capacity). A self-loop's
+    ``upper`` bounds the mass that stays (its cost is ignored: staying is free). Supplies must be 0:
+    the masses are ``rho0`` and ``nu``.
+    """
+    names, t, h, n = net.node_names, net.tails, net.heads, net.n_nodes
+    costs, lo, up, supply = net.costs, net.lower, net.upper, net.supply
+    if (supply != 0).any():
+        k = int(np.flatnonzero(supply != 0)[0])
+        raise InvalidDataError(f"node {names[k]!r}: supply {supply[k]:g}; the masses are rho0 and nu (supplies must be 0)")
+    for bad, rule in (
+        (costs.a != 0, "a quadratic cost; an attraction edge has a length (a linear cost per unit)"),
+        ((t != h) & ~(costs.b > 0), "cost {b:g}; an edge's length must be positive (networkx: its 'weight')"),
+        (lo > 0, "lower bound {lo:g} > 0; mass is never forced along an edge"),
+    ):
+        if bad.any():
+            k = int(np.flatnonzero(bad)[0])
+            raise InvalidDataError(f"arc {names[t[k]]}->{names[h[k]]}: " + rule.format(b=costs.b[k], lo=lo[k]))
+    back = np.flatnonzero(lo < 0)  # two-way links: the reverse direction, up to -lower
+    r, c = np.r_[t, h[back]], np.r_[h, t[back]]
+    w, cap = np.r_[costs.b, costs.b[back]], np.r_[up, -lo[back]]
+    key = r * n + c
+    uniq, count = np.unique(key, return_counts=True)
+    if (count > 1).any():
+        a, b = divmod(int(uniq[count > 1][0]), n)
+        raise InvalidDataError(f"two arcs join {names[a]!r} to {names[b]!r}; mass moves between two nodes along one edge")
+    if not directed:  # the reverse of a one-way arc, with its capacity
+        rev = ~np.isin(c * n + r, key)
+        r, c, w, cap = np.r_[r, c[rev]], np.r_[c, r[rev]], np.r_[w, w[rev]], np.r_[cap, cap[rev]]
+    loop = r == c
+    W = sp.csr_matrix((w[~loop], (r[~loop], c[~loop])), shape=(n, n))
+    fin = np.isfinite(cap)
+    caps = sp.coo_matrix((cap[fin], (r[fin], c[fin])), shape=W.shape) if fin.any() else None
+    return W, caps, names
+
+
 # ---------------------------------------------------------------------------------- instances
 GRAPH_FAMILIES = ("geometric", "small-world", "scale-free", "grid", "erdos-renyi")
 
@@ -277,10 +318,15 @@ class AttractionProblem:
 
     Parameters
     ----------
-    weights : (n, n) array or scipy.sparse matrix
-        Edge weights: ``weights[j, i] > 0`` is the cost of one unit of mass on edge ``j -> i``; zero
-        (or absent in a sparse matrix) means no edge. Diagonal entries (self-loops) are allowed and
-        ignored: every node is linked to itself (``A-bar = A + I``) at cost 0.
+    graph : Network, networkx graph, or (n, n) array or scipy.sparse matrix
+        The graph, as the other problems take it: a ``Network`` (or a networkx graph, read by
+        ``Network.from_networkx``: edge ``weight`` is the length), in which arc ``j -> i`` with
+        linear cost ``b > 0`` is an edge of length ``b``, a finite ``upper`` its capacity (10d),
+        ``lower < 0`` a two-way link (``i -> j`` up to ``-lower``), a self-loop's ``upper`` the mass
+        that may stay, and supplies are 0. Or edge weights as a matrix: ``graph[j, i] > 0`` is the
+        cost of one unit of mass on edge ``j -> i``; zero (or absent in a sparse matrix) means no
+        edge. Diagonal entries (self-loops) are allowed and ignored: every node is linked to itself
+        (``A-bar = A + I``) at cost 0.
     rho0, nu : (n,) arrays
         Initial and target distributions (probability vectors: non-negative, finite, sum 1 within ``mass_tol``).
     edge_capacity : (n, n) array or sparse matrix, optional
@@ -297,7 +343,7 @@ class AttractionProblem:
     directed : bool
         If False (default) every edge may be used both ways (the weight matrix is symmetrized with
         the smaller non-zero weight of the two directions).
-    names : node names (default "0", "1", ...)
+    names : node names of a matrix (default "0", "1", ...); a network names its own nodes
     schedule_start : float
         Value of the schedule argument at the first step (see ``Schedule``).
 
@@ -313,7 +359,7 @@ class AttractionProblem:
 
     def __init__(
         self,
-        weights: Any,
+        graph: Any,
         rho0: ArrayLike,
         nu: ArrayLike,
         *,
@@ -329,7 +375,18 @@ class AttractionProblem:
         mass_tol: float = 1e-9,
         name: str = "",
     ) -> None:
-        W = _sparse(weights, "weights") if sp.issparse(weights) else values.float_array(weights, "weights")
+        if not isinstance(graph, Network) and all(hasattr(graph, a) for a in ("is_directed", "nodes", "edges")):
+            graph = Network.from_networkx(graph)
+        self._network = graph if isinstance(graph, Network) else None
+        if isinstance(graph, Network):
+            if names is not None:
+                raise InvalidDataError("names: a network names its own nodes; leave names out")
+            if edge_capacity is not None and graph.n_arcs and np.isfinite(graph.upper).any():
+                raise InvalidDataError("give edge capacities once: as the arcs' upper bounds or as edge_capacity")
+            W, caps, names = _from_network(graph, values.flag(directed, "directed"))
+            edge_capacity = caps if edge_capacity is None else edge_capacity
+        else:
+            W = _sparse(graph, "weights") if sp.issparse(graph) else values.float_array(graph, "weights")
         if W.ndim != 2 or W.shape[0] != W.shape[1]:
             raise InvalidDataError(f"weights has shape {W.shape}, expected a square (n, n) matrix")
         n = int(W.shape[0])
@@ -441,6 +498,25 @@ class AttractionProblem:
 
     # -------------------------------------------------------------------- basic views
     @property
+    def network(self) -> Network:
+        """The graph as a ``Network``: the one given, or one built from the weight matrix (an arc per
+        direction of each edge, capacities as upper bounds, a self-loop per capped stay)."""
+        if self._network is None:
+            n, W = self.n_nodes, sp.coo_matrix(self.weights)  # CSR order: keys row * n + col ascend
+            r, c, lin, up = W.row, W.col, W.data, np.full(W.nnz, np.inf)
+            if self.edge_capacity is not None:
+                pat = sp.coo_matrix(self._cap_pattern)  # finite capacities, explicit zeros included
+                cap = np.asarray(self.edge_capacity[pat.row, pat.col]).reshape(-1)
+                keys, want = np.r_[r * n + c, -1], pat.row * n + pat.col  # -1: no pair matches it
+                k = np.searchsorted(keys[:-1], want)
+                up[k[keys[k] == want]] = cap[keys[k] == want]
+                stay = pat.row == pat.col
+                r, c = np.r_[r, pat.row[stay]], np.r_[c, pat.col[stay]]
+                lin, up = np.r_[lin, np.zeros(int(stay.sum()))], np.r_[up, cap[stay]]
+            self._network = Network.from_arrays(self.node_names, np.zeros(n), r, c, linear=lin, upper=up)
+        return self._network
+
+    @property
     def n_nodes(self) -> int:
         return len(self.node_names)
 
@@ -512,6 +588,7 @@ class AttractionStep:
     Every other pair is *forbidden*: it carries exactly zero mass.
     """
 
+    kind: ClassVar[str] = "attraction-step"
     problem: AttractionProblem
     rho: NDArray[np.float64]
     omega: float

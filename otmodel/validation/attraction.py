@@ -32,10 +32,9 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from otmodel.attraction import AttractionFlow, StepResult
 from otmodel.errors import InvalidDataError
 from otmodel.model.attraction import AttractionProblem, total_variation
-from otmodel.results import Status
+from otmodel.results import AttractionFlow, Status, StepResult, abridged
 from otmodel.validation.certificate import _tolerance
 
 __all__ = ["StepCertificate", "FlowCertificate", "certify_step", "certify_flow", "graph_w1"]
@@ -169,9 +168,10 @@ def certify_step(result: StepResult, exact: bool = True, tol: float = 1e-6) -> S
         obj += (1 - step.omega) * float(Q.multiply(C).sum())
     exact_obj = None
     if exact:
-        from otmodel.backends.attraction_lp import solve_step_lp
+        from otmodel.backends.attraction_flow import solve_step
 
-        ref = solve_step_lp(step, solver="highs")
+        # the exact step, asked of the registry: an LP that trusts nothing the step under test says
+        ref = solve_step(step, backend="attraction-lp", engine="highs")
         exact_obj = ref.objective if ref.ok else None
     costs = np.asarray(sp.csr_matrix(prob.cost).data if sp.issparse(prob.cost) else prob.cost, dtype=float)
     scale = float(np.max(np.abs(costs[np.isfinite(costs)]), initial=0.0)) or 1.0
@@ -264,26 +264,8 @@ class FlowCertificate:
                 f"max {100 * max(gaps):+.3g}%"
             )
         lines += [f"field: {e}" for e in self.field_errors]
-        lines += ["", *_abridged([c.summary() for c in self.steps], keep=[not c.ok for c in self.steps])]
+        lines += ["", *abridged([c.summary() for c in self.steps], keep=[not c.ok for c in self.steps])]
         return "\n".join(lines)
-
-
-def _abridged(rows: list[str], keep: list[bool] | None = None, head: int = 8, tail: int = 3) -> list[str]:
-    """The first ``head`` and last ``tail`` rows, every row flagged in ``keep``, and a line saying how
-    many were left out (long flows have hundreds of steps)."""
-    n = len(rows)
-    show = [k < head or k >= n - tail or (keep is not None and keep[k]) for k in range(n)]
-    out: list[str] = []
-    skipped = 0
-    for k in range(n):
-        if show[k]:
-            if skipped:
-                out.append(f"  ... {skipped} more step(s) like these ...")
-                skipped = 0
-            out.append(rows[k])
-        else:
-            skipped += 1
-    return out
 
 
 def _close(reported: Any, recomputed: float, scale: float) -> bool:

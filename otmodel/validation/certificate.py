@@ -321,7 +321,8 @@ def certify(
         only if the returned point is feasible within ``feas_tol``
     exact_backend : registry name of the exact backend used for the repair's sub-solve (default
         ``"auto"``: for a spatial problem ``otmodel.backends.default_backend`` of the sub-problem, the
-        fastest measured; for the projection of a flow problem ``"highs"``)
+        fastest measured; for the projection of a flow problem the first registered exact backend with
+        active-set (capability ``"vertex"``) answers to quadratic problems, ``"highs"``)
     chunk : demand points per block (memory ``O(chunk x |S| + N)``; default: at most 64 MB of costs)
 
     Returns

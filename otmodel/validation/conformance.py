@@ -27,6 +27,7 @@ from otmodel.validation.cases import (
     check_case,
     select,
 )
+from otmodel.validation.cases_wrong import accepted_wrong_answers
 from otmodel.validation.pricing import dual_value
 
 __all__ = [
@@ -124,7 +125,10 @@ def run_conformance(backend: str, config: ConformanceConfig | None = None) -> Co
 
     Without ``config``, the backend's own declaration is used
     (``ConformanceConfig.declared(backend.conformance)``): the case kinds it declares, its options
-    and tolerances; a backend without a declaration gets a report that does not pass. For each case: ``otmodel.solve(case.problem, backend=backend, **config.options)``, then
+    and tolerances; a backend without a declaration gets a report that does not pass. Each case
+    first checks that the configuration still rejects the case's planted wrong answers
+    (``otmodel.validation.cases_wrong``: tolerances that accept one fail the case), then runs
+    ``otmodel.solve(case.problem, backend=backend, **config.options)`` and checks
 
     * OPTIMAL cases: status (one of ``config.optimal_statuses``), objective, feasibility of the
       returned point, reported objective = objective of the returned point, flows, potentials up to
@@ -175,6 +179,15 @@ def run_conformance(backend: str, config: ConformanceConfig | None = None) -> Co
                 ConformanceResult(
                     case.name, True, f"declared skip: {cfg.skip[case.name]}", case.expected_status, None,
                     case.expected_objective, math.nan, 0.0, skipped=True,
+                )
+            )
+            continue
+        loose = accepted_wrong_answers(case, cfg)
+        if loose:  # tolerances that pass a planted wrong answer would prove nothing about the backend
+            rows.append(
+                ConformanceResult(
+                    case.name, False, f"the tolerances accept planted wrong answers: {'; '.join(loose)}",
+                    case.expected_status, None, case.expected_objective, math.nan, time.perf_counter() - t0,
                 )
             )
             continue

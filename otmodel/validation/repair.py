@@ -70,7 +70,7 @@ def repair_point(
     tolerance does not give an upper bound.
     """
     chunk = block_rows(getattr(problem, "n_endpoints", 1), chunk)
-    from otmodel.backends import default_backend, solve
+    from otmodel.backends import default_backend, exact_backends, get, solve
     from otmodel.model.network import Network
 
     p0 = np.asarray(flows, dtype=float).reshape(-1)
@@ -128,8 +128,10 @@ def repair_point(
     if exact_backend == "auto":
         # spatial: the registry's measured choice (HiGHS for linear costs, Clarabel through cvxpy for
         # quadratic ones: 0.54 s against 91 s for HiGHS's QP on a 3,039-arc repair); the projection of a
-        # flow problem stays with HiGHS, whose active-set answer is exact (Clarabel's left a 1e-5 gap)
-        exact_backend = default_backend(sub) if isinstance(problem, SpatialFlowProblem) else "highs"
+        # flow problem goes to a backend with active-set (vertex) answers, HiGHS's, which are exact
+        # (Clarabel's left a 1e-5 gap): found in the registry by capability
+        vertex = [b for b in exact_backends() if {"vertex", "quadratic"} <= get(b).capabilities]
+        exact_backend = default_backend(sub) if isinstance(problem, SpatialFlowProblem) or not vertex else vertex[0]
     sol = solve(sub, backend=exact_backend)
     if sol.status is not Status.OPTIMAL or not sol.has_point:
         why = sol.certificate.describe() if sol.certificate is not None else sol.message

@@ -32,9 +32,15 @@ Writing is exact: ``problem_from_dict(problem_to_dict(p))`` rebuilds the same ar
 because floats are written with Python's shortest round-tripping ``repr`` and a grid demand is
 written as its recipe (bounds, shape, density, total), which is recomputed deterministically.
 
+The other kinds have their own keys: ``kind: graph_transport`` (a ``GraphTransportProblem``:
+masses per node, cost and capacity per arc, gamma), ``kind: attraction`` (an ``AttractionProblem``:
+distributions per node, edge weights, capacities, schedules; ``_attraction``) and ``kind:
+relocation`` (``RelocationProblem.to_dict``). All the errors of a file are reported at once.
+
 The package: ``_schema`` (version, limits, vocabulary), ``_text`` (files and text <-> plain data),
-``_reader`` (plain data -> problem, errors naming the place), ``_writer`` (problem -> plain data);
-this module holds the public functions.
+``_fields`` (one field at a time, errors naming the place and collected), ``_reader`` (plain data
+-> problem), ``_writer`` (problem -> plain data), ``_attraction`` (both ways for attraction
+flows); this module holds the public functions.
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from otmodel.errors import ModelFileError
+from otmodel.model.attraction import AttractionProblem
 from otmodel.model.io._reader import _Reader
 from otmodel.model.io._schema import (
     MAX_ALIAS_EXPANSION,
@@ -99,7 +106,7 @@ def load(path: str | Path, max_bytes: int = MAX_FILE_BYTES) -> FlowProblem:
 
     Returns
     -------
-    FlowProblem or SpatialFlowProblem
+    FlowProblem, SpatialFlowProblem, GraphTransportProblem, AttractionProblem or RelocationProblem
         As the file's ``kind`` says.
 
     Raises
@@ -140,13 +147,20 @@ def loads(text: str, fmt: str = "yaml", source: str = "<string>") -> FlowProblem
     return problem_from_dict(_parse(text, fmt, source), source=source)
 
 
-def save(problem: FlowProblem, path: str | Path) -> None:
+def save(problem: FlowProblem | AttractionProblem, path: str | Path) -> None:
     """Write ``problem`` as a model file; the extension (``.yaml``, ``.yml``, ``.json``) picks the format.
 
     The file reads back (``load``) into a problem with exactly the same arrays. Writing is
     atomic (``write_atomic``): the text is written to a temporary file next to ``path``, flushed
     to disk, then renamed over ``path``; an error or a crash while writing (a full disk, a killed
     process, a name that cannot be encoded) leaves any previous file at ``path`` as it was.
+
+    Parameters
+    ----------
+    problem : FlowProblem, SpatialFlowProblem, GraphTransportProblem, AttractionProblem or RelocationProblem
+        Each kind is written with its own keys and reads back as itself (``docs/model-files.md``).
+    path : str or Path
+        The file to write; its extension picks the format.
 
     Raises
     ------
@@ -166,13 +180,13 @@ def save(problem: FlowProblem, path: str | Path) -> None:
     write_atomic(path, data)
 
 
-def dumps(problem: FlowProblem, fmt: str = "yaml", source: str = "<string>") -> str:
+def dumps(problem: FlowProblem | AttractionProblem, fmt: str = "yaml", source: str = "<string>") -> str:
     """The text of the model file of ``problem`` in format ``fmt`` (``"yaml"`` or ``"json"``).
 
     Raises ``ModelFileError`` (its message starting with ``source``) when the problem holds a
     string that is not valid Unicode (a lone surrogate in a node name), which no file can hold.
     """
-    if getattr(problem, "kind", None) == "relocation" and fmt in ("yaml", "json"):
+    if not isinstance(problem, AttractionProblem) and problem.kind == "relocation" and fmt in ("yaml", "json"):
         return _dump_json(problem.to_dict())  # its own schema; JSON text is valid YAML too
     d = problem_to_dict(problem)
     try:

@@ -20,6 +20,7 @@ from otmodel.errors import (
 )
 from otmodel.model.costs import ArcCost, Linear, Quadratic
 from otmodel.model.demand import AssignmentCost, Density, Geodesic, Grid, Matrix, Points, Uniform
+from otmodel.model.io._attraction import read_attraction
 from otmodel.model.io._fields import _Fields
 from otmodel.model.io._schema import (
     _ARC_COST_TYPES,
@@ -60,6 +61,8 @@ class _Reader(_Fields):
             self.fail("kind", f"expected one of {', '.join(repr(k) for k in KINDS)}, got {_show(kind)}")
         if kind == "graph_transport":
             return self.graph_transport(d)
+        if kind == "attraction":
+            return read_attraction(self, d)  # type: ignore[return-value]
         top = self.mapping(
             d,
             "",

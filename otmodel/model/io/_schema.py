@@ -41,7 +41,7 @@ MAX_ALIAS_EXPANSION = 1_000_000
 #: Most errors one reading collects and reports together; reading stops at this many.
 MAX_REPORTED_ERRORS = 20
 #: The problem kinds a model file can describe (its ``kind`` key; ``relocation`` has its own reader).
-KINDS = ("flow", "spatial", "graph_transport", "relocation")
+KINDS = ("flow", "spatial", "graph_transport", "attraction", "relocation")
 
 _FORMATS = {".yaml": "yaml", ".yml": "yaml", ".json": "json"}
 _DENSITIES: dict[str, type[Density]] = {

@@ -368,10 +368,15 @@ _Dumper.add_representer(
 _HEADER = "# otmodel model file, schema version {v} (see docs/model-files.md)\n"
 
 
+#: The top-level lists written one entry per line (a node, an arc, an edge, a capacity).
+_ONE_PER_LINE = ("nodes", "arcs", "edges", "capacities")
+
+
 def _dump_yaml(d: dict[str, Any]) -> str:
     out = dict(d)
-    for key in ("nodes", "arcs"):
-        out[key] = [_FlowMap(e) for e in d[key]]
+    for key in _ONE_PER_LINE:
+        if key in d:
+            out[key] = [_FlowMap(e) for e in d[key]]
     body = yaml.dump(out, Dumper=_Dumper, sort_keys=False, default_flow_style=None, width=120, allow_unicode=True)
     return _HEADER.format(v=SCHEMA_VERSION) + body
 
@@ -384,7 +389,7 @@ def _dump_json(d: dict[str, Any]) -> str:
 
     lines = []
     for key, value in d.items():
-        if key in ("nodes", "arcs"):
+        if key in _ONE_PER_LINE:
             items = ",\n".join(f"    {compact(e)}" for e in value)
             lines.append(f"  {compact(key)}: [\n{items}\n  ]" if value else f"  {compact(key)}: []")
         else:

@@ -11,14 +11,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from otmodel.errors import ModelFileError
+from otmodel.model.attraction import AttractionProblem
 from otmodel.model.costs import ArcCost
 from otmodel.model.demand import AssignmentCost, Geodesic, Grid, Matrix, Points
+from otmodel.model.io._attraction import attraction_to_dict
 from otmodel.model.io._schema import _ASSIGNMENT_TYPES, _DENSITIES, _PLANAR_COSTS, SCHEMA_VERSION
 from otmodel.model.problems import BALANCE_RTOL, FlowProblem, SpatialFlowProblem
 from otmodel.model.transport import GraphTransportProblem
 
 
-def problem_to_dict(problem: FlowProblem) -> dict[str, Any]:
+def problem_to_dict(problem: FlowProblem | AttractionProblem) -> dict[str, Any]:
     """The problem as a plain dict of the model-file schema (lists, strings, Python numbers).
 
     Infinite bounds and forbidden (infinite) assignment costs are written as the strings ``"inf"``
@@ -30,6 +32,8 @@ def problem_to_dict(problem: FlowProblem) -> dict[str, Any]:
     ModelFileError
         The problem uses something a model file cannot name (a custom assignment-cost class).
     """
+    if isinstance(problem, AttractionProblem):
+        return attraction_to_dict(problem)
     if not isinstance(problem, FlowProblem):
         raise ModelFileError(f"expected an otmodel problem, got {type(problem).__name__}")
     d: dict[str, Any] = {"otmodel": SCHEMA_VERSION}

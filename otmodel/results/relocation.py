@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from otmodel.results import PointStatus, Status, Trace
+from otmodel.results.solution import PointStatus, Status, Trace
 
 __all__ = ["RelocationResult"]
 
