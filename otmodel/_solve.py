@@ -16,7 +16,7 @@ from typing import Any
 
 import otmodel.backends as backends
 from otmodel.errors import InvalidDataError, UnsupportedError
-from otmodel.results import Solution, Status
+from otmodel.results import Status
 
 __all__ = ["solve"]
 
@@ -33,7 +33,7 @@ def solve(
     gap_tol: float | None = None,
     gap_every: int | None = None,
     **options: Any,
-) -> Solution:
+) -> Any:
     r"""Solve ``problem`` with ``backend`` (default: the fastest measured for its kind).
 
     Parameters
@@ -57,6 +57,9 @@ def solve(
     Returns
     -------
     Solution
+        For a flow, spatial or graph transport problem; an ``AttractionProblem`` gives an
+        ``AttractionFlow``, an ``AttractionStep`` a ``StepResult``, a ``RelocationProblem`` a
+        ``RelocationResult`` (each with the same vocabulary: status, potentials, timings).
 
     Raises
     ------

@@ -367,3 +367,16 @@ def test_graph_w1_equals_transport_on_the_shortest_path_metric() -> None:
     shifted = NU.copy()
     shifted[[9, 10]] += [2.8e-17, -2.8e-17]  # equal up to round-off: a zero transport, not an error
     assert graph_w1(p, NU, shifted) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_sparse_capacities_keep_explicit_zeros_and_infinite_entries() -> None:
+    # a CSR with an explicit 0 (no flow on that edge) and an inf (unbounded): the 0 used to vanish
+    # and the inf to become a zero capacity, through a copy that shared the user's arrays
+    cap = sp.csr_matrix((np.array([0.5, 0.0, np.inf]), (np.array([0, 1, 2]), np.array([1, 2, 3]))), shape=(N, N))
+    before = (cap.data.copy(), cap.indices.copy())
+    p = problem(edge_capacity=cap)
+    assert p.edge_capacity[0, 1] == 0.5
+    assert p._cap_pattern[1, 2] and p.edge_capacity[1, 2] == 0.0  # an explicit zero capacity, kept
+    assert not p._cap_pattern[2, 3]  # infinite: no bound on that edge
+    np.testing.assert_array_equal(cap.data, before[0])  # the user's matrix is left as it was
+    np.testing.assert_array_equal(cap.indices, before[1])

@@ -407,9 +407,8 @@ class AttractionProblem:
         else:
             cap = _square(edge_capacity, n, "edge_capacity", nm, allow_inf=True)
             if sp.issparse(cap):
-                capc = sp.csr_matrix(cap)
-                capc.data[np.isinf(capc.data)] = 0.0
-                capc.eliminate_zeros()
+                # (no copy is made and compacted here: one shared with the user's matrix dropped its
+                # explicit zeros and turned its infinite entries into zero capacities)
                 # keep explicit zeros of the user's sparse matrix: they are zero capacities
                 coo = sp.coo_matrix(cap)
                 fin = np.isfinite(coo.data)

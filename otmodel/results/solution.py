@@ -199,6 +199,18 @@ class Trace:
     def __repr__(self) -> str:
         return f"Trace({len(self)} iterations; columns {', '.join(self.columns) or 'none'})"
 
+    def to_pandas(self) -> Any:
+        """One row per iteration, one column per scalar record (needs pandas, the ``tables`` extra).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by iteration; per-node arrays (e.g. ``potentials``) stay in ``trace[...]``.
+        """
+        from otmodel.results.tables import trace_table
+
+        return trace_table(self)
+
 
 @dataclass(frozen=True, repr=False)
 class Solution:
@@ -377,6 +389,14 @@ class Solution:
         }
         if self.cell_mass is not None:
             out["cell_mass"] = {name: num(self.cell_mass[k]) for k, name in enumerate(p.endpoint_names)}
+        if self.assignment is not None and self.has_point:
+            # the plan as (point, endpoint, mass) columns, so that the file round-trips (from_json)
+            coo = sp.coo_matrix(self.assignment)
+            out["assignment"] = {
+                "points": coo.row.tolist(),
+                "endpoints": coo.col.tolist(),
+                "mass": [num(v) for v in coo.data.tolist()],
+            }
         if self.certificate is not None:
             c = self.certificate
             if isinstance(c, InfeasibilityCertificate):
@@ -390,6 +410,68 @@ class Solution:
             else:
                 out["certificate"] = {"type": "unbounded", "nodes": list(c.nodes), "cost": c.cost}
         return out
+
+    def to_pandas(self, table: str | None = None) -> Any:
+        """The solution as pandas tables (needs the ``tables`` extra: ``pip install otmodel[tables]``).
+
+        Parameters
+        ----------
+        table : {"arcs", "nodes", "points"}, optional
+            One table; default: a dict of all (``points`` for a spatial problem only).
+
+        Returns
+        -------
+        pandas.DataFrame or dict of them
+            ``arcs``: one row per arc, indexed by arc number (parallel arcs stay apart), with
+            ``tail``, ``head``, ``flow``, ``lower``, ``upper``, the cost coefficients ``quadratic``
+            (`a`) and ``linear`` (`b`) and the arc's ``cost`` `a p^2 + b p`; ``nodes``: indexed by
+            name, ``supply``, ``potential`` (`\\psi`), ``endpoint``, ``assigned_mass``,
+            ``net_outflow``; ``points``: ``x``, ``y``, ``mass``, the ``endpoint`` receiving most of
+            the point's mass and that ``share``.
+        """
+        from otmodel.results.tables import TABLES, solution_tables
+
+        tables = solution_tables(self)
+        if table is None:
+            return tables
+        if table not in tables:
+            raise UnsupportedError(f"table {table!r}: this solution has {', '.join(tables)} (of {', '.join(TABLES)})")
+        return tables[table]
+
+    def to_csv(self, directory: str | Any) -> dict[str, Any]:
+        """Write the tables of ``to_pandas`` as ``arcs.csv``, ``nodes.csv`` (and ``points.csv``).
+
+        Parameters
+        ----------
+        directory : str or Path -- created if missing
+
+        Returns
+        -------
+        dict
+            Table name -> path written.
+        """
+        from otmodel.results.tables import write_csv
+
+        return write_csv(self, directory)
+
+    @classmethod
+    def from_json(cls, problem: Any, source: str | Any) -> Solution:
+        """Read back what ``to_json`` wrote, for ``problem`` (the file names the problem, it does not hold it).
+
+        Parameters
+        ----------
+        problem : the problem the solution belongs to (its arcs and nodes are checked against the file)
+        source : a path, or the JSON text itself
+
+        Returns
+        -------
+        Solution
+            Flows, potentials, assignment, cell masses, statuses, objective, timings and message as
+            written; the trace is not written to JSON and comes back empty.
+        """
+        from otmodel.results.tables import read_json, solution_from_dict
+
+        return solution_from_dict(problem, read_json(source))
 
     def to_json(self, path: str | None = None) -> str:
         text = json.dumps(self.to_dict(), indent=2)

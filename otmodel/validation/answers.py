@@ -314,11 +314,15 @@ def read_answer(path: str | Path) -> dict[str, Any]:
     if unknown:
         raise InvalidDataError(f"{p}: unknown key(s) {unknown}; an answer has {', '.join(ANSWER_KEYS)}")
     answer = {k: found[k] for k in ANSWER_KEYS if k in found and found[k] is not None}
-    if isinstance(answer.get("assignment"), Mapping):
-        # an otmodel solution file summarizes the assignment by endpoint: not a plan, not read; its
-        # objective is that of the plan left out, so it is no claim about the point rebuilt here
-        answer.pop("assignment")
-        answer.pop("objective", None)
+    plan = answer.get("assignment")
+    if isinstance(plan, Mapping):
+        if {"points", "endpoints", "mass"} <= set(plan):
+            # an otmodel solution file: the plan as (point, endpoint, mass) columns
+            answer["assignment"] = np.column_stack(
+                [np.asarray(plan["points"], float), np.asarray(plan["endpoints"], float), np.asarray(plan["mass"], float)]
+            ).reshape(-1, 3)
+        else:
+            raise InvalidDataError(f"{p}: assignment must be a list or the columns points, endpoints, mass")
     if not answer.keys() & {"flows", "potentials", "assignment"}:
         raise InvalidDataError(f"{p}: none of flows, potentials, assignment found")
     return answer
