@@ -606,6 +606,23 @@ def primal_residual(problem: FlowProblem, flows: ArrayLike, assignment: Any = No
     endpoints), marginals `\pi 1 = \mu`, `\pi \ge 0` (Laurentin et al. (2025), eq. (2));
     mass on a pair of infinite cost is an infinite violation. A spatial problem without an
     assignment, or flows of the wrong shape or not finite, are infinitely violated.
+
+    Parameters
+    ----------
+    problem : FlowProblem or SpatialFlowProblem
+        The problem whose constraints are checked.
+    flows : (n_arcs,) array of float
+        Arc flows `p` in the problem's arc order.
+    assignment : (n_points, n_endpoints) array or sparse matrix, optional
+        Transport plan `\pi`, mass per point and endpoint (endpoints in the problem's endpoint
+        order); needed for a spatial problem, ignored for a plain flow problem.
+
+    Returns
+    -------
+    float
+        `\max` of the bound, conservation, marginal and sign violations divided by
+        `\max(1, \sum_i |s_i|, \mu(\mathcal X))`; 0 for a feasible point, ``inf`` for one that
+        cannot be checked (wrong shape, not finite, missing plan, mass on a forbidden pair).
     """
     p = np.asarray(flows, dtype=float).reshape(-1)
     if p.shape != (problem.n_arcs,) or not np.all(np.isfinite(p)):

@@ -34,6 +34,25 @@ class Status(enum.StrEnum):
 
     A string enum: ``Status.OPTIMAL == "optimal"`` and ``f"{status}"`` is the value, so a status
     compares with, and prints as, the word the command line and the JSON files use.
+
+    Attributes
+    ----------
+    OPTIMAL : "optimal"
+        An exact solver proved optimality within its tolerances.
+    CONVERGED : "converged"
+        An iterative method met its stopping rule (not a proof of optimality: certify the point).
+    ITERATION_LIMIT : "iteration_limit"
+        ``max_iter`` was reached before the stopping rule.
+    TIME_LIMIT : "time_limit"
+        ``time_limit`` was reached.
+    INFEASIBLE : "infeasible"
+        No feasible point exists; ``Solution.certificate`` holds a cut otmodel verified itself.
+    UNBOUNDED : "unbounded"
+        The objective is unbounded below; ``Solution.certificate`` holds a negative-cost cycle.
+    NUMERICAL_ERROR : "numerical_error"
+        The solver failed, or claimed infeasibility/unboundedness otmodel could not verify.
+    UNKNOWN : "unknown"
+        The solver returned a code otmodel does not know; never read as optimal.
     """
 
     OPTIMAL = "optimal"
@@ -55,7 +74,21 @@ class Status(enum.StrEnum):
 
 
 class PointStatus(enum.StrEnum):
-    """What the returned point is (a string enum, like ``Status``)."""
+    """What the returned point is (a string enum, like ``Status``).
+
+    Attributes
+    ----------
+    FEASIBLE : "feasible"
+        Satisfies every constraint within the solver's tolerance.
+    NEARLY_FEASIBLE : "nearly_feasible"
+        An iterate with small constraint residuals (e.g. flow balance of a dual method).
+    INFEASIBLE_POINT : "infeasible_point"
+        A point with significant constraint violations.
+    CERTIFICATE : "certificate"
+        No primal point: the solution carries a certificate of infeasibility or unboundedness.
+    NO_POINT : "no_point"
+        Nothing usable was returned.
+    """
 
     FEASIBLE = "feasible"
     """Satisfies every constraint within the solver's tolerance."""
@@ -79,6 +112,17 @@ class InfeasibilityCertificate:
     (points that can be served by the same endpoints), named ``demand[...]``. ``direction`` is
     ``"out"`` when the set has too much supply for its outgoing capacity, ``"in"`` when it has too
     much demand for what can enter it.
+
+    Attributes
+    ----------
+    nodes : tuple of str
+        Names of the nodes in `U` (and demand groups ``demand[...]``).
+    net_supply : float
+        Net supply of `U` (``direction="out"``) or its net demand (``"in"``), in mass units.
+    cut_capacity : float
+        What the arcs out of (into) `U` can carry at most, in mass units.
+    direction : {"out", "in"}, default "out"
+        Which side of the cut is short of capacity.
     """
 
     nodes: tuple[str, ...]
@@ -105,6 +149,15 @@ class UnboundedCertificate:
 
     ``arcs`` lists the arcs of the cycle with the direction in which flow increases (+1 forward,
     -1 backward); ``cost`` is the cost of one unit around it (< 0).
+
+    Attributes
+    ----------
+    nodes : tuple of str
+        The nodes of the cycle in order (the last joins the first).
+    arcs : tuple of (str, int)
+        Arc name and direction (+1 or -1) of each arc of the cycle.
+    cost : float
+        Cost of sending one more unit around the cycle, `< 0`.
     """
 
     nodes: tuple[str, ...]
@@ -117,7 +170,16 @@ class UnboundedCertificate:
 
 @dataclass
 class Trace:
-    """Per-iteration records of an iterative backend: column name -> list of values."""
+    """Per-iteration records of an iterative backend: column name -> list of values.
+
+    ``trace["step_size"]`` is a column as an array; ``len(trace)`` the number of iterations recorded.
+
+    Attributes
+    ----------
+    columns : dict of str to list
+        Column name (``"step_size"`` and the measures the backend records, e.g. the dual value
+        and residuals) -> one value per recorded iteration.
+    """
 
     columns: dict[str, list[Any]] = field(default_factory=dict)
 
