@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from otmodel import backends, errors, formulation, validation
-from otmodel.attraction import AttractionFlow, StepResult, attraction_flow, solve_step
-from otmodel.backends import solve
+from otmodel._solve import solve
 from otmodel.backends.admm import Departure, SupplyChange
+from otmodel.backends.attraction_flow import attraction_flow, solve_step
 from otmodel.backends.newton import Newton
 from otmodel.backends.steps import Constant, Curvature, Diminishing
 from otmodel.errors import (
@@ -54,20 +54,97 @@ from otmodel.model.attraction import (
     StepInfeasibleWarning,
     graph_family,
 )
+from otmodel.model.io import save
 from otmodel.model.relocation import RelocationProblem
 from otmodel.model.sdot import SemiDiscreteProblem
 from otmodel.model.transport import GraphTransportProblem
-from otmodel.results import InfeasibilityCertificate, PointStatus, Solution, Status, Trace, UnboundedCertificate
+from otmodel.results import (
+    AttractionFlow,
+    InfeasibilityCertificate,
+    PointStatus,
+    Solution,
+    Status,
+    StepResult,
+    Trace,
+    UnboundedCertificate,
+)
 from otmodel.validation.attraction import FlowCertificate, StepCertificate, certify_flow, certify_step, graph_w1
 
 __version__ = "0.1.0"
 
 
 def load(path: str | Path) -> Any:
-    """Read a problem from a YAML or JSON model file (see ``docs/model-files.md`` for the schema)."""
+    """Read a problem from a YAML or JSON model file (see ``docs/model-files.md`` for the schema).
+
+    ``otmodel.model.io.load`` with its default size limit (1 GiB); it also takes ``max_bytes``.
+
+    Parameters
+    ----------
+    path : str or Path
+        The model file: ``.yaml``/``.yml`` or ``.json`` (the extension selects the format). It
+        must be a regular file; a directory, FIFO or device is refused before anything is read.
+
+    Returns
+    -------
+    FlowProblem, SpatialFlowProblem, GraphTransportProblem, AttractionProblem or RelocationProblem
+        As the file's ``kind`` says; a saved problem loads back as its own kind.
+
+    Raises
+    ------
+    ModelFileError
+        A malformed file; every error found is reported at once, each prefixed with ``path`` and
+        its place in the file (``arcs[1].uper: unknown key; did you mean 'upper'?``).
+    OTModelError
+        A model error found while building (``UnbalancedError``, ``InvalidBoundsError``, ...), with
+        the file path and place prefixed to its message.
+    OSError
+        The file cannot be opened.
+    """
     from otmodel.model.io import load as _load
 
     return _load(path)
+
+
+# The model layer offers ``problem.to_cvxpy()`` / ``problem.to_pyomo()`` by calling these: the
+# backend module is imported here, at the top, so that the model never imports a backend.
+def to_cvxpy(problem: Any) -> Any:
+    """The problem compiled to cvxpy: a ``CvxpyModel`` whose ``.cvx`` is the ``cvxpy.Problem``, with named variables.
+
+    See ``otmodel.backends.cvxpy.CvxpyModel``; add constraints in problem units, then ``solve()``.
+
+    Parameters
+    ----------
+    problem : FlowProblem or SpatialFlowProblem
+        The problem to compile (``problem.to_cvxpy()`` calls this).
+
+    Returns
+    -------
+    CvxpyModel
+    """
+    from otmodel.backends.cvxpy import to_cvxpy as _to_cvxpy
+
+    return _to_cvxpy(problem)
+
+
+def to_pyomo(problem: Any, scale: bool = True) -> Any:
+    """The problem as a ``PyomoModel`` whose ``.model`` is the Pyomo ``ConcreteModel``.
+
+    See ``otmodel.backends.pyomo.to_pyomo``.
+
+    Parameters
+    ----------
+    problem : FlowProblem or SpatialFlowProblem
+        The problem to build (``problem.to_pyomo()`` calls this).
+    scale : bool
+        ``False`` builds the model in problem units (no scaling of masses and costs).
+
+    Returns
+    -------
+    PyomoModel
+    """
+    from otmodel.backends.pyomo import to_pyomo as _to_pyomo
+
+    return _to_pyomo(problem, scale=scale)
 
 
 __all__ = [
@@ -130,8 +207,11 @@ __all__ = [
     "graph_w1",
     "graphs",
     "load",
+    "save",
     "solve",
     "solve_step",
+    "to_cvxpy",
+    "to_pyomo",
     "validation",
     "__version__",
 ]

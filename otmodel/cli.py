@@ -5,6 +5,7 @@
     otmodel check FILE --backend NAME --against NAME [--option KEY=VALUE ...] [--rtol R]
     otmodel backends [FILE]
     otmodel formulate FILE [--part PART ...] [--format markdown|latex]
+    otmodel certify FILE ANSWER.json|ANSWER.npz [--rtol R] [--exact NAME]
 
 Exit status (``EXIT_CODES``): 0 the answer is optimal (``solve``) or certified and agreeing
 (``check``); 1 an answer that is not that (infeasible, unbounded, an iteration or time limit, not
@@ -124,6 +125,8 @@ def _cmd_solve(args: argparse.Namespace) -> int:
         args.backend = "dual-ascent"
         options["client"] = args.scheduler
     _check_output_path(args.json)
+    if not (args.rtol > 0):
+        raise _UsageError(f"--rtol must be positive, got {args.rtol}")
     problem = otmodel.load(path)
     print(f"loaded {problem!r} from {path}")
     sol = _solve(problem, args.backend, options)
@@ -133,6 +136,20 @@ def _cmd_solve(args: argparse.Namespace) -> int:
         print(f"\nwrote {args.json}")
     if sol.status.value in _FAILED:
         return 3
+    if "iterative" in otmodel.backends.get(sol.backend).capabilities and sol.status.value in ("converged", "iteration_limit"):
+        # an iterative run says why it stopped, not how good its point is: the certificate says that,
+        # and a run certified within --rtol is a success whatever stopped it
+        from otmodel.validation import certify
+
+        if args.scheduler is not None:  # the certificate's demand passes on the same cluster
+            from otmodel.validation.distributed import certify_distributed
+
+            cert = certify_distributed(problem, sol, args.scheduler, rtol=args.rtol)
+        else:
+            cert = certify(problem, sol, rtol=args.rtol)
+        verdict = "CERTIFIED" if cert.certified else "not certified"
+        print(f"\ncertificate: {verdict}, relative gap {cert.relative_gap:.3g} (--rtol {args.rtol:g})")
+        return 0 if cert.certified else 1
     return 0 if sol.status.value in ("optimal", "converged") else 1
 
 
@@ -244,6 +261,25 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return 0 if cert.certified and cc.agree else 1
 
 
+def _cmd_certify(args: argparse.Namespace) -> int:
+    """Certify an answer file against a model file: 0 certified, 1 not certified, 2 bad input."""
+    import otmodel
+    from otmodel.validation import certify
+    from otmodel.validation.answers import read_answer
+
+    path = Path(args.file)
+    _check_model_path(path)
+    if not (args.rtol > 0):
+        raise _UsageError(f"--rtol must be positive, got {args.rtol}")
+    answer = read_answer(args.answer)
+    problem = otmodel.load(path)
+    print(f"loaded {problem!r} from {path}")
+    print(f"answer {args.answer}: {', '.join(sorted(answer))}\n")
+    cert = certify(problem, answer, rtol=args.rtol, exact_backend=args.exact)
+    print(cert.summary())
+    return 0 if cert.certified else 1
+
+
 def _certified_point(sol: Any, cert: Any) -> Any:
     """The point a certificate vouches for: the repair when it built one, else the answer itself."""
     import dataclasses
@@ -316,6 +352,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="backend option")
     s.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="Dask scheduler (tcp://host:port): run the dual ascent's cell passes there")
+    s.add_argument("--rtol", type=float, default=1e-6,
+                   help="iterative backends: the run succeeds (exit 0) when certified within this relative gap")
     s.set_defaults(func=_cmd_solve)
     d = sub.add_parser("demo", help="solve the synthetic instance of Laurentin et al., section V-A")
     d.add_argument("--n", type=int, default=200, help="grid resolution n (n x n points, default 200)")
@@ -342,6 +380,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="sets, primal, relaxation, dual, algorithm or constraints (repeatable; default all)")
     f.add_argument("--format", choices=("markdown", "latex"), default="markdown")
     f.set_defaults(func=_cmd_formulate)
+    a = sub.add_parser(
+        "certify",
+        help="certify an answer computed elsewhere (flows / potentials / assignment in a JSON or .npz file)",
+    )
+    a.add_argument("file", help="the model file (YAML/JSON)")
+    a.add_argument("answer", help="the answer: .json (keys flows, potentials, assignment) or .npz (arrays of those names)")
+    a.add_argument("--rtol", type=float, default=1e-6, help="relative gap to certify (default 1e-6)")
+    a.add_argument("--exact", default="auto", help="exact backend of the repair's sub-solve (default auto)")
+    a.set_defaults(func=_cmd_certify)
     from otmodel.cli_relocate import add_parser as _add_relocate
 
     _add_relocate(sub)

@@ -14,8 +14,8 @@ import pytest
 import scipy.sparse as sp
 from scipy.special import logsumexp
 
-from otmodel.attraction import attraction_flow, solve_step
 from otmodel.backends import get
+from otmodel.backends.attraction_flow import attraction_flow, solve_step
 from otmodel.backends.dykstra import dykstra_step
 from otmodel.errors import (
     DuplicateNodeError,
@@ -314,7 +314,8 @@ def test_certificate_has_no_ratio_against_a_free_exact_step_and_abridges_long_fl
     meaningless percentage; a long flow's summaries list the first and last steps and say how many
     were left out."""
     import otmodel as om
-    from otmodel.validation.attraction import StepCertificate, _abridged
+    from otmodel.results import abridged as _abridged
+    from otmodel.validation.attraction import StepCertificate
 
     c = StepCertificate(0, {"r": 0.0}, 0.0, objective=5e-3, exact_objective=0.0, tol=1e-6, cost_scale=1.0)
     assert c.relative_gap is None and c.gap == pytest.approx(5e-3)
@@ -336,17 +337,20 @@ def test_certificate_has_no_ratio_against_a_free_exact_step_and_abridges_long_fl
     assert "more step(s) like these" in text and len(text.splitlines()) < 30
 
 
-def test_solve_points_an_attraction_problem_to_attraction_flow() -> None:
+def test_solve_runs_the_attraction_flow_of_an_attraction_problem() -> None:
+    """om.solve(AttractionProblem) refused it before issue 11; now it runs Algorithm 1 by the registry."""
     import otmodel as om
-    from otmodel.errors import UnsupportedError
 
     W, _ = om.graph_family("grid", 9, seed=0)
     rho0 = np.zeros(9)
     rho0[0] = 1.0
     nu = np.zeros(9)
     nu[8] = 1.0
-    with pytest.raises(UnsupportedError, match="attraction_flow"):
-        om.solve(om.AttractionProblem(W, rho0, nu), backend="dykstra")
+    p = om.AttractionProblem(W, rho0, nu, omega=0.2, eps=1e-9)
+    flow = om.solve(p, backend="highs", max_steps=50)
+    assert flow.status == Status.CONVERGED and flow.tv[-1] <= 1e-9
+    # 4 unit edges separate the corners of the 3 x 3 grid: W1 = 4 (weights (1, 1) by default)
+    assert flow.total_cost >= 4.0 - 1e-9
 
 
 def test_graph_w1_equals_transport_on_the_shortest_path_metric() -> None:
@@ -363,3 +367,16 @@ def test_graph_w1_equals_transport_on_the_shortest_path_metric() -> None:
     shifted = NU.copy()
     shifted[[9, 10]] += [2.8e-17, -2.8e-17]  # equal up to round-off: a zero transport, not an error
     assert graph_w1(p, NU, shifted) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_sparse_capacities_keep_explicit_zeros_and_infinite_entries() -> None:
+    # a CSR with an explicit 0 (no flow on that edge) and an inf (unbounded): the 0 used to vanish
+    # and the inf to become a zero capacity, through a copy that shared the user's arrays
+    cap = sp.csr_matrix((np.array([0.5, 0.0, np.inf]), (np.array([0, 1, 2]), np.array([1, 2, 3]))), shape=(N, N))
+    before = (cap.data.copy(), cap.indices.copy())
+    p = problem(edge_capacity=cap)
+    assert p.edge_capacity[0, 1] == 0.5
+    assert p._cap_pattern[1, 2] and p.edge_capacity[1, 2] == 0.0  # an explicit zero capacity, kept
+    assert not p._cap_pattern[2, 3]  # infinite: no bound on that edge
+    np.testing.assert_array_equal(cap.data, before[0])  # the user's matrix is left as it was
+    np.testing.assert_array_equal(cap.indices, before[1])

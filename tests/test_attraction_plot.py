@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from otmodel.attraction import attraction_flow
+from otmodel.backends.attraction_flow import attraction_flow
 from otmodel.errors import InvalidDataError
 from otmodel.model.attraction import GRAPH_FAMILIES, AttractionProblem, graph_family
 from otmodel.plot_attraction import plot_flow_steps, plot_gamma_sweep, plot_tv_cost, plot_tv_panels

@@ -376,3 +376,74 @@ def test_verdict_agrees_with_lp(spatial):
         verdicts.append(lp)
     # the generator produces both kinds
     assert 5 <= sum(verdicts) <= 45
+
+
+# ------------------------------------------------------------------------------ the shared helpers (issue 11)
+def test_forest_and_connectivity_agree_with_networkx():
+    import networkx as nx
+
+    from otmodel.certificates import is_connected, is_forest
+
+    rng = np.random.default_rng(11)
+    for _ in range(200):
+        n = int(rng.integers(1, 8))
+        pairs = [tuple(int(v) for v in rng.integers(0, n, 2)) for _ in range(int(rng.integers(0, 8)))]
+        g = nx.MultiGraph()
+        g.add_nodes_from(range(n))
+        g.add_edges_from(pairs)
+        assert is_connected(n, pairs) == nx.is_connected(g), (n, pairs)
+        assert is_forest(n, pairs) == nx.is_forest(g), (n, pairs)  # a loop or a repeated pair is a cycle
+    assert is_connected(0, []) and is_forest(0, [])
+
+
+def test_a_claim_without_a_certificate_is_a_numerical_error():
+    from otmodel.certificates import classify_failure, proven_failure
+
+    p = flow_problem([("A", 1), ("B", -1)], [("A", "B", 1.0, 0.0, 2.0)])  # feasible and bounded
+    sol = classify_failure(p, "infeasible_or_unbounded", "x", "y", {}, "solver said so")
+    assert sol.status is om.Status.NUMERICAL_ERROR and sol.certificate is None
+    assert "found no certificate" in sol.message
+    cut = flow_problem([("A", 2), ("B", -2)], [("A", "B", 1.0, 0.0, 1.0)])
+    cert = proven_failure(cut, "unbounded")  # a cut is looked for whatever the claim
+    assert isinstance(cert, InfeasibilityCertificate) and verify_infeasibility_certificate(cut, cert)
+    assert classify_failure(cut, "unbounded", "x", "y", {}, "").status is om.Status.INFEASIBLE
+    cyc = flow_problem([("A", 0), ("B", 0)], [("A", "B", -1.0, 0.0, INF), ("B", "A", 0.0, 0.0, INF)])
+    assert proven_failure(cyc, "infeasible") is None  # an 'infeasible' claim is not turned into unbounded
+    assert isinstance(proven_failure(cyc), UnboundedCertificate)
+    with pytest.raises(ValueError, match="claim"):
+        proven_failure(cyc, "broken")
+
+
+def test_problem_scale_and_primal_residual():
+    from otmodel.certificates import primal_residual, problem_scale
+
+    p = flow_problem([("A", 3), ("B", -3)], [("A", "B", 1.0, 0.0, 5.0)])
+    assert problem_scale(p) == 6.0
+    assert primal_residual(p, [3.0]) == 0.0
+    assert primal_residual(p, [2.4]) == pytest.approx(0.6 / 6.0)
+    assert primal_residual(p, [6.0]) == pytest.approx(3.0 / 6.0)  # conservation off by 3, bound by 1
+    assert primal_residual(p, [np.nan]) == INF and primal_residual(p, [1.0, 2.0]) == INF
+
+
+def test_cut_search_falls_back_when_preflow_push_fails(monkeypatch):
+    # networkx's preflow-push raised ValueError("min() arg is an empty sequence") on a random float
+    # network (found by hypothesis); the cut search must fall back to augmenting paths, not crash
+    import networkx as nx
+    from networkx.algorithms.flow import edmonds_karp
+
+    real_max, real_cut = nx.maximum_flow, nx.minimum_cut
+
+    def flaky(real):
+        def call(g, s, t, flow_func=None, **kw):
+            if flow_func is not edmonds_karp:
+                raise ValueError("min() arg is an empty sequence")
+            return real(g, s, t, flow_func=flow_func, **kw)
+
+        return call
+
+    monkeypatch.setattr(nx, "maximum_flow", flaky(real_max))
+    monkeypatch.setattr(nx, "minimum_cut", flaky(real_cut))
+    p = flow_problem([("S", 3), ("M", 0), ("T", -3)], [("S", "T", 1, 0, 1), ("S", "M", 1, 0, 1), ("M", "T", 1, 0, 5)])
+    c = find_infeasible_cut(p)
+    assert c is not None and verify_infeasibility_certificate(p, c)
+    assert c.excess == pytest.approx(1.0)

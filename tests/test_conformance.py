@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -121,12 +122,7 @@ def test_dual_value_price_tolerance():
 
 
 # ------------------------------------------------------------------------------------ every registered backend
-# dykstra solves attraction steps, whose cases arrive with validation/cases_attraction.py (the
-# attraction work of issue 11): until then it is the one backend left out of this parametrization.
-NOT_YET = {"dykstra"}
-
-
-@pytest.mark.parametrize("name", [b for b in backends.available() if b not in NOT_YET])
+@pytest.mark.parametrize("name", backends.available())
 def test_every_registered_backend_passes_on_what_it_declares(name):
     backend = backends.get(name)
     declared = getattr(backend, "conformance", None)
@@ -156,6 +152,13 @@ def test_a_heuristic_is_checked_for_feasibility_only():
     # ... and judged as an optimal method, the same run fails there
     strict = run_conformance("relocation-bisection", ConformanceConfig.declared(declared, claims="optimal"))
     assert "relocation_manhattan_grid" in {r.case for r in strict.failures}, strict.summary()
+    # a heuristic that says OPTIMAL claims what it cannot prove: caught even under claims="feasible"
+    cfg = ConformanceConfig.declared(declared)
+    for case in [c for c in CASES if c.kind == "relocation"]:
+        optimal = right_answer(case)  # the witness assignment, reported OPTIMAL
+        assert optimal.status is Status.OPTIMAL
+        assert any("status optimal" in e for e in check_answer(case, optimal, cfg))
+        assert check_answer(case, dataclasses.replace(optimal, status=Status.CONVERGED), cfg) == []
 
 
 def test_a_backend_that_declares_nothing_fails():
@@ -188,8 +191,19 @@ def test_the_checker_rejects_every_planted_wrong_answer(case):
     assert check_answer(case, right_answer(case), cfg) == []
     wrong = wrong_answers(case)
     assert len(wrong) >= 2
-    for what, answer in wrong:
-        assert check_answer(case, answer, cfg), f"{case.name}: {what} was not caught"
+    for w in wrong:
+        assert check_answer(case, w.answer, cfg), f"{case.name}: {w.what} was not caught"
+    # a heuristic's run (claims="feasible") still rejects those not about optimality or duals
+    feasible = ConformanceConfig(claims="feasible", optimal_statuses=(Status.OPTIMAL,))
+    assert [w.what for w in wrong if w.applies(feasible) and not check_answer(case, w.answer, feasible)] == []
+
+
+def test_tolerances_that_accept_a_wrong_answer_fail_the_run(fake_cases):
+    loose = ConformanceConfig(cases=fake_cases, names=["path", "planted_mixed_30"], rtol=0.5, atol=0.5, feas_tol=1.0,
+                              point_rtol=1.0, point_atol=1.0)
+    report = run_conformance("fake-oracle", loose)  # the right answers, judged by a useless yardstick
+    assert not report.passed and report.executed == 2
+    assert all("tolerances accept planted wrong answers" in r.reason for r in report.failures)
 
 
 def test_a_kind_can_live_in_its_own_module(tmp_path, monkeypatch):
@@ -204,7 +218,9 @@ def test_a_kind_can_live_in_its_own_module(tmp_path, monkeypatch):
         "    return [] if answer == 'right' else ['wrong']\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setitem(CATALOGUE, "attraction-step", "extra_cases_for_test")
+    monkeypatch.setitem(CATALOGUE, "attraction-step", "otmodel.validation.cases_graph")  # restored afterwards
+    register_kind("attraction-step", "extra_cases_for_test")
+    assert CATALOGUE["attraction-step"] == "extra_cases_for_test"
     extra = cases(["attraction-step"])
     assert [c.name for c in extra] == ["ring_again"]
     assert check_answer(extra[0], "right", ConformanceConfig()) == []
@@ -410,3 +426,8 @@ def test_selection(fake_cases):
     assert rows and all("quadratic" in BY_NAME[r.case].tags for r in rows)
     with pytest.raises(ValueError, match="unknown"):
         run_conformance("fake-oracle", ConformanceConfig(cases=fake_cases, names=["nope"]))
+    # a stated skip is a skipped row carrying its reason, never a silent omission
+    report = run_conformance("fake-oracle", ConformanceConfig(cases=fake_cases, names=["path", "transshipment"],
+                                                             skip={"path": "measured too slow"}))
+    assert report.passed and [r.case for r in report.skipped] == ["path"] and report.executed == 1
+    assert "declared skip: measured too slow" in report.summary()

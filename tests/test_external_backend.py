@@ -135,3 +135,14 @@ def test_this_file_imports_no_private_module():
     modules += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
     private = [m for m in modules if m.startswith("otmodel") and any(p.startswith("_") for p in m.split("."))]
     assert modules and not private, private
+
+
+def test_a_backend_that_cannot_be_imported_is_not_an_exact_one():
+    om.backends.register("test-missing", "no_such_module_anywhere:Backend")
+    try:
+        assert "test-missing" in om.backends.available()
+        assert "test-missing" not in om.backends.exact_backends()
+        with pytest.raises(ImportError):
+            om.backends.get("test-missing")
+    finally:
+        om.backends.unregister("test-missing")

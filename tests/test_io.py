@@ -43,7 +43,9 @@ from otmodel.model import (
     SquaredEuclidean,
     Uniform,
 )
+from otmodel.model.attraction import AttractionProblem
 from otmodel.model.io import dumps, load, loads, problem_from_dict, problem_to_dict, save
+from otmodel.model.transport import GraphTransportProblem
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -372,7 +374,7 @@ def test_integer_node_names_and_mass_scalar() -> None:
         ("type: quadratic, a: 2.0", "type: quadratic, c: 2.0", "arcs[1].cost.c", "unknown key"),
         ("type: quadratic, a: 2.0", "type: linear, c: 2.0, b: 1", "arcs[1].cost.b", "unknown key"),
         ("name: small", "name: small\ncolour: red", "colour", "unknown key"),
-        ("kind: spatial", "kind: spatiall", "kind", "expected 'flow' or 'spatial'"),
+        ("kind: spatial", "kind: spatiall", "kind", "expected one of 'flow', 'spatial', 'graph_transport', 'attraction', 'relocation'"),
         ("otmodel: 1", "otmodel: 2", "otmodel", "unsupported schema version 2"),
         ("type: points", "type: cloud", "demand.type", "unknown demand type 'cloud'"),
         ("mass: [0.5, 0.5]", "mass: [0.5, 0.5, 0.0]", "demand.mass", "has 3 entries for 2 points (xy)"),
@@ -608,3 +610,192 @@ def test_json_and_yaml_read_the_same(tmp_path: Path) -> None:
     b = load(write(tmp_path, json.dumps(d), "model.json"))
     assert_same(a, b)
     assert a.upper[0] == 1 and a.costs.a[1] == 2.0 and a.demand.n == 2
+
+
+# ============================================================================================ issue 15 point 8
+def _transport() -> GraphTransportProblem:
+    edges = [("a", "b"), ("b", "c"), ("c", "a"), ("b", "a")]
+    return GraphTransportProblem(
+        edges, [0.5, 0.5, 0.0], [0.0, 0.25, 0.75], cost=[1.0, 2.0, 0.3, 1 / 3], capacity=[math.inf, 1.0, 2.0, math.inf],
+        gamma=0.1, gamma_scaling="per_agent", split="2.6", name="triangle", balance_rtol=1e-7,
+    )
+
+
+@pytest.mark.parametrize("ext", [".yaml", ".json"])
+def test_graph_transport_problem_saves_and_loads_as_itself(tmp_path: Path, ext: str) -> None:
+    # on the old main it came back a plain FlowProblem: gamma, its scaling and the split were lost
+    p = _transport()
+    p.save(tmp_path / f"g{ext}")
+    q = load(tmp_path / f"g{ext}")
+    assert type(q) is GraphTransportProblem
+    assert (q.gamma, q.gamma_scaling, q.split, q.regularized_gamma) == (0.1, "per_agent", "2.6", 0.1 * 3)
+    for f in ("rho0", "rho_inf", "arc_cost", "capacity"):
+        assert np.array_equal(getattr(q, f), getattr(p, f)), f
+    assert_same(p, q)
+    assert_same(p, problem_from_dict(problem_to_dict(p)))
+
+
+def test_graph_transport_file_by_hand() -> None:
+    text = (
+        "kind: graph_transport\nnodes:\n  - {name: a, rho0: 1}\n  - {name: b, rho_inf: 1}\n"
+        "arcs:\n  - {tail: a, head: b, cost: 2}\n  - {tail: b, head: a, capacity: 5}\ngamma: 1e-1\nsplit: 2.4\n"
+    )
+    q = loads(text)
+    assert type(q) is GraphTransportProblem and q.gamma == 0.1 and q.split == "2.4" and q.gamma_scaling == "total"
+    # by hand: arc costs c p + (gamma / 2) p^2, default cost 1, default capacity inf
+    assert q.costs.a.tolist() == [0.05, 0.05] and q.costs.b.tolist() == [2.0, 1.0]
+    assert q.upper.tolist() == [math.inf, 5.0] and q.supply.tolist() == [1.0, -1.0]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "error", "place"),
+    [
+        ("{tail: a, head: b, cost: 2}", "{tail: a, head: z, cost: 2}", UnknownNodeError, "arcs[0].head: unknown node 'z'"),
+        ("{name: a, rho0: 1}", "{name: a, rho0: -1}", ModelFileError, "nodes[0].rho0: must be >= 0"),
+        ("{name: b, rho_inf: 1}", "{name: a, rho_inf: 1}", DuplicateNodeError, "nodes[1]: node 'a' is defined twice"),
+        ("split: 2.4", "split: 2.5", ModelFileError, "split: expected one of 2.4, 2.6, got 2.5"),
+        ("gamma: 0.1", "gamma: -1", ModelFileError, "gamma: must be >= 0"),
+        ("capacity: 5", "capacity: -5", ModelFileError, "arcs[1].capacity: must be >= 0"),
+        ("  - {tail: b, head: a, capacity: 5}\n", "", InvalidDataError, "the graph is not strongly connected"),
+        ("{name: b, rho_inf: 1}", "{name: b, rho_inf: 2}", UnbalancedError, "rho0 has total mass 1"),
+    ],
+)
+def test_graph_transport_file_errors(tmp_path: Path, old: str, new: str, error: type, place: str) -> None:
+    text = (
+        "kind: graph_transport\nnodes:\n  - {name: a, rho0: 1}\n  - {name: b, rho_inf: 1}\n"
+        "arcs:\n  - {tail: a, head: b, cost: 2}\n  - {tail: b, head: a, capacity: 5}\ngamma: 0.1\nsplit: 2.4\n"
+    )
+    assert old in text
+    path = write(tmp_path, text.replace(old, new))
+    with pytest.raises(error, match=prefix(path, place)) as info:
+        load(path)
+    assert type(info.value) is error
+
+
+def test_yaml_exponent_as_a_plain_arc_cost() -> None:
+    # YAML 1.1 reads 1e-3 as a string: `cost: {type: linear, c: 1e-3}` was accepted, `cost: 1e-3` was not
+    assert yaml.safe_load("c: 1e-3")["c"] == "1e-3"
+    p = loads(SMALL.replace("cost: 1.0, upper: 1}", "cost: 1e-3, upper: 1}"))
+    assert p.costs.a[0] == 0.0 and p.costs.b[0] == 0.001
+    with pytest.raises(ModelFileError, match=r"arcs\[0\]\.cost: expected a number \(linear cost\)"):
+        loads(SMALL.replace("cost: 1.0, upper: 1}", "cost: 1e-3x, upper: 1}"))
+
+
+def test_model_file_errors_are_reported_all_at_once(tmp_path: Path) -> None:
+    # the old reader stopped at the first error: fixing a file took one run per mistake
+    text = (
+        SMALL.replace("supply: 1.0,", "supply: lots,")
+        .replace("upper: 1}\n  - {tail: S, head: B", "upper: abc}\n  - {tail: S, head: B")
+        .replace("type: quadratic, a: 2.0", "type: cubic, a: 2.0")
+        .replace("mass: [0.5, 0.5]", "mass: [0.5, '?']")
+    )
+    path = write(tmp_path, text)
+    with pytest.raises(ModelFileError) as info:
+        load(path)
+    lines = str(info.value).splitlines()
+    assert lines == [
+        f"{path}: nodes[0].supply: expected a finite number, got 'lots'",
+        f"{path}: arcs[0].upper: expected a number or 'inf', got 'abc'",
+        f"{path}: arcs[1].cost.type: unknown arc cost type 'cubic' (known: linear, quadratic)",
+        f"{path}: demand.mass[1]: expected a finite number, got '?'",
+        f"{path}: 4 errors in this model file",
+    ]
+
+
+def test_collected_errors_keep_model_error_names_and_skip_what_depends_on_a_bad_node(tmp_path: Path) -> None:
+    # node B is bad: the arc S -> B is not reported again as "unknown node 'B'"
+    path = small(tmp_path, "{name: B,", "{name: no,")
+    with pytest.raises(ModelFileError) as info:
+        load(path)
+    assert str(info.value).count("\n") == 0 and "nodes[2].name" in str(info.value)
+    # two independent model errors: both named, each with its type
+    path = small(tmp_path, "{tail: S, head: A,", "{tail: S, head: Z,")
+    path.write_text(path.read_text().replace("lower: -1, upper: 1}", "lower: 2, upper: 1}"))
+    with pytest.raises(ModelFileError) as info:
+        load(path)
+    assert str(info.value).splitlines() == [
+        f"{path}: arcs[0].head: unknown node 'Z' (UnknownNodeError)",
+        f"{path}: arcs[1]: arc S->B: lower bound 2.0 exceeds upper bound 1.0 (InvalidBoundsError)",
+        f"{path}: 2 errors in this model file",
+    ]
+
+
+def test_collected_errors_stop_at_the_limit() -> None:
+    from otmodel.model.io._schema import MAX_REPORTED_ERRORS
+
+    d = {"kind": "flow", "nodes": [{"name": f"n{k}", "supply": "x"} for k in range(10 * MAX_REPORTED_ERRORS)]}
+    with pytest.raises(ModelFileError) as info:
+        problem_from_dict(d)
+    lines = str(info.value).splitlines()
+    assert len(lines) == MAX_REPORTED_ERRORS + 1
+    assert lines[-1] == f"<dict>: {MAX_REPORTED_ERRORS} errors in this model file (reading stopped there)"
+    assert lines[MAX_REPORTED_ERRORS - 1].startswith(f"<dict>: nodes[{MAX_REPORTED_ERRORS - 1}].supply")
+
+
+def test_docs_graph_transport_example_loads() -> None:
+    text = (ROOT / "docs" / "model-files.md").read_text()
+    blocks = [b for b in re.findall(r"```yaml\n(.*?)```", text, flags=re.S) if b.startswith("kind: graph_transport")]
+    assert len(blocks) == 1
+    p = loads(blocks[0], source="docs")
+    assert type(p) is GraphTransportProblem and p.name == "three agents" and p.split == "2.6"
+    assert p.capacity.tolist() == [math.inf, 1.0, 2.0, math.inf] and p.arc_cost.tolist() == [1.0, 2.0, 0.3, 1.0]
+    assert p.regularized_gamma == pytest.approx(0.3)  # per agent 0.1, three agents
+
+
+def _attraction(directed: bool = False) -> AttractionProblem:
+    W = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 2.0], [0.0, 3.0, 0.0]])
+    cap = np.full((3, 3), math.inf)
+    cap[0, 1], cap[1, 1] = 0.5, 0.0  # a zero capacity: nothing may stay at b
+    return AttractionProblem(
+        W, [1.0, 0.0, 0.0], [0.0, 0.25, 0.75], edge_capacity=cap, storage=[math.inf, 2.0, math.inf],
+        omega="1/t", omega_first=0.75, gamma=0.05, eps=1e-4, directed=directed, names=["a", "b", "c"], name="line",
+    )
+
+
+@pytest.mark.parametrize("directed", [False, True])
+@pytest.mark.parametrize("ext", [".yaml", ".json"])
+def test_attraction_problem_saves_and_loads_as_itself(tmp_path: Path, ext: str, directed: bool) -> None:
+    p = _attraction(directed)
+    otmodel.save(p, tmp_path / f"a{ext}")
+    q = otmodel.load(tmp_path / f"a{ext}")
+    assert type(q) is AttractionProblem and q.name == "line" and q.node_names == ("a", "b", "c")
+    assert q.directed is directed and q.eps == 1e-4
+    assert q.omega.label() == "0.75 then 1/t" and q.gamma.label() == "0.05"
+    assert (q.weights != p.weights).nnz == 0 and np.array_equal(q.cost, p.cost)
+    for f in ("rho0", "nu", "storage"):
+        assert np.array_equal(getattr(q, f), getattr(p, f)), f
+    assert np.array_equal(q.edge_capacity.toarray(), p.edge_capacity.toarray())
+    # the zero capacity is kept as a capacity (not read as "no bound"): same allowed pairs per step
+    j, i, cap = q.step(q.rho0).allowed()
+    assert not np.any((j == 1) & (i == 1)) and cap[(j == 0) & (i == 1)].tolist() == [0.5]
+    a, b = otmodel.attraction_flow(p), otmodel.attraction_flow(q)
+    assert a.rhos.shape == b.rhos.shape and np.array_equal(a.rhos, b.rhos)
+
+
+def test_attraction_problem_file_errors(tmp_path: Path) -> None:
+    text = otmodel.model.io.dumps(_attraction())
+    with pytest.raises(ModelFileError, match="cannot write omega"):
+        otmodel.model.io.dumps(AttractionProblem(np.ones((2, 2)), [1, 0], [0, 1], omega=lambda t: 0.5))
+    cases = [
+        ("{tail: a, head: b, weight: 1.0}", "{tail: a, head: z, weight: 1.0}", UnknownNodeError, "edges[0].head: unknown node 'z'"),
+        ("{tail: a, head: b, weight: 1.0}", "{tail: a, head: b, weight: -1.0}", ModelFileError, "edges[0].weight: must be >= 0"),
+        ("omega: 1/t", "omega: fast", ModelFileError, "omega: expected a number, '1/t' or '1/ln t', got 'fast'"),
+        ("{name: c, nu: 0.75}", "{name: c, nu: 0.5}", UnbalancedError, "nu sums to 0.75"),
+        ("capacity: 0.5}", "capacity: -0.5}", ModelFileError, "capacities[0].capacity: must be >= 0"),
+    ]
+    for old, new, error, place in cases:
+        assert old in text, old
+        path = write(tmp_path, text.replace(old, new, 1))
+        with pytest.raises(error, match=prefix(path, place)) as info:
+            load(path)
+        assert type(info.value) is error
+
+
+def test_docs_attraction_example_loads() -> None:
+    text = (ROOT / "docs" / "model-files.md").read_text()
+    blocks = [b for b in re.findall(r"```yaml\n(.*?)```", text, flags=re.S) if b.startswith("kind: attraction")]
+    assert len(blocks) == 1
+    p = loads(blocks[0], source="docs")
+    assert type(p) is AttractionProblem and p.name == "a line of three" and p.omega.label() == "0.75 then 1/t"
+    # undirected: a -> b -> c has length 1 + 2 both ways (by hand)
+    assert p.cost[0, 2] == 3.0 and p.cost[2, 0] == 3.0 and p.storage.tolist() == [math.inf, 2.0, math.inf]

@@ -218,3 +218,28 @@ def test_endpoint_unreachable_by_matrix_or_geodesic():
         om.SpatialFlowProblem(net, pts, om.Matrix(np.ones((2, 3))))
     with pytest.raises(InvalidDataError, match=r"entry \[0, 1\] is nan"):
         om.Matrix([[1.0, math.nan]])
+
+
+# ------------------------------------------------------------------ conveniences through the root
+# The model layer imports no backend (issue 11): problem.save/to_cvxpy/to_pyomo call these public
+# functions of the package root, which must behave as the backend modules' own functions.
+def test_root_save_and_the_method_write_the_same_file(tmp_path):
+    p = om.FlowProblem(two_node(), name="pair")
+    p.save(tmp_path / "method.yaml")
+    om.save(p, tmp_path / "root.json")
+    for path in (tmp_path / "method.yaml", tmp_path / "root.json"):
+        back = om.load(path)
+        assert type(back) is om.FlowProblem and back.name == "pair"
+        assert back.supply.tolist() == [1.0, -1.0] and back.costs.b.tolist() == [2.0]
+        assert back.upper.tolist() == [5.0]
+    assert p.to_dict() == om.model.io.problem_to_dict(p)
+
+
+@pytest.mark.parametrize("build", [om.to_cvxpy, om.to_pyomo, lambda p: p.to_cvxpy(), lambda p: p.to_pyomo()])
+def test_root_model_builders_solve_to_the_hand_optimum(build):
+    # one unit from a to b on an arc of cost 2 per unit: the optimum is 2, the flow 1 (by hand)
+    p = om.FlowProblem(two_node())
+    sol = build(p).solve()
+    assert sol.status is om.Status.OPTIMAL
+    assert sol.objective == pytest.approx(2.0, rel=1e-7)
+    assert sol.flows.tolist() == pytest.approx([1.0], rel=1e-7)

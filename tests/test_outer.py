@@ -75,3 +75,19 @@ def test_both_highs_backends_report_the_same_outer_approximation():
     for sol in (a, b):
         assert sol.status is om.Status.OPTIMAL and {"oa_rounds", "oa_relative_gap", "polished"} <= set(sol.info)
     assert a.objective == pytest.approx(b.objective, rel=1e-9)
+
+
+def test_an_unverified_point_of_a_user_model_is_flagged():
+    from otmodel.backends._checked import check_point
+    from otmodel.backends.base import flag_unverified
+
+    p = synthetic(5)
+    sol = om.solve(p, backend="highs")
+    good = check_point(p, sol.flows, sol.assignment)
+    assert flag_unverified(sol, good) is sol and flag_unverified(sol, None) is sol
+    bad_flows = sol.flows * 1.5
+    verdict = check_point(p, bad_flows, sol.assignment)
+    assert not verdict.ok
+    flagged = flag_unverified(sol, verdict)
+    assert flagged.status is om.Status.NUMERICAL_ERROR and flagged.point_status is om.PointStatus.INFEASIBLE_POINT
+    assert flagged.info["failing_node"] == verdict.worst and verdict.describe() in flagged.message

@@ -20,7 +20,8 @@ import pytest
 import otmodel as om
 from otmodel.cli import main
 from otmodel.errors import InvalidDataError, ModelFileError
-from otmodel.model.io import MAX_ALIAS_EXPANSION, MAX_DEPTH, MAX_FILE_BYTES, _show, load, loads, save
+from otmodel.model.io import MAX_ALIAS_EXPANSION, MAX_DEPTH, MAX_FILE_BYTES, load, loads, save
+from otmodel.model.io._schema import _show
 
 ROOT = Path(__file__).resolve().parents[1]
 POSIX = os.name == "posix"
@@ -124,7 +125,8 @@ def test_error_message_of_a_huge_value_is_cheap() -> None:
     res = run_child(
         """
         import time
-        from otmodel.model.io import _show, problem_from_dict
+        from otmodel.model.io import problem_from_dict
+        from otmodel.model.io._schema import _show
         from otmodel.errors import ModelFileError
         value = ["x"] * 9
         for _ in range(11):
@@ -177,7 +179,7 @@ def test_nesting_at_the_limit_reaches_the_schema() -> None:
 
 
 def test_json_depth_ignores_brackets_in_strings() -> None:
-    from otmodel.model.io import _json_depth
+    from otmodel.model.io._text import _json_depth
 
     doc = json.dumps({"a": '[[["[[' + "\\", "b": [[1], {"c": ["]]]"]}], "d": "[" * 1000})
     assert _json_depth(doc) == 4  # {b: [ {c: [ ... ] } ] }

@@ -1,23 +1,31 @@
 """Backends: the registry and ``solve``.
 
-Exact backends: ``highs`` (highspy, from sparse matrices), ``cvxpy`` (Clarabel by default),
-``pyomo`` (Pyomo with HiGHS). Iterative backends, one per source paper, register here too.
+Exact backends: ``network`` (OR-Tools min-cost flow), ``highs`` (highspy, from sparse matrices),
+``cvxpy`` (Clarabel by default), ``pyomo`` (Pyomo with HiGHS). Iterative backends, one per source
+paper, and the relocation backends register here too.
+
+A backend is a class with ``name``, ``capabilities``, ``conformance`` (what the conformance suite
+checks it on: ``base.Conformance``), ``supports(problem)`` and ``solve(problem, **options)``
+(``base.Backend``). Adding one touches its own file and one call, ``register(name, "module:Class")``
+(or an instance); ``unregister(name)`` removes it. tests/test_external_backend.py does exactly that
+from outside the package and passes the conformance suite.
 
 >>> import otmodel
 >>> otmodel.backends.available()                     # doctest: +SKIP
-['cvxpy', 'highs', 'pyomo']
+['admm', 'cvxpy', 'dual-ascent', 'dykstra', 'highs', 'network', 'pyomo', 'relocation', ...]
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import Any, overload
 
 from otmodel.backends._options import check_common
 from otmodel.backends.base import Backend, Conformance, check_supported
 from otmodel.errors import InvalidDataError, UnsupportedError
+from otmodel.model.attraction import AttractionProblem, AttractionStep
 from otmodel.model.problems import FlowProblem
-from otmodel.results import Solution
+from otmodel.results import AttractionFlow, Solution, StepResult
 
 __all__ = [
     "available", "get", "solve", "default_backend", "default_reason", "register", "unregister", "Backend",
@@ -33,6 +41,8 @@ _REGISTRY: dict[str, str] = {
     "dual-ascent": "otmodel.backends.dual_ascent:DualAscentBackend",
     "admm": "otmodel.backends.admm:AdmmBackend",
     "dykstra": "otmodel.backends.dykstra:DykstraBackend",
+    "attraction-lp": "otmodel.backends.attraction_lp:AttractionLPBackend",
+    "attraction-flow": "otmodel.backends.attraction_flow:AttractionFlowBackend",
     "relocation": "otmodel.backends.relocation:RelocationBackend",
     "relocation-greedy": "otmodel.backends.relocation:GreedyRelocationBackend",
     "relocation-bisection": "otmodel.backends.relocation:BisectionRelocationBackend",
@@ -74,8 +84,17 @@ def available() -> list[str]:
 
 def exact_backends() -> list[str]:
     """The registered exact solvers of flow problems (capabilities ``"exact"`` and ``"flow"``), in
-    registration order."""
-    return [b for b in list(_REGISTRY) if {"exact", "flow"} <= get(b).capabilities]
+    registration order; a backend whose module cannot be imported here (a missing optional
+    dependency) is left out."""
+    out = []
+    for name in list(_REGISTRY):
+        try:
+            caps = get(name).capabilities
+        except ImportError:
+            continue
+        if {"exact", "flow"} <= caps:
+            out.append(name)
+    return out
 
 
 def get(name: str) -> Backend:
@@ -93,7 +112,7 @@ def get(name: str) -> Backend:
 NETWORK_QUADRATIC_ARCS = 1000
 
 
-def default_backend(problem: FlowProblem) -> str:
+def default_backend(problem: FlowProblem | AttractionProblem | AttractionStep) -> str:
     """The backend ``solve`` uses when none is named.
 
     See ``default_reason`` for why. Chosen by measurement (benchmarks/bench_network.py, same
@@ -106,8 +125,10 @@ def default_backend(problem: FlowProblem) -> str:
     return default_reason(problem)[0]
 
 
-def default_reason(problem: FlowProblem) -> tuple[str, str]:
+def default_reason(problem: FlowProblem | AttractionProblem | AttractionStep) -> tuple[str, str]:
     """``(backend, why)``: the default backend of ``problem`` and the measurement behind it."""
+    if isinstance(problem, (AttractionProblem, AttractionStep)):
+        return "dykstra", "an attraction flow: entropic steps by Dykstra's projections (11)-(15), as Algorithm 1 states"
     if getattr(problem, "kind", None) == "relocation":
         return "relocation", "a relocation problem: its own backend (column generation over bins, exact pricing)"
     if problem.is_linear:
@@ -127,8 +148,21 @@ def default_reason(problem: FlowProblem) -> tuple[str, str]:
     )
 
 
-def solve(problem: FlowProblem, backend: str | None = None, **options: Any) -> Solution:
+@overload
+def solve(problem: AttractionProblem, backend: str | None = None, **options: Any) -> AttractionFlow: ...
+@overload
+def solve(problem: AttractionStep, backend: str | None = None, **options: Any) -> StepResult: ...
+@overload
+def solve(problem: FlowProblem, backend: str | None = None, **options: Any) -> Solution: ...
+@overload
+def solve(problem: Any, backend: str | None = None, **options: Any) -> Any: ...
+def solve(problem: Any, backend: str | None = None, **options: Any) -> Any:
     """Solve ``problem`` with ``backend`` (default: ``default_backend``).
+
+    An ``AttractionProblem`` runs Algorithm 1 (``otmodel.attraction_flow``) and an ``AttractionStep``
+    one step, each with the step backend ``backend`` names (any backend declaring
+    ``"attraction-step"``: ``"dykstra"``, ``"attraction-lp"`` or its engines ``"highs"``, ``"cvxpy"``;
+    ``"attraction-flow"`` itself takes the step backend as its option ``solver``).
 
     Options common to all backends: ``tol`` (relative optimality tolerance), ``time_limit``
     (seconds), ``verbose`` (bool). Others are backend-specific and documented on each backend.
@@ -141,16 +175,17 @@ def solve(problem: FlowProblem, backend: str | None = None, **options: Any) -> S
     InvalidDataError
         An option of the wrong type or out of range (``tol="abc"``, ``max_iter=-1``), naming it.
     """
+    if isinstance(problem, (AttractionProblem, AttractionStep)):
+        # Algorithm 1 and its steps: the registered driver finds the step backend by capability (its
+        # solve returns an AttractionFlow or a StepResult, not the Solution of the Backend protocol)
+        driver: Any = get("attraction-flow")
+        if backend is not None and backend != driver.name:
+            options = {"backend": backend, **options}
+        return driver.solve(problem, **options)
     if not isinstance(problem, FlowProblem) and getattr(problem, "kind", None) != "relocation":
-        kind = type(problem).__name__
-        if kind in ("AttractionProblem", "AttractionStep"):
-            raise UnsupportedError(
-                f"an {kind} is solved step by step, not by solve(): use "
-                "otmodel.attraction_flow(problem, solver='dykstra' | 'highs' | 'cvxpy') for the whole flow "
-                "(Algorithm 1), or otmodel.solve_step(step, solver=...) for one step (Problem 1)"
-            )
         raise UnsupportedError(
-            f"solve() expects a FlowProblem, SpatialFlowProblem or GraphTransportProblem, got {kind}"
+            "solve() expects a FlowProblem, SpatialFlowProblem, GraphTransportProblem, RelocationProblem, "
+            f"AttractionProblem or AttractionStep, got {type(problem).__name__}"
         )
     name = backend or default_backend(problem)
     b = get(name)

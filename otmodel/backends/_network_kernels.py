@@ -99,3 +99,22 @@ def tree_correct(n, indptr, nbr, arc, sgn, r, n_arcs):  # type: ignore[no-untype
         if abs(acc[s]) > leftover:
             leftover = abs(acc[s])
     return delta, leftover
+
+
+@njit(cache=True)
+def bucket_order(n, src):  # type: ignore[no-untyped-def]
+    """``(indptr, order)``: the stable order of ``src`` (node indices ``0..n-1``) by a counting sort,
+    and the CSR row pointers. Linear in ``src.size``, where ``np.argsort(kind="stable")`` on int64
+    keys is a merge sort (measured: the sort was half the cost of building the CSR lists)."""
+    indptr = np.zeros(n + 1, np.int64)
+    for v in src:
+        indptr[v + 1] += 1
+    for i in range(n):
+        indptr[i + 1] += indptr[i]
+    fill = indptr[:-1].copy()
+    order = np.empty(src.size, np.int64)
+    for k in range(src.size):
+        v = src[k]
+        order[fill[v]] = k
+        fill[v] += 1
+    return indptr, order

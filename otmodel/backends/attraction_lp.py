@@ -29,11 +29,13 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from otmodel.attraction import StepResult
+from otmodel.backends._options import check_common, choice, refuse_unknown
+from otmodel.backends.base import Conformance
+from otmodel.errors import UnsupportedError
 from otmodel.model.attraction import AttractionStep
-from otmodel.results import PointStatus, Status
+from otmodel.results import PointStatus, Status, StepResult
 
-__all__ = ["solve_step_lp", "step_lp_matrices", "StepLP"]
+__all__ = ["AttractionLPBackend", "solve_step_lp", "step_lp_matrices", "StepLP"]
 
 
 class StepLP:
@@ -79,6 +81,33 @@ class StepLP:
         self.rows1, self.cols1, self.tgt, self.R = rows1, cols1, tgt, R
         self.r2, self.c2 = r2, c2
         self.n = n
+        self.src, self.fin_storage = src, fin
+        #: the LP's row duals once solved by HiGHS (rows: (10b) of pi_1, of pi_2, (10c), (10e))
+        self.row_dual: NDArray[np.float64] | None = None
+
+    def potentials(self, omega: float) -> dict[str, NDArray[np.float64]] | None:
+        r"""The step's potentials from the row duals, in cost units and Dykstra's normalization.
+
+        With `a, b, h, \lambda` the duals of (10b) (rows of `\pi_1`, `\pi_2`), (10c) and (10e),
+        `F^1 = a/\omega`, `F^2 = b/(1-\omega)`, `G^1 = (h + \lambda)/\omega`,
+        `G^2 = -h/(1-\omega)`: dual feasibility reads `F^1_j + G^1_i \le C_{ji}` (uncapped
+        allowed pairs) and `F^2_k + G^2_i \le C_{ki}`, with equality where mass moves -- the
+        `\gamma 	o 0` limit of Dykstra's `\pi = e^{(F + G - C)/\gamma}` -- and
+        `\omega G^1 + (1-\omega) G^2 = \lambda \le 0`. None without duals or for `\omega \in \{0, 1\}`.
+        """
+        if self.row_dual is None or not 0.0 < omega < 1.0:
+            return None
+        y = self.row_dual * self.cost_scale  # the objective was divided by cost_scale; masses leave duals alone
+        ns, m2, k = self.src.size, self.tgt.size, self.R.size
+        a, b, h = y[:ns], y[ns : ns + m2], y[ns + m2 : ns + m2 + k]
+        lam = np.zeros(k)
+        lam[self.fin_storage] = y[ns + m2 + k :]
+        pot = {key: np.zeros(self.n) for key in ("F1", "F2", "G1", "G2")}
+        pot["F1"][self.src] = a / omega
+        pot["F2"][self.tgt] = b / (1 - omega)
+        pot["G1"][self.R] = (h + lam) / omega
+        pot["G2"][self.R] = -h / (1 - omega)
+        return pot
 
     def unpack(self, x: NDArray[np.float64]) -> tuple[sp.csr_matrix, sp.csr_matrix, NDArray[np.float64]]:
         x = np.maximum(np.asarray(x, float), 0.0) / self.mass_scale
@@ -112,7 +141,9 @@ def _solve_highs(lp: StepLP, method: str, time_limit: float | None, verbose: boo
     iters = int(info.simplex_iteration_count + info.ipm_iteration_count)
     msg = h.modelStatusToString(st)
     if st == S.kOptimal:
-        return np.asarray(h.getSolution().col_value), "optimal", msg, iters
+        sol = h.getSolution()
+        lp.row_dual = np.asarray(sol.row_dual, dtype=float)  # c - A^T y = reduced costs (HiGHS's sign)
+        return np.asarray(sol.col_value), "optimal", msg, iters
     if st == S.kInfeasible:
         return None, "infeasible", msg, iters
     if st == S.kTimeLimit:
@@ -153,14 +184,13 @@ def solve_step_lp(
     time_limit: float | None = None,
     verbose: bool = False,
     cvxpy_solver: str | None = None,
-    **_: Any,
 ) -> StepResult:
     """Solve the exact step (gamma = 0) of ``step`` with HiGHS (``solver="highs"``, highspy directly)
     or cvxpy (``solver="cvxpy"``, Clarabel by default, ``cvxpy_solver="HIGHS"`` for HiGHS).
 
     A claim of infeasibility is believed only when ``AttractionStep.check`` finds a failing
     necessary condition (DESIGN.md, Numerics); otherwise the status is NUMERICAL_ERROR.
-    Dykstra-only options (``tol``, ``max_iter``...) are ignored.
+    The registry entry is ``AttractionLPBackend`` (``"attraction-lp"``), which checks the options.
     """
     t0 = time.perf_counter()
     lp = StepLP(step)
@@ -169,8 +199,6 @@ def solve_step_lp(
     elif solver == "cvxpy":
         x, kind, msg, iters = _solve_cvxpy(lp, cvxpy_solver, verbose)
     else:
-        from otmodel.errors import UnsupportedError
-
         raise UnsupportedError(f"unknown LP step solver {solver!r} (use 'highs' or 'cvxpy')")
     n = step.n
     if x is None:
@@ -191,8 +219,9 @@ def solve_step_lp(
             point_status=PointStatus.NO_POINT,
             iterations=iters,
             violation=float("nan"),
-            seconds=time.perf_counter() - t0,
+            backend=AttractionLPBackend.name,
             solver=solver,
+            timings={"total": time.perf_counter() - t0},
             message=msg,
         )
     P1, P2, p = lp.unpack(x)
@@ -215,7 +244,56 @@ def solve_step_lp(
         point_status=PointStatus.FEASIBLE,
         iterations=iters,
         violation=viol,
-        seconds=time.perf_counter() - t0,
+        potentials=lp.potentials(step.omega),
+        backend=AttractionLPBackend.name,
         solver=solver,
+        timings={"total": time.perf_counter() - t0},
         message=msg,
     )
+
+
+class AttractionLPBackend:
+    r"""Registry entry ``"attraction-lp"``: the exact step (`\gamma = 0`) of an ``AttractionStep`` as an LP.
+
+    Capability ``"attraction-step"``: ``solve(step, **options)`` returns a ``StepResult``. The LP runs
+    on one of ``engines`` (option ``engine``, default ``"highs"``); a step solver named after an
+    engine (``attraction_flow(problem, solver="highs")``) reaches this backend through that
+    declaration. Options: ``engine``, ``method`` (HiGHS: ``"ipm"``, ``"simplex"``, ``"choose"``),
+    ``time_limit``, ``verbose``, ``cvxpy_solver`` (cvxpy's solver name, default Clarabel).
+    """
+
+    name = "attraction-lp"
+    capabilities = frozenset({"attraction-step", "exact", "linear"})
+    conformance = Conformance(kinds=frozenset({"attraction-step"}))
+    #: the exact backends this LP runs on
+    engines = ("highs", "cvxpy")
+    options = ("engine", "method", "time_limit", "verbose", "cvxpy_solver")
+
+    def supports(self, problem: Any) -> str | None:
+        if isinstance(problem, AttractionStep):
+            return None
+        return "the attraction-lp backend solves one step of an AttractionProblem (use problem.step(rho))"
+
+    def warm_start(self, previous: StepResult) -> dict[str, Any]:
+        """An LP solved afresh needs nothing from the previous step."""
+        return {}
+
+    def solve(self, problem: Any, **options: Any) -> StepResult:
+        reason = self.supports(problem)
+        if reason is not None:
+            raise UnsupportedError(reason)
+        refuse_unknown(self.name, options, self.options)
+        check_common(self.name, options)
+        engine = choice(self.name, "engine", options.get("engine", "highs"), self.engines)
+        method = choice(self.name, "method", options.get("method", "ipm"), ("ipm", "simplex", "choose"))
+        cvxpy_solver = options.get("cvxpy_solver")
+        if cvxpy_solver is not None and not isinstance(cvxpy_solver, str):
+            raise UnsupportedError(f"{self.name} backend: option cvxpy_solver={cvxpy_solver!r}: expected a solver name")
+        return solve_step_lp(
+            problem,
+            solver=engine,
+            method=method,
+            time_limit=options.get("time_limit"),
+            verbose=bool(options.get("verbose", False)),
+            cvxpy_solver=cvxpy_solver,
+        )

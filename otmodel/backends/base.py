@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -11,9 +12,11 @@ from typing import Any, Protocol, runtime_checkable
 from otmodel.certificates import no_point_solution
 from otmodel.errors import UnsupportedError
 from otmodel.model.problems import FlowProblem
-from otmodel.results import Solution, Status
+from otmodel.results import PointStatus, Solution, Status
 
-__all__ = ["Backend", "Conformance", "CASE_KINDS", "Timer", "no_point_solution", "check_supported"]
+__all__ = [
+    "Backend", "Conformance", "Tolerances", "CASE_KINDS", "Timer", "no_point_solution", "check_supported", "flag_unverified",
+]
 
 
 #: The kinds of known-answer cases of the conformance catalogue (``otmodel.validation.cases``):
@@ -27,41 +30,30 @@ CASE_KINDS = ("flow", "spatial", "graph", "relocation", "attraction-step")
 CLAIMS = ("optimal", "feasible")
 
 
-@dataclass(frozen=True)
-class Conformance:
-    """What a backend declares about itself to the conformance suite, and how closely it is judged.
-
-    Every registered backend carries one as its ``conformance`` attribute; one parametrized test runs
-    the suite over ``otmodel.backends.available()`` with each backend's own declaration (a backend
-    that declares nothing, or whose run executes no case, fails).
+@dataclass(frozen=True, kw_only=True)
+class Tolerances:
+    """How closely the conformance suite judges an answer against a known one.
 
     Attributes
     ----------
-    kinds : the case kinds it is checked on, among ``CASE_KINDS``
     claims : ``"optimal"`` (exact and iterative solvers: judged against the known optimum) or
         ``"feasible"`` (heuristics: a feasible point no better than the optimum, nothing more)
-    options : passed to ``solve`` for every case (``tol``, ``max_iter``, ...)
     exclude_tags : cases with any of these tags are outside what the method solves (e.g.
         ``{"linear"}`` for a method that needs strictly convex arc costs)
-    allow_unsupported : a case the backend refuses (``UnsupportedError``) is skipped (True) or failed
-        (False: the declaration says exactly what it solves)
-    skip : case name -> why it is not run (a measured limit of the method, stated, never silent:
-        the report lists it as skipped with this reason)
     optimal_statuses : statuses accepted where the answer is OPTIMAL (an iterative backend never
         says OPTIMAL on its own: e.g. CONVERGED)
     rtol, atol : objective tolerance, ``|f - f*| <= atol + rtol * max(1, |f*|)``; also for q(psi)
-    point_rtol, point_atol : flows, potentials (up to a constant) and cell masses
+    point_rtol, point_atol : flows, potentials (up to a constant) and cell masses, relative to the
+        largest expected magnitude (at least 1)
     feas_tol : largest primal residual of a returned point, relative to the mass scale
-    price_tol : round-off forgiven on linear arcs with an infinite bound in q(psi)
-    check_potentials, check_dual : whether to compare potentials and q(psi)
+    price_tol : round-off forgiven on linear arcs with an infinite bound in q(psi), relative to the
+        largest linear cost (see ``otmodel.validation.dual_value``)
+    check_potentials, check_dual : whether to compare potentials and q(psi) (off for a backend
+        that returns no duals)
     """
 
-    kinds: frozenset[str]
     claims: str = "optimal"
-    options: Mapping[str, Any] = field(default_factory=dict)
     exclude_tags: frozenset[str] = frozenset()
-    allow_unsupported: bool = False
-    skip: Mapping[str, str] = field(default_factory=dict)
     optimal_statuses: tuple[Status, ...] = (Status.OPTIMAL,)
     rtol: float = 1e-6
     atol: float = 1e-7
@@ -73,11 +65,39 @@ class Conformance:
     check_dual: bool = True
 
     def __post_init__(self) -> None:
+        if self.claims not in CLAIMS:
+            raise ValueError(f"claims={self.claims!r} must be one of {CLAIMS}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Conformance(Tolerances):
+    """What a backend declares about itself to the conformance suite, and how closely it is judged.
+
+    Every registered backend carries one as its ``conformance`` attribute; one parametrized test runs
+    the suite over ``otmodel.backends.available()`` with each backend's own declaration (a backend
+    that declares nothing, or whose run executes no case, fails). The tolerances are those of
+    ``Tolerances``; besides them:
+
+    Attributes
+    ----------
+    kinds : the case kinds it is checked on, among ``CASE_KINDS``
+    options : passed to ``solve`` for every case (``tol``, ``max_iter``, ...)
+    allow_unsupported : a case the backend refuses (``UnsupportedError``) is skipped (True) or failed
+        (False: the declaration says exactly what it solves)
+    skip : case name -> why it is not run (a measured limit of the method, stated, never silent:
+        the report lists it as skipped with this reason)
+    """
+
+    kinds: frozenset[str]
+    options: Mapping[str, Any] = field(default_factory=dict)
+    allow_unsupported: bool = False
+    skip: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
         unknown = set(self.kinds) - set(CASE_KINDS)
         if unknown:
             raise ValueError(f"unknown conformance kinds {sorted(unknown)}; known: {', '.join(CASE_KINDS)}")
-        if self.claims not in CLAIMS:
-            raise ValueError(f"claims={self.claims!r} must be one of {CLAIMS}")
 
 
 @runtime_checkable
@@ -85,7 +105,8 @@ class Backend(Protocol):
     """What every backend provides.
 
     ``name`` is the registry key; ``capabilities`` a set of words among ``"flow"``, ``"spatial"``,
-    ``"linear"``, ``"quadratic"``, ``"exact"``, ``"iterative"``, ``"heuristic"``, ``"relocation"``;
+    ``"linear"``, ``"quadratic"``, ``"exact"``, ``"iterative"``, ``"heuristic"``, ``"relocation"``,
+    ``"vertex"`` (offers ``simplex_vertex(problem)``, a basic solution the verified solve falls back on);
     ``conformance`` what the conformance suite checks it on (``Conformance``);
     ``supports(problem)`` returns ``None`` when the backend can solve the problem, else the reason
     it cannot; ``solve`` returns a ``Solution`` (or raises ``UnsupportedError``).
@@ -125,3 +146,19 @@ class Timer:
         out = dict(self.times)
         out["total"] = time.perf_counter() - self.t0
         return out
+
+
+def flag_unverified(sol: Solution, verdict: Any) -> Solution:
+    """``sol`` as it is when ``verdict`` (a node-by-node check, ``_checked.check_point``) passed or
+    was not taken; else NUMERICAL_ERROR with an INFEASIBLE_POINT, the failing node in
+    ``info["failing_node"]`` and the verdict in the message (a model a user may have changed is
+    reported, not repaired)."""
+    if verdict is None or verdict.ok:
+        return sol
+    return dataclasses.replace(
+        sol,
+        status=Status.NUMERICAL_ERROR,
+        point_status=PointStatus.INFEASIBLE_POINT,
+        message=f"{sol.message}; {verdict.describe()}",
+        info={**sol.info, "failing_node": verdict.worst},
+    )

@@ -36,7 +36,6 @@ when none passes. ``info["attempt"]`` says which answer was kept, ``info["check"
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -45,7 +44,7 @@ import numpy as np
 from otmodel.backends._checked import checked_solution, solve_checked
 from otmodel.backends._outer import polish_qp
 from otmodel.backends._standard import StandardForm, build_standard_form, choose_scales, redundant_rows
-from otmodel.backends.base import Conformance, Timer, no_point_solution
+from otmodel.backends.base import Conformance, Timer, flag_unverified, no_point_solution
 from otmodel.errors import InvalidDataError, UnsupportedError
 from otmodel.model.problems import FlowProblem
 from otmodel.results import PointStatus, Solution, Status
@@ -143,13 +142,7 @@ class CvxpyModel:
         sol, verdict = checked_solution(
             CvxpyBackend()._solve_model(self, Timer(), **options), model_changed=bool(self._user_constraints)
         )
-        if verdict is None or verdict.ok:
-            return sol
-        info = {**sol.info, "failing_node": verdict.worst}
-        return dataclasses.replace(
-            sol, status=Status.NUMERICAL_ERROR, point_status=PointStatus.INFEASIBLE_POINT,
-            message=f"{sol.message}; {verdict.describe()}", info=info,
-        )
+        return flag_unverified(sol, verdict)
 
 
 def to_cvxpy(problem: FlowProblem) -> CvxpyModel:

@@ -54,6 +54,9 @@ trace : bool       record the violation per cycle (default False)
 scaling : bool     gamma-continuation (default False, see ``dykstra_step``)
 warm_start : dict  potentials of a previous step (see ``dykstra_step``)
 repair : bool      at the cycle limit, round pi_2 onto the couplings of nu and pi_1^T 1 (default True)
+time_limit : float seconds after which to stop (checked every cycle; status TIME_LIMIT, repaired
+                   like a cycle limit)
+verbose : bool|int print a progress line every ``verbose`` cycles (``True``: ten lines in all)
 
 Speed
 -----
@@ -75,9 +78,12 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 from scipy.special import logsumexp
 
-from otmodel.attraction import StepResult
+from otmodel.backends._options import check_common, flag, integer, number, refuse_unknown
+from otmodel.backends._progress import Progress
+from otmodel.backends.base import Conformance
+from otmodel.errors import InvalidDataError, UnsupportedError
 from otmodel.model.attraction import AttractionStep
-from otmodel.results import PointStatus, Status, Trace
+from otmodel.results import PointStatus, Status, StepResult, Trace
 
 __all__ = ["DykstraBackend", "dykstra_step"]
 
@@ -405,6 +411,8 @@ def dykstra_step(
     accept: float = 1e-6,
     warm_start: dict[str, FloatArray] | None = None,
     repair: bool = True,
+    time_limit: float | None = None,
+    verbose: bool | int = False,
 ) -> StepResult:
     r"""Solve Problem 1 at ``step`` by Dykstra's algorithm in the log domain (see the module docstring).
 
@@ -433,7 +441,11 @@ def dykstra_step(
     ``warm_start`` (the ``potentials`` of a previous ``StepResult``, in cost units, one value per
     node) starts directly at ``step.gamma`` from those potentials, shifted so that
     `\omega G_1 + (1-\omega) G_2 = 0` for this step's weight: the same minimizer, by the
-    argument above. ``otmodel.attraction.attraction_flow`` passes the previous step's.
+    argument above. ``otmodel.attraction_flow`` passes the previous step's (through
+    ``DykstraBackend.warm_start``).
+
+    ``time_limit`` (seconds) stops the cycles like ``max_iter`` does (status TIME_LIMIT; the point is
+    repaired the same way); ``verbose`` prints the violation every ``verbose`` cycles.
     """
     t_start = time.perf_counter()
     prob = step.problem
@@ -455,36 +467,40 @@ def dykstra_step(
     last = False
     # an overflow inside a cycle shows as a non-finite sum (handled: exact log-sum-exp or
     # NUMERICAL_ERROR), so numpy's warning adds nothing
-    err = np.seterr(over="ignore")
-    for li, g in enumerate(levels):
-        last = li == len(levels) - 1
-        if lev is not None:
-            ratio = levels[li - 1] / g
-            F = (lev.F[0] * ratio, lev.F[1] * ratio)
-            G = (lev.G[0] * ratio, lev.G[1] * ratio)
-        lev = _Level(step, g, absorb, F, G)
-        target = tol if last else max(scaling_tol, tol)
-        while it_total < max_iter:
-            it_total += 1
-            v = lev.cycle(w)
-            if tr is not None:
-                tr.append(violation=v, gamma=g)
-            if not math.isfinite(v):
-                status = Status.NUMERICAL_ERROR
-                break
-            if v <= target:
-                if last:
-                    status = Status.CONVERGED
-                break
-        if status == Status.NUMERICAL_ERROR or it_total >= max_iter:
-            break  # out of iterations (possibly before the last level: then the point is not an answer)
-    np.seterr(**err)
+    with Progress(verbose, None, max_iter, label="cycles") as report, np.errstate(over="ignore"):
+        for li, g in enumerate(levels):
+            last = li == len(levels) - 1
+            if lev is not None:
+                ratio = levels[li - 1] / g
+                F = (lev.F[0] * ratio, lev.F[1] * ratio)
+                G = (lev.G[0] * ratio, lev.G[1] * ratio)
+            lev = _Level(step, g, absorb, F, G)
+            target = tol if last else max(scaling_tol, tol)
+            while it_total < max_iter:
+                it_total += 1
+                v = lev.cycle(w)
+                if tr is not None:
+                    tr.append(violation=v, gamma=g)
+                report.line(it_total, lambda: f"cycle {it_total:6d}  gamma {g:.3g}  violation {v:.3e}", {"violation": v})  # noqa: B023
+                if time_limit is not None and time.perf_counter() - t_start > time_limit:
+                    status = Status.TIME_LIMIT
+                    break
+                if not math.isfinite(v):
+                    status = Status.NUMERICAL_ERROR
+                    break
+                if v <= target:
+                    if last:
+                        status = Status.CONVERGED
+                    break
+            if status in (Status.NUMERICAL_ERROR, Status.TIME_LIMIT) or it_total >= max_iter:
+                break  # out of iterations (possibly before the last level: then the point is not an answer)
     assert lev is not None
     lev.finish()
     violation = lev.violation
     repaired: FloatArray | None = None
     before = violation
-    if repair and last and status == Status.ITERATION_LIMIT and math.isfinite(violation) and violation > tol:
+    limited = status in (Status.ITERATION_LIMIT, Status.TIME_LIMIT)
+    if repair and last and limited and math.isfinite(violation) and violation > tol:
         repaired, violation = lev.repair()
     R, k, src, tgt = lev.R, lev.k, lev.src, lev.tgt
     plan1, plan2 = lev.plan1, lev.plan2
@@ -532,34 +548,66 @@ def dykstra_step(
         point_status=point,
         iterations=it_total,
         violation=violation,
-        seconds=time.perf_counter() - t_start,
+        backend="dykstra",
         solver="dykstra",
+        timings={"total": time.perf_counter() - t_start},
+        potentials=pot,
         message=msg,
         trace=tr,
-        info={"potentials": pot, "levels": levels, "violation_before_repair": before},
+        info={"levels": levels, "violation_before_repair": before},
     )
 
 
-class DykstraBackend:
-    """Registry entry ``"dykstra"``: solves one ``AttractionStep``.
+#: the options ``DykstraBackend.solve`` takes (those of ``dykstra_step``)
+OPTIONS = (
+    "tol", "max_iter", "absorb", "keep_target_plan", "trace", "scaling", "scaling_factor", "scaling_tol",
+    "accept", "warm_start", "repair", "time_limit", "verbose",
+)
 
-    ``solve(step, **options)`` returns a ``StepResult`` (not a
-    ``Solution``: a step has two plans and a barycenter, no arcs); the whole
-    flow is ``otmodel.attraction.attraction_flow``.
+
+class DykstraBackend:
+    """Registry entry ``"dykstra"``: solves one ``AttractionStep`` (capability ``"attraction-step"``).
+
+    ``solve(step, **options)`` returns a ``StepResult`` (not a ``Solution``: a step has two plans
+    and a barycenter, no arcs); the whole flow is ``otmodel.attraction_flow`` (or
+    ``otmodel.solve(problem, backend="dykstra")``), which starts each step from the previous
+    step's potentials through ``warm_start``.
     """
 
     name = "dykstra"
-    capabilities = frozenset({"attraction", "iterative"})
+    capabilities = frozenset({"attraction-step", "iterative"})
+    #: checked on the attraction-step cases: an entropic step, never OPTIMAL on its own say-so, judged by
+    #: the entropic optimality conditions and closed forms (``otmodel.validation.cases_attraction``)
+    conformance = Conformance(
+        kinds=frozenset({"attraction-step"}), options={"tol": 1e-10}, optimal_statuses=(Status.CONVERGED,),
+    )
 
     def supports(self, problem: Any) -> str | None:
         if isinstance(problem, AttractionStep):
             return None
         return "the dykstra backend solves one step of an AttractionProblem (use problem.step(rho))"
 
+    def warm_start(self, previous: StepResult) -> dict[str, Any]:
+        """Options that start the next step from ``previous`` (its potentials, same minimizer)."""
+        if previous.backend != self.name or previous.potentials is None:
+            return {}
+        return {"warm_start": previous.potentials}
+
     def solve(self, problem: Any, **options: Any) -> StepResult:
         reason = self.supports(problem)
         if reason is not None:
-            from otmodel.errors import UnsupportedError
-
             raise UnsupportedError(reason)
+        refuse_unknown(self.name, options, OPTIONS)
+        check_common(self.name, options)
+        # values checked like data: a wrong type or range names the option, before any cycle runs
+        for key in ("absorb", "scaling_factor", "scaling_tol", "accept"):
+            if key in options:
+                number(self.name, key, options[key], 0.0, strict=True)
+        if "scaling_factor" in options and not options["scaling_factor"] < 1:
+            raise InvalidDataError(f"{self.name} backend: option scaling_factor={options['scaling_factor']!r}: must be < 1")
+        for key in ("keep_target_plan", "trace", "scaling", "repair"):
+            if key in options:
+                options[key] = flag(self.name, key, options[key])
+        if "max_iter" in options:
+            options["max_iter"] = integer(self.name, "max_iter", options["max_iter"], 1)
         return dykstra_step(problem, **options)

@@ -156,7 +156,7 @@ def highs_lp(
 
 class HighsBackend:
     name = "highs"
-    capabilities = frozenset({"flow", "spatial", "linear", "quadratic", "exact"})
+    capabilities = frozenset({"flow", "spatial", "linear", "quadratic", "exact", "vertex"})
     conformance = Conformance(kinds=frozenset({"flow", "spatial", "graph"}))
 
     def supports(self, problem: FlowProblem) -> str | None:

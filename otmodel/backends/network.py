@@ -84,475 +84,45 @@ time_limit, verbose :
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+# the compilation and the certificate pieces live in two private siblings (this module stays under
+# 700 lines); their public names are importable from here as before
+from otmodel.backends._network_certify import (
+    dual_bound,
+    float_point,
+    point_potentials,
+    primal_value,
+    residual_potentials,
+)
+from otmodel.backends._network_compile import (
+    _STATUS,
+    COST_LIMIT,
+    FLOW_LIMIT,
+    I64,
+    CompiledNetwork,
+    IntegerData,
+    _flow_bound,
+    choose_scales,
+    compile_network,
+    fraction_bits,
+    integer_data,
+    solve_min_cost_flow,
+)
 from otmodel.backends._standard import balanced_supply
 from otmodel.backends.base import Conformance, Timer, no_point_solution
-from otmodel.errors import SolverError
 from otmodel.model.problems import FlowProblem, SpatialFlowProblem
 from otmodel.results import PointStatus, Solution, Status
 
-__all__ = ["NetworkBackend", "CompiledNetwork", "compile_network", "choose_scales", "solve_min_cost_flow"]
+__all__ = [
+    "NetworkBackend", "CompiledNetwork", "IntegerData", "compile_network", "choose_scales", "integer_data",
+    "fraction_bits", "solve_min_cost_flow", "residual_potentials", "float_point", "point_potentials",
+    "dual_bound", "primal_value", "refine_breakpoints", "FLOW_LIMIT", "COST_LIMIT", "I64",
+]
 
-I64 = np.int64
-#: Largest scaled flow bound (2B + 1) S_f: well inside int64 and exact in float64.
-FLOW_LIMIT = 2.0**50
-#: Largest scaled cost times (n + 1): OR-Tools multiplies costs by n + 1 in its cost scaling and
-#: answered BAD_COST_RANGE already at 2**59 (10k-node grid).
-COST_LIMIT = 2.0**57
-
-
-# ============================================================================ compiled graph
-@dataclass
-class CompiledNetwork:
-    """A flow problem as one min-cost flow `\\min c x,\\ E x = b,\\ 0 \\le x \\le \\kappa`.
-
-    Nodes: the network's, then the positive-mass demand points of a spatial problem. Arcs: the
-    network's (one per linear arc with a finite bound, two for a free arc, one per segment of a
-    quadratic arc), then the assignment pairs (endpoint -> point) of a spatial problem.
-    ``arc_of``/``sign``/``base`` map compiled flows back: ``p = base + bincount(arc_of, sign * x)``.
-    """
-
-    problem: FlowProblem
-    n_nodes: int
-    tails: NDArray[np.int64]
-    heads: NDArray[np.int64]
-    cost: NDArray[np.float64]
-    cap: NDArray[np.float64]
-    supply: NDArray[np.float64]
-    n_net_arcs: int
-    arc_of: NDArray[np.int64]
-    sign: NDArray[np.float64]
-    base: NDArray[np.float64]
-    bound: float
-    points: NDArray[np.intp] = field(default_factory=lambda: np.zeros(0, np.intp))
-    pair_point: NDArray[np.intp] = field(default_factory=lambda: np.zeros(0, np.intp))
-    pair_end: NDArray[np.intp] = field(default_factory=lambda: np.zeros(0, np.intp))
-
-    @property
-    def n_arcs(self) -> int:
-        return int(self.tails.size)
-
-    def original_flows(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
-        m = self.problem.n_arcs
-        k = self.n_net_arcs
-        return self.base + np.bincount(self.arc_of, weights=self.sign * x[:k], minlength=m)[:m]
-
-    def net_outflow(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
-        out = np.bincount(self.tails, weights=x, minlength=self.n_nodes)
-        return np.asarray(out - np.bincount(self.heads, weights=x, minlength=self.n_nodes), dtype=float)
-
-
-def _flow_bound(problem: FlowProblem) -> float:
-    """B of the module docstring in problem units, before compilation (finite bounds and supplies)."""
-    s = np.abs(np.asarray(problem.supply, dtype=float)).sum()
-    if isinstance(problem, SpatialFlowProblem):
-        s += problem.demand.total
-    lo, up = np.asarray(problem.lower, float), np.asarray(problem.upper, float)
-    fin = np.isfinite(lo) & np.isfinite(up)
-    width = float(np.sum(up[fin] - lo[fin]))
-    shift = float(np.sum(np.abs(lo[np.isfinite(lo)]))) + float(np.sum(np.abs(up[np.isfinite(up)])))
-    return float(s) + width + shift + 1e-300
-
-
-def compile_network(
-    problem: FlowProblem,
-    breakpoints: list[NDArray[np.float64]] | None = None,
-    reuse: CompiledNetwork | None = None,
-) -> CompiledNetwork:
-    """Compile ``problem`` into a ``CompiledNetwork`` (bounds as in the module docstring).
-
-    ``breakpoints[j]`` lists the breakpoints of quadratic arc number ``j`` (in the order of
-    ``np.flatnonzero(problem.costs.a > 0)``), ends included; default: the two ends of its range.
-    ``reuse``: an earlier compilation of the same problem whose assignment pairs are taken as they
-    are (the refinement rounds of quadratic costs change the network arcs only).
-    """
-    n = problem.n_nodes
-    m = problem.n_arcs
-    tails0 = np.asarray(problem.tails, dtype=I64)
-    heads0 = np.asarray(problem.heads, dtype=I64)
-    lo = np.asarray(problem.lower, dtype=float)
-    up = np.asarray(problem.upper, dtype=float)
-    a, b = np.asarray(problem.costs.a, float), np.asarray(problem.costs.b, float)
-    spatial = isinstance(problem, SpatialFlowProblem)
-    if spatial:
-        supply_net = np.asarray(problem.supply, dtype=float).copy()
-    else:
-        supply_net = balanced_supply(problem).copy()
-    bq = _flow_bound(problem)
-    quad = a > 0
-    lin = ~quad
-    fin_lo = np.isfinite(lo)
-    fin_up = np.isfinite(up)
-    # linear arcs
-    k1 = np.flatnonzero(lin & fin_lo)  # p = l + x
-    k2 = np.flatnonzero(lin & ~fin_lo & fin_up)  # p = u - y, reversed
-    k3 = np.flatnonzero(lin & ~fin_lo & ~fin_up)  # free: two arcs
-    T = [tails0[k1], heads0[k2], tails0[k3], heads0[k3]]
-    H = [heads0[k1], tails0[k2], heads0[k3], tails0[k3]]
-    C = [b[k1], -b[k2], b[k3], -b[k3]]
-    K = [up[k1] - lo[k1], np.full(k2.size, math.inf), np.full(k3.size, math.inf), np.full(k3.size, math.inf)]
-    A = [k1, k2, k3, k3]
-    S = [np.ones(k1.size), -np.ones(k2.size), np.ones(k3.size), -np.ones(k3.size)]
-    base = np.zeros(m)
-    base[k1] = lo[k1]
-    base[k2] = up[k2]
-    # quadratic arcs: secant segments between breakpoints
-    kq = np.flatnonzero(quad)
-    if kq.size:
-        qlo = np.maximum(lo[kq], -bq)
-        qup = np.minimum(up[kq], bq)
-        if breakpoints is None:
-            breakpoints = [np.array([qlo[j], qup[j]]) for j in range(kq.size)]
-        counts = np.array([max(z.size - 1, 0) for z in breakpoints], dtype=np.intp)
-        z0 = np.concatenate([z[:-1] for z in breakpoints]) if counts.sum() else np.zeros(0)
-        z1 = np.concatenate([z[1:] for z in breakpoints]) if counts.sum() else np.zeros(0)
-        arc = np.repeat(kq, counts)
-        T.append(tails0[arc])
-        H.append(heads0[arc])
-        C.append(a[arc] * (z0 + z1) + b[arc])
-        K.append(z1 - z0)
-        A.append(arc)
-        S.append(np.ones(arc.size))
-        base[kq] = qlo
-    tails = np.concatenate(T)
-    heads = np.concatenate(H)
-    cost = np.concatenate(C)
-    cap = np.concatenate(K)
-    arc_of = np.concatenate(A).astype(I64)
-    sign = np.concatenate(S)
-    # supplies shifted by the base flows: p = base + x moves base out of the tail into the head
-    supply_net -= np.bincount(tails0, weights=base, minlength=n)
-    supply_net += np.bincount(heads0, weights=base, minlength=n)
-    n_net_arcs = int(tails.size)
-    points = np.zeros(0, np.intp)
-    pair_point = pair_end = np.zeros(0, np.intp)
-    supply = supply_net
-    nn = n
-    if spatial:
-        assert isinstance(problem, SpatialFlowProblem)
-        mass = problem.demand.mass
-        ends = np.asarray(problem.endpoints, dtype=I64)
-        if reuse is not None and reuse.problem is problem:
-            points, pair_point, pair_end = reuse.points, reuse.pair_point, reuse.pair_end
-            k0 = reuse.n_net_arcs
-            pair_heads, pair_cost = reuse.heads[k0:], reuse.cost[k0:]
-        else:
-            points = np.flatnonzero(mass > 0)
-            Cm = problem.cost_block(0, problem.n_points)[points]
-            rr, ss = np.nonzero(np.isfinite(Cm))
-            pair_point = points[rr].astype(np.intp)  # sorted by point (row-major nonzero)
-            pair_end = ss.astype(np.intp)
-            pair_heads = n + rr.astype(I64)
-            pair_cost = Cm[rr, ss]
-        tails = np.concatenate([tails, ends[pair_end]])
-        heads = np.concatenate([heads, pair_heads])
-        cost = np.concatenate([cost, pair_cost])
-        # pi_ki <= mu_k: a finite capacity keeps a node's total capacity (an endpoint may have 10^5
-        # pair arcs) inside the solver's int64 flow range
-        cap = np.concatenate([cap, mass[pair_point]])
-        supply = np.concatenate([supply_net, -mass[points]])
-        nn = n + points.size
-    # the accepted imbalance (within the problem's balance_rtol) is taken off in proportion to size
-    tot, size = float(supply.sum()), float(np.abs(supply).sum())
-    if tot != 0.0 and size > 0.0:
-        supply = supply - tot * np.abs(supply) / size
-    fin = np.isfinite(cap)
-    bound = float(supply[supply > 0].sum() + cap[fin].sum())
-    return CompiledNetwork(
-        problem=problem,
-        n_nodes=int(nn),
-        tails=np.asarray(tails, dtype=I64),
-        heads=np.asarray(heads, dtype=I64),
-        cost=np.asarray(cost, dtype=float),
-        cap=np.asarray(cap, dtype=float),
-        supply=supply,
-        n_net_arcs=n_net_arcs,
-        arc_of=arc_of,
-        sign=sign,
-        base=base,
-        bound=bound,
-        points=points,
-        pair_point=pair_point,
-        pair_end=pair_end,
-    )
-
-
-# ============================================================================ integer data
-def fraction_bits(v: NDArray[np.float64], cap: int | None = None) -> int:
-    """The smallest ``k >= 0`` such that every finite ``v * 2**k`` is an integer (binary digits
-    after the point of the finest entry). With ``cap``, any answer of at least ``cap`` may be
-    returned as ``cap`` (a sample of 4096 entries decides that quickly for measured data)."""
-    v = np.asarray(v, dtype=float)
-    if cap is not None and v.size > 65536:
-        k = fraction_bits(v[:: max(1, v.size // 4096)])
-        if k >= cap:
-            return cap
-    v = v[np.isfinite(v) & (v != 0)]
-    if v.size == 0:
-        return 0
-    mant, expo = np.frexp(np.abs(v))  # |v| = mant * 2**expo, mant in [0.5, 1): 53 significant bits
-    mi = (mant * 2.0**53).astype(np.int64)
-    tz = np.log2((mi & -mi).astype(float)).astype(np.int64)  # trailing zero bits of the mantissa
-    return int(max(0, int(np.max(53 - tz - expo))))
-
-
-def choose_scales(cn: CompiledNetwork, cost_limit: float = COST_LIMIT) -> tuple[float, float]:
-    """Powers of two ``(S_f, S_c)`` for flows and costs (module docstring), chosen from the data.
-
-    Powers of two make ``int / S`` exact in floating point. Data that are exact in few binary
-    digits (integers, halves, ...) get the smallest scale that keeps them exact: the solver's work
-    grows with the cost range (measured on a 10k-node grid with integer costs: 2.1 s at S_c = 1,
-    4.5 s at 2**31). Other data get the largest scales the integer ranges allow. Raises
-    ``SolverError`` when the flow bound does not fit the integer range at all.
-    """
-    bnd = max(cn.bound, 1e-300)
-    # OR-Tools adds up the capacities at each node in int64: count the uncapacitated arcs per node
-    inf = ~np.isfinite(cn.cap)
-    deg = np.bincount(cn.tails[inf], minlength=cn.n_nodes) + np.bincount(cn.heads[inf], minlength=cn.n_nodes)
-    j = math.floor(math.log2(FLOW_LIMIT / (2.0 * bnd + 1.0) / (1.0 + float(deg.max(initial=0)))))
-    if j < -1000:
-        raise SolverError(f"network backend: flow bound {cn.bound:g} does not fit the integer range")
-    j = min(j, fraction_bits(np.concatenate([cn.supply, cn.cap]), cap=j), 1000)
-    sf = 2.0**j
-    cmax = float(np.abs(cn.cost).max(initial=0.0))
-    if cmax == 0.0:
-        return sf, 1.0
-    k = math.floor(math.log2(min(2.0**53, cost_limit / (cn.n_nodes + 1))) - math.log2(cmax))
-    k = min(k, fraction_bits(cn.cost, cap=k), 960)
-    return sf, 2.0**k
-
-
-def _largest_remainder(v: NDArray[np.float64]) -> NDArray[np.int64]:
-    """Integers within 1 of ``v`` summing to ``round(sum v)`` (0 for balanced supplies)."""
-    f = np.floor(v)
-    out = f.astype(I64)
-    target = int(round(float(v.sum())))
-    k = target - int(out.sum())
-    if k > 0:
-        idx = np.argpartition(-(v - f), k - 1)[:k] if k < v.size else np.arange(v.size)
-        out[idx] += 1
-    elif k < 0:
-        k = -k
-        idx = np.argpartition(v - f, k - 1)[:k] if k < v.size else np.arange(v.size)
-        out[idx] -= 1
-    return out
-
-
-@dataclass
-class IntegerData:
-    sf: float
-    sc: float
-    cap: NDArray[np.int64]
-    cost: NDArray[np.int64]
-    supply: NDArray[np.int64]
-    big: int  # the capacity standing for infinity
-    bound: int  # B scaled: above it an uncapacitated arc signals a cycle
-
-
-def integer_data(cn: CompiledNetwork, sf: float, sc: float) -> IntegerData:
-    bound = int(math.ceil(cn.bound * sf)) + cn.n_nodes
-    big = 2 * bound + 1
-    capf = np.where(np.isfinite(cn.cap), np.rint(cn.cap * sf), float(big))
-    return IntegerData(
-        sf=sf,
-        sc=sc,
-        cap=capf.astype(I64),
-        cost=np.rint(cn.cost * sc).astype(I64),
-        supply=_largest_remainder(cn.supply * sf),
-        big=big,
-        bound=bound,
-    )
-
-
-_STATUS = {
-    "OPTIMAL": Status.OPTIMAL,
-    "INFEASIBLE": Status.INFEASIBLE,
-    "UNBALANCED": Status.INFEASIBLE,
-    "BAD_COST_RANGE": Status.NUMERICAL_ERROR,
-    "BAD_CAPACITY_RANGE": Status.NUMERICAL_ERROR,
-    "BAD_RESULT": Status.NUMERICAL_ERROR,
-    "FEASIBLE": Status.UNKNOWN,
-    "NOT_SOLVED": Status.UNKNOWN,
-}
-
-
-def solve_min_cost_flow(
-    tails: NDArray[np.int64], heads: NDArray[np.int64], cap: NDArray[np.int64], cost: NDArray[np.int64],
-    supply: NDArray[np.int64],
-) -> tuple[str, NDArray[np.int64] | None]:
-    """One call of OR-Tools' ``SimpleMinCostFlow`` on integer data: ``(status name, flows or None)``.
-
-    The flows are read only when the status is OPTIMAL (reading them after a failed solve crashes
-    the process with OR-Tools 9.15).
-    """
-    from ortools.graph.python import min_cost_flow
-
-    smcf = min_cost_flow.SimpleMinCostFlow()
-    if tails.size:
-        smcf.add_arcs_with_capacity_and_unit_cost(tails, heads, cap, cost)
-    n = supply.size
-    # nodes without arcs exist for the solver only once an arc names them; an isolated node with a
-    # non-zero supply makes the problem infeasible, which the caller detects from the supplies
-    nodes = np.arange(n, dtype=I64)
-    smcf.set_nodes_supplies(nodes, supply)
-    status = smcf.solve()
-    name = status.name
-    if name != "OPTIMAL":
-        return name, None
-    return name, np.asarray(smcf.flows(np.arange(tails.size, dtype=I64)), dtype=I64)
-
-
-# ============================================================================ compiled loops
-def _kernels() -> tuple[Any, Any]:
-    from otmodel.backends._network_kernels import spfa, tree_correct
-
-    return spfa, tree_correct
-
-
-def _csr(n: int, src: NDArray[np.int64], *cols: NDArray[Any]) -> tuple[NDArray[np.int64], list[NDArray[Any]]]:
-    order = np.argsort(src, kind="stable")
-    indptr = np.zeros(n + 1, dtype=I64)
-    np.cumsum(np.bincount(src, minlength=n), out=indptr[1:])
-    return indptr, [c[order] for c in cols]
-
-
-def residual_potentials(
-    cn: CompiledNetwork, ints: IntegerData, x: NDArray[np.int64], xf: NDArray[np.float64] | None = None
-) -> NDArray[np.float64] | None:
-    """psi = -d / S_c, d the shortest distances in the residual graph of integer flow ``x`` (or of
-    the float point ``xf`` when given: arcs below their float capacity forward, above 0 backward).
-
-    Returns ``None`` if the residual graph has a negative cycle (the flow is not optimal).
-    """
-    spfa, _ = _kernels()
-    if xf is None:
-        fw = x < ints.cap
-        bw = x > 0
-    else:
-        fw = xf < cn.cap
-        bw = xf > 0
-    src = np.concatenate([cn.tails[fw], cn.heads[bw]])
-    dst = np.concatenate([cn.heads[fw], cn.tails[bw]])
-    w = np.concatenate([ints.cost[fw], -ints.cost[bw]])
-    indptr, (dst_s, w_s) = _csr(cn.n_nodes, src, dst, w)
-    d, ok = spfa(cn.n_nodes, indptr, dst_s, w_s)
-    if not ok:
-        return None
-    return -np.asarray(d, dtype=float) / ints.sc
-
-
-def float_point(
-    cn: CompiledNetwork, ints: IntegerData, x: NDArray[np.int64], psi: NDArray[np.float64]
-) -> tuple[NDArray[np.float64], float]:
-    """A point of the float problem from the integer flow (module docstring, step 2).
-
-    Returns the compiled flows and the largest remaining conservation residual relative to the
-    scale of the supplies (about 1e-16 when the repair succeeded; the bounds hold exactly).
-    """
-    _, tree_correct = _kernels()
-    xf = x.astype(float) / ints.sf
-    fin = np.isfinite(cn.cap)
-    xf[x == 0] = 0.0
-    at_cap = fin & (x == ints.cap)
-    xf[at_cap] = cn.cap[at_cap]
-    if cn.points.size:
-        # a point whose rounded mass is 0 receives nothing: send its mass to its cheapest endpoint
-        n_net = cn.n_nodes - cn.points.size
-        k0 = cn.n_net_arcs
-        head_pt = cn.heads[k0:] - n_net
-        inflow = np.bincount(head_pt, weights=xf[k0:], minlength=cn.points.size)
-        empty = np.flatnonzero(inflow == 0.0)
-        if empty.size:
-            red = cn.cost[k0:] - psi[cn.tails[k0:]]
-            sel = np.isin(head_pt, empty)
-            cand = np.flatnonzero(sel)
-            order = np.lexsort((red[cand], head_pt[cand]))
-            cand = cand[order]
-            first = np.r_[True, head_pt[cand][1:] != head_pt[cand][:-1]]
-            best = cand[first]
-            xf[k0 + best] = -cn.supply[n_net + head_pt[best]]
-    r = cn.supply - cn.net_outflow(xf)
-    scale = max(1.0, float(np.abs(cn.supply).sum()))
-
-    def route(usable: NDArray[np.intp]) -> tuple[NDArray[np.float64], float]:
-        t, h = cn.tails[usable], cn.heads[usable]
-        src = np.concatenate([t, h])
-        nbr = np.concatenate([h, t])
-        arc = np.concatenate([usable, usable]).astype(I64)
-        sgn = np.concatenate([np.ones(usable.size, I64), -np.ones(usable.size, I64)])
-        indptr, (nbr_s, arc_s, sgn_s) = _csr(cn.n_nodes, src, nbr, arc, sgn)
-        delta, leftover = tree_correct(cn.n_nodes, indptr, nbr_s, arc_s, sgn_s, r, cn.n_arcs)
-        out = xf + delta
-        lo_viol = float(np.max(-out, initial=0.0))
-        up_viol = float(np.max(np.where(fin, out - cn.cap, 0.0), initial=0.0))
-        # a correction that crosses a bound by round-off only is clipped; anything larger is reported
-        if max(lo_viol, up_viol) <= 1e-13 * scale:
-            out = np.clip(out, 0.0, cn.cap)
-        else:
-            leftover = max(leftover, lo_viol, up_viol)
-        resid = float(np.abs(cn.supply - cn.net_outflow(out)).max(initial=0.0))
-        return out, max(leftover, resid)
-
-    # arcs strictly between their bounds first (the basis: complementary slackness is kept)
-    chosen, err = route(np.flatnonzero((xf > 0) & (xf < cn.cap)))
-    if err > 0.0:
-        # a residual left where no such arc reaches (a supply rounded to 0 units, e.g. 1e-308):
-        # arcs of zero reduced cost carry it at no loss of optimality; failing that, any arc with
-        # room, at a cost the certified gap accounts for
-        rc = cn.cost - (psi[cn.tails] - psi[cn.heads])
-        tight = np.abs(rc) <= 1e-12 * max(1e-300, float(np.abs(cn.cost).max(initial=0.0)))
-        for usable in (np.flatnonzero((cn.cap > 0) & tight), np.flatnonzero(cn.cap > 0)):
-            alt, err2 = route(usable)
-            if err2 < err:
-                chosen, err = alt, err2
-            if err == 0.0:
-                break
-    return chosen, err / scale
-
-
-# ============================================================================ certificate pieces
-def point_potentials(cn: CompiledNetwork, psi_net: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Potentials of the demand points that maximize q for given network potentials:
-    `\\psi_k = \\max_i (\\psi_i - c(x_k, i))`, so that `-\\mu_k \\psi_k` is the
-    assignment term `\\mu_k \\min_i (c(x_k,i) - \\psi_i)` of eq. (4)."""
-    k0 = cn.n_net_arcs
-    n_net = cn.n_nodes - cn.points.size
-    val = psi_net[cn.tails[k0:]] - cn.cost[k0:]
-    out = np.full(cn.points.size, -math.inf)
-    np.maximum.at(out, cn.heads[k0:] - n_net, val)
-    return out
-
-
-def dual_bound(cn: CompiledNetwork, psi_net: NDArray[np.float64], price_tol: float) -> float:
-    r"""q(psi) of eq. (4) on the float data of the original problem (network potentials ``psi_net``).
-
-    Arc terms `\min_{p\in[l,u]} c(p) - (\psi_i - \psi_j) p` from the original arcs (quadratic
-    ones exactly), the supply term, and the assignment term through ``point_potentials``.
-    ``price_tol`` forgives the cost rounding on linear arcs with an infinite bound.
-    """
-    p = cn.problem
-    t = psi_net[p.tails] - psi_net[p.heads]
-    supply = np.asarray(p.supply, float) if isinstance(p, SpatialFlowProblem) else balanced_supply(p)
-    val = float(psi_net @ supply) + float(np.sum(p.costs.conjugate_term(t, p.lower, p.upper, price_tol)))
-    if cn.points.size:
-        mass = -cn.supply[cn.n_nodes - cn.points.size :]
-        val -= float(mass @ point_potentials(cn, psi_net))
-    return val
-
-
-def primal_value(cn: CompiledNetwork, xf: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
-    """(objective of the original problem at the compiled point ``xf``, original arc flows)."""
-    flows = cn.original_flows(xf)
-    val = cn.problem.flow_objective(flows)
-    k0 = cn.n_net_arcs
-    if cn.points.size:
-        val += float(cn.cost[k0:] @ xf[k0:])
-    return float(val), flows
 
 
 # ============================================================================ the backend
@@ -641,26 +211,34 @@ class NetworkBackend:
         return f"OR-Tools {ortools.__version__} SimpleMinCostFlow"
 
     def _certified_point(
-        self, cn: CompiledNetwork, ints: IntegerData, x: NDArray[np.int64], timer: Timer
+        self, cn: CompiledNetwork, ints: IntegerData, x: NDArray[np.int64], timer: Timer, tol: float = -1.0
     ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], float, float, float] | None:
-        """(compiled float point, flows, psi of the network nodes, primal, q, residual) or None."""
+        """(compiled float point, flows, psi of the network nodes, primal, q, residual) or None.
+
+        When the float point leaves a bound the integer flow sat on, the potentials of the point's
+        own residual graph replace those of the integer flow, unless the latter already certify a
+        relative gap of at most ``tol`` (the second shortest-path search is then skipped; default:
+        never skipped)."""
         with timer("potentials"):
             psi = residual_potentials(cn, ints, x)
         if psi is None:
             return None
         n_net = cn.problem.n_nodes
+        price_tol = 2.0 / ints.sc
         with timer("certificate"):
             xf, resid = float_point(cn, ints, x, psi)
-        if np.any((xf > 0) != (x > 0)) or np.any(np.isfinite(cn.cap) & ((xf < cn.cap) != (x < ints.cap))):
+            primal, flows = primal_value(cn, xf)
+            q = dual_bound(cn, psi[:n_net], price_tol=price_tol)
+        moved = np.any((xf > 0) != (x > 0)) or np.any(np.isfinite(cn.cap) & ((xf < cn.cap) != (x < ints.cap)))
+        if moved and not (primal - q) / max(1.0, abs(primal)) <= tol:
             # the float point left a bound the integer flow sat on (a residual routed along an arc
             # at its bound): the potentials of its own residual graph, if it has no negative cycle
             with timer("potentials"):
                 again = residual_potentials(cn, ints, x, xf)
             if again is not None:
                 psi = again
-        with timer("certificate"):
-            primal, flows = primal_value(cn, xf)
-            q = dual_bound(cn, psi[:n_net], price_tol=2.0 / ints.sc)
+                with timer("certificate"):
+                    q = dual_bound(cn, psi[:n_net], price_tol=price_tol)
         return xf, flows, psi[:n_net], primal, q, resid
 
     # ------------------------------------------------------------------ linear costs
@@ -680,7 +258,7 @@ class NetworkBackend:
             unb = self._unbounded(problem, timer, solver)
             if unb is not None:
                 return unb
-        got = self._certified_point(cn, ints, x, timer)
+        got = self._certified_point(cn, ints, x, timer, tol)
         info: dict[str, Any] = {"flow_scale": ints.sf, "cost_scale": ints.sc}
         if got is not None:
             xf, flows, psi, primal, q, resid = got
@@ -730,8 +308,13 @@ class NetworkBackend:
             k0 = cn.n_net_arcs
             vals = xf[k0:]
             nz = vals != 0
+            # the pairs are listed by point, then endpoint (compile_network): the plan's rows as
+            # they are, without the sort a (row, col) construction does
+            rows = cn.pair_point[nz]
+            indptr = np.zeros(problem.n_points + 1, dtype=np.intp)
+            np.cumsum(np.bincount(rows, minlength=problem.n_points), out=indptr[1:])
             assignment = sp.csr_matrix(
-                (vals[nz], (cn.pair_point[nz], cn.pair_end[nz])), shape=(problem.n_points, problem.n_endpoints)
+                (vals[nz], cn.pair_end[nz], indptr), shape=(problem.n_points, problem.n_endpoints)
             )
             cell_mass = np.asarray(np.bincount(cn.pair_end, weights=vals, minlength=problem.n_endpoints), float)
         return Solution(

@@ -111,7 +111,7 @@ from numpy.typing import NDArray
 from otmodel.backends._checked import checked_solution, solve_checked
 from otmodel.backends._outer import HighsOptions, answer, cutting_planes, finish, initial_cut_points, tangent
 from otmodel.backends._standard import StandardForm, build_standard_form, choose_scales, redundant_rows
-from otmodel.backends.base import Conformance, no_point_solution
+from otmodel.backends.base import Conformance, flag_unverified, no_point_solution
 from otmodel.errors import UnsupportedError
 from otmodel.model.problems import FlowProblem, SpatialFlowProblem
 from otmodel.results import PointStatus, Solution, Status
@@ -437,13 +437,7 @@ class PyomoModel:
         ``PyomoBackend.solve`` falls back instead).
         """
         sol, verdict = checked_solution(self._solve(**options), model_changed=self.is_modified())
-        if verdict is None or verdict.ok:
-            return sol
-        info = {**sol.info, "failing_node": verdict.worst}
-        return dataclasses.replace(
-            sol, status=Status.NUMERICAL_ERROR, point_status=PointStatus.INFEASIBLE_POINT,
-            message=f"{sol.message}; {verdict.describe()}", info=info,
-        )
+        return flag_unverified(sol, verdict)
 
     def _solve(self, **options: Any) -> Solution:
         opts = HighsOptions.parse(PyomoBackend.name, options)

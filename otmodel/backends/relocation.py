@@ -48,13 +48,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from otmodel.backends import _relocation_kernels as RK
+import otmodel.model._relocation_kernels as K
+import otmodel.model._relocation_kernels as RK
 from otmodel.backends._progress import Progress
 from otmodel.backends.base import Conformance, Timer
 from otmodel.errors import SolverError, UnsupportedError
-from otmodel.model import _relocation_kernels as K
 from otmodel.results import PointStatus, Status, Trace
-from otmodel.results_relocation import RelocationResult
+from otmodel.results.relocation import RelocationResult
 
 __all__ = ["RelocationBackend", "GreedyRelocationBackend", "BisectionRelocationBackend"]
 

@@ -1,7 +1,9 @@
-r"""Compiled geometry of ``RelocationProblem``: costs and ring searches.
+r"""Compiled loops of ``RelocationProblem``: costs, ring searches, prices from a flow, greedy placement.
 
-Shared by the relocation backend (pricing, candidate bins) and the validation module (the exact dual
-bound), so that both evaluate `c_{ij}` by one definition.
+One module for every compiled loop over points and bins: the relocation backend (pricing, candidate
+bins, prices, greedy start, final positions) and the validation module (the exact dual bound) both
+import it, so that `c_{ij}` and the ring bound have one definition. It sits in the model layer,
+which the backends may import (never the reverse).
 
 Geometry arguments (``geom``, from ``RelocationProblem.kernel_args``): ``xmin, ymin, w, h, mx, my,
 rect_ptr, rects, euclid, power``; the free part of flat bin ``j`` is the union of rectangles
@@ -14,6 +16,18 @@ never exceeds the Euclidean or the Manhattan distance). With prices `\psi \ge \p
 no bin of ring `r` or beyond has `c_{ij} + \psi_j < g_r^p + \psi_{\min}`: the search stops at
 the first ring whose bound reaches the `K`-th best value found, and the minimum is exact over
 all bins.
+
+Prices from an optimal restricted flow (``prices_from_flow``). For the transportation problem
+with capacitated bins, `\psi \ge 0` certifies a flow optimal over its columns when every
+column `(i,k)` of a point `i` that sends flow to bin `j` has
+`c_{ij} + \psi_j \le c_{ik} + \psi_k`, and `\psi_j = 0` on bins that are not full. With
+`\phi = -\psi` these are difference constraints `\phi_k - \phi_j \le c_{ik} - c_{ij}`
+(an arc `j \to k`), `\phi_j \le 0` (an arc from a virtual node ``v`` with
+`\phi_v = 0`), `\phi_j \ge 0` on bins not full (arc `j \to v`); the shortest
+distances from ``v`` (Bellman-Ford with a queue) are the smallest such prices. An overflow arc
+(bin to sink, penalty `P`) adds `\phi_j \ge -P`, and `\phi_j \le -P` where it
+carries flow. The network is over bins only (points are contracted into the arcs between their
+bins), so the search costs `O(\text{passes} \times \text{columns})`.
 """
 
 from __future__ import annotations
@@ -25,8 +39,41 @@ import numba as nb
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["pair_costs", "best_bins", "topk_bins", "pair_cost", "nearest_free_point"]
+__all__ = [
+    "pair_costs",
+    "best_bins",
+    "topk_bins",
+    "pair_cost",
+    "nearest_free_point",
+    "prices_from_flow",
+    "greedy_nearest",
+    "final_positions",
+    "bin_loads",
+    "geometry",
+]
 
+#: The geometry the kernels read, in the order of ``RelocationProblem.kernel_args``.
+Geometry = tuple[float, float, float, float, int, int, NDArray[np.int64], NDArray[np.float64], bool, int]
+
+
+def geometry(
+    xmin: float,
+    ymin: float,
+    w: float,
+    h: float,
+    mx: int,
+    my: int,
+    rect_ptr: NDArray[np.int64],
+    rects: NDArray[np.float64],
+    euclid: bool,
+    power: int,
+) -> Geometry:
+    """The geometry as one tuple of fixed types (so that the compiled kernels are compiled once for it)."""
+    return (
+        float(xmin), float(ymin), float(w), float(h), int(mx), int(my),
+        np.ascontiguousarray(rect_ptr, dtype=np.int64), np.ascontiguousarray(rects, dtype=np.float64),
+        bool(euclid), int(power),
+    )
 
 
 @nb.njit(inline="always", cache=True, nogil=True)
@@ -61,22 +108,14 @@ def pair_cost(
     return best
 
 
+def pair_costs(points: NDArray[np.float64], i: NDArray[np.int64], j: NDArray[np.int64], *geom: Any) -> NDArray[np.float64]:
+    """`c_{ij}` for the pairs ``(i[k], j[k])`` of point and flat bin indices (``inf`` for a bin with no free part)."""
+    return _pair_costs(points, i, j, geometry(*geom))  # type: ignore[no-any-return]
+
+
 @nb.njit(parallel=True, cache=True, nogil=True)
-def pair_costs(
-    points: NDArray[np.float64],
-    i: NDArray[np.int64],
-    j: NDArray[np.int64],
-    xmin: float,
-    ymin: float,
-    w: float,
-    h: float,
-    mx: int,
-    my: int,
-    rect_ptr: NDArray[np.int64],
-    rects: NDArray[np.float64],
-    euclid: bool,
-    power: int,
-) -> NDArray[np.float64]:
+def _pair_costs(points: NDArray[np.float64], i: NDArray[np.int64], j: NDArray[np.int64], geom: Geometry) -> NDArray[np.float64]:
+    rect_ptr, rects, euclid, power = geom[6], geom[7], geom[8], geom[9]
     out = np.empty(i.shape[0])
     for k in nb.prange(i.shape[0]):
         out[k] = pair_cost(points[i[k], 0], points[i[k], 1], j[k], rect_ptr, rects, euclid, power)
@@ -100,6 +139,27 @@ def nearest_free_point(
     return qx, qy
 
 
+@nb.njit(inline="always", cache=True, nogil=True)
+def _ring_gap(
+    px: float, py: float, bx: int, by: int, r: int, xmin: float, ymin: float, w: float, h: float, mx: int, my: int
+) -> float:
+    """`g_r`: the gap from ``(px, py)`` to the box of bins of radius ``r - 1`` around its bin ``(bx, by)``.
+
+    Every bin of ring ``r`` (and beyond) is at least this far, in both metrics (module docstring);
+    ``inf`` when the ring lies wholly outside the grid (the search is over).
+    """
+    gap = np.inf
+    if bx - r >= 0:
+        gap = min(gap, px - (xmin + (bx - r + 1) * w))
+    if bx + r < mx:
+        gap = min(gap, xmin + (bx + r) * w - px)
+    if by - r >= 0:
+        gap = min(gap, py - (ymin + (by - r + 1) * h))
+    if by + r < my:
+        gap = min(gap, ymin + (by + r) * h - py)
+    return gap if gap == np.inf else max(gap, 0.0)
+
+
 @nb.njit(cache=True, nogil=True)
 def _search(
     px: float,
@@ -111,18 +171,10 @@ def _search(
     psimin: float,
     vals: NDArray[np.float64],
     idx: NDArray[np.int64],
-    xmin: float,
-    ymin: float,
-    w: float,
-    h: float,
-    mx: int,
-    my: int,
-    rect_ptr: NDArray[np.int64],
-    rects: NDArray[np.float64],
-    euclid: bool,
-    power: int,
+    geom: Geometry,
 ) -> None:
     """The ``K = len(vals)`` smallest `c_{ij} + \\psi_j` over bins with slots, sorted (exact)."""
+    xmin, ymin, w, h, mx, my, rect_ptr, rects, euclid, power = geom
     K = vals.shape[0]
     for q in range(K):
         vals[q] = np.inf
@@ -130,20 +182,10 @@ def _search(
     rmax = max(mx, my)
     for r in range(rmax + 1):
         if r > 0:
-            lb = np.inf
-            if bx - r >= 0:
-                lb = min(lb, px - (xmin + (bx - r + 1) * w))
-            if bx + r < mx:
-                lb = min(lb, xmin + (bx + r) * w - px)
-            if by - r >= 0:
-                lb = min(lb, py - (ymin + (by - r + 1) * h))
-            if by + r < my:
-                lb = min(lb, ymin + (by + r) * h - py)
-            if lb == np.inf:
+            gap = _ring_gap(px, py, bx, by, r, xmin, ymin, w, h, mx, my)
+            if gap == np.inf:
                 break
-            if lb < 0.0:
-                lb = 0.0
-            bound = (lb * lb if power == 2 else lb) + psimin
+            bound = (gap * gap if power == 2 else gap) + psimin
             if bound >= vals[K - 1]:
                 break
         if r == 0:
@@ -187,25 +229,27 @@ def _consider(
         idx[q] = j
 
 
-@nb.njit(parallel=True, cache=True, nogil=True)
 def topk_bins(
     points: NDArray[np.float64],
     bin_ij: NDArray[np.int64],
     psi: NDArray[np.float64],
     slots: NDArray[np.int64],
     K: int,
-    xmin: float,
-    ymin: float,
-    w: float,
-    h: float,
-    mx: int,
-    my: int,
-    rect_ptr: NDArray[np.int64],
-    rects: NDArray[np.float64],
-    euclid: bool,
-    power: int,
+    *geom: Any,
 ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
     """For every point, its ``K`` bins of smallest `c_{ij} + \\psi_j` (exact over all bins), sorted."""
+    return _topk_bins(points, bin_ij, psi, slots, K, geometry(*geom))  # type: ignore[no-any-return]
+
+
+@nb.njit(parallel=True, cache=True, nogil=True)
+def _topk_bins(
+    points: NDArray[np.float64],
+    bin_ij: NDArray[np.int64],
+    psi: NDArray[np.float64],
+    slots: NDArray[np.int64],
+    K: int,
+    geom: Geometry,
+) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
     n = points.shape[0]
     vals = np.empty((n, K))
     idx = np.empty((n, K), dtype=np.int64)
@@ -215,8 +259,7 @@ def topk_bins(
             psimin = psi[j]
     for i in nb.prange(n):
         _search(
-            points[i, 0], points[i, 1], bin_ij[i, 0], bin_ij[i, 1], psi, slots, psimin, vals[i], idx[i],
-            xmin, ymin, w, h, mx, my, rect_ptr, rects, euclid, power,
+            points[i, 0], points[i, 1], bin_ij[i, 0], bin_ij[i, 1], psi, slots, psimin, vals[i], idx[i], geom
         )
     return vals, idx
 
@@ -231,3 +274,162 @@ def best_bins(
     r"""`\min_j (c_{ij} + \psi_j)` over bins with slots and its argmin, for every point (exact)."""
     vals, idx = topk_bins(points, bin_ij, psi, slots, 1, *geom)
     return vals[:, 0], idx[:, 0]
+
+
+# ---------------------------------------------------------------- the backend's loops
+@nb.njit(cache=True, nogil=True)
+def prices_from_flow(
+    n_bins: int,
+    pair_ptr: NDArray[np.int64],
+    pair_point: NDArray[np.int64],
+    pair_cost_: NDArray[np.float64],
+    cols: NDArray[np.int64],
+    col_cost: NDArray[np.float64],
+    full: NDArray[np.bool_],
+    overflow: NDArray[np.bool_],
+    penalty: float,
+    d: NDArray[np.float64],
+    max_passes: int,
+) -> bool:
+    """Shortest distances `\\phi` in place in ``d`` (start: ``d <= 0``); False on a negative cycle.
+
+    ``pair_ptr`` (n_bins + 1) groups the (point, bin) pairs that carry flow by bin: pair ``q`` in
+    bin ``j`` is point ``pair_point[q]`` at cost ``pair_cost_[q]``. ``cols[i]`` (padded with -1)
+    are the columns of point ``i`` with costs ``col_cost[i]``. A stop after ``max_passes`` passes
+    over all nodes without settling also returns False.
+    """
+    queue = np.empty(n_bins, dtype=np.int64)
+    inq = np.zeros(n_bins, dtype=np.bool_)
+    head = 0
+    tail = 0
+    count = 0
+    for j in range(n_bins):
+        if d[j] > 0.0:
+            d[j] = 0.0
+        if overflow[j] and d[j] > -penalty:
+            d[j] = -penalty
+        if d[j] < -penalty:
+            d[j] = -penalty
+        if pair_ptr[j + 1] > pair_ptr[j]:
+            queue[tail] = j
+            tail = (tail + 1) % n_bins
+            inq[j] = True
+            count += 1
+    limit = max_passes * max(1, n_bins)
+    pops = 0
+    W = cols.shape[1]
+    while count > 0:
+        j = queue[head]
+        head = (head + 1) % n_bins
+        count -= 1
+        inq[j] = False
+        pops += 1
+        if pops > limit:
+            return False
+        dj = d[j]
+        for q in range(pair_ptr[j], pair_ptr[j + 1]):
+            i = pair_point[q]
+            base = dj - pair_cost_[q]
+            for w in range(W):
+                k = cols[i, w]
+                if k < 0 or k == j:
+                    continue
+                nd = base + col_cost[i, w]
+                if nd < d[k]:
+                    if nd < -penalty or (not full[k] and nd < 0.0):
+                        return False  # the edge to v closes a negative cycle
+                    d[k] = nd
+                    if not inq[k] and pair_ptr[k + 1] > pair_ptr[k]:
+                        inq[k] = True
+                        queue[tail] = k
+                        tail = (tail + 1) % n_bins
+                        count += 1
+    return True
+
+
+def greedy_nearest(
+    points: NDArray[np.float64], bin_ij: NDArray[np.int64], order: NDArray[np.int64], slots: NDArray[np.int64], *geom: Any
+) -> NDArray[np.int64]:
+    """Greedy nearest-free-bin: points in ``order``, each to its cheapest bin with room left.
+
+    Points already in a free bin with room keep it first (a first pass), then the others search
+    rings outward for the cheapest bin with room (exact within the remaining bins).
+    """
+    return _greedy_nearest(points, bin_ij, order, slots, geometry(*geom))  # type: ignore[no-any-return]
+
+
+@nb.njit(cache=True, nogil=True)
+def _greedy_nearest(
+    points: NDArray[np.float64], bin_ij: NDArray[np.int64], order: NDArray[np.int64], slots: NDArray[np.int64], geom: Geometry
+) -> NDArray[np.int64]:
+    xmin, ymin, w, h, mx, my, rect_ptr, rects, euclid, power = geom
+    n = points.shape[0]
+    left = slots.copy()
+    out = np.full(n, -1, dtype=np.int64)
+    for t in range(n):
+        i = order[t]
+        j = bin_ij[i, 0] * my + bin_ij[i, 1]
+        if left[j] > 0 and pair_cost(points[i, 0], points[i, 1], j, rect_ptr, rects, euclid, power) == 0.0:
+            out[i] = j
+            left[j] -= 1
+    for t in range(n):
+        i = order[t]
+        if out[i] >= 0:
+            continue
+        px, py = points[i, 0], points[i, 1]
+        bx, by = bin_ij[i, 0], bin_ij[i, 1]
+        best = np.inf
+        bj = -1
+        for r in range(max(mx, my) + 1):
+            if r > 0:
+                gap = _ring_gap(px, py, bx, by, r, xmin, ymin, w, h, mx, my)
+                if gap == np.inf or (gap * gap if power == 2 else gap) >= best:
+                    break
+            # the ring of Chebyshev radius r: rows by - r and by + r, then columns bx - r and bx + r
+            ix = 0
+            iy = 0
+            for side in range(4):
+                if side < 2:
+                    iy = by - r if side == 0 else by + r
+                    if iy < 0 or iy >= my or (side == 1 and r == 0):
+                        continue
+                    lo, hi = max(0, bx - r), min(mx - 1, bx + r)
+                else:
+                    ix = bx - r if side == 2 else bx + r
+                    if r == 0 or ix < 0 or ix >= mx:
+                        continue
+                    lo, hi = max(0, by - r + 1), min(my - 1, by + r - 1)
+                for t2 in range(lo, hi + 1):
+                    j = t2 * my + iy if side < 2 else ix * my + t2
+                    if left[j] <= 0:
+                        continue
+                    c = pair_cost(px, py, j, rect_ptr, rects, euclid, power)
+                    if c < best:
+                        best = c
+                        bj = j
+        out[i] = bj
+        left[bj] -= 1
+    return out
+
+
+@nb.njit(parallel=True, cache=True, nogil=True)
+def final_positions(
+    points: NDArray[np.float64],
+    flat: NDArray[np.int64],
+    rect_ptr: NDArray[np.int64],
+    rects: NDArray[np.float64],
+    euclid: bool,
+    power: int,
+) -> NDArray[np.float64]:
+    """Each point moved to the nearest free point of its bin."""
+    n = points.shape[0]
+    out = np.empty((n, 2))
+    for i in nb.prange(n):
+        qx, qy = nearest_free_point(points[i, 0], points[i, 1], flat[i], rect_ptr, rects, euclid, power)
+        out[i, 0] = qx
+        out[i, 1] = qy
+    return out
+
+
+def bin_loads(flat: NDArray[np.int64], n_bins: int) -> NDArray[np.int64]:
+    return np.bincount(flat, minlength=n_bins).astype(np.int64)

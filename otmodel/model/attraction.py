@@ -39,15 +39,17 @@ import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 from scipy.sparse.csgraph import shortest_path
 
+import otmodel.model.values as values
 from otmodel.errors import DuplicateNodeError, InvalidDataError, UnbalancedError, UnreachableError
-from otmodel.model import values
+from otmodel.model.attraction_graphs import GRAPH_FAMILIES, graph_family
+from otmodel.model.network import Network
 
 __all__ = [
     "AttractionProblem",
@@ -91,6 +93,20 @@ class Schedule:
     The paper does not say where its index starts. ``start`` must keep the weights in [0, 1]
     (``1/ln s <= 1`` needs ``s >= e``). ``first`` overrides the value of the very first step (the
     paper's "0.75 then 0.1" of Fig. 2).
+
+    Parameters
+    ----------
+    law : {"constant", "1/t", "1/ln t", "callable"}, default "constant"
+        The law above; ``"callable"`` evaluates ``func(t)``. Another string raises
+        ``InvalidDataError`` listing these.
+    c : float, default 0.1
+        The value of a ``"constant"`` law (finite).
+    start : float, default 1.0
+        The law's argument `s` at the first step (`t = 0`), finite.
+    first : float, optional
+        Value used for the first step only, whatever the law (finite).
+    func : callable, optional
+        ``func(t) -> float`` for ``law="callable"`` (required then).
     """
 
     law: str = "constant"
@@ -209,66 +225,44 @@ def _vector(x: ArrayLike, n: int, what: str, names: Sequence[str], allow_inf: bo
     return v
 
 
-# ---------------------------------------------------------------------------------- instances
-GRAPH_FAMILIES = ("geometric", "small-world", "scale-free", "grid", "erdos-renyi")
+def _from_network(net: Network, directed: bool) -> tuple[sp.csr_matrix, sp.coo_matrix | None, list[str]]:
+    """Edge weights, capacities and node names of a ``Network`` read as an attraction graph.
 
-
-def graph_family(
-    family: str, n: int, seed: int = 0, weights: tuple[float, float] = (1.0, 1.0)
-) -> tuple[sp.csr_matrix, NDArray[np.float64]]:
-    """A connected undirected graph of ``n`` nodes of a named family (networkx generators), with
-    edge weights uniform in ``weights``; returns the (n, n) weight matrix and 2-d node positions
-    (for drawing).
-
-    Families: ``"geometric"`` (random geometric graph in the unit square, radius just above the
-    connectivity threshold; weight lo + (hi - lo) x edge length / radius), ``"small-world"``
-    (Watts-Strogatz, 4 neighbours, rewiring 0.1), ``"scale-free"`` (Barabasi-Albert, 2 edges per
-    new node), ``"grid"`` (the nearest square grid, trimmed to n nodes), ``"erdos-renyi"``
-    (G(n, p) with mean degree 4, resampled until connected).
+    Arc ``j -> i`` with linear cost ``b > 0`` is an edge of length ``b``; a finite ``upper`` is its
+    capacity (10d), and ``lower < 0`` lets mass go ``i -> j`` too, up to ``-lower`` (the network's
+    two-way link; an undirected graph's one-way arc too, with the same capacity). A self-loop's
+    ``upper`` bounds the mass that stays (its cost is ignored: staying is free). Supplies must be 0:
+    the masses are ``rho0`` and ``nu``.
     """
-    import networkx as nx
-
-    rng = np.random.default_rng(seed)
-    if family == "geometric":
-        r = 1.6 * math.sqrt(math.log(n) / (math.pi * n))
-        for _ in range(100):
-            pos0 = rng.uniform(0, 1, (n, 2))
-            G = nx.random_geometric_graph(n, r, pos={i: tuple(pos0[i]) for i in range(n)})
-            if nx.is_connected(G):
-                break
-        else:  # pragma: no cover
-            raise InvalidDataError("could not draw a connected geometric graph")
-    elif family == "small-world":
-        G = nx.connected_watts_strogatz_graph(n, 4, 0.1, seed=seed)
-    elif family == "scale-free":
-        G = nx.barabasi_albert_graph(n, 2, seed=seed)
-    elif family == "grid":
-        side = math.ceil(math.sqrt(n))
-        G = nx.convert_node_labels_to_integers(nx.grid_2d_graph(side, side))
-        G = G.subgraph(range(n)).copy()
-    elif family == "erdos-renyi":
-        for k in range(1000):
-            G = nx.gnp_random_graph(n, 4.0 / n, seed=seed * 1000 + k)
-            if nx.is_connected(G):
-                break
-    else:
-        raise InvalidDataError(f"unknown graph family {values.describe(family)}; use one of {', '.join(GRAPH_FAMILIES)}")
-    if family == "geometric":
-        pos = pos0
-    elif family == "grid":
-        side = math.ceil(math.sqrt(n))
-        pos = np.c_[np.arange(n) // side, np.arange(n) % side].astype(float) / max(side - 1, 1)
-    else:
-        lay = nx.spring_layout(G, seed=seed)
-        pos = np.array([lay[i] for i in range(n)])
-    e = np.array(list(G.edges()), dtype=np.intp).reshape(-1, 2)
-    lo, hi = weights
-    w = rng.uniform(lo, hi, len(e))
-    if family == "geometric":  # pipe-like: weight grows with the edge length, within [lo, hi]
-        ln = np.hypot(*(pos[e[:, 0]] - pos[e[:, 1]]).T) / r
-        w = lo + (hi - lo) * np.clip(ln, 0.0, 1.0)
-    W = sp.csr_matrix((np.r_[w, w], (np.r_[e[:, 0], e[:, 1]], np.r_[e[:, 1], e[:, 0]])), shape=(n, n))
-    return W, pos
+    names, t, h, n = net.node_names, net.tails, net.heads, net.n_nodes
+    costs, lo, up, supply = net.costs, net.lower, net.upper, net.supply
+    if (supply != 0).any():
+        k = int(np.flatnonzero(supply != 0)[0])
+        raise InvalidDataError(f"node {names[k]!r}: supply {supply[k]:g}; the masses are rho0 and nu (supplies must be 0)")
+    for bad, rule in (
+        (costs.a != 0, "a quadratic cost; an attraction edge has a length (a linear cost per unit)"),
+        ((t != h) & ~(costs.b > 0), "cost {b:g}; an edge's length must be positive (networkx: its 'weight')"),
+        (lo > 0, "lower bound {lo:g} > 0; mass is never forced along an edge"),
+    ):
+        if bad.any():
+            k = int(np.flatnonzero(bad)[0])
+            raise InvalidDataError(f"arc {names[t[k]]}->{names[h[k]]}: " + rule.format(b=costs.b[k], lo=lo[k]))
+    back = np.flatnonzero(lo < 0)  # two-way links: the reverse direction, up to -lower
+    r, c = np.r_[t, h[back]], np.r_[h, t[back]]
+    w, cap = np.r_[costs.b, costs.b[back]], np.r_[up, -lo[back]]
+    key = r * n + c
+    uniq, count = np.unique(key, return_counts=True)
+    if (count > 1).any():
+        a, b = divmod(int(uniq[count > 1][0]), n)
+        raise InvalidDataError(f"two arcs join {names[a]!r} to {names[b]!r}; mass moves between two nodes along one edge")
+    if not directed:  # the reverse of a one-way arc, with its capacity
+        rev = ~np.isin(c * n + r, key)
+        r, c, w, cap = np.r_[r, c[rev]], np.r_[c, r[rev]], np.r_[w, w[rev]], np.r_[cap, cap[rev]]
+    loop = r == c
+    W = sp.csr_matrix((w[~loop], (r[~loop], c[~loop])), shape=(n, n))
+    fin = np.isfinite(cap)
+    caps = sp.coo_matrix((cap[fin], (r[fin], c[fin])), shape=W.shape) if fin.any() else None
+    return W, caps, names
 
 
 # ------------------------------------------------------------------------------------- problem
@@ -277,10 +271,15 @@ class AttractionProblem:
 
     Parameters
     ----------
-    weights : (n, n) array or scipy.sparse matrix
-        Edge weights: ``weights[j, i] > 0`` is the cost of one unit of mass on edge ``j -> i``; zero
-        (or absent in a sparse matrix) means no edge. Diagonal entries (self-loops) are allowed and
-        ignored: every node is linked to itself (``A-bar = A + I``) at cost 0.
+    graph : Network, networkx graph, or (n, n) array or scipy.sparse matrix
+        The graph, as the other problems take it: a ``Network`` (or a networkx graph, read by
+        ``Network.from_networkx``: edge ``weight`` is the length), in which arc ``j -> i`` with
+        linear cost ``b > 0`` is an edge of length ``b``, a finite ``upper`` its capacity (10d),
+        ``lower < 0`` a two-way link (``i -> j`` up to ``-lower``), a self-loop's ``upper`` the mass
+        that may stay, and supplies are 0. Or edge weights as a matrix: ``graph[j, i] > 0`` is the
+        cost of one unit of mass on edge ``j -> i``; zero (or absent in a sparse matrix) means no
+        edge. Diagonal entries (self-loops) are allowed and ignored: every node is linked to itself
+        (``A-bar = A + I``) at cost 0.
     rho0, nu : (n,) arrays
         Initial and target distributions (probability vectors: non-negative, finite, sum 1 within ``mass_tol``).
     edge_capacity : (n, n) array or sparse matrix, optional
@@ -297,9 +296,15 @@ class AttractionProblem:
     directed : bool
         If False (default) every edge may be used both ways (the weight matrix is symmetrized with
         the smaller non-zero weight of the two directions).
-    names : node names (default "0", "1", ...)
+    names : node names of a matrix (default "0", "1", ...); a network names its own nodes
     schedule_start : float
         Value of the schedule argument at the first step (see ``Schedule``).
+    omega_first : float, optional
+        Value of `\omega` at the very first step only (the paper's "0.75 then 0.1", Fig. 2).
+    mass_tol : float, default 1e-9
+        Tolerance on `\sum \rho_0 = \sum \nu = 1`.
+    name : str, default ""
+        A label for reports and model files.
 
     Raises
     ------
@@ -313,7 +318,7 @@ class AttractionProblem:
 
     def __init__(
         self,
-        weights: Any,
+        graph: Any,
         rho0: ArrayLike,
         nu: ArrayLike,
         *,
@@ -329,7 +334,18 @@ class AttractionProblem:
         mass_tol: float = 1e-9,
         name: str = "",
     ) -> None:
-        W = _sparse(weights, "weights") if sp.issparse(weights) else values.float_array(weights, "weights")
+        if not isinstance(graph, Network) and all(hasattr(graph, a) for a in ("is_directed", "nodes", "edges")):
+            graph = Network.from_networkx(graph)
+        self._network = graph if isinstance(graph, Network) else None
+        if isinstance(graph, Network):
+            if names is not None:
+                raise InvalidDataError("names: a network names its own nodes; leave names out")
+            if edge_capacity is not None and graph.n_arcs and np.isfinite(graph.upper).any():
+                raise InvalidDataError("give edge capacities once: as the arcs' upper bounds or as edge_capacity")
+            W, caps, names = _from_network(graph, values.flag(directed, "directed"))
+            edge_capacity = caps if edge_capacity is None else edge_capacity
+        else:
+            W = _sparse(graph, "weights") if sp.issparse(graph) else values.float_array(graph, "weights")
         if W.ndim != 2 or W.shape[0] != W.shape[1]:
             raise InvalidDataError(f"weights has shape {W.shape}, expected a square (n, n) matrix")
         n = int(W.shape[0])
@@ -391,9 +407,8 @@ class AttractionProblem:
         else:
             cap = _square(edge_capacity, n, "edge_capacity", nm, allow_inf=True)
             if sp.issparse(cap):
-                capc = sp.csr_matrix(cap)
-                capc.data[np.isinf(capc.data)] = 0.0
-                capc.eliminate_zeros()
+                # (no copy is made and compacted here: one shared with the user's matrix dropped its
+                # explicit zeros and turned its infinite entries into zero capacities)
                 # keep explicit zeros of the user's sparse matrix: they are zero capacities
                 coo = sp.coo_matrix(cap)
                 fin = np.isfinite(coo.data)
@@ -441,6 +456,25 @@ class AttractionProblem:
 
     # -------------------------------------------------------------------- basic views
     @property
+    def network(self) -> Network:
+        """The graph as a ``Network``: the one given, or one built from the weight matrix (an arc per
+        direction of each edge, capacities as upper bounds, a self-loop per capped stay)."""
+        if self._network is None:
+            n, W = self.n_nodes, sp.coo_matrix(self.weights)  # CSR order: keys row * n + col ascend
+            r, c, lin, up = W.row, W.col, W.data, np.full(W.nnz, np.inf)
+            if self.edge_capacity is not None:
+                pat = sp.coo_matrix(self._cap_pattern)  # finite capacities, explicit zeros included
+                cap = np.asarray(self.edge_capacity[pat.row, pat.col]).reshape(-1)
+                keys, want = np.r_[r * n + c, -1], pat.row * n + pat.col  # -1: no pair matches it
+                k = np.searchsorted(keys[:-1], want)
+                up[k[keys[k] == want]] = cap[keys[k] == want]
+                stay = pat.row == pat.col
+                r, c = np.r_[r, pat.row[stay]], np.r_[c, pat.col[stay]]
+                lin, up = np.r_[lin, np.zeros(int(stay.sum()))], np.r_[up, cap[stay]]
+            self._network = Network.from_arrays(self.node_names, np.zeros(n), r, c, linear=lin, upper=up)
+        return self._network
+
+    @property
     def n_nodes(self) -> int:
         return len(self.node_names)
 
@@ -482,9 +516,9 @@ class AttractionProblem:
 
     def formulation(self, part: Any = "all", format: str = "markdown") -> Any:
         """Problem 1 at the first step, as mathematics (see ``otmodel.formulation.formulation``)."""
-        from otmodel.formulation import formulation
+        import otmodel
 
-        return formulation(self, part=part, format=format)
+        return otmodel.formulation.formulation(self, part=part, format=format)
 
     # -------------------------------------------------------------------- one step
     def step(
@@ -510,8 +544,26 @@ class AttractionStep:
     `\pi_1` (``allowed``: pairs ``(j, i)`` with `j\in\mathrm{supp}\,\rho_t`,
     `\bar A_{ji}=1` and a capacity that is not 0) and the capacities on those pairs.
     Every other pair is *forbidden*: it carries exactly zero mass.
+
+    Built by ``AttractionProblem.step`` for each step of Algorithm 1 and solved by ``solve_step``;
+    it is rarely built by hand.
+
+    Parameters
+    ----------
+    problem : AttractionProblem
+        The flow this step belongs to (graph, capacities, target `\nu`).
+    rho : (n,) array of float
+        The current distribution `\rho_t` (a probability vector).
+    omega : float
+        Weight `\omega \in [0, 1]` of `\rho_t` in the barycenter (10a).
+    gamma : float
+        Entropic regularization `\gamma > 0` of the step (same units as the edge weights); the
+        exact LP step ignores it.
+    t : int, default 0
+        The 0-based step index.
     """
 
+    kind: ClassVar[str] = "attraction-step"
     problem: AttractionProblem
     rho: NDArray[np.float64]
     omega: float
@@ -558,9 +610,9 @@ class AttractionStep:
 
     def formulation(self, part: Any = "all", format: str = "markdown") -> Any:
         """This step as mathematics: Problem 1, the exact step's dual, Dykstra's projections."""
-        from otmodel.formulation import formulation
+        import otmodel
 
-        return formulation(self, part=part, format=format)
+        return otmodel.formulation.formulation(self, part=part, format=format)
 
     def reachable(self) -> NDArray[np.intp]:
         """Nodes that can receive mass in this step (columns of the plans); p is 0 elsewhere."""

@@ -43,8 +43,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+import otmodel.model.values as values
 from otmodel.errors import InvalidDataError, UnbalancedError, UnreachableError
-from otmodel.model import values
 from otmodel.model.costs import ArcCosts
 from otmodel.model.demand import AssignmentCost, Points
 from otmodel.model.network import Network
@@ -66,10 +66,26 @@ def _frozen(a: NDArray[Any]) -> NDArray[Any]:
 
 
 class FlowProblem:
-    """Min-cost flow with convex (linear or quadratic) arc costs on a ``Network``.
+    r"""Min-cost flow with convex (linear or quadratic) arc costs on a ``Network``.
 
     Endpoint flags of the network are ignored (there is no spatial demand). Supplies must balance:
-    ``|sum(s)| <= balance_rtol * max(1, sum|s|)``.
+    ``|sum(s)| <= balance_rtol * max(1, sum|s|)``. The problem is
+
+    `\min_p \sum_{(i,j)} c_{ij}(p_{ij})` s.t. `E p = s`, `l \le p \le u`,
+
+    the network part of Laurentin et al. (2025), problem (1), with `E` the node-arc incidence matrix.
+    The network is copied: later edits to it do not change the problem.
+
+    Parameters
+    ----------
+    network : Network
+        Nodes with supplies, arcs with costs and bounds; at least one node (else
+        ``InvalidDataError``).
+    name : str, default ""
+        A label for reports, solutions and model files.
+    balance_rtol : float, default 1e-9
+        Supplies (and demand) must balance within ``balance_rtol * max(1, sum|s|)``; a larger
+        imbalance raises ``UnbalancedError`` naming the totals.
     """
 
     kind = "flow"
@@ -83,8 +99,9 @@ class FlowProblem:
         self.name = _problem_name(name)
         # a NaN tolerance would make every balance check pass (NaN comparisons are false)
         self.balance_rtol = values.option(balance_rtol, "balance_rtol")
-        self.node_names: list[str] = self.network.node_names
-        self.arc_names: list[str] = self.network.arc_names
+        # names are spelt out on first use: a network built from arrays need not spell a million
+        self._node_names: list[str] | None = None
+        self._arc_names: list[str] | None = None
         self.supply = _frozen(self.network.supply)
         self.tails = _frozen(self.network.tails)
         self.heads = _frozen(self.network.heads)
@@ -119,12 +136,26 @@ class FlowProblem:
 
     # -------------------------------------------------------------------------------- sizes
     @property
+    def node_names(self) -> list[str]:
+        """Node names in index order."""
+        if self._node_names is None:
+            self._node_names = self.network.node_names
+        return self._node_names
+
+    @property
+    def arc_names(self) -> list[str]:
+        """Arc names ``"tail->head"`` in index order."""
+        if self._arc_names is None:
+            self._arc_names = self.network.arc_names
+        return self._arc_names
+
+    @property
     def n_nodes(self) -> int:
-        return len(self.node_names)
+        return int(self.supply.size)
 
     @property
     def n_arcs(self) -> int:
-        return len(self.arc_names)
+        return int(self.tails.size)
 
     @property
     def is_linear(self) -> bool:
@@ -151,40 +182,43 @@ class FlowProblem:
         return np.asarray(self.incidence @ np.asarray(flows, dtype=float))
 
     # -------------------------------------------------------------------------------- plumbing
+    # Conveniences only: each goes through the package root (``import otmodel``), so that the model
+    # layer imports no backend, no formulation and no file reader (DESIGN.md, Layout).
     def solve(self, backend: str | None = None, **options: Any) -> Solution:
         """Solve with ``backend`` (see ``otmodel.solve``)."""
-        from otmodel.backends import solve
+        import otmodel
 
-        return solve(self, backend=backend, **options)
+        return otmodel.solve(self, backend=backend, **options)
 
     def formulation(self, part: Any = "all", format: str = "markdown") -> Any:
         """The problem as mathematics for this instance (see ``otmodel.formulation.formulation``)."""
-        from otmodel.formulation import formulation
+        import otmodel
 
-        return formulation(self, part=part, format=format)
+        return otmodel.formulation.formulation(self, part=part, format=format)
 
     def save(self, path: str | Path) -> None:
-        """Write the problem as a YAML or JSON model file (by extension)."""
-        from otmodel.model.io import save
+        """Write the problem as a YAML or JSON model file (by extension; see ``otmodel.save``)."""
+        import otmodel
 
-        save(self, path)
+        otmodel.save(self, path)
 
     def to_dict(self) -> dict[str, Any]:
-        from otmodel.model.io import problem_to_dict
+        """The problem as a plain dict of the model-file schema (see ``otmodel.model.io.problem_to_dict``)."""
+        import otmodel
 
-        return problem_to_dict(self)
+        return otmodel.model.io.problem_to_dict(self)
 
     def to_cvxpy(self) -> Any:
-        """The problem as a ``cvxpy.Problem`` with named variables (see ``otmodel.backends.cvxpy``)."""
-        from otmodel.backends.cvxpy import to_cvxpy
+        """The problem compiled to cvxpy, with named variables (see ``otmodel.to_cvxpy``)."""
+        import otmodel
 
-        return to_cvxpy(self)
+        return otmodel.to_cvxpy(self)
 
     def to_pyomo(self) -> Any:
-        """The problem as a Pyomo ``ConcreteModel`` (see ``otmodel.backends.pyomo``)."""
-        from otmodel.backends.pyomo import to_pyomo
+        """The problem as a Pyomo model (see ``otmodel.to_pyomo``)."""
+        import otmodel
 
-        return to_pyomo(self)
+        return otmodel.to_pyomo(self)
 
     def __repr__(self) -> str:
         lin = "linear" if self.is_linear else "quadratic"
@@ -203,6 +237,11 @@ class SpatialFlowProblem(FlowProblem):
     assignment_cost : AssignmentCost
         c(x, i); every endpoint must be reachable (finite cost) from some demand point and every
         demand point with positive mass from some endpoint.
+    name : str, default ""
+        A label for reports, solutions and model files.
+    balance_rtol : float, default 1e-9
+        Supplies (and demand) must balance within ``balance_rtol * max(1, sum|s|)``; a larger
+        imbalance raises ``UnbalancedError`` naming the totals.
     """
 
     kind = "spatial"

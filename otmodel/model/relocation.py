@@ -353,7 +353,7 @@ class RelocationProblem:
     # ------------------------------------------------------------------------------ math
     def cost(self, point_index: ArrayLike, bin_flat: ArrayLike) -> NDArray[np.float64]:
         """`c_{ij}` for pairs of point indices and flat bin indices (``+inf`` for a bin with no free part)."""
-        from otmodel.model import _relocation_kernels as K
+        import otmodel.model._relocation_kernels as K
 
         i = np.asarray(point_index, dtype=np.int64).reshape(-1)
         j = np.asarray(bin_flat, dtype=np.int64).reshape(-1)
@@ -384,13 +384,13 @@ class RelocationProblem:
 
     def formulation(self, part: Any = "all", format: str = "markdown") -> Any:
         """The problem as mathematics for this instance (see ``otmodel.formulation.formulation``)."""
-        from otmodel.formulation import formulation
+        import otmodel
 
-        return formulation(self, part=part, format=format)
+        return otmodel.formulation.formulation(self, part=part, format=format)
 
     def dual_value(self, psi: ArrayLike) -> float:
         r"""The dual function `D(\psi)` over all pairs (exact; ``psi`` of shape (mx, my), >= 0)."""
-        from otmodel.model import _relocation_kernels as K
+        import otmodel.model._relocation_kernels as K
 
         y = np.ascontiguousarray(np.asarray(psi, dtype=float).reshape(-1))
         if y.size != self.n_bins:
@@ -433,9 +433,9 @@ class RelocationProblem:
     # ------------------------------------------------------------------------------ plumbing
     def solve(self, backend: str | None = None, **options: Any) -> Any:
         """Solve with ``backend`` (default ``"relocation"``; see ``otmodel.solve``)."""
-        from otmodel.backends import solve
+        import otmodel
 
-        return solve(self, backend=backend, **options)  # type: ignore[arg-type]
+        return otmodel.solve(self, backend=backend, **options)  # type: ignore[arg-type]
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON/YAML-ready description (``kind: relocation``); ``from_dict`` reads it back."""
@@ -485,10 +485,10 @@ class RelocationProblem:
             raise ModelFileError(f"{source}: {exc}") from exc
 
     def save(self, path: str | Path) -> None:
-        """Write as a YAML or JSON model file (by extension), through ``otmodel.model.io``."""
-        from otmodel.model.io import save
+        """Write as a YAML or JSON model file (by extension; see ``otmodel.save``)."""
+        import otmodel
 
-        save(self, path)  # type: ignore[arg-type]
+        otmodel.save(self, path)  # type: ignore[arg-type]
 
     def __repr__(self) -> str:
         return (

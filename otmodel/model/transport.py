@@ -69,9 +69,56 @@ SPLITS = ("2.4", "2.6")
 GAMMA_SCALINGS = ("total", "per_agent")
 
 
+class _Default(float):
+    """A default argument that knows it was not given (a float, so it behaves exactly as its value)."""
+
+
+#: The defaults of ``cost`` and ``capacity``: with a ``Network`` graph, left at default they are read
+#: from the network's own arcs instead.
+DEFAULT_COST = _Default(1.0)
+DEFAULT_CAPACITY = _Default(math.inf)
+
+
+def _network_edges(net: Network) -> tuple[list[Any], list[tuple[Any, Any, dict[str, Any]]]]:
+    r"""Nodes and arcs of an otmodel ``Network`` (the same graph type the other problems take).
+
+    Its arcs must have linear costs `c_{ij} p` (the quadratic part of (2.4) is ``gamma``), lower
+    bounds 0 (`\pi \ge 0`) and its nodes no supply (the masses are ``rho0`` and ``rho_inf``).
+    """
+    names = net.node_names
+    costs = net.costs
+    quadratic = np.flatnonzero(np.asarray(costs.a) != 0)
+    if quadratic.size:
+        raise InvalidDataError(
+            f"arc {net.arc_names[quadratic[0]]} has a quadratic cost: graph transport's arcs cost c_ij p "
+            "(Linear); its quadratic part is the regularization gamma"
+        )
+    negative = np.flatnonzero(np.asarray(net.lower) != 0)
+    if negative.size:
+        raise InvalidBoundsError(
+            f"arc {net.arc_names[negative[0]]} has lower bound {net.lower[negative[0]]:g}: graph transport "
+            "needs pi >= 0 (give a two-way link as two arcs)"
+        )
+    supplied = np.flatnonzero(np.asarray(net.supply) != 0)
+    if supplied.size:
+        raise InvalidDataError(
+            f"node {names[supplied[0]]!r} has supply {net.supply[supplied[0]]:g}: give the masses of graph "
+            "transport as rho0 and rho_inf, not as supplies of the network"
+        )
+    arcs = [
+        (names[t], names[h], {"cost": float(b), "capacity": float(u)})
+        for t, h, b, u in zip(net.tails, net.heads, np.asarray(costs.b), np.asarray(net.upper), strict=True)
+    ]
+    return list(names), arcs
+
+
 def _edges(graph: Any, order: Sequence[Any] | None = None) -> tuple[list[Any], list[tuple[Any, Any, dict[str, Any]]]]:
-    """Nodes and arcs of a networkx DiGraph or of an edge list ``[(u, v), (u, v, attrs), ...]``
+    """Nodes and arcs of a ``Network``, a networkx DiGraph or an edge list ``[(u, v), (u, v, attrs), ...]``
     (nodes in ``order`` if given, else in order of first appearance)."""
+    if isinstance(graph, Network):
+        if order is not None:
+            raise InvalidDataError("nodes= orders an edge list; a Network has its own node order")
+        return _network_edges(graph)
     if hasattr(graph, "is_directed") and hasattr(graph, "edges"):
         if not graph.is_directed():
             raise InvalidDataError("the graph must be directed (networkx.DiGraph); say which way each arc goes")
@@ -188,9 +235,12 @@ class GraphTransportProblem(FlowProblem):
 
     Parameters
     ----------
-    graph : networkx.DiGraph or list of (tail, head[, attrs]) pairs
+    graph : Network, networkx.DiGraph or list of (tail, head[, attrs]) pairs
         The graph `G`; it must be strongly connected (the paper's standing assumption) and
-        have no loops or parallel arcs. Node names are kept as strings.
+        have no loops or parallel arcs. Node names are kept as strings. A ``Network`` (the graph
+        type of the other problems) gives each arc's cost (its ``Linear`` coefficient) and capacity
+        (its upper bound) unless ``cost`` / ``capacity`` are given here; its arcs must have lower
+        bound 0 and its nodes no supply.
     rho0, rho_inf : sequence (node order) or mapping node -> mass
         The initial and final distributions `\rho^0, \rho^\infty \ge 0`, of equal total mass
         (a probability each in the paper; any equal totals are accepted). Supplies are
@@ -211,6 +261,11 @@ class GraphTransportProblem(FlowProblem):
         How the distributed ADMM backend spreads the regularization over agents.
     nodes : sequence, optional
         Node order for an edge-list ``graph`` (default: order of first appearance).
+    name : str, default ""
+        A label for reports, solutions and model files.
+    balance_rtol : float, default 1e-9
+        Supplies (and demand) must balance within ``balance_rtol * max(1, sum|s|)``; a larger
+        imbalance raises ``UnbalancedError`` naming the totals.
     """
 
     kind = "flow"
@@ -221,8 +276,8 @@ class GraphTransportProblem(FlowProblem):
         rho0: Any,
         rho_inf: Any,
         *,
-        cost: Any = 1.0,
-        capacity: Any = math.inf,
+        cost: Any = DEFAULT_COST,
+        capacity: Any = DEFAULT_CAPACITY,
         gamma: float = 0.0,
         gamma_scaling: str = "total",
         split: str = "2.4",
@@ -240,6 +295,10 @@ class GraphTransportProblem(FlowProblem):
         if not isinstance(split, (str, float)) or str(split) not in SPLITS:
             raise InvalidDataError(f"split = {describe(split)} must be one of {SPLITS} (the paper's equation numbers)")
         raw_nodes, arcs = _edges(graph, nodes)
+        if isinstance(graph, Network):
+            # a network carries its arcs' costs and capacities: read them unless given here
+            cost = None if cost is DEFAULT_COST else cost
+            capacity = None if capacity is DEFAULT_CAPACITY else capacity
         names = [str(v) for v in raw_nodes]
         if len(set(names)) != len(names):
             raise InvalidDataError("two nodes of the graph have the same name once written as strings")

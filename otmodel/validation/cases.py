@@ -34,7 +34,7 @@ conservation, `s = E p + m` (`m` the cell masses at the endpoints).
 The catalogue is organised by *kind* (``CATALOGUE``): ``flow``, ``spatial``, ``graph`` (graph
 transport, Mokhtari et al.), ``relocation`` and, from its own module, ``attraction-step``. Each kind
 lives in a module ``otmodel.validation.cases_<kind>`` defining ``cases()``; a kind whose answers are
-not a flow ``Solution`` also defines ``check_case(case)`` (the self-check of its cases) and
+not a flow ``Solution`` also defines ``check_case(case, rtol)`` (the self-check of its cases) and
 ``check_answer(case, answer, config) -> list[str]`` (what is wrong with a backend's answer). Adding a
 kind is one module plus one line in ``CATALOGUE`` (or ``register_kind``).
 
@@ -49,7 +49,7 @@ from __future__ import annotations
 import importlib
 import math
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from types import ModuleType
 from typing import Any
 
@@ -57,7 +57,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 
-from otmodel.backends.base import CASE_KINDS, Conformance
+from otmodel.backends.base import CASE_KINDS, Conformance, Tolerances
 from otmodel.certificates import (
     find_infeasible_cut,
     is_connected,
@@ -96,16 +96,26 @@ CATALOGUE: dict[str, str] = {
     "spatial": "otmodel.validation.cases_spatial",
     "graph": "otmodel.validation.cases_graph",
     "relocation": "otmodel.validation.cases_relocation",
+    "attraction-step": "otmodel.validation.cases_attraction",
 }
 
 
 # =============================================================================== the cases
 @dataclass(frozen=True)
 class KnownPoint:
-    """An optimal primal-dual point of a case (not necessarily the only one).
+    r"""An optimal primal-dual point of a case (not necessarily the only one).
 
-    ``flows`` per arc, ``potentials`` per node (`\\psi`), ``assignment`` the plan
-    `\\pi` as an ``(N, |S|)`` sparse matrix for spatial problems.
+    The witness of a ``ConformanceCase``: ``check_case`` proves it optimal by strong duality
+    (its objective equals the dual value `q(\psi)` of Laurentin et al., eq. (4)).
+
+    Attributes
+    ----------
+    flows : (n_arcs,) array of float
+        Flow per arc, in the problem's arc order.
+    potentials : (n_nodes,) array of float
+        Node potentials `\psi` in the paper's sign convention.
+    assignment : (N, |S|) scipy.sparse.csr_matrix, optional
+        The plan `\pi` for spatial problems (``None`` for a plain flow problem).
     """
 
     flows: NDArray[np.float64]
@@ -307,6 +317,18 @@ def _fail(case: ConformanceCase, msg: str) -> None:
 def check_case(case: ConformanceCase, rtol: float = 1e-9) -> None:
     """Self-check of a case; raises ``AssertionError`` naming the case and the check that failed.
 
+    Parameters
+    ----------
+    case : ConformanceCase
+        The case to check.
+    rtol : float, default 1e-9
+        Relative (and absolute) tolerance of every comparison.
+
+    Returns
+    -------
+    None
+        The case is sound; otherwise ``AssertionError`` is raised.
+
     Optimal cases: the witness is feasible, its objective and the dual value q(psi) (eq. (4)) at its
     potentials both equal the expected objective -- strong duality, which proves the expected
     objective optimal -- and the stated flows, potentials and cell masses agree with the witness and
@@ -360,52 +382,57 @@ def check_case(case: ConformanceCase, rtol: float = 1e-9) -> None:
 
 
 # =============================================================================== checking an answer
-@dataclass(frozen=True)
-class ConformanceConfig:
-    """How ``run_conformance`` solves and compares.
+@dataclass(frozen=True, kw_only=True)
+class ConformanceConfig(Tolerances):
+    """How ``run_conformance`` solves and compares: the ``Tolerances``, and which cases run how.
+
+    ``ConformanceConfig.declared(backend.conformance)`` is the configuration a backend declares.
+    Every field is keyword-only.
 
     Attributes
     ----------
-    options : passed to ``otmodel.solve`` (``tol``, ``max_iter``, ...)
-    rtol, atol : objective tolerance, ``|f - f*| <= atol + rtol * max(1, |f*|)``; also used for the
-        dual value q(psi) and for the reported objective against the objective of the returned point
-    point_rtol, point_atol : tolerance on flows, potentials (up to a constant) and cell masses,
-        relative to the largest expected magnitude (at least 1)
-    feas_tol : largest primal residual of the returned point, relative to the supply scale
-    price_tol : round-off forgiven on linear arcs with an infinite bound when evaluating q(psi),
-        relative to the largest linear cost (see ``dual_value``)
-    check_potentials, check_dual : whether to compare potentials and q(psi) (turn off for a backend
-        that returns no duals)
-    optimal_statuses : statuses accepted where the answer is OPTIMAL (an iterative backend reports
-        e.g. CONVERGED)
-    allow_unsupported : a case the backend declares unsupported is skipped (True) or failed (False)
-    cases : the cases to run (default: ``cases``)
-    names : run only these case names
-    exclude_tags : skip cases with any of these tags (e.g. ``{"linear"}`` for a method that needs
-        strictly convex arc costs)
-    kinds : run only cases of these catalogue kinds (default: all)
-    skip : case name -> why it is not run (reported as a skipped row with that reason)
-    claims : ``"optimal"`` or ``"feasible"`` (see ``otmodel.backends.base.Conformance``)
-
-    ``ConformanceConfig.declared(backend.conformance)`` is the configuration a backend declares.
+    claims : {"optimal", "feasible"}, default "optimal"
+        ``"optimal"`` (exact and iterative solvers: judged against the known optimum) or
+        ``"feasible"`` (heuristics: a feasible point no better than the optimum); another value
+        raises ``ValueError``.
+    exclude_tags : frozenset of str, default empty
+        Cases with any of these tags are outside what the method solves (e.g. ``{"linear"}`` for
+        a method that needs strictly convex arc costs) and are skipped.
+    optimal_statuses : tuple of Status, default (Status.OPTIMAL,)
+        Statuses accepted where the answer is optimal (an iterative backend says CONVERGED).
+    rtol, atol : float, default 1e-6 and 1e-7
+        Objective tolerance, ``|f - f*| <= atol + rtol * max(1, |f*|)``; also for the dual value
+        q(psi) of eq. (4).
+    point_rtol, point_atol : float, default 1e-5 and 1e-6
+        Tolerance on flows, potentials (up to a constant) and cell masses, relative to the largest
+        expected magnitude (at least 1).
+    feas_tol : float, default 1e-6
+        Largest primal residual of a returned point (``primal_residual``), relative to the mass
+        scale.
+    price_tol : float, default 1e-7
+        Round-off forgiven on linear arcs with an infinite bound in q(psi), relative to the
+        largest linear cost (see ``dual_value``).
+    check_potentials, check_dual : bool, default True
+        Whether to compare potentials and q(psi) (off for a backend that returns no duals).
+    options : dict, default {}
+        Passed to ``otmodel.solve`` (``tol``, ``max_iter``, ...).
+    allow_unsupported : bool, default True
+        A case the backend declares unsupported is skipped (True) or failed (False).
+    cases : sequence of ConformanceCase, optional
+        The cases to run (default: ``cases()``).
+    names : sequence of str, optional
+        Run only the cases of these names.
+    kinds : frozenset of str, optional
+        Run only cases of these catalogue kinds (default: all).
+    skip : dict of str to str, default {}
+        Case name -> why it is not run (reported as a skipped row with that reason).
     """
 
     options: dict[str, Any] = field(default_factory=dict)
-    rtol: float = 1e-6
-    atol: float = 1e-7
-    point_rtol: float = 1e-5
-    point_atol: float = 1e-6
-    feas_tol: float = 1e-6
-    price_tol: float = 1e-7
-    check_potentials: bool = True
-    check_dual: bool = True
-    optimal_statuses: tuple[Status, ...] = (Status.OPTIMAL,)
     allow_unsupported: bool = True
     cases: Sequence[ConformanceCase] | None = None
     names: Sequence[str] | None = None
-    exclude_tags: frozenset[str] = frozenset()
     kinds: frozenset[str] | None = None
-    claims: str = "optimal"
     skip: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -413,25 +440,13 @@ class ConformanceConfig:
         """The configuration of a backend's own ``Conformance`` declaration (``overrides`` replace fields)."""
         d = declaration
         cfg = cls(
+            **{f.name: getattr(d, f.name) for f in fields(Tolerances)},
             options=dict(d.options),
-            rtol=d.rtol,
-            atol=d.atol,
-            point_rtol=d.point_rtol,
-            point_atol=d.point_atol,
-            feas_tol=d.feas_tol,
-            price_tol=d.price_tol,
-            check_potentials=d.check_potentials,
-            check_dual=d.check_dual,
-            optimal_statuses=d.optimal_statuses,
             allow_unsupported=d.allow_unsupported,
-            exclude_tags=d.exclude_tags,
             kinds=frozenset(d.kinds),
-            claims=d.claims,
             skip=dict(d.skip),
         )
         return replace(cfg, **overrides)
-
-
 
 
 def _check_optimal(case: ConformanceCase, sol: Solution, cfg: ConformanceConfig) -> list[str]:
@@ -496,8 +511,8 @@ def check_answer(case: ConformanceCase, answer: Any, cfg: ConformanceConfig) -> 
 
     Dispatches to the case kind's own ``check_answer`` when it has one; flow, spatial and graph
     cases are checked here (module docstring). Under ``cfg.claims == "feasible"`` an OPTIMAL case
-    only asks for a feasible point whose reported objective is its own and is no better than the
-    optimum.
+    only asks for a status among ``cfg.optimal_statuses`` and a feasible point whose reported
+    objective is its own and is no better than the optimum.
     """
     own = getattr(kind_module(case.kind), "check_answer", None)
     if own is not None:
@@ -515,6 +530,8 @@ def _check_feasible(case: ConformanceCase, sol: Solution, cfg: ConformanceConfig
     if flows.shape != (p.n_arcs,) or not np.all(np.isfinite(flows)):
         return ["no finite flows returned"]
     errs: list[str] = []
+    if sol.status not in cfg.optimal_statuses:  # a heuristic does not say OPTIMAL on its own say-so
+        errs.append(f"status {sol.status.value}, expected {'/'.join(s.value for s in cfg.optimal_statuses)}")
     res = primal_residual(p, flows, sol.assignment)
     if not res <= cfg.feas_tol:
         errs.append(f"returned point infeasible (relative residual {res:.3g})")
@@ -573,6 +590,18 @@ def cases(kinds: Iterable[str] | None = None) -> list[ConformanceCase]:
     (``check_case``): the witness is feasible, its objective equals the expected objective and the
     dual function q of eq. (4) at its potentials equals it too; stated flows, potentials and cell
     masses are unique; certificates of infeasible and unbounded cases verify.
+
+    Parameters
+    ----------
+    kinds : iterable of str, optional
+        Catalogue kinds (``"flow"``, ``"spatial"``, ``"graph"``, ``"relocation"``,
+        ``"attraction-step"``); ``None`` means all. An unknown kind raises ``ValueError`` listing
+        the catalogue.
+
+    Returns
+    -------
+    list of ConformanceCase
+        In catalogue order.
     """
     asked = set(CATALOGUE) if kinds is None else set(kinds)
     wanted = [k for k in CATALOGUE if k in asked] + sorted(asked - set(CATALOGUE))  # catalogue order

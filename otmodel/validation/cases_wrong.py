@@ -10,23 +10,54 @@ one of them is caught, and that the right answer is not.
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
-from otmodel.certificates import no_point_solution
+from otmodel.certificates import no_point_solution, primal_residual
 from otmodel.results import InfeasibilityCertificate, PointStatus, Solution, Status, UnboundedCertificate
-from otmodel.results_relocation import RelocationResult
-from otmodel.validation.cases import ConformanceCase, KnownPoint
+from otmodel.results.relocation import RelocationResult
+from otmodel.validation.cases import ConformanceCase, ConformanceConfig, KnownPoint, check_answer, kind_module
 from otmodel.validation.pricing import dual_value
 
-__all__ = ["right_answer", "wrong_answers"]
+__all__ = ["WrongAnswer", "right_answer", "wrong_answers", "accepted_wrong_answers"]
+
+
+@dataclass(frozen=True)
+class WrongAnswer:
+    """An answer to a case that is wrong in one way (``what``).
+
+    ``needs`` says which checks catch it: ``"any"`` (every configuration), ``"optimal"`` (only a
+    run judging optimality, not a heuristic's ``claims="feasible"``), ``"duals"`` (only a run that
+    also checks the dual value of the returned potentials or prices).
+    """
+
+    what: str
+    answer: Any
+    needs: str = "any"
+
+    def applies(self, cfg: ConformanceConfig) -> bool:
+        """Whether a run configured by ``cfg`` must reject this answer."""
+        if self.needs == "any":
+            return True
+        optimal = cfg.claims == "optimal"
+        return optimal if self.needs == "optimal" else optimal and cfg.check_dual
+
+
+def accepted_wrong_answers(case: ConformanceCase, cfg: ConformanceConfig) -> list[str]:
+    """The planted wrong answers of ``case`` that ``cfg`` should reject but accepts: tolerances so
+    loose that they would pass a wrong answer make the run fail (``run_conformance``)."""
+    return [w.what for w in wrong_answers(case) if w.applies(cfg) and not check_answer(case, w.answer, cfg)]
 
 
 def right_answer(case: ConformanceCase) -> Any:
     """The answer a correct backend returns for ``case`` (built from its witness)."""
     w, p = case.witness, case.problem
+    own = getattr(kind_module(case.kind), "right_answer", None)
+    if own is not None:  # a kind whose answers are not flow Solutions plants its own
+        return own(case)
     if case.kind == "relocation":
         return _relocation(case, w.bin_of, w.potentials, Status.OPTIMAL)
     if case.expected_status is not Status.OPTIMAL:
@@ -35,10 +66,24 @@ def right_answer(case: ConformanceCase) -> Any:
     return _flow(case, w.flows, w.potentials)
 
 
-def wrong_answers(case: ConformanceCase) -> list[tuple[str, Any]]:
-    """``(what is wrong, answer)`` pairs for ``case``: each must fail ``check_answer``."""
+def wrong_answers(case: ConformanceCase) -> list[WrongAnswer]:
+    """Wrong answers to ``case``, each of which ``check_answer`` must reject (where it ``applies``).
+
+    A kind module may plant its own (a ``wrong_answers(case)`` function returning ``WrongAnswer``s);
+    flow, spatial, graph and relocation cases are planted here; any other kind has none.
+    """
+    own = getattr(kind_module(case.kind), "wrong_answers", None)
+    if own is not None:
+        # a kind module may give (what, answer) pairs: wrong for every configuration
+        return [w if isinstance(w, WrongAnswer) else WrongAnswer(*w) for w in own(case)]
     if case.kind == "relocation":
         return _wrong_relocation(case)
+    if case.kind not in ("flow", "spatial", "graph"):
+        return []  # a kind that plants none (its module defines no wrong_answers)
+    return [WrongAnswer(*w) for w in _wrong_flow(case)]
+
+
+def _wrong_flow(case: ConformanceCase) -> list[tuple[str, Any] | tuple[str, Any, str]]:
     p, w = case.problem, case.witness
     if case.expected_status is Status.INFEASIBLE:
         bogus = InfeasibilityCertificate(tuple(p.node_names), 1.0, 0.0, "out")
@@ -59,14 +104,16 @@ def wrong_answers(case: ConformanceCase) -> list[tuple[str, Any]]:
     assert isinstance(w, KnownPoint)
     flows = w.flows + 0.01 * (-1.0) ** np.arange(w.flows.size)
     right = _flow(case, w.flows, w.potentials)
-    out: list[tuple[str, Any]] = [
-        ("flows moved by 0.01 (objective recomputed from the moved point)", _flow(case, flows, w.potentials)),
+    out: list[tuple[str, Any] | tuple[str, Any, str]] = [
+        # a feasible move (parallel arcs) is wrong only for a run that judges optimality
+        ("flows moved by 0.01 (objective recomputed from the moved point)", _flow(case, flows, w.potentials),
+         "optimal" if primal_residual(p, flows, w.assignment) <= 1e-12 else "any"),
         ("the objective reported 1% above the point's", dataclasses.replace(right, objective=right.objective * 1.01 + 0.01)),
         ("status ITERATION_LIMIT", dataclasses.replace(right, status=Status.ITERATION_LIMIT)),
         ("status INFEASIBLE for a feasible problem", _no_point(case, Status.INFEASIBLE, None)),
     ]
     if abs(dual_value(p, -w.potentials) - case.expected_objective) > 1e-6 * max(1.0, abs(case.expected_objective)):
-        out.append(("potentials of the wrong sign", _flow(case, w.flows, -w.potentials)))
+        out.append(("potentials of the wrong sign", _flow(case, w.flows, -w.potentials), "duals"))
     if w.assignment is not None:
         plan = sp.csr_matrix(w.assignment) * 0.9
         out.append(("a plan serving 90% of each point's mass", _flow(case, w.flows, w.potentials, plan)))
@@ -113,15 +160,15 @@ def _relocation(case: ConformanceCase, bin_of: Any, psi: Any, status: Status, ob
     )
 
 
-def _wrong_relocation(case: ConformanceCase) -> list[tuple[str, Any]]:
+def _wrong_relocation(case: ConformanceCase) -> list[WrongAnswer]:
     w = case.witness
     right = _relocation(case, w.bin_of, w.potentials, Status.OPTIMAL)
     home = np.zeros_like(w.bin_of)  # every point in bin (0, 0): over its capacity of one point
     return [
-        ("every point left in one bin (over capacity)", _relocation(case, home, w.potentials, Status.OPTIMAL)),
-        ("the cost reported below the assignment's", dataclasses.replace(right, objective=right.objective * 0.5)),
-        ("prices of zero: no bound", _relocation(case, w.bin_of, np.zeros_like(w.potentials), Status.OPTIMAL)),
-        ("status ITERATION_LIMIT", dataclasses.replace(right, status=Status.ITERATION_LIMIT)),
+        WrongAnswer("every point left in one bin (over capacity)", _relocation(case, home, w.potentials, Status.OPTIMAL)),
+        WrongAnswer("the cost reported below the assignment's", dataclasses.replace(right, objective=right.objective * 0.5)),
+        WrongAnswer("prices of zero: no bound", _relocation(case, w.bin_of, np.zeros_like(w.potentials), Status.OPTIMAL), "duals"),
+        WrongAnswer("status ITERATION_LIMIT", dataclasses.replace(right, status=Status.ITERATION_LIMIT)),
     ]
 
 

@@ -38,6 +38,7 @@ What is proven and what is judged within a tolerance (issue 10, "False certifica
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +50,7 @@ from otmodel.errors import InvalidDataError
 from otmodel.model.demand import block_rows
 from otmodel.model.problems import FlowProblem, SpatialFlowProblem
 from otmodel.results import PointStatus, Solution, Status
+from otmodel.validation.answers import answer_solution, sign_convention_note
 from otmodel.validation.pricing import (
     DEFAULT_CHUNK,
     _proven_dual_bound,
@@ -82,34 +84,62 @@ class Certificate:
 
     Attributes
     ----------
-    certified : bool -- True iff every check in ``checks`` passed (see ``certify``)
-    reasons : why not (empty when certified); each names the field, node, arc or point at fault
-    rtol, feas_tol, gap_atol : the tolerances used (``gap_atol`` the absolute floor of the gap)
-    conservation_residual : (n,) array -- per node `s_i - \text{out}_i + \text{in}_i - m_i`
-        (`m_i` the mass assigned to endpoint i), eq. (2b) (absolute)
-    bound_violation : (m,) array -- per arc `\max(l - p, p - u, 0)`, eq. (2d) (absolute)
-    marginal_residual_max, marginal_residual_l1 : `|\sum_i \pi_{ki} - \mu_k|` over points, eq. (2c)
-        (None for a flow problem)
-    negative_mass : largest negative entry of the plan (as a positive number)
-    infinite_cost_mass : plan mass on pairs of infinite assignment cost
-    primal_residual : the largest residual of all of the above, each relative to its own item's scale
-        (a node's ``|supply| + throughput + assigned mass``, see ``PointResiduals``); ``worst_residual``
-        names that item
-    objective : objective (2a) recomputed from the returned point
-    reported_objective : what the backend reported (compared, never used)
-    dual_bound : a proven lower bound on the optimum: `q(\psi')` (eq. (4)) at the returned
-        potentials or, if they are not dual feasible, at their shift onto dual feasibility, minus a
-        bound on the rounding error of its evaluation (``proven_dual_bound``)
-    dual_value_raw : `q(\psi)` at the returned potentials, as they are (may be `-\infty`)
-    dual_rounding : the rounding-error bound subtracted; ``dual_potentials`` the `\psi'` used
-    upper_bound : objective of a feasible point (the repair, or the point itself if feasible)
-    upper_source : "repair", "solution" or "none"
-    gap, relative_gap : ``upper_bound - dual_bound`` and that over the smallest `|f|` on
-        ``[dual_bound, upper_bound]`` (0 when the interval contains 0: then only ``gap_atol`` serves)
-    cost_scale : the problem's natural cost scale (``cost_scale``)
-    repaired_objective, repair_message, repaired_flows, repaired_assignment : the repair
-    checks : (name, passed, detail) for every condition of ``certified``
-    notes : remarks that are not failures
+    certified : bool
+        True iff every check in ``checks`` passed (see ``certify``).
+    reasons : tuple of str
+        Why not (empty when certified); each names the field, node, arc or point at fault.
+    rtol, feas_tol, gap_atol : float
+        The tolerances used (``gap_atol`` the absolute floor of the gap).
+    backend, status, point_status, problem_name : str
+        What the answer said about itself (backend, ``Status`` and ``PointStatus`` values), and
+        the problem's name.
+    conservation_residual : (n,) array of float
+        Per node `s_i - \text{out}_i + \text{in}_i - m_i` (`m_i` the mass assigned to endpoint
+        `i`), eq. (2b), absolute.
+    bound_violation : (m,) array of float
+        Per arc `\max(l - p, p - u, 0)`, eq. (2d), absolute.
+    marginal_residual_max, marginal_residual_l1 : float or None
+        `|\sum_i \pi_{ki} - \mu_k|` over points (max and sum), eq. (2c); ``None`` for a flow
+        problem.
+    negative_mass : float
+        Largest negative entry of the plan, as a positive number.
+    infinite_cost_mass : float
+        Plan mass on pairs of infinite assignment cost.
+    primal_residual, worst_residual, node_scale : float, str, (n,) array or None
+        The largest residual of all of the above, each relative to its own item's scale (a node's
+        ``|supply| + throughput + assigned mass``, see ``PointResiduals``); the item it is; the
+        nodes' scales.
+    objective : float
+        Objective (2a) recomputed from the returned point.
+    reported_objective : float
+        What the backend reported (compared, never used).
+    dual_bound : float
+        A proven lower bound on the optimum: `q(\psi')` (eq. (4)) at the returned potentials or, if
+        they are not dual feasible, at their shift onto dual feasibility, minus a bound on the
+        rounding error of its evaluation (``proven_dual_bound``).
+    dual_value_raw, dual_rounding, dual_potentials : float, float, (n,) array or None
+        `q(\psi)` at the returned potentials as they are (may be `-\infty`), the rounding-error
+        bound subtracted, and the `\psi'` at which ``dual_bound`` was evaluated.
+    upper_bound : float
+        Objective of a feasible point (the repair, or the point itself if feasible).
+    upper_source : {"repair", "solution", "none"}
+        Where ``upper_bound`` comes from.
+    gap, relative_gap : float
+        ``upper_bound - dual_bound`` and that over the smallest `|f|` on
+        ``[dual_bound, upper_bound]`` (0 when the interval contains 0: then only ``gap_atol``
+        serves).
+    cost_scale : float
+        The problem's natural cost scale (``cost_scale``).
+    repaired_objective, repair_message, repaired_flows, repaired_assignment
+        The repaired point (``repair_point``): its objective (inf when none was found), how the
+        repair went, its flows and its plan (spatial problems).
+    checks : tuple of (str, bool, str)
+        ``(name, passed, detail)`` for every condition of ``certified``.
+    notes : tuple of str
+        Remarks that are not failures (e.g. potentials that look like the opposite sign
+        convention).
+    info : dict
+        Anything else recorded (timings of the certificate's parts).
     """
 
     certified: bool
@@ -262,7 +292,7 @@ def _structure_mismatch(problem: FlowProblem, other: Any) -> str | None:
 
 def certify(
     problem: FlowProblem,
-    solution: Solution,
+    solution: Solution | Mapping[str, Any] | None = None,
     rtol: float = 1e-6,
     repair: bool = True,
     exact_backend: str = "auto",
@@ -270,6 +300,9 @@ def certify(
     chunk: int | None = DEFAULT_CHUNK,
     *,
     gap_atol: float | None = None,
+    flows: Any = None,
+    potentials: Any = None,
+    assignment: Any = None,
 ) -> Certificate:
     r"""Certify ``solution`` of ``problem`` from the problem data alone.
 
@@ -300,20 +333,34 @@ def certify(
     repaired point (``repaired_flows``, ``repaired_assignment``) attains it; the iterate's own
     residuals are reported, not judged.
 
+    An answer computed elsewhere is given as arrays instead of a ``Solution``: ``certify(problem,
+    potentials=psi)``, ``certify(problem, flows=..., assignment=...)``, or a mapping with those keys
+    (``otmodel.validation.answers``: potentials alone determine the flows (5) and the cells of a
+    spatial problem; a note says when they look like the opposite sign convention).
+
     Parameters
     ----------
+    problem : FlowProblem or SpatialFlowProblem (a RelocationProblem has ``certify_relocation``)
+    solution : Solution, or a mapping ``{"flows", "potentials", "assignment"}``, or None with the
+        arrays given as keywords
+    flows, potentials, assignment : an answer computed elsewhere (see ``answer_solution``)
     rtol, feas_tol, gap_atol : the tolerances above (finite numbers >= 0)
     repair : build the repaired point (needs ``exact_backend``); without it the upper bound exists
         only if the returned point is feasible within ``feas_tol``
     exact_backend : registry name of the exact backend used for the repair's sub-solve (default
         ``"auto"``: for a spatial problem ``otmodel.backends.default_backend`` of the sub-problem, the
-        fastest measured; for the projection of a flow problem ``"highs"``)
+        fastest measured; for the projection of a flow problem the first registered exact backend with
+        active-set (capability ``"vertex"``) answers to quadratic problems, ``"highs"``)
     chunk : demand points per block (memory ``O(chunk x |S| + N)``; default: at most 64 MB of costs)
+
+    Returns
+    -------
+    Certificate
 
     Raises
     ------
-    InvalidDataError : ``problem`` is not a FlowProblem, ``solution`` not a Solution, or a
-        tolerance is not a finite number >= 0.
+    InvalidDataError : ``problem`` is not a FlowProblem, ``solution`` not a Solution (nor arrays), an
+        array of the wrong length, or a tolerance is not a finite number >= 0.
     """
     if getattr(problem, "kind", None) == "relocation":  # its own certificate (otmodel.validation.relocation)
         from otmodel.validation.relocation import certify_relocation
@@ -321,6 +368,21 @@ def certify(
         return certify_relocation(problem, solution, rtol=rtol)  # type: ignore[return-value]
     if not isinstance(problem, FlowProblem):
         raise InvalidDataError(f"certify: problem must be an otmodel FlowProblem, got {type(problem).__name__}")
+    outside: list[str] = []
+    if solution is None or isinstance(solution, Mapping):
+        # an answer computed elsewhere, as arrays (otmodel.validation.answers)
+        given = dict(solution or {})
+        unknown = sorted(set(given) - {"flows", "potentials", "assignment", "objective"})
+        if unknown:
+            raise InvalidDataError(f"certify: unknown answer key(s) {unknown}; give flows, potentials, assignment")
+        for key, value in (("flows", flows), ("potentials", potentials), ("assignment", assignment)):
+            if value is not None:
+                given[key] = value
+        solution = answer_solution(problem, **given)
+        if given.get("potentials") is not None:
+            outside.extend(sign_convention_note(problem, solution.potentials))
+    elif flows is not None or potentials is not None or assignment is not None:
+        raise InvalidDataError("certify: give a Solution or arrays (flows=, potentials=, assignment=), not both")
     if not isinstance(solution, Solution):
         raise InvalidDataError(f"certify: solution must be an otmodel Solution, got {type(solution).__name__}")
     rtol = _tolerance(rtol, "rtol", "certify")
@@ -329,7 +391,7 @@ def certify(
         raise InvalidDataError(f"certify: exact_backend must be a backend name, got {exact_backend!r}")
     chunk = block_rows(getattr(problem, "n_endpoints", 1), chunk)
     reasons: list[str] = []
-    notes: list[str] = []
+    notes: list[str] = list(outside)
     checks: list[tuple[str, bool, str]] = []
 
     def check(name: str, ok: bool, detail: str) -> None:

@@ -27,6 +27,7 @@ from otmodel.validation.cases import (
     check_case,
     select,
 )
+from otmodel.validation.cases_wrong import accepted_wrong_answers
 from otmodel.validation.pricing import dual_value
 
 __all__ = [
@@ -46,7 +47,29 @@ __all__ = [
 
 @dataclass(frozen=True)
 class ConformanceResult:
-    """One row of a report: a case, whether the backend passed it, and why not."""
+    """One row of a report: a case, whether the backend passed it, and why not.
+
+    Attributes
+    ----------
+    case : str
+        The case's name.
+    passed : bool
+        Whether the backend's answer matched the known one (a skipped row counts as passed).
+    reason : str
+        ``"ok"``, why the case failed, or why it was skipped.
+    expected_status : Status
+        The case's known status (OPTIMAL, INFEASIBLE or UNBOUNDED).
+    status : Status or None
+        What the backend returned (``None`` when it raised or was not run).
+    expected_objective : float
+        The known optimum (NaN when there is none).
+    objective : float
+        The objective the backend reported.
+    seconds : float
+        Wall-clock time of the solve.
+    skipped : bool, default False
+        The case was not run (unsupported by the backend, excluded by tag, or in ``skip``).
+    """
 
     case: str
     passed: bool
@@ -61,7 +84,21 @@ class ConformanceResult:
 
 @dataclass(frozen=True)
 class ConformanceReport:
-    """The result of ``run_conformance``: one ``ConformanceResult`` per case."""
+    """The result of ``run_conformance``: one ``ConformanceResult`` per case.
+
+    ``passed`` is the verdict (false when no case ran), ``summary()`` the table.
+
+    Attributes
+    ----------
+    backend : str
+        The backend's registered name.
+    rows : tuple of ConformanceResult
+        One per case, in catalogue order.
+    config : ConformanceConfig
+        The configuration the run used.
+    note : str, default ""
+        A remark printed after the totals (e.g. that the backend declares no conformance).
+    """
 
     backend: str
     rows: tuple[ConformanceResult, ...]
@@ -124,7 +161,10 @@ def run_conformance(backend: str, config: ConformanceConfig | None = None) -> Co
 
     Without ``config``, the backend's own declaration is used
     (``ConformanceConfig.declared(backend.conformance)``): the case kinds it declares, its options
-    and tolerances; a backend without a declaration gets a report that does not pass. For each case: ``otmodel.solve(case.problem, backend=backend, **config.options)``, then
+    and tolerances; a backend without a declaration gets a report that does not pass. Each case
+    first checks that the configuration still rejects the case's planted wrong answers
+    (``otmodel.validation.cases_wrong``: tolerances that accept one fail the case), then runs
+    ``otmodel.solve(case.problem, backend=backend, **config.options)`` and checks
 
     * OPTIMAL cases: status (one of ``config.optimal_statuses``), objective, feasibility of the
       returned point, reported objective = objective of the returned point, flows, potentials up to
@@ -136,9 +176,19 @@ def run_conformance(backend: str, config: ConformanceConfig | None = None) -> Co
       ``check_answer`` (``otmodel.validation.cases``).
 
     A case the backend declares unsupported (``UnsupportedError``) is skipped
-    when ``config.allow_unsupported``; any other exception fails the case. Returns a
-    ``ConformanceReport``; ``report.passed`` is the verdict (false when no case ran),
-    ``report.summary()`` the table.
+    when ``config.allow_unsupported``; any other exception fails the case.
+
+    Parameters
+    ----------
+    backend : str
+        A registered backend name (``otmodel backends`` lists them).
+    config : ConformanceConfig, optional
+        Cases, options and tolerances; ``None`` uses the backend's own declaration.
+
+    Returns
+    -------
+    ConformanceReport
+        ``report.passed`` is the verdict (false when no case ran), ``report.summary()`` the table.
 
     Raises
     ------
@@ -175,6 +225,15 @@ def run_conformance(backend: str, config: ConformanceConfig | None = None) -> Co
                 ConformanceResult(
                     case.name, True, f"declared skip: {cfg.skip[case.name]}", case.expected_status, None,
                     case.expected_objective, math.nan, 0.0, skipped=True,
+                )
+            )
+            continue
+        loose = accepted_wrong_answers(case, cfg)
+        if loose:  # tolerances that pass a planted wrong answer would prove nothing about the backend
+            rows.append(
+                ConformanceResult(
+                    case.name, False, f"the tolerances accept planted wrong answers: {'; '.join(loose)}",
+                    case.expected_status, None, case.expected_objective, math.nan, time.perf_counter() - t0,
                 )
             )
             continue

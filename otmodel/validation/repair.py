@@ -63,14 +63,45 @@ def repair_point(
     chunk: int | None = DEFAULT_CHUNK,
     feas_tol: float = 1e-8,
 ) -> Repair:
-    """Build a feasible point from an answer (see the module docstring); never solves the problem itself.
+    r"""Build a feasible point from an answer (see the module docstring); never solves the problem itself.
 
     The sub-solve's point is accepted (``ok``) only if it is feasible node by node within ``feas_tol``
     (``point_residuals``): an exact backend that drops a small node's supply under its own
     tolerance does not give an upper bound.
+
+    A spatial answer keeps its plan `\pi` (negative and non-finite entries and mass on
+    forbidden pairs dropped, rows rescaled to the marginals `\mu_k` (2c), points without mass sent
+    to `\arg\min_i c(x_k, i) - \psi_i`) and solves the min-cost flow for the resulting cell
+    masses exactly; a flow answer is projected onto the feasible set of (2b), (2d)
+    (`\min \|p - p_0\|^2`). The repaired point's objective (2a) is an upper bound on the optimum.
+
+    Parameters
+    ----------
+    problem : FlowProblem or SpatialFlowProblem
+        The problem the answer claims to solve.
+    flows : (n_arcs,) array of float
+        The answer's flows (used by the projection of a flow problem).
+    assignment : (N, |S|) array or sparse matrix, or None
+        The answer's plan (spatial problems); ``None`` sends every point to its best endpoint at
+        ``potentials``.
+    potentials : (n_nodes,) array of float or None
+        The answer's node potentials (only to place points without assigned mass).
+    exact_backend : str, default "auto"
+        Exact backend of the sub-solve; ``"auto"``: the registry's choice for a spatial problem,
+        a backend with vertex answers (HiGHS) for the projection.
+    chunk : int, optional
+        Demand points handled at a time (memory bound).
+    feas_tol : float, default 1e-8
+        Largest node-by-node relative residual of an accepted repair.
+
+    Returns
+    -------
+    Repair
+        ``ok``, the repaired ``flows`` and ``assignment``, its ``objective`` and ``residual``, and a
+        ``message`` saying how it was built or why it failed.
     """
     chunk = block_rows(getattr(problem, "n_endpoints", 1), chunk)
-    from otmodel.backends import default_backend, solve
+    from otmodel.backends import default_backend, exact_backends, get, solve
     from otmodel.model.network import Network
 
     p0 = np.asarray(flows, dtype=float).reshape(-1)
@@ -128,8 +159,10 @@ def repair_point(
     if exact_backend == "auto":
         # spatial: the registry's measured choice (HiGHS for linear costs, Clarabel through cvxpy for
         # quadratic ones: 0.54 s against 91 s for HiGHS's QP on a 3,039-arc repair); the projection of a
-        # flow problem stays with HiGHS, whose active-set answer is exact (Clarabel's left a 1e-5 gap)
-        exact_backend = default_backend(sub) if isinstance(problem, SpatialFlowProblem) else "highs"
+        # flow problem goes to a backend with active-set (vertex) answers, HiGHS's, which are exact
+        # (Clarabel's left a 1e-5 gap): found in the registry by capability
+        vertex = [b for b in exact_backends() if {"vertex", "quadratic"} <= get(b).capabilities]
+        exact_backend = default_backend(sub) if isinstance(problem, SpatialFlowProblem) or not vertex else vertex[0]
     sol = solve(sub, backend=exact_backend)
     if sol.status is not Status.OPTIMAL or not sol.has_point:
         why = sol.certificate.describe() if sol.certificate is not None else sol.message

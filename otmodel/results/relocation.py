@@ -10,12 +10,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from otmodel.results import PointStatus, Status, Trace
+from otmodel.results.solution import PointStatus, Status, Trace
 
 __all__ = ["RelocationResult"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class RelocationResult:
     """An assignment of every point to a bin, the final positions and the bin prices.
 
@@ -72,6 +72,13 @@ class RelocationResult:
         if self.problem.metric == "euclidean":
             return np.asarray(np.hypot(d[:, 0], d[:, 1]))
         return np.asarray(np.abs(d).sum(axis=1))
+
+    def __repr__(self) -> str:
+        return (
+            f"RelocationResult({self.status.value}, point {self.point_status.value}, objective "
+            f"{self.objective:.10g}, relative gap {self.relative_gap:.3g}, backend {self.backend!r}; "
+            f"{len(self.bin_of)} points)"
+        )
 
     def summary(self) -> str:
         p = self.problem
