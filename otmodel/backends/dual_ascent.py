@@ -82,7 +82,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from otmodel.backends._loop import iterate
+from otmodel.backends._loop import iterate, stop_status
 from otmodel.backends.base import Conformance, Timer, no_point_solution
 from otmodel.backends.cells import DEFAULT_CHUNK, PRECOMPUTE_LIMIT, CellPass, PrunedArgmin, planar_costs
 from otmodel.backends.oracle import DualOracle, dual_value, local_flows, node_supergradient, psi_vector, supergradient
@@ -110,6 +110,13 @@ __all__ = [
 
 
 # ------------------------------------------------------------------------------ backend
+#: The options ``DualAscentBackend.solve`` takes (docs/backend-options.md describes each).
+OPTIONS = (
+    "max_iter", "tol", "time_limit", "verbose", "progress", "callback", "seed",
+    "step_size", "psi0", "chunk", "precompute", "prune", "samples",
+)
+
+
 class DualAscentBackend:
     """Supergradient ascent on the dual (3)-(4), Algorithm 1 of Laurentin et al. (2025)."""
 
@@ -146,7 +153,11 @@ class DualAscentBackend:
             raise UnsupportedError(f"backend {self.name!r} cannot solve {problem!r}: {reason}")
         from otmodel.backends import _options as opt
 
+        opt.refuse_unknown("dual-ascent", options, OPTIONS)
         max_iter = opt.integer("dual-ascent", "max_iter", options.pop("max_iter", 300))
+        time_limit = options.pop("time_limit", None)
+        if time_limit is not None:
+            time_limit = opt.number("dual-ascent", "time_limit", time_limit, 0.0, strict=True, finite=False)
         tol = opt.number("dual-ascent", "tol", options.pop("tol", 1e-7), 0.0)
         step = as_step_size(options.pop("step_size", None), Diminishing(1.0, 0.01))
         psi0 = options.pop("psi0", None)
@@ -158,8 +169,6 @@ class DualAscentBackend:
         prune = options.pop("prune", "auto")
         samples = options.pop("samples", None)
         seed = options.pop("seed", None)  # used by the stochastic variant (samples=M) only
-        if options:
-            raise UnsupportedError(f"dual-ascent backend: unknown option(s) {sorted(options)}")
 
         timer = Timer()
         whole = bool(getattr(step, "whole_step", False))  # a second-order rule (Newton): its own cell pass
@@ -199,6 +208,7 @@ class DualAscentBackend:
                 verbose=verbose,
                 keep_iterates="potentials",
                 progress=progress,
+                time_limit=time_limit,
             )
         if oracle is None:
             return self._newton_solution(problem, step, stepper, run, timer)
@@ -289,7 +299,7 @@ class DualAscentBackend:
         }
         return Solution(
             problem=problem,
-            status=Status.CONVERGED if run.converged else Status.ITERATION_LIMIT,
+            status=stop_status(run.reason, run.converged),
             point_status=PointStatus.NEARLY_FEASIBLE,
             objective=objective,
             flows=flows,
