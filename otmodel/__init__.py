@@ -74,7 +74,32 @@ __version__ = "0.1.0"
 
 
 def load(path: str | Path) -> Any:
-    """Read a problem from a YAML or JSON model file (see ``docs/model-files.md`` for the schema)."""
+    """Read a problem from a YAML or JSON model file (see ``docs/model-files.md`` for the schema).
+
+    ``otmodel.model.io.load`` with its default size limit (1 GiB); it also takes ``max_bytes``.
+
+    Parameters
+    ----------
+    path : str or Path
+        The model file: ``.yaml``/``.yml`` or ``.json`` (the extension selects the format). It
+        must be a regular file; a directory, FIFO or device is refused before anything is read.
+
+    Returns
+    -------
+    FlowProblem, SpatialFlowProblem, GraphTransportProblem, AttractionProblem or RelocationProblem
+        As the file's ``kind`` says; a saved problem loads back as its own kind.
+
+    Raises
+    ------
+    ModelFileError
+        A malformed file; every error found is reported at once, each prefixed with ``path`` and
+        its place in the file (``arcs[1].uper: unknown key; did you mean 'upper'?``).
+    OTModelError
+        A model error found while building (``UnbalancedError``, ``InvalidBoundsError``, ...), with
+        the file path and place prefixed to its message.
+    OSError
+        The file cannot be opened.
+    """
     from otmodel.model.io import load as _load
 
     return _load(path)

@@ -218,14 +218,15 @@ def _maximum_flow(g: Any, s: int, t: int) -> tuple[float, dict[Any, dict[Any, fl
 
     Preflow-push (networkx's default) raised ``KeyError`` from its global relabelling on a graph with
     capacities of 1e-20 next to O(1) ones (found by the fuzz probe of issue 10); augmenting paths
-    have no such state.
+    have no such state. It also raised ``ValueError`` ("min() arg is an empty sequence") on a random
+    float network that hypothesis found (the network backend's equality property test).
     """
     import networkx as nx
     from networkx.algorithms.flow import edmonds_karp
 
     try:
         return nx.maximum_flow(g, s, t)  # type: ignore[no-any-return]
-    except (KeyError, IndexError, nx.NetworkXError):
+    except (KeyError, IndexError, ValueError, nx.NetworkXError):
         return nx.maximum_flow(g, s, t, flow_func=edmonds_karp)  # type: ignore[no-any-return]
 
 
@@ -236,7 +237,7 @@ def _minimum_cut(g: Any, s: int, t: int) -> Any:
 
     try:
         return nx.minimum_cut(g, s, t)
-    except (KeyError, IndexError, nx.NetworkXError):
+    except (KeyError, IndexError, ValueError, nx.NetworkXError):
         return nx.minimum_cut(g, s, t, flow_func=edmonds_karp)
 
 
@@ -605,6 +606,23 @@ def primal_residual(problem: FlowProblem, flows: ArrayLike, assignment: Any = No
     endpoints), marginals `\pi 1 = \mu`, `\pi \ge 0` (Laurentin et al. (2025), eq. (2));
     mass on a pair of infinite cost is an infinite violation. A spatial problem without an
     assignment, or flows of the wrong shape or not finite, are infinitely violated.
+
+    Parameters
+    ----------
+    problem : FlowProblem or SpatialFlowProblem
+        The problem whose constraints are checked.
+    flows : (n_arcs,) array of float
+        Arc flows `p` in the problem's arc order.
+    assignment : (n_points, n_endpoints) array or sparse matrix, optional
+        Transport plan `\pi`, mass per point and endpoint (endpoints in the problem's endpoint
+        order); needed for a spatial problem, ignored for a plain flow problem.
+
+    Returns
+    -------
+    float
+        `\max` of the bound, conservation, marginal and sign violations divided by
+        `\max(1, \sum_i |s_i|, \mu(\mathcal X))`; 0 for a feasible point, ``inf`` for one that
+        cannot be checked (wrong shape, not finite, missing plan, mass on a forbidden pair).
     """
     p = np.asarray(flows, dtype=float).reshape(-1)
     if p.shape != (problem.n_arcs,) or not np.all(np.isfinite(p)):

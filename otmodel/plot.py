@@ -64,7 +64,20 @@ def _save(fig: Any, path: str | Path | None, dpi: int = 150) -> None:
 
 
 def endpoint_colors(n: int) -> NDArray[np.float64]:
-    """``n`` distinct RGB colours (tab10, then tab20, then evenly spaced hues)."""
+    r"""``n`` distinct RGB colours (tab10, then tab20, then evenly spaced hues).
+
+    The colours of the endpoints' cells in ``plot_cells`` (one per endpoint, in endpoint order).
+
+    Parameters
+    ----------
+    n : int
+        Number of colours, `\ge 0`.
+
+    Returns
+    -------
+    (n, 3) array of float
+        RGB rows in `[0, 1]`.
+    """
     from matplotlib import colormaps
 
     if n <= 10:
@@ -263,8 +276,19 @@ def supergradients(problem: Any, potentials: Any) -> NDArray[np.float64]:
 
     Recomputed from the problem data alone: local flows (5) from each arc cost's response to
     `\psi_i - \psi_j`, net outflow through the incidence matrix, and cell masses
-    `m_i = \mu(\mathrm{Lag}_i(\psi))` (ties to the lowest endpoint index). Returns a
-    ``(K, n_nodes)`` array.
+    `m_i = \mu(\mathrm{Lag}_i(\psi))` (ties to the lowest endpoint index).
+
+    Parameters
+    ----------
+    problem : FlowProblem or SpatialFlowProblem
+        The problem (cell masses only for a spatial one).
+    potentials : (n_nodes,) or (K, n_nodes) array of float
+        One potential vector `\psi` per row (e.g. the ``"potentials"`` iterates of a trace).
+
+    Returns
+    -------
+    (K, n_nodes) array of float
+        `g(\psi)` per row, in mass units; its norm is the convergence measure of Fig. 2.
     """
     P = np.atleast_2d(np.asarray(potentials, dtype=float))
     supply = np.asarray(problem.supply, dtype=float)

@@ -43,6 +43,24 @@ def plot_error_curves(
 
     Each panel shows `\log_{10}\mathrm{Error}_k` against `k` for every gamma, the
     stopping threshold ``tol`` as a dashed line, and the iteration count in the legend.
+
+    Parameters
+    ----------
+    runs : mapping of str to (mapping of float to Solution)
+        Graph name -> gamma -> a Solution of the ``admm`` backend (its trace has the ``"error"``
+        column of (3.2)).
+    tol : float or None, default 1e-4
+        Stopping threshold drawn as a dashed line at `\log_{10}` tol; ``None`` draws none.
+    path : str or Path, optional
+        Where to write the figure as a PNG (150 dpi; parent folders are created); ``None`` writes
+        nothing.
+    title : str, optional
+        Figure title (default: a description naming the paper's figure).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (not closed: close it when done).
     """
     plt = _pyplot()
     names = list(runs)
@@ -76,7 +94,26 @@ def plot_error_curves(
 
 
 def bipartite_plan(problem: Any, flows: Any, sources: Sequence[str], sinks: Sequence[str]) -> NDArray[np.float64]:
-    """The ``len(sources) x len(sinks)`` matrix of flows on the arcs source -> sink."""
+    """The ``len(sources) x len(sinks)`` matrix of flows on the arcs source -> sink.
+
+    The transport plan of a bipartite ``GraphTransportProblem`` as a matrix, for
+    ``plot_plan_heatmaps``.
+
+    Parameters
+    ----------
+    problem : FlowProblem
+        The problem (it resolves arc names).
+    flows : (n_arcs,) array of float
+        Flow per arc, in the problem's arc order (e.g. ``solution.flows``).
+    sources, sinks : sequence of str
+        Row and column node names; every arc source -> sink must exist (else ``problem.arc_index``
+        raises its typed error naming the pair).
+
+    Returns
+    -------
+    (len(sources), len(sinks)) array of float
+        ``out[a, b]`` is the flow on arc ``sources[a] -> sinks[b]``.
+    """
     f = np.asarray(flows, dtype=float)
     out = np.zeros((len(sources), len(sinks)))
     for a, s in enumerate(sources):
@@ -93,7 +130,27 @@ def plot_plan_heatmaps(
     row_labels: Sequence[str] | None = None,
     col_labels: Sequence[str] | None = None,
 ) -> Any:
-    """Fig. 2: one heat-map per gamma; entries below ``zero_tol`` are white and counted as zeros."""
+    """Fig. 2: one heat-map per gamma; entries below ``zero_tol`` are white and counted as zeros.
+
+    Parameters
+    ----------
+    plans : mapping of float to 2-d array
+        Gamma -> source x sink plan (``bipartite_plan``).
+    zero_tol : float, default 1e-4
+        Entries below it are drawn white and counted as zero entries in the panel title.
+    path : str or Path, optional
+        Where to write the figure as a PNG (150 dpi; parent folders are created); ``None`` writes
+        nothing.
+    title : str, optional
+        Figure title (default: a description naming the paper's figure).
+    row_labels, col_labels : sequence of str, optional
+        Tick labels of sources and sinks (default 1, 2, ...).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (not closed: close it when done).
+    """
     plt = _pyplot()
     from matplotlib import colormaps
 
@@ -143,7 +200,28 @@ def plot_departure(
     path: str | Path | None = None,
     title: str | None = None,
 ) -> Any:
-    r"""Fig. 4: per gamma (columns), `\log_{10}\mathrm{Error}_k` and the copy norms `\|\pi^i_k\|`."""
+    r"""Fig. 4: per gamma (columns), `\log_{10}\mathrm{Error}_k` and the copy norms `\|\pi^i_k\|`.
+
+    Parameters
+    ----------
+    runs : mapping of float to Solution
+        Gamma -> an ``admm`` Solution run with ``events=[Departure(...)]`` (its trace has the
+        ``"error"`` and ``"copy_norms"`` columns).
+    k_event : int or None
+        Iteration of the departure, marked by a red dashed line; ``None`` marks nothing.
+    node_names : sequence of str, optional
+        Agent names for the legend (default 1, 2, ...); agents that left are labelled "(left)".
+    path : str or Path, optional
+        Where to write the figure as a PNG (150 dpi; parent folders are created); ``None`` writes
+        nothing.
+    title : str, optional
+        Figure title (default: a description naming the paper's figure).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (not closed: close it when done).
+    """
     plt = _pyplot()
     keys = list(runs)
     fig, axes = plt.subplots(2, len(keys), figsize=(4.6 * len(keys), 6.4), squeeze=False, sharex="col")
@@ -181,7 +259,26 @@ def plot_departure(
 
 def plot_regularization_path(path_result: Any, path: str | Path | None = None, title: str | None = None) -> Any:
     r"""Remark 2.4: `\mathcal W_1^\gamma - \mathcal W_1` and `\|\pi_\gamma - \pi^{LN}\|_\infty`
-    against gamma (log-log), from ``otmodel.validation.crosscheck.regularization_path``."""
+    against gamma (log-log), from ``otmodel.validation.crosscheck.regularization_path``.
+
+    The left panel also draws the bound `\frac{\gamma}{2}\|\pi^{LN}\|^2` on the gap; gamma = 0
+    is left out (log axes).
+
+    Parameters
+    ----------
+    path_result : RegularizationPath
+        The result of ``regularization_path``.
+    path : str or Path, optional
+        Where to write the figure as a PNG (150 dpi; parent folders are created); ``None`` writes
+        nothing.
+    title : str, optional
+        Figure title (default: a description naming the paper's figure).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (not closed: close it when done).
+    """
     plt = _pyplot()
     g = np.asarray(path_result.gammas, dtype=float)
     keep = g > 0

@@ -50,7 +50,33 @@ def plot_flow_steps(
     `\\nu > 0`, its radius the target mass. Arrows: mass moved ``j -> i`` in the step
     from `\\rho_t` to `\\rho_{t+1}` (entries of `\\pi_1` off the diagonal above
     ``move_eps``), width by mass. ``kinds`` (one word per node, e.g. "source", "tank", "demand")
-    chooses the marker: square, triangle, circle.
+    chooses the marker: square, triangle, circle (the water network of Arqué et al., Fig. 2).
+
+    Parameters
+    ----------
+    flow : AttractionFlow
+        The flow of ``attraction_flow``.
+    pos : (n, 2) array of float
+        Node positions for drawing (e.g. the second value of ``graph_family``).
+    steps : sequence of int, optional
+        Step indices ``t`` of `\\rho_t` to draw, in ``0..len(flow.rhos) - 1``; default all, up to 6
+        evenly spaced.
+    kinds : sequence of str, optional
+        One word per node choosing its marker, as above; default circles.
+    path : str or Path, optional
+        Where to write the figure as a PNG (150 dpi; parent folders are created); ``None`` writes
+        nothing.
+    title : str, optional
+        Figure title (``None``: none, or a default description).
+    ncols : int, default 3
+        Panels per row.
+    move_eps : float, default 1e-3
+        Smallest mass moved that is drawn as an arrow.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (not closed: close it when done).
     """
     plt = _pyplot()
     from matplotlib.colors import Normalize
@@ -141,7 +167,27 @@ def plot_flow_steps(
 def plot_tv_cost(
     flows: Mapping[str, Any], path: str | Path | None = None, title: str | None = None, eps: float | None = None
 ) -> Any:
-    """TV distance to the target (log scale) and transport cost per step, one line per flow (Fig. 3)."""
+    """TV distance to the target (log scale) and transport cost per step, one line per flow (Fig. 3).
+
+    Left: `\\tfrac12\\|\\nu-\\rho_t\\|_1` against ``t``; right: `\\langle C,\\pi_1\\rangle` of each step.
+
+    Parameters
+    ----------
+    flows : mapping of str to AttractionFlow
+        Legend label -> flow.
+    path : str or Path, optional
+        Where to write the figure as a PNG (150 dpi; parent folders are created); ``None`` writes
+        nothing.
+    title : str, optional
+        Figure title (``None``: none, or a default description).
+    eps : float, optional
+        Accuracy `\\varepsilon` of Algorithm 1, drawn as a dotted line; ``None`` draws none.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (not closed: close it when done).
+    """
     plt = _pyplot()
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
     for k, (label, f) in enumerate(flows.items()):
@@ -170,7 +216,24 @@ def plot_gamma_sweep(
     columns: Mapping[str, Mapping[str, Any]], path: str | Path | None = None, title: str | None = None
 ) -> Any:
     """Fig. 4: for each column (e.g. "omega = 0.1"), flows keyed by label ("gamma = 0.01", ...,
-    "exact"): TV (log), transport cost and time per step (log)."""
+    "exact"): TV (log), transport cost and time per step (log).
+
+    Parameters
+    ----------
+    columns : mapping of str to (mapping of str to AttractionFlow)
+        Column title -> legend label -> flow; a label starting with "exact" is drawn as a black
+        dashed reference.
+    path : str or Path, optional
+        Where to write the figure as a PNG (150 dpi; parent folders are created); ``None`` writes
+        nothing.
+    title : str, optional
+        Figure title (``None``: none, or a default description).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (not closed: close it when done).
+    """
     plt = _pyplot()
     ncol = len(columns)
     fig, axes = plt.subplots(3, ncol, figsize=(6 * ncol, 10), squeeze=False, sharex="col")
@@ -205,7 +268,25 @@ def plot_tv_panels(
     title: str | None = None,
     eps: float | None = None,
 ) -> Any:
-    """Fig. 5: one panel per key (e.g. "omega = 1/t"), TV per step of each flow in it (log scale)."""
+    """Fig. 5: one panel per key (e.g. "omega = 1/t"), TV per step of each flow in it (log scale).
+
+    Parameters
+    ----------
+    panels : mapping of str to (mapping of str to AttractionFlow)
+        Panel title -> legend label (e.g. a graph family) -> flow.
+    path : str or Path, optional
+        Where to write the figure as a PNG (150 dpi; parent folders are created); ``None`` writes
+        nothing.
+    title : str, optional
+        Figure title (``None``: none, or a default description).
+    eps : float, optional
+        Accuracy `\\varepsilon` of Algorithm 1, drawn as a dotted line; ``None`` draws none.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (not closed: close it when done).
+    """
     plt = _pyplot()
     fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.2), squeeze=False, sharey=True)
     for ax, (name, flows) in zip(axes[0], panels.items(), strict=True):

@@ -15,6 +15,21 @@ def bin_density(problem: Any, xy: NDArray[np.float64] | None = None, bin_of: NDA
 
     Give the points' bins ``bin_of`` for an answer: a final position on the edge between two bins
     belongs to the bin it was assigned to, which its coordinates alone cannot tell.
+
+    Parameters
+    ----------
+    problem : RelocationProblem
+        Gives the bins, the mass per point and each bin's free area (outside exclusion zones).
+    xy : (n_points, 2) array of float, optional
+        Point positions, binned by ``problem.bin_index``; used when ``bin_of`` is not given.
+    bin_of : (n_points, 2) array of int, optional
+        Bin ``(ix, iy)`` of every point (e.g. ``result.bin_of``); takes precedence over ``xy``.
+
+    Returns
+    -------
+    (mx, my) array of float
+        Mass per unit of free area; a bin is over capacity when this exceeds
+        ``capacity / free_area``.
     """
     mx, my = problem.bins
     ij = problem.bin_index(xy) if bin_of is None else np.asarray(bin_of)
@@ -30,6 +45,20 @@ def plot_relocation(problem: Any, results: dict[str, Any], path: str | None = No
 
     ``results`` maps a label to a relocation result. The colour scale is shared and marks the
     capacity threshold (largest ``capacity / free area``) so that over-full bins stand out.
+
+    Parameters
+    ----------
+    problem : RelocationProblem
+        The problem (points before relocation, bins, exclusion zones drawn hatched).
+    results : dict of str to RelocationResult
+        Panel label -> result (its ``bin_of`` and ``displacement()`` are read).
+    path : str, optional
+        Where to write the figure (``savefig``: the extension picks the format); ``None`` writes nothing.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (not closed: close it when done).
     """
     import matplotlib.pyplot as plt
     from matplotlib.colors import TwoSlopeNorm

@@ -41,6 +41,18 @@ class Departure:
     copy then acts as a fixed boundary value of the consensus and the iteration converges only if it
     happens to be optimal for the new problem (it generally is not -- measured in
     ``examples/admm_43_departure.py``).
+
+    Parameters
+    ----------
+    k : int
+        Number of ADMM updates (3.1a)-(3.1c) after which the agent leaves, `\\ge 0`.
+    node : hashable
+        Name of the departing node (agent); it must exist in the problem.
+    supply : mapping or sequence of float, optional
+        New supplies, as described above; ``None`` keeps every other supply and gives the
+        departed node 0. The remaining agents' supplies must balance (else ``UnbalancedError``).
+    keep_last_message : bool, default False
+        Whether the neighbours keep averaging with the departed agent's last copy.
     """
 
     k: int
@@ -51,8 +63,19 @@ class Departure:
 
 @dataclass(frozen=True)
 class SupplyChange:
-    """The supplies change after ``k`` updates: ``supply`` is a mapping node -> new supply (others
-    unchanged) or a full vector in node order; supplies of the active agents must balance."""
+    """The supplies change after ``k`` updates of the ADMM (Mokhtari et al., section 4.3).
+
+    The agents keep their copies and multipliers and carry on from there (no restart), so the run
+    converges to the optimum of the problem with the new supplies.
+
+    Parameters
+    ----------
+    k : int
+        Number of updates (3.1a)-(3.1c) after which the supplies change, `\\ge 0`.
+    supply : mapping or sequence of float
+        A mapping node -> new supply (others unchanged) or a full vector in node order; the
+        supplies of the active agents must balance (else ``UnbalancedError``).
+    """
 
     k: int
     supply: Mapping[Hashable, float] | Sequence[float]

@@ -76,6 +76,14 @@ class Diminishing:
     With ``b > 0`` they satisfy `\sum_k \gamma_k = \infty`, `\sum_k \gamma_k^2 < \infty`
     (Laurentin et al., section IV-B), which guarantees convergence of the supergradient method.
     ``Diminishing(1, 0.01)`` is the schedule of the paper's experiment V-A.
+
+    Parameters
+    ----------
+    a : float, default 1.0
+        First step `\gamma_0`, in potential units per unit of supergradient (mass); finite and
+        `> 0`, else ``InvalidDataError``.
+    b : float, default 0.01
+        Decay rate per iteration; finite and `\ge 0` (``b = 0`` is a constant step).
     """
 
     a: float = 1.0
@@ -93,7 +101,15 @@ class Diminishing:
 
 @dataclass(frozen=True)
 class Constant:
-    r"""Constant steps `\gamma_k = a` (converges only to a neighbourhood of the optimum)."""
+    r"""Constant steps `\gamma_k = a` (converges only to a neighbourhood of the optimum).
+
+    Parameters
+    ----------
+    a : float
+        The step `\gamma`, in potential units per unit of supergradient; finite and `> 0`, else
+        ``InvalidDataError``. The supergradient ascent of Laurentin et al., section IV-B, with a
+        constant step ends within `O(a)` of the dual optimum.
+    """
 
     a: float
 
@@ -195,6 +211,22 @@ class Curvature:
 
     ``relax`` (`\omega`) damps the Jacobi-type update, whose diagonal scaling alone can
     overshoot on strongly coupled neighbours.
+
+    Parameters
+    ----------
+    relax : float, default 0.8
+        Relaxation `\omega` of the update, in `(0, 2]`.
+    mass_slope : float, optional
+        Starting value of the cell slope `\sigma_i` (mass per potential unit), `> 0`; ``None``
+        uses the node's total arc curvature `\sum 1/(2a_{ij})`.
+    damping : float, default 0.5
+        Weight of the new secant in the running estimate of `\sigma_i`, in `(0, 1]`.
+    lo, hi : float, default 1e-2 and 1e3
+        `\sigma_i` is kept within ``[lo, hi]`` times its starting value; ``0 < lo <= 1 <= hi``.
+    max_change : float, default 10.0
+        Largest factor by which `\sigma_i` may change in one iteration, `> 1`.
+
+    Any value outside these ranges raises ``InvalidDataError`` naming it.
     """
 
     relax: float = 0.8

@@ -48,6 +48,7 @@ from scipy.sparse.csgraph import shortest_path
 
 import otmodel.model.values as values
 from otmodel.errors import DuplicateNodeError, InvalidDataError, UnbalancedError, UnreachableError
+from otmodel.model.attraction_graphs import GRAPH_FAMILIES, graph_family
 from otmodel.model.network import Network
 
 __all__ = [
@@ -92,6 +93,20 @@ class Schedule:
     The paper does not say where its index starts. ``start`` must keep the weights in [0, 1]
     (``1/ln s <= 1`` needs ``s >= e``). ``first`` overrides the value of the very first step (the
     paper's "0.75 then 0.1" of Fig. 2).
+
+    Parameters
+    ----------
+    law : {"constant", "1/t", "1/ln t", "callable"}, default "constant"
+        The law above; ``"callable"`` evaluates ``func(t)``. Another string raises
+        ``InvalidDataError`` listing these.
+    c : float, default 0.1
+        The value of a ``"constant"`` law (finite).
+    start : float, default 1.0
+        The law's argument `s` at the first step (`t = 0`), finite.
+    first : float, optional
+        Value used for the first step only, whatever the law (finite).
+    func : callable, optional
+        ``func(t) -> float`` for ``law="callable"`` (required then).
     """
 
     law: str = "constant"
@@ -250,68 +265,6 @@ def _from_network(net: Network, directed: bool) -> tuple[sp.csr_matrix, sp.coo_m
     return W, caps, names
 
 
-# ---------------------------------------------------------------------------------- instances
-GRAPH_FAMILIES = ("geometric", "small-world", "scale-free", "grid", "erdos-renyi")
-
-
-def graph_family(
-    family: str, n: int, seed: int = 0, weights: tuple[float, float] = (1.0, 1.0)
-) -> tuple[sp.csr_matrix, NDArray[np.float64]]:
-    """A connected undirected graph of ``n`` nodes of a named family (networkx generators), with
-    edge weights uniform in ``weights``; returns the (n, n) weight matrix and 2-d node positions
-    (for drawing).
-
-    Families: ``"geometric"`` (random geometric graph in the unit square, radius just above the
-    connectivity threshold; weight lo + (hi - lo) x edge length / radius), ``"small-world"``
-    (Watts-Strogatz, 4 neighbours, rewiring 0.1), ``"scale-free"`` (Barabasi-Albert, 2 edges per
-    new node), ``"grid"`` (the nearest square grid, trimmed to n nodes), ``"erdos-renyi"``
-    (G(n, p) with mean degree 4, resampled until connected).
-    """
-    import networkx as nx
-
-    rng = np.random.default_rng(seed)
-    if family == "geometric":
-        r = 1.6 * math.sqrt(math.log(n) / (math.pi * n))
-        for _ in range(100):
-            pos0 = rng.uniform(0, 1, (n, 2))
-            G = nx.random_geometric_graph(n, r, pos={i: tuple(pos0[i]) for i in range(n)})
-            if nx.is_connected(G):
-                break
-        else:  # pragma: no cover
-            raise InvalidDataError("could not draw a connected geometric graph")
-    elif family == "small-world":
-        G = nx.connected_watts_strogatz_graph(n, 4, 0.1, seed=seed)
-    elif family == "scale-free":
-        G = nx.barabasi_albert_graph(n, 2, seed=seed)
-    elif family == "grid":
-        side = math.ceil(math.sqrt(n))
-        G = nx.convert_node_labels_to_integers(nx.grid_2d_graph(side, side))
-        G = G.subgraph(range(n)).copy()
-    elif family == "erdos-renyi":
-        for k in range(1000):
-            G = nx.gnp_random_graph(n, 4.0 / n, seed=seed * 1000 + k)
-            if nx.is_connected(G):
-                break
-    else:
-        raise InvalidDataError(f"unknown graph family {values.describe(family)}; use one of {', '.join(GRAPH_FAMILIES)}")
-    if family == "geometric":
-        pos = pos0
-    elif family == "grid":
-        side = math.ceil(math.sqrt(n))
-        pos = np.c_[np.arange(n) // side, np.arange(n) % side].astype(float) / max(side - 1, 1)
-    else:
-        lay = nx.spring_layout(G, seed=seed)
-        pos = np.array([lay[i] for i in range(n)])
-    e = np.array(list(G.edges()), dtype=np.intp).reshape(-1, 2)
-    lo, hi = weights
-    w = rng.uniform(lo, hi, len(e))
-    if family == "geometric":  # pipe-like: weight grows with the edge length, within [lo, hi]
-        ln = np.hypot(*(pos[e[:, 0]] - pos[e[:, 1]]).T) / r
-        w = lo + (hi - lo) * np.clip(ln, 0.0, 1.0)
-    W = sp.csr_matrix((np.r_[w, w], (np.r_[e[:, 0], e[:, 1]], np.r_[e[:, 1], e[:, 0]])), shape=(n, n))
-    return W, pos
-
-
 # ------------------------------------------------------------------------------------- problem
 class AttractionProblem:
     r"""A Wasserstein attraction flow on a weighted graph (Arqué et al., Problem 1 and Algorithm 1).
@@ -346,6 +299,12 @@ class AttractionProblem:
     names : node names of a matrix (default "0", "1", ...); a network names its own nodes
     schedule_start : float
         Value of the schedule argument at the first step (see ``Schedule``).
+    omega_first : float, optional
+        Value of `\omega` at the very first step only (the paper's "0.75 then 0.1", Fig. 2).
+    mass_tol : float, default 1e-9
+        Tolerance on `\sum \rho_0 = \sum \nu = 1`.
+    name : str, default ""
+        A label for reports and model files.
 
     Raises
     ------
@@ -585,6 +544,23 @@ class AttractionStep:
     `\pi_1` (``allowed``: pairs ``(j, i)`` with `j\in\mathrm{supp}\,\rho_t`,
     `\bar A_{ji}=1` and a capacity that is not 0) and the capacities on those pairs.
     Every other pair is *forbidden*: it carries exactly zero mass.
+
+    Built by ``AttractionProblem.step`` for each step of Algorithm 1 and solved by ``solve_step``;
+    it is rarely built by hand.
+
+    Parameters
+    ----------
+    problem : AttractionProblem
+        The flow this step belongs to (graph, capacities, target `\nu`).
+    rho : (n,) array of float
+        The current distribution `\rho_t` (a probability vector).
+    omega : float
+        Weight `\omega \in [0, 1]` of `\rho_t` in the barycenter (10a).
+    gamma : float
+        Entropic regularization `\gamma > 0` of the step (same units as the edge weights); the
+        exact LP step ignores it.
+    t : int, default 0
+        The 0-based step index.
     """
 
     kind: ClassVar[str] = "attraction-step"

@@ -87,7 +87,18 @@ class ArcCost:
 
 
 class Linear(ArcCost):
-    """Linear arc cost `c\\,p`."""
+    """Linear arc cost `c\\,p` of the flow `p` on one arc (the ``a = 0`` member of the family).
+
+    The cost is signed: on an arc whose lower bound is negative, flow running backwards
+    (`p < 0`) is charged `c\\,p < 0` for `c > 0`. Its local response (Laurentin et al., eq. (5))
+    is bang-bang: `p(t) = u` when `t > c`, `l` when `t < c`, anything in `[l, u]` at `t = c`.
+
+    Parameters
+    ----------
+    c : float
+        Cost per unit of flow, in objective units per flow unit; any finite number (negative
+        allowed). ``nan``, ``inf`` and non-numbers are refused with ``InvalidDataError``.
+    """
 
     def __init__(self, c: float) -> None:
         super().__init__(0.0, c)
@@ -97,7 +108,20 @@ class Linear(ArcCost):
 
 
 class Quadratic(ArcCost):
-    """Convex quadratic arc cost `a p^2 + b p` with `a \\ge 0`."""
+    """Convex quadratic arc cost `a p^2 + b p` with `a \\ge 0`.
+
+    The line-loss cost of Laurentin et al. (2025), section V, is ``Quadratic(d_ij)``. Its local
+    response (eq. (5)) is `p(t) = \\mathrm{proj}_{[l,u]}((t - b) / (2a))` for `a > 0`.
+
+    Parameters
+    ----------
+    a : float
+        Quadratic coefficient, in objective units per squared flow unit; finite and `\\ge 0`
+        (a negative value is refused with ``NonConvexError``, a non-finite one with
+        ``InvalidDataError``). ``a = 0`` gives a linear cost.
+    b : float, default 0.0
+        Linear coefficient, in objective units per flow unit; any finite number.
+    """
 
     def __init__(self, a: float, b: float = 0.0) -> None:
         super().__init__(a, b)

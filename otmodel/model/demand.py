@@ -117,6 +117,13 @@ class Gaussian(Density):
 
     Not renormalized to the bounding box: the mass outside it is lost (use ``TruncatedGaussian``
     or ``total=`` in ``Grid.from_density`` to renormalize).
+
+    Parameters
+    ----------
+    mean : pair of float
+        Centre `m = (m_x, m_y)`, in the coordinates' units (one number: both axes).
+    std : float or pair of float
+        `(\sigma_x, \sigma_y)`, finite, `> 0` (one number: isotropic); else ``InvalidDataError``.
     """
 
     name = "gaussian"
@@ -154,7 +161,14 @@ def _std_out(s: tuple[float, float]) -> float | list[float]:
 
 
 class TruncatedGaussian(Gaussian):
-    """Gaussian density restricted to the bounding box and renormalized to integrate to 1 on it."""
+    r"""Gaussian density `\mathcal N(m, \mathrm{diag}(\sigma^2)) / Z` on the bounding box, `Z` its mass there.
+
+    Parameters
+    ----------
+    mean, std : pair of float, and float or pair of float
+        As for ``Gaussian`` (the centre may lie outside the box); a box of mass `Z = 0` in
+        floating point raises ``InvalidDataError`` when the density is evaluated.
+    """
 
     name = "truncated_gaussian"
 
@@ -246,7 +260,18 @@ class Grid(Points):
     """Cell-centred grid demand: ``shape = (nx, ny)`` cells over ``bounds = (xmin, xmax, ymin, ymax)``.
 
     Point ``k = iy * nx + ix`` sits at the centre of cell ``(ix, iy)``. Build it with
-    ``from_density``.
+    ``from_density`` (midpoint rule); bad points, bounds or shapes raise ``InvalidDataError``.
+
+    Parameters
+    ----------
+    xy, mass : (nx * ny, 2) array and (nx * ny,) array or float
+        Cell centres in the order above (finite) and non-negative cell masses.
+    bounds : tuple of 4 float
+        ``(xmin, xmax, ymin, ymax)``, finite, ``xmin < xmax``, ``ymin < ymax``, cell area a float.
+    shape : tuple of 2 int
+        ``(nx, ny)`` positive, at most 50 million cells, ``nx * ny`` equal to the number of points.
+    density, total : Density and float, optional
+        The density the masses come from and the total asked of ``from_density`` (saved as the recipe).
     """
 
     def __init__(
@@ -475,6 +500,11 @@ class Matrix(AssignmentCost):
     """An explicit cost matrix ``C`` of shape ``(N, |S|)``, columns in endpoint order.
 
     Entries are finite, or ``+inf`` to forbid a pair. NaN and ``-inf`` are rejected.
+
+    Parameters
+    ----------
+    C : (N, |S|) array of float
+        ``C[k, j]`` = `c(x_k, j)` (Laurentin et al., eq. (1)); a point with no finite entry is refused.
     """
 
     name = "matrix"

@@ -66,10 +66,26 @@ def _frozen(a: NDArray[Any]) -> NDArray[Any]:
 
 
 class FlowProblem:
-    """Min-cost flow with convex (linear or quadratic) arc costs on a ``Network``.
+    r"""Min-cost flow with convex (linear or quadratic) arc costs on a ``Network``.
 
     Endpoint flags of the network are ignored (there is no spatial demand). Supplies must balance:
-    ``|sum(s)| <= balance_rtol * max(1, sum|s|)``.
+    ``|sum(s)| <= balance_rtol * max(1, sum|s|)``. The problem is
+
+    `\min_p \sum_{(i,j)} c_{ij}(p_{ij})` s.t. `E p = s`, `l \le p \le u`,
+
+    the network part of Laurentin et al. (2025), problem (1), with `E` the node-arc incidence matrix.
+    The network is copied: later edits to it do not change the problem.
+
+    Parameters
+    ----------
+    network : Network
+        Nodes with supplies, arcs with costs and bounds; at least one node (else
+        ``InvalidDataError``).
+    name : str, default ""
+        A label for reports, solutions and model files.
+    balance_rtol : float, default 1e-9
+        Supplies (and demand) must balance within ``balance_rtol * max(1, sum|s|)``; a larger
+        imbalance raises ``UnbalancedError`` naming the totals.
     """
 
     kind = "flow"
@@ -221,6 +237,11 @@ class SpatialFlowProblem(FlowProblem):
     assignment_cost : AssignmentCost
         c(x, i); every endpoint must be reachable (finite cost) from some demand point and every
         demand point with positive mass from some endpoint.
+    name : str, default ""
+        A label for reports, solutions and model files.
+    balance_rtol : float, default 1e-9
+        Supplies (and demand) must balance within ``balance_rtol * max(1, sum|s|)``; a larger
+        imbalance raises ``UnbalancedError`` naming the totals.
     """
 
     kind = "spatial"

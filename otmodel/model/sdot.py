@@ -55,6 +55,15 @@ class SemiDiscreteProblem(SpatialFlowProblem):
         Site names (default ``site0``, ``site1``, ...).
     normalize : bool
         Rescale ``masses`` to the demand's total (the usual convention of SDOT codes: masses as fractions).
+    bounds : tuple of 4 float, optional
+        ``(xmin, xmax, ymin, ymax)`` of the grid a ``Density`` demand is sampled on (required then).
+    shape : tuple of 2 int, optional
+        ``(nx, ny)`` cells of that grid (required with a ``Density``).
+    name : str, default ""
+        A label for reports, solutions and model files.
+    balance_rtol : float, default 1e-9
+        Supplies (and demand) must balance within ``balance_rtol * max(1, sum|s|)``; a larger
+        imbalance raises ``UnbalancedError`` naming the totals.
     """
 
     def __init__(

@@ -261,6 +261,11 @@ class GraphTransportProblem(FlowProblem):
         How the distributed ADMM backend spreads the regularization over agents.
     nodes : sequence, optional
         Node order for an edge-list ``graph`` (default: order of first appearance).
+    name : str, default ""
+        A label for reports, solutions and model files.
+    balance_rtol : float, default 1e-9
+        Supplies (and demand) must balance within ``balance_rtol * max(1, sum|s|)``; a larger
+        imbalance raises ``UnbalancedError`` naming the totals.
     """
 
     kind = "flow"

@@ -17,7 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from otmodel.errors import UnknownNodeError, UnsupportedError
+from otmodel.errors import InvalidDataError, UnknownNodeError, UnsupportedError
 
 __all__ = [
     "Status",
@@ -34,6 +34,25 @@ class Status(enum.StrEnum):
 
     A string enum: ``Status.OPTIMAL == "optimal"`` and ``f"{status}"`` is the value, so a status
     compares with, and prints as, the word the command line and the JSON files use.
+
+    Attributes
+    ----------
+    OPTIMAL : "optimal"
+        An exact solver proved optimality within its tolerances.
+    CONVERGED : "converged"
+        An iterative method met its stopping rule (not a proof of optimality: certify the point).
+    ITERATION_LIMIT : "iteration_limit"
+        ``max_iter`` was reached before the stopping rule.
+    TIME_LIMIT : "time_limit"
+        ``time_limit`` was reached.
+    INFEASIBLE : "infeasible"
+        No feasible point exists; ``Solution.certificate`` holds a cut otmodel verified itself.
+    UNBOUNDED : "unbounded"
+        The objective is unbounded below; ``Solution.certificate`` holds a negative-cost cycle.
+    NUMERICAL_ERROR : "numerical_error"
+        The solver failed, or claimed infeasibility/unboundedness otmodel could not verify.
+    UNKNOWN : "unknown"
+        The solver returned a code otmodel does not know; never read as optimal.
     """
 
     OPTIMAL = "optimal"
@@ -55,7 +74,21 @@ class Status(enum.StrEnum):
 
 
 class PointStatus(enum.StrEnum):
-    """What the returned point is (a string enum, like ``Status``)."""
+    """What the returned point is (a string enum, like ``Status``).
+
+    Attributes
+    ----------
+    FEASIBLE : "feasible"
+        Satisfies every constraint within the solver's tolerance.
+    NEARLY_FEASIBLE : "nearly_feasible"
+        An iterate with small constraint residuals (e.g. flow balance of a dual method).
+    INFEASIBLE_POINT : "infeasible_point"
+        A point with significant constraint violations.
+    CERTIFICATE : "certificate"
+        No primal point: the solution carries a certificate of infeasibility or unboundedness.
+    NO_POINT : "no_point"
+        Nothing usable was returned.
+    """
 
     FEASIBLE = "feasible"
     """Satisfies every constraint within the solver's tolerance."""
@@ -79,6 +112,17 @@ class InfeasibilityCertificate:
     (points that can be served by the same endpoints), named ``demand[...]``. ``direction`` is
     ``"out"`` when the set has too much supply for its outgoing capacity, ``"in"`` when it has too
     much demand for what can enter it.
+
+    Attributes
+    ----------
+    nodes : tuple of str
+        Names of the nodes in `U` (and demand groups ``demand[...]``).
+    net_supply : float
+        Net supply of `U` (``direction="out"``) or its net demand (``"in"``), in mass units.
+    cut_capacity : float
+        What the arcs out of (into) `U` can carry at most, in mass units.
+    direction : {"out", "in"}, default "out"
+        Which side of the cut is short of capacity.
     """
 
     nodes: tuple[str, ...]
@@ -105,6 +149,15 @@ class UnboundedCertificate:
 
     ``arcs`` lists the arcs of the cycle with the direction in which flow increases (+1 forward,
     -1 backward); ``cost`` is the cost of one unit around it (< 0).
+
+    Attributes
+    ----------
+    nodes : tuple of str
+        The nodes of the cycle in order (the last joins the first).
+    arcs : tuple of (str, int)
+        Arc name and direction (+1 or -1) of each arc of the cycle.
+    cost : float
+        Cost of sending one more unit around the cycle, `< 0`.
     """
 
     nodes: tuple[str, ...]
@@ -117,7 +170,16 @@ class UnboundedCertificate:
 
 @dataclass
 class Trace:
-    """Per-iteration records of an iterative backend: column name -> list of values."""
+    """Per-iteration records of an iterative backend: column name -> list of values.
+
+    ``trace["step_size"]`` is a column as an array; ``len(trace)`` the number of iterations recorded.
+
+    Attributes
+    ----------
+    columns : dict of str to list
+        Column name (``"step_size"`` and the measures the backend records, e.g. the dual value
+        and residuals) -> one value per recorded iteration.
+    """
 
     columns: dict[str, list[Any]] = field(default_factory=dict)
 
@@ -407,7 +469,7 @@ class Solution:
             Flows, potentials, assignment, cell masses, statuses, objective, timings and message as
             written; the trace is not written to JSON and comes back empty.
         """
-        from otmodel.results.tables import read_json, solution_from_dict
+        from otmodel.results.tables import read_json
 
         return solution_from_dict(problem, read_json(source))
 
@@ -417,3 +479,71 @@ class Solution:
             with open(path, "w", encoding="utf-8") as fh:
                 fh.write(text + "\n")
         return text
+
+
+def _json_number(value: Any, what: str) -> float:
+    if isinstance(value, str) and value in ("inf", "-inf", "nan"):
+        return float(value)
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise InvalidDataError(f"{what} = {value!r} is not a number")
+    return float(value)
+
+
+def solution_from_dict(problem: Any, data: dict[str, Any]) -> Solution:
+    """The ``Solution`` of ``problem`` written by ``Solution.to_dict`` (see ``Solution.from_json``)."""
+    if not isinstance(data, dict):
+        raise InvalidDataError("a solution file holds a JSON object")
+    for key in ("status", "point_status", "objective", "flows", "potentials"):
+        if key not in data:
+            raise InvalidDataError(f"a solution file needs {key!r}")
+    try:
+        status, point_status = Status(data["status"]), PointStatus(data["point_status"])
+    except ValueError as exc:
+        raise InvalidDataError(f"unknown status in the solution file: {exc}") from None
+    m, n = problem.n_arcs, problem.n_nodes
+    flows = np.full(m, math.nan)
+    records = data["flows"]
+    if records:
+        if len(records) != m:
+            raise InvalidDataError(f"the file has {len(records)} flows for {m} arcs: is it a solution of this problem?")
+        names = problem.node_names
+        for rec in records:
+            k = int(rec["arc"])
+            if not 0 <= k < m or names[int(problem.tails[k])] != rec["tail"] or names[int(problem.heads[k])] != rec["head"]:
+                raise InvalidDataError(f"arc {k} of the file ({rec.get('tail')}->{rec.get('head')}) is not arc {k} of the problem")
+            flows[k] = _json_number(rec["flow"], f"flows[{k}]")
+    psi = np.full(n, math.nan)
+    if data["potentials"]:
+        index = {name: i for i, name in enumerate(problem.node_names)}
+        if set(data["potentials"]) != set(index):
+            raise InvalidDataError("the file's potentials name other nodes than the problem's")
+        for name, value in data["potentials"].items():
+            psi[index[name]] = _json_number(value, f"potentials[{name!r}]")
+    plan = None
+    cell_mass = None
+    if data.get("assignment") is not None:
+        coo = data["assignment"]
+        shape = (problem.n_points, problem.n_endpoints)
+        rows, cols = np.asarray(coo["points"], dtype=np.intp), np.asarray(coo["endpoints"], dtype=np.intp)
+        mass = np.asarray(coo["mass"], dtype=float)
+        if rows.size and (rows.max() >= shape[0] or cols.max() >= shape[1] or min(rows.min(), cols.min()) < 0):
+            raise InvalidDataError(f"the file's assignment does not fit {shape[0]} points x {shape[1]} endpoints")
+        plan = sp.csr_matrix((mass, (rows, cols)), shape=shape)
+    if data.get("cell_mass") is not None:
+        cell_mass = np.array([_json_number(data["cell_mass"][e], f"cell_mass[{e!r}]") for e in problem.endpoint_names])
+    return Solution(
+        problem=problem,
+        status=status,
+        point_status=point_status,
+        objective=_json_number(data["objective"], "objective") if data["objective"] is not None else math.nan,
+        flows=flows,
+        potentials=psi,
+        backend=str(data.get("backend", "")),
+        solver=str(data.get("solver", "")),
+        assignment=plan,
+        cell_mass=cell_mass,
+        timings={k: float(v) for k, v in data.get("timings", {}).items()},
+        iterations=int(data.get("iterations", 0)),
+        message=str(data.get("message", "")),
+        info={"read_from": "json"},
+    )

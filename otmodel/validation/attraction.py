@@ -46,7 +46,26 @@ def graph_w1(problem: AttractionProblem, a: NDArray[np.float64], b: NDArray[np.f
     (both directions of an undirected edge), solved as an otmodel ``FlowProblem`` by the
     ``network`` backend (arc formulation: independent of the shortest-path matrix C; an exact
     min-cost flow whose answer is certified on the float data, 8-14x faster than ``highs`` on
-    linear problems, benchmarks/bench_network.py)."""
+    linear problems, benchmarks/bench_network.py).
+
+    Parameters
+    ----------
+    problem : AttractionProblem
+        Supplies the graph: edge weights `w_e` (cost per unit of mass moved) and node names.
+    a, b : (n,) array of float
+        Two distributions on the nodes with equal total mass (e.g. `\rho_0` and `\nu`).
+
+    Returns
+    -------
+    float
+        `W_1(a, b)`, in the units of the edge weights times mass; 0 on a graph without edges.
+
+    Raises
+    ------
+    RuntimeError
+        The min-cost flow returned no point (cannot happen on a connected graph with balanced
+        masses).
+    """
     from otmodel.backends import solve
     from otmodel.model.network import Network
     from otmodel.model.problems import FlowProblem
@@ -68,7 +87,30 @@ def graph_w1(problem: AttractionProblem, a: NDArray[np.float64], b: NDArray[np.f
 
 @dataclass(frozen=True)
 class StepCertificate:
-    """Residuals of (10b)-(10f) for one step, and its objective against the exact LP step."""
+    r"""Residuals of (10b)-(10f) for one step, and its objective against the exact LP step.
+
+    Returned by ``certify_step``; ``ok`` is true when the step is feasible (every residual
+    `\le` ``tol``, no mass on a forbidden pair) and its objective is not below the exact step's.
+
+    Attributes
+    ----------
+    t : int
+        The 0-based step index.
+    residuals : dict of str to float
+        Constraint label (``"(10b) rows pi_1"``, ``"(10d) pi_1 <= capacity"``, ...) -> L1
+        violation, in mass units.
+    forbidden_mass : float
+        Mass on pairs the support rule (15) forbids; must be exactly 0.
+    objective : float
+        The step objective (10a) `\omega\langle C,\pi_1\rangle+(1-\omega)\langle C,\pi_2\rangle`
+        recomputed from the plans (NaN when the step returned no `\pi_2`).
+    exact_objective : float or None
+        Objective of the exact LP step at the same `\rho_t` (HiGHS); ``None`` when not computed.
+    tol : float
+        Tolerance on the residuals (absolute, mass units).
+    cost_scale : float, default 1.0
+        Largest finite cost; below ``1e-9 * cost_scale`` an exact objective counts as zero.
+    """
 
     t: int
     residuals: dict[str, float]
@@ -125,7 +167,26 @@ class StepCertificate:
 
 
 def certify_step(result: StepResult, exact: bool = True, tol: float = 1e-6) -> StepCertificate:
-    """Recompute the residuals of (10b)-(10f) of ``result`` and (if ``exact``) the exact LP step."""
+    r"""Recompute the residuals of (10b)-(10f) of ``result`` and (if ``exact``) the exact LP step.
+
+    Nothing the step solver reports is trusted: the marginals, capacities, storage, support rule
+    (15) and signs are recomputed from the returned plans `\pi_1`, `\pi_2` and the problem data.
+
+    Parameters
+    ----------
+    result : StepResult
+        One step, as returned by ``solve_step`` or found in ``AttractionFlow.steps``; anything else
+        raises ``InvalidDataError``.
+    exact : bool, default True
+        Also solve the exact (`\gamma = 0`) LP step with HiGHS and compare objectives.
+    tol : float, default 1e-6
+        Absolute tolerance on each L1 residual, in mass units; finite and `\ge 0`.
+
+    Returns
+    -------
+    StepCertificate
+        Residuals, forbidden mass, objective and exact objective; ``ok`` is the verdict.
+    """
     if not isinstance(result, StepResult):
         raise InvalidDataError(f"certify_step: result must be a StepResult, got {type(result).__name__}")
     tol = _tolerance(tol, "tol", "certify_step")
@@ -191,6 +252,33 @@ class FlowCertificate:
     each step's ``transport_cost``, ``objective``, index ``t`` and ``omega``) that disagrees with
     its recomputation from the plans and the problem's schedule, and a status CONVERGED whose final
     distribution is not within ``eps`` of the target.
+
+    Attributes
+    ----------
+    steps : list of StepCertificate
+        One certificate per step, in order.
+    total_cost : float
+        `\sum_t\langle C,\pi_1^t\rangle`, recomputed from the plans.
+    w1_target : float
+        `W_1(\rho_0, \nu)` on the graph (``graph_w1``).
+    w1_reached : float
+        `W_1(\rho_0, \rho_T)`; ``total_cost`` must be at least this (triangle inequality).
+    w1_remaining : float
+        `W_1(\rho_T, \nu)`.
+    tv_final : float
+        `\tfrac12\|\nu-\rho_T\|_1`, compared with ``eps`` (Algorithm 1's stopping rule).
+    eps : float
+        The problem's accuracy `\varepsilon`.
+    tol : float
+        Tolerance on each step's residuals.
+    info : dict
+        Anything else recorded (e.g. timings).
+    chain : (T,) array of float
+        Per step, the L1 distance between its start and the previous step's end.
+    chain_tol : float
+        Bound on ``chain``.
+    field_errors : tuple of str
+        Each reported number that disagrees with its recomputation.
     """
 
     steps: list[StepCertificate]
@@ -346,6 +434,23 @@ def certify_flow(
     on, so anything above round-off means the steps were not taken one after the other. The final
     distribution is the last step's `\rho_{t+1}` (not the reported ``rhos``, which are checked).
     Wrong argument types and tolerances raise ``InvalidDataError``.
+
+    Parameters
+    ----------
+    flow : AttractionFlow
+        The flow of ``attraction_flow`` (Algorithm 1).
+    exact : bool, default True
+        Compare every step with the exact LP step (one HiGHS solve per step).
+    tol : float, default 1e-6
+        Absolute tolerance on each step's L1 residuals of (10b)-(10f), mass units.
+    chain_tol : float, optional
+        Absolute L1 tolerance of the chaining check; ``None`` means ``tol``.
+
+    Returns
+    -------
+    FlowCertificate
+        Per-step certificates, chaining, field errors and the W1 comparison; ``verdict`` reads
+        ``CERTIFIED (target reached)`` for a valid flow that met its stopping rule.
     """
     if not isinstance(flow, AttractionFlow):
         raise InvalidDataError(f"certify_flow: flow must be an AttractionFlow, got {type(flow).__name__}")

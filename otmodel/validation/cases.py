@@ -103,10 +103,19 @@ CATALOGUE: dict[str, str] = {
 # =============================================================================== the cases
 @dataclass(frozen=True)
 class KnownPoint:
-    """An optimal primal-dual point of a case (not necessarily the only one).
+    r"""An optimal primal-dual point of a case (not necessarily the only one).
 
-    ``flows`` per arc, ``potentials`` per node (`\\psi`), ``assignment`` the plan
-    `\\pi` as an ``(N, |S|)`` sparse matrix for spatial problems.
+    The witness of a ``ConformanceCase``: ``check_case`` proves it optimal by strong duality
+    (its objective equals the dual value `q(\psi)` of Laurentin et al., eq. (4)).
+
+    Attributes
+    ----------
+    flows : (n_arcs,) array of float
+        Flow per arc, in the problem's arc order.
+    potentials : (n_nodes,) array of float
+        Node potentials `\psi` in the paper's sign convention.
+    assignment : (N, |S|) scipy.sparse.csr_matrix, optional
+        The plan `\pi` for spatial problems (``None`` for a plain flow problem).
     """
 
     flows: NDArray[np.float64]
@@ -308,6 +317,18 @@ def _fail(case: ConformanceCase, msg: str) -> None:
 def check_case(case: ConformanceCase, rtol: float = 1e-9) -> None:
     """Self-check of a case; raises ``AssertionError`` naming the case and the check that failed.
 
+    Parameters
+    ----------
+    case : ConformanceCase
+        The case to check.
+    rtol : float, default 1e-9
+        Relative (and absolute) tolerance of every comparison.
+
+    Returns
+    -------
+    None
+        The case is sound; otherwise ``AssertionError`` is raised.
+
     Optimal cases: the witness is feasible, its objective and the dual value q(psi) (eq. (4)) at its
     potentials both equal the expected objective -- strong duality, which proves the expected
     objective optimal -- and the stated flows, potentials and cell masses agree with the witness and
@@ -363,20 +384,48 @@ def check_case(case: ConformanceCase, rtol: float = 1e-9) -> None:
 # =============================================================================== checking an answer
 @dataclass(frozen=True, kw_only=True)
 class ConformanceConfig(Tolerances):
-    """How ``run_conformance`` solves and compares: the ``Tolerances`` (``rtol``, ``atol``,
-    ``point_rtol``, ``point_atol``, ``feas_tol``, ``price_tol``, ``check_potentials``, ``check_dual``,
-    ``optimal_statuses``, ``claims``, ``exclude_tags``), and which cases run how.
+    """How ``run_conformance`` solves and compares: the ``Tolerances``, and which cases run how.
+
+    ``ConformanceConfig.declared(backend.conformance)`` is the configuration a backend declares.
+    Every field is keyword-only.
 
     Attributes
     ----------
-    options : passed to ``otmodel.solve`` (``tol``, ``max_iter``, ...)
-    allow_unsupported : a case the backend declares unsupported is skipped (True) or failed (False)
-    cases : the cases to run (default: ``cases``)
-    names : run only these case names
-    kinds : run only cases of these catalogue kinds (default: all)
-    skip : case name -> why it is not run (reported as a skipped row with that reason)
-
-    ``ConformanceConfig.declared(backend.conformance)`` is the configuration a backend declares.
+    claims : {"optimal", "feasible"}, default "optimal"
+        ``"optimal"`` (exact and iterative solvers: judged against the known optimum) or
+        ``"feasible"`` (heuristics: a feasible point no better than the optimum); another value
+        raises ``ValueError``.
+    exclude_tags : frozenset of str, default empty
+        Cases with any of these tags are outside what the method solves (e.g. ``{"linear"}`` for
+        a method that needs strictly convex arc costs) and are skipped.
+    optimal_statuses : tuple of Status, default (Status.OPTIMAL,)
+        Statuses accepted where the answer is optimal (an iterative backend says CONVERGED).
+    rtol, atol : float, default 1e-6 and 1e-7
+        Objective tolerance, ``|f - f*| <= atol + rtol * max(1, |f*|)``; also for the dual value
+        q(psi) of eq. (4).
+    point_rtol, point_atol : float, default 1e-5 and 1e-6
+        Tolerance on flows, potentials (up to a constant) and cell masses, relative to the largest
+        expected magnitude (at least 1).
+    feas_tol : float, default 1e-6
+        Largest primal residual of a returned point (``primal_residual``), relative to the mass
+        scale.
+    price_tol : float, default 1e-7
+        Round-off forgiven on linear arcs with an infinite bound in q(psi), relative to the
+        largest linear cost (see ``dual_value``).
+    check_potentials, check_dual : bool, default True
+        Whether to compare potentials and q(psi) (off for a backend that returns no duals).
+    options : dict, default {}
+        Passed to ``otmodel.solve`` (``tol``, ``max_iter``, ...).
+    allow_unsupported : bool, default True
+        A case the backend declares unsupported is skipped (True) or failed (False).
+    cases : sequence of ConformanceCase, optional
+        The cases to run (default: ``cases()``).
+    names : sequence of str, optional
+        Run only the cases of these names.
+    kinds : frozenset of str, optional
+        Run only cases of these catalogue kinds (default: all).
+    skip : dict of str to str, default {}
+        Case name -> why it is not run (reported as a skipped row with that reason).
     """
 
     options: dict[str, Any] = field(default_factory=dict)
@@ -541,6 +590,18 @@ def cases(kinds: Iterable[str] | None = None) -> list[ConformanceCase]:
     (``check_case``): the witness is feasible, its objective equals the expected objective and the
     dual function q of eq. (4) at its potentials equals it too; stated flows, potentials and cell
     masses are unique; certificates of infeasible and unbounded cases verify.
+
+    Parameters
+    ----------
+    kinds : iterable of str, optional
+        Catalogue kinds (``"flow"``, ``"spatial"``, ``"graph"``, ``"relocation"``,
+        ``"attraction-step"``); ``None`` means all. An unknown kind raises ``ValueError`` listing
+        the catalogue.
+
+    Returns
+    -------
+    list of ConformanceCase
+        In catalogue order.
     """
     asked = set(CATALOGUE) if kinds is None else set(kinds)
     wanted = [k for k in CATALOGUE if k in asked] + sorted(asked - set(CATALOGUE))  # catalogue order

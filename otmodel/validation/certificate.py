@@ -84,34 +84,62 @@ class Certificate:
 
     Attributes
     ----------
-    certified : bool -- True iff every check in ``checks`` passed (see ``certify``)
-    reasons : why not (empty when certified); each names the field, node, arc or point at fault
-    rtol, feas_tol, gap_atol : the tolerances used (``gap_atol`` the absolute floor of the gap)
-    conservation_residual : (n,) array -- per node `s_i - \text{out}_i + \text{in}_i - m_i`
-        (`m_i` the mass assigned to endpoint i), eq. (2b) (absolute)
-    bound_violation : (m,) array -- per arc `\max(l - p, p - u, 0)`, eq. (2d) (absolute)
-    marginal_residual_max, marginal_residual_l1 : `|\sum_i \pi_{ki} - \mu_k|` over points, eq. (2c)
-        (None for a flow problem)
-    negative_mass : largest negative entry of the plan (as a positive number)
-    infinite_cost_mass : plan mass on pairs of infinite assignment cost
-    primal_residual : the largest residual of all of the above, each relative to its own item's scale
-        (a node's ``|supply| + throughput + assigned mass``, see ``PointResiduals``); ``worst_residual``
-        names that item
-    objective : objective (2a) recomputed from the returned point
-    reported_objective : what the backend reported (compared, never used)
-    dual_bound : a proven lower bound on the optimum: `q(\psi')` (eq. (4)) at the returned
-        potentials or, if they are not dual feasible, at their shift onto dual feasibility, minus a
-        bound on the rounding error of its evaluation (``proven_dual_bound``)
-    dual_value_raw : `q(\psi)` at the returned potentials, as they are (may be `-\infty`)
-    dual_rounding : the rounding-error bound subtracted; ``dual_potentials`` the `\psi'` used
-    upper_bound : objective of a feasible point (the repair, or the point itself if feasible)
-    upper_source : "repair", "solution" or "none"
-    gap, relative_gap : ``upper_bound - dual_bound`` and that over the smallest `|f|` on
-        ``[dual_bound, upper_bound]`` (0 when the interval contains 0: then only ``gap_atol`` serves)
-    cost_scale : the problem's natural cost scale (``cost_scale``)
-    repaired_objective, repair_message, repaired_flows, repaired_assignment : the repair
-    checks : (name, passed, detail) for every condition of ``certified``
-    notes : remarks that are not failures
+    certified : bool
+        True iff every check in ``checks`` passed (see ``certify``).
+    reasons : tuple of str
+        Why not (empty when certified); each names the field, node, arc or point at fault.
+    rtol, feas_tol, gap_atol : float
+        The tolerances used (``gap_atol`` the absolute floor of the gap).
+    backend, status, point_status, problem_name : str
+        What the answer said about itself (backend, ``Status`` and ``PointStatus`` values), and
+        the problem's name.
+    conservation_residual : (n,) array of float
+        Per node `s_i - \text{out}_i + \text{in}_i - m_i` (`m_i` the mass assigned to endpoint
+        `i`), eq. (2b), absolute.
+    bound_violation : (m,) array of float
+        Per arc `\max(l - p, p - u, 0)`, eq. (2d), absolute.
+    marginal_residual_max, marginal_residual_l1 : float or None
+        `|\sum_i \pi_{ki} - \mu_k|` over points (max and sum), eq. (2c); ``None`` for a flow
+        problem.
+    negative_mass : float
+        Largest negative entry of the plan, as a positive number.
+    infinite_cost_mass : float
+        Plan mass on pairs of infinite assignment cost.
+    primal_residual, worst_residual, node_scale : float, str, (n,) array or None
+        The largest residual of all of the above, each relative to its own item's scale (a node's
+        ``|supply| + throughput + assigned mass``, see ``PointResiduals``); the item it is; the
+        nodes' scales.
+    objective : float
+        Objective (2a) recomputed from the returned point.
+    reported_objective : float
+        What the backend reported (compared, never used).
+    dual_bound : float
+        A proven lower bound on the optimum: `q(\psi')` (eq. (4)) at the returned potentials or, if
+        they are not dual feasible, at their shift onto dual feasibility, minus a bound on the
+        rounding error of its evaluation (``proven_dual_bound``).
+    dual_value_raw, dual_rounding, dual_potentials : float, float, (n,) array or None
+        `q(\psi)` at the returned potentials as they are (may be `-\infty`), the rounding-error
+        bound subtracted, and the `\psi'` at which ``dual_bound`` was evaluated.
+    upper_bound : float
+        Objective of a feasible point (the repair, or the point itself if feasible).
+    upper_source : {"repair", "solution", "none"}
+        Where ``upper_bound`` comes from.
+    gap, relative_gap : float
+        ``upper_bound - dual_bound`` and that over the smallest `|f|` on
+        ``[dual_bound, upper_bound]`` (0 when the interval contains 0: then only ``gap_atol``
+        serves).
+    cost_scale : float
+        The problem's natural cost scale (``cost_scale``).
+    repaired_objective, repair_message, repaired_flows, repaired_assignment
+        The repaired point (``repair_point``): its objective (inf when none was found), how the
+        repair went, its flows and its plan (spatial problems).
+    checks : tuple of (str, bool, str)
+        ``(name, passed, detail)`` for every condition of ``certified``.
+    notes : tuple of str
+        Remarks that are not failures (e.g. potentials that look like the opposite sign
+        convention).
+    info : dict
+        Anything else recorded (timings of the certificate's parts).
     """
 
     certified: bool

@@ -47,7 +47,29 @@ __all__ = [
 
 @dataclass(frozen=True)
 class ConformanceResult:
-    """One row of a report: a case, whether the backend passed it, and why not."""
+    """One row of a report: a case, whether the backend passed it, and why not.
+
+    Attributes
+    ----------
+    case : str
+        The case's name.
+    passed : bool
+        Whether the backend's answer matched the known one (a skipped row counts as passed).
+    reason : str
+        ``"ok"``, why the case failed, or why it was skipped.
+    expected_status : Status
+        The case's known status (OPTIMAL, INFEASIBLE or UNBOUNDED).
+    status : Status or None
+        What the backend returned (``None`` when it raised or was not run).
+    expected_objective : float
+        The known optimum (NaN when there is none).
+    objective : float
+        The objective the backend reported.
+    seconds : float
+        Wall-clock time of the solve.
+    skipped : bool, default False
+        The case was not run (unsupported by the backend, excluded by tag, or in ``skip``).
+    """
 
     case: str
     passed: bool
@@ -62,7 +84,21 @@ class ConformanceResult:
 
 @dataclass(frozen=True)
 class ConformanceReport:
-    """The result of ``run_conformance``: one ``ConformanceResult`` per case."""
+    """The result of ``run_conformance``: one ``ConformanceResult`` per case.
+
+    ``passed`` is the verdict (false when no case ran), ``summary()`` the table.
+
+    Attributes
+    ----------
+    backend : str
+        The backend's registered name.
+    rows : tuple of ConformanceResult
+        One per case, in catalogue order.
+    config : ConformanceConfig
+        The configuration the run used.
+    note : str, default ""
+        A remark printed after the totals (e.g. that the backend declares no conformance).
+    """
 
     backend: str
     rows: tuple[ConformanceResult, ...]
@@ -140,9 +176,19 @@ def run_conformance(backend: str, config: ConformanceConfig | None = None) -> Co
       ``check_answer`` (``otmodel.validation.cases``).
 
     A case the backend declares unsupported (``UnsupportedError``) is skipped
-    when ``config.allow_unsupported``; any other exception fails the case. Returns a
-    ``ConformanceReport``; ``report.passed`` is the verdict (false when no case ran),
-    ``report.summary()`` the table.
+    when ``config.allow_unsupported``; any other exception fails the case.
+
+    Parameters
+    ----------
+    backend : str
+        A registered backend name (``otmodel backends`` lists them).
+    config : ConformanceConfig, optional
+        Cases, options and tolerances; ``None`` uses the backend's own declaration.
+
+    Returns
+    -------
+    ConformanceReport
+        ``report.passed`` is the verdict (false when no case ran), ``report.summary()`` the table.
 
     Raises
     ------

@@ -53,6 +53,9 @@ class CrossCheck:
         objectives within
         ``atol + rtol max(|a|, |b|)``, flows within ``flow_tol``, and (spatial) same-endpoint share at
         least ``min_share``
+    reasons : tuple of str -- why they disagree (empty when ``agree``)
+    rtol, atol, flow_tol, min_share : float -- the tolerances used (see ``cross_check``)
+    flow_tol_rule : str -- how the default ``flow_tol`` was derived (empty when it was given)
     """
 
     backend_a: str
@@ -162,23 +165,41 @@ def cross_check(
 
     Parameters
     ----------
-    rtol, atol : objectives agree when `|f_a - f_b| \le \text{atol} + \text{rtol}\max(|f_a|,|f_b|)`;
-        ``atol`` defaults to `10^{-12}` times the problem's natural cost scale
-        (``cost_scale``)
-    flow_tol : largest flow difference allowed. Default
+    problem : FlowProblem
+        The problem both answers claim to solve (any kind built on ``FlowProblem``).
+    a, b : Solution
+        The two answers, e.g. an iterative run and an exact solve (``om.solve(problem,
+        backend=...)``); their backend names label the report.
+    rtol : float, default 1e-6
+        Objectives agree when `|f_a - f_b| \le \text{atol} + \text{rtol}\max(|f_a|,|f_b|)`.
+    atol : float, optional
+        Absolute floor of that test; default `10^{-12}` times the problem's natural cost scale
+        (``cost_scale``).
+    flow_tol : float, optional
+        Largest flow difference allowed. Default
         `\sqrt{\text{rtol}}\,\max|p| + 10^{-12} M` (`\max|p|` over both points, `M`
         the mass scale): for a strongly convex cost an objective within rtol pins the flows only to
         `O(\sqrt{\text{rtol}})` (the objective grows quadratically away from the optimum), and
         an iterate's flows converge more slowly than its objective. An LP may have several optimal
         flows: pass ``flow_tol=math.inf`` to compare objectives only.
-    min_share : smallest share of demand mass that must go to the same endpoint (spatial problems)
-    feas_tol : the largest relative residual allowed of a point that claims feasibility (status
-        OPTIMAL or point FEASIBLE); an iterate that claims no more than near feasibility is allowed
-        ``max(feas_tol, rtol)``, the agreement tolerance itself
+    min_share : float, default 0.999
+        Smallest share of demand mass that must go to the same endpoint (spatial problems), in
+        `[0, 1]`.
+    feas_tol : float, default 1e-8
+        The largest relative residual allowed of a point that claims feasibility (status OPTIMAL
+        or point FEASIBLE); an iterate that claims no more than near feasibility is allowed
+        ``max(feas_tol, rtol)``, the agreement tolerance itself.
+
+    Returns
+    -------
+    CrossCheck
+        ``agree`` (also its truth value) and every recomputed number; ``summary()`` prints
+        ``AGREE within the tolerances above`` or ``DISAGREE: `` and the reasons.
 
     Raises
     ------
-    InvalidDataError : wrong argument types, or a tolerance that is not a finite number >= 0
+    InvalidDataError
+        Wrong argument types, or a tolerance that is not a finite number >= 0.
     """
     if not isinstance(problem, FlowProblem):
         raise InvalidDataError(f"cross_check: problem must be an otmodel FlowProblem, got {type(problem).__name__}")
@@ -349,6 +370,23 @@ def regularization_path(
     and `\pi_\gamma \to \pi^{LN}`, the least-norm solution of (2.1) (Tikhonov regularization of
     a linear program; Remark 2.4 of the paper describes the limit as the solution of maximal
     `L^1` norm -- the test suite checks the least-norm statement).
+
+    Parameters
+    ----------
+    problem : GraphTransportProblem
+        The problem whose gamma is varied (its other data are kept).
+    gammas : sequence of float
+        Non-empty, finite, `\ge 0` (else ``ValueError``), in the problem's ``gamma_scaling``.
+    backend : str, default "cvxpy"
+        Exact QP backend for (2.4) at each gamma.
+    lp_backend : str, default "highs"
+        Exact LP backend for (2.1).
+
+    Returns
+    -------
+    RegularizationPath
+        Values `\mathcal W_1^\gamma`, plans, `\mathcal W_1` and the distances to the least-norm
+        plan; ``gaps`` is `\mathcal W_1^\gamma - \mathcal W_1`.
     """
     import cvxpy as cp
 

@@ -190,6 +190,25 @@ def dual_value(problem: FlowProblem, psi: ArrayLike, chunk: int | None = DEFAULT
     `-\infty`. Returns NaN if ``psi`` has a non-finite entry; a ``psi`` of the wrong length or
     type raises ``InvalidDataError``. (``certify`` additionally subtracts a
     bound on the rounding error of this evaluation: see ``proven_dual_bound``.)
+
+    Parameters
+    ----------
+    problem : FlowProblem or SpatialFlowProblem
+        The problem whose dual is evaluated (any other type raises ``InvalidDataError``).
+    psi : (n_nodes,) array of float
+        Node potentials in the paper's sign convention (node order of the problem).
+    chunk : int, optional
+        Demand points evaluated at a time (memory bound); ``None`` picks a size from the number of
+        endpoints.
+    price_tol : float, default 0.0
+        Absolute dual-feasibility violation forgiven on linear arcs with an infinite bound, as
+        described above; finite and `\ge 0`.
+
+    Returns
+    -------
+    float
+        `q(\psi)`, in objective units: a lower bound on the optimum; `-\infty` when `\psi` is not
+        dual feasible on an unbounded linear arc, NaN when ``psi`` has a non-finite entry.
     """
     if not isinstance(problem, FlowProblem):
         raise InvalidDataError(f"dual_value: problem must be a FlowProblem, got {type(problem).__name__}")

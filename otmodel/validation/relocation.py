@@ -29,7 +29,39 @@ __all__ = ["RelocationCertificate", "certify_relocation"]
 
 @dataclass(frozen=True)
 class RelocationCertificate:
-    """What ``certify_relocation`` found; ``certified`` sums it up, ``reasons`` say why not."""
+    r"""What ``certify_relocation`` found; ``certified`` sums it up, ``reasons`` say why not.
+
+    Attributes
+    ----------
+    certified : bool
+        Feasible and ``relative_gap <= rtol`` (and the reported objective agrees).
+    reasons : tuple of str
+        Why not (empty when certified).
+    objective : float
+        The true cost `m \sum_i c_{i,b(i)}` of the assignment, recomputed.
+    reported_objective : float
+        What the answer reported (NaN when given as arrays).
+    dual_bound : float
+        The dual bound `D(\psi)` at the (clipped) prices: a lower bound on the optimum.
+    upper_bound : float
+        ``objective`` when the assignment is feasible, else ``inf``.
+    gap, relative_gap : float
+        ``objective - dual_bound`` and that over ``objective``.
+    rtol : float
+        The tolerance on ``relative_gap``.
+    max_overfill : int
+        Largest number of points above a bin's capacity (0 when none is over).
+    overfull_bins : int
+        How many bins are over capacity.
+    points_off_free : int
+        Points whose given position lies outside their bin's free part (beyond ``position_tol``).
+    position_error : float
+        Largest distance of a given position from its bin's free part.
+    checks : tuple of (str, bool, str)
+        ``(name, passed, detail)`` of every check.
+    info : dict
+        Anything else recorded.
+    """
 
     certified: bool
     reasons: tuple[str, ...]
@@ -69,15 +101,32 @@ def certify_relocation(
     potentials: ArrayLike | None = None,
     position_tol: float = 1e-9,
 ) -> RelocationCertificate:
-    """Certify a relocation answer (a result object, or the arrays given by keyword).
+    r"""Certify a relocation answer (a result object, or the arrays given by keyword).
 
     Parameters
     ----------
-    answer : an object with ``bin_of``, ``positions``, ``potentials`` and ``objective`` (any
-        relocation result), or None when the arrays are given
-    bin_of, positions, potentials : override the answer's arrays (``potentials=psi`` of another
-        answer judges this assignment against that answer's bound)
-    position_tol : slack (relative to the bin size) for a position on the edge of its free part
+    problem : RelocationProblem
+        The problem the answer claims to solve.
+    answer : RelocationResult, optional
+        An object with ``bin_of``, ``positions``, ``potentials`` and ``objective`` (any relocation
+        result), or ``None`` when the arrays are given.
+    rtol : float, default 1e-6
+        Largest relative gap ``(cost - D) / cost`` accepted.
+    bin_of : (n_points, 2) array of int, optional
+        Bin ``(ix, iy)`` of every point; overrides the answer's (required without an answer, else
+        ``ValueError``).
+    positions : (n_points, 2) array of float, optional
+        Final positions, checked to lie in their bin's free part; overrides the answer's.
+    potentials : (n_bins,) array of float, optional
+        Bin prices `\psi` (``potentials=psi`` of another answer judges this assignment against
+        that answer's bound); overrides the answer's.
+    position_tol : float, default 1e-9
+        Slack (relative to the bin size) for a position on the edge of its free part.
+
+    Returns
+    -------
+    RelocationCertificate
+        The verdict ``certified``, the cost, the dual bound, the gap and every check.
     """
     from otmodel.model import _relocation_kernels as K
 

@@ -63,11 +63,42 @@ def repair_point(
     chunk: int | None = DEFAULT_CHUNK,
     feas_tol: float = 1e-8,
 ) -> Repair:
-    """Build a feasible point from an answer (see the module docstring); never solves the problem itself.
+    r"""Build a feasible point from an answer (see the module docstring); never solves the problem itself.
 
     The sub-solve's point is accepted (``ok``) only if it is feasible node by node within ``feas_tol``
     (``point_residuals``): an exact backend that drops a small node's supply under its own
     tolerance does not give an upper bound.
+
+    A spatial answer keeps its plan `\pi` (negative and non-finite entries and mass on
+    forbidden pairs dropped, rows rescaled to the marginals `\mu_k` (2c), points without mass sent
+    to `\arg\min_i c(x_k, i) - \psi_i`) and solves the min-cost flow for the resulting cell
+    masses exactly; a flow answer is projected onto the feasible set of (2b), (2d)
+    (`\min \|p - p_0\|^2`). The repaired point's objective (2a) is an upper bound on the optimum.
+
+    Parameters
+    ----------
+    problem : FlowProblem or SpatialFlowProblem
+        The problem the answer claims to solve.
+    flows : (n_arcs,) array of float
+        The answer's flows (used by the projection of a flow problem).
+    assignment : (N, |S|) array or sparse matrix, or None
+        The answer's plan (spatial problems); ``None`` sends every point to its best endpoint at
+        ``potentials``.
+    potentials : (n_nodes,) array of float or None
+        The answer's node potentials (only to place points without assigned mass).
+    exact_backend : str, default "auto"
+        Exact backend of the sub-solve; ``"auto"``: the registry's choice for a spatial problem,
+        a backend with vertex answers (HiGHS) for the projection.
+    chunk : int, optional
+        Demand points handled at a time (memory bound).
+    feas_tol : float, default 1e-8
+        Largest node-by-node relative residual of an accepted repair.
+
+    Returns
+    -------
+    Repair
+        ``ok``, the repaired ``flows`` and ``assignment``, its ``objective`` and ``residual``, and a
+        ``message`` saying how it was built or why it failed.
     """
     chunk = block_rows(getattr(problem, "n_endpoints", 1), chunk)
     from otmodel.backends import default_backend, exact_backends, get, solve
