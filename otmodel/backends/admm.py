@@ -65,6 +65,9 @@ tol : float
     `\varepsilon` of the stopping rule (3.2) (default 1e-4, section 4); ``tol <= 0`` disables it.
 max_iter : int
     Iteration limit (default 20000).
+time_limit : float, optional
+    Seconds of wall-clock time, checked after every iteration: the run stops with status
+    ``TIME_LIMIT`` (overshooting by at most one iteration).
 split : {"2.4", "2.6"}
     How the regularization is spread over agents (default: the problem's ``split``, else "2.4").
 neighbours : {"union", "arcs"}

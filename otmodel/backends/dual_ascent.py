@@ -23,7 +23,8 @@ reads only its own arcs and, for an endpoint, its cell mass).
 The primal point is reconstructed by Proposition 1 from the last potentials: flows
 `p(\psi)` and the assignment `T(x) = \arg\min_i c(x,i) - \psi_i` (first index on ties).
 It balances flow only approximately; the status is ``CONVERGED`` when the stopping rule of
-Algorithm 1 (line 15) fired and ``ITERATION_LIMIT`` otherwise -- never ``OPTIMAL``: use
+Algorithm 1 (line 15) fired, ``TIME_LIMIT`` when ``time_limit`` ran out, ``NUMERICAL_ERROR`` when
+the potentials turned non-finite and ``ITERATION_LIMIT`` otherwise -- never ``OPTIMAL``: use
 ``otmodel.validation.certify`` to judge the point.
 
 Requires strictly convex arc costs (Assumption 4): linear arcs make (5) set-valued and the
@@ -35,6 +36,9 @@ max_iter : int
     Number of supergradient steps (default 300, as in section V-A).
 tol : float
     Stop when every `|\psi_i^{k+1} - \psi_i^k| < tol` (Algorithm 1, line 15; default 1e-7).
+time_limit : float, optional
+    Seconds of wall-clock time, checked after every update: the run stops with status
+    ``TIME_LIMIT`` (overshooting by at most one update).
 step_size : StepSize or float
     Step-size rule (default ``Diminishing(1, 0.01)``: `\gamma_k = 1/(1 + 0.01 k)`, the paper's);
     a number means a constant step; ``Curvature`` gives every node its own Newton-like step;
