@@ -423,3 +423,27 @@ def test_problem_scale_and_primal_residual():
     assert primal_residual(p, [2.4]) == pytest.approx(0.6 / 6.0)
     assert primal_residual(p, [6.0]) == pytest.approx(3.0 / 6.0)  # conservation off by 3, bound by 1
     assert primal_residual(p, [np.nan]) == INF and primal_residual(p, [1.0, 2.0]) == INF
+
+
+def test_cut_search_falls_back_when_preflow_push_fails(monkeypatch):
+    # networkx's preflow-push raised ValueError("min() arg is an empty sequence") on a random float
+    # network (found by hypothesis); the cut search must fall back to augmenting paths, not crash
+    import networkx as nx
+    from networkx.algorithms.flow import edmonds_karp
+
+    real_max, real_cut = nx.maximum_flow, nx.minimum_cut
+
+    def flaky(real):
+        def call(g, s, t, flow_func=None, **kw):
+            if flow_func is not edmonds_karp:
+                raise ValueError("min() arg is an empty sequence")
+            return real(g, s, t, flow_func=flow_func, **kw)
+
+        return call
+
+    monkeypatch.setattr(nx, "maximum_flow", flaky(real_max))
+    monkeypatch.setattr(nx, "minimum_cut", flaky(real_cut))
+    p = flow_problem([("S", 3), ("M", 0), ("T", -3)], [("S", "T", 1, 0, 1), ("S", "M", 1, 0, 1), ("M", "T", 1, 0, 5)])
+    c = find_infeasible_cut(p)
+    assert c is not None and verify_infeasibility_certificate(p, c)
+    assert c.excess == pytest.approx(1.0)

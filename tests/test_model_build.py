@@ -293,3 +293,14 @@ def test_numeric_names_are_exactly_how_python_writes_integers() -> None:
     net = Network.from_arrays(names, np.zeros(len(names)), [5, 1, 9], [12, -3, 0])
     # 5 -> node "5"; 1 -> node "1" (index 9); 9 names no node, so it is index 9
     assert net.tails.tolist() == [5, 9, 9] and net.heads.tolist() == [1, 3, 8]
+
+
+def test_record_views_follow_additions() -> None:
+    net = Network().add_node("a", supply=1.0).add_node("b", supply=-1.0).add_arc("a", "b", 2.0)
+    first = net.arcs
+    assert net.arcs is first  # kept between additions: a loop over net.nodes[i] is not quadratic
+    net.add_arc("b", "a", om.Quadratic(1.0), -1.0, 1.0)
+    assert [a.name for a in net.arcs] == ["a->b", "b->a"] and net.arcs[1].cost == om.Quadratic(1.0)
+    net.add_node("c", position=(3.0, 4.0), endpoint=True)
+    assert net.nodes[2] == om.model.network.Node("c", 0.0, (3.0, 4.0), True)
+    assert len(first) == 1

@@ -90,7 +90,6 @@ def check_point(
     s = balanced_supply(problem)
     res = E @ p - s
     thr = absE @ np.abs(p)
-    names = list(problem.node_names)
     if isinstance(problem, SpatialFlowProblem) and assignment is not None:
         plan = sp.csr_matrix(assignment)
         cell = np.asarray(plan.sum(axis=0)).reshape(-1)
@@ -101,7 +100,6 @@ def check_point(
         rows = np.asarray(plan.sum(axis=1)).reshape(-1)
         res = np.concatenate([res, rows - mu])
         thr = np.concatenate([thr, mu])
-        names += [f"point {k}" for k in range(mu.size)]
         s = np.concatenate([s, mu])
     scale = np.maximum(np.abs(s), thr)
     if isinstance(problem, SpatialFlowProblem):
@@ -118,7 +116,10 @@ def check_point(
     if rel.size == 0:
         return PointCheck(True, "", 0.0, 0.0, rtol)
     k = int(np.argmax(rel))
-    return PointCheck(bool(rel[k] <= rtol), names[k], float(abs(res[k])), float(scale[k]), rtol)
+    # only the worst row is named (naming every demand point cost 0.1 s at 160k points)
+    n = problem.n_nodes
+    name = problem.node_names[k] if k < n else f"point {k - n}"
+    return PointCheck(bool(rel[k] <= rtol), name, float(abs(res[k])), float(scale[k]), rtol)
 
 
 def checked_solution(

@@ -308,8 +308,13 @@ class NetworkBackend:
             k0 = cn.n_net_arcs
             vals = xf[k0:]
             nz = vals != 0
+            # the pairs are listed by point, then endpoint (compile_network): the plan's rows as
+            # they are, without the sort a (row, col) construction does
+            rows = cn.pair_point[nz]
+            indptr = np.zeros(problem.n_points + 1, dtype=np.intp)
+            np.cumsum(np.bincount(rows, minlength=problem.n_points), out=indptr[1:])
             assignment = sp.csr_matrix(
-                (vals[nz], (cn.pair_point[nz], cn.pair_end[nz])), shape=(problem.n_points, problem.n_endpoints)
+                (vals[nz], cn.pair_end[nz], indptr), shape=(problem.n_points, problem.n_endpoints)
             )
             cell_mass = np.asarray(np.bincount(cn.pair_end, weights=vals, minlength=problem.n_endpoints), float)
         return Solution(

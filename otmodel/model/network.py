@@ -122,6 +122,7 @@ class Network:
         self._new_nodes: list[tuple[float, float, float, bool]] = []
         self._new_arcs: list[tuple[int, int, float, float, float, float]] = []
         self._arc_names: list[str] | None = None
+        self._views: dict[str, tuple[Any, ...]] = {}  # the nodes/arcs records, until the next addition
 
     # ------------------------------------------------------------------ building
     def add_node(
@@ -148,6 +149,7 @@ class Network:
         index[key] = self._n
         self._n += 1
         self._new_nodes.append((s, pos[0], pos[1], is_end) if pos is not None else (s, math.nan, math.nan, is_end))
+        self._views = {}
         return self
 
     def add_arc(
@@ -175,6 +177,7 @@ class Network:
             raise type(exc)(f"{label}: {exc}") from None
         self._new_arcs.append((index[t], index[h], c.a, c.b, lo, up))
         self._arc_names = None
+        self._views = {}
         return self
 
     @classmethod
@@ -468,26 +471,32 @@ class Network:
     # ------------------------------------------------------------------ views
     @property
     def nodes(self) -> tuple[Node, ...]:
-        """The nodes as ``Node`` records (built on each call: the network is stored as columns)."""
-        self._flush()
-        pos = self._pos.tolist()
-        return tuple(
-            Node(nm, s, None if math.isnan(p[0]) else (p[0], p[1]), e)
-            for nm, s, p, e in zip(self.node_names, self._supply.tolist(), pos, self._end.tolist(), strict=True)
-        )
+        """The nodes as ``Node`` records (built on first use after an addition: the network is
+        stored as columns)."""
+        if "nodes" not in self._views:
+            self._flush()
+            pos = self._pos.tolist()
+            self._views["nodes"] = tuple(
+                Node(nm, s, None if math.isnan(p[0]) else (p[0], p[1]), e)
+                for nm, s, p, e in zip(self.node_names, self._supply.tolist(), pos, self._end.tolist(), strict=True)
+            )
+        return self._views["nodes"]
 
     @property
     def arcs(self) -> tuple[Arc, ...]:
-        """The arcs as ``Arc`` records (``Linear`` or ``Quadratic`` costs; built on each call)."""
-        self._flush()
-        names = self.node_names
-        return tuple(
-            Arc(names[t], names[h], Quadratic(a, b) if a > 0 else Linear(b), lo, up)
-            for t, h, a, b, lo, up in zip(
-                self._tails.tolist(), self._heads.tolist(), self._a.tolist(), self._b.tolist(),
-                self._lower.tolist(), self._upper.tolist(), strict=True,
+        """The arcs as ``Arc`` records (``Linear`` or ``Quadratic`` costs; built on first use after
+        an addition)."""
+        if "arcs" not in self._views:
+            self._flush()
+            names = self.node_names
+            self._views["arcs"] = tuple(
+                Arc(names[t], names[h], Quadratic(a, b) if a > 0 else Linear(b), lo, up)
+                for t, h, a, b, lo, up in zip(
+                    self._tails.tolist(), self._heads.tolist(), self._a.tolist(), self._b.tolist(),
+                    self._lower.tolist(), self._upper.tolist(), strict=True,
+                )
             )
-        )
+        return self._views["arcs"]
 
     @property
     def node_names(self) -> list[str]:
@@ -650,6 +659,7 @@ class Network:
         net._tails, net._heads, net._a, net._b = self._tails, self._heads, self._a, self._b
         net._lower, net._upper = self._lower, self._upper
         net._arc_names = self._arc_names
+        net._views = dict(self._views)  # immutable records: shared
         return net
 
     def __repr__(self) -> str:

@@ -17,7 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from otmodel.errors import UnknownNodeError, UnsupportedError
+from otmodel.errors import InvalidDataError, UnknownNodeError, UnsupportedError
 
 __all__ = [
     "Status",
@@ -469,7 +469,7 @@ class Solution:
             Flows, potentials, assignment, cell masses, statuses, objective, timings and message as
             written; the trace is not written to JSON and comes back empty.
         """
-        from otmodel.results.tables import read_json, solution_from_dict
+        from otmodel.results.tables import read_json
 
         return solution_from_dict(problem, read_json(source))
 
@@ -479,3 +479,71 @@ class Solution:
             with open(path, "w", encoding="utf-8") as fh:
                 fh.write(text + "\n")
         return text
+
+
+def _json_number(value: Any, what: str) -> float:
+    if isinstance(value, str) and value in ("inf", "-inf", "nan"):
+        return float(value)
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise InvalidDataError(f"{what} = {value!r} is not a number")
+    return float(value)
+
+
+def solution_from_dict(problem: Any, data: dict[str, Any]) -> Solution:
+    """The ``Solution`` of ``problem`` written by ``Solution.to_dict`` (see ``Solution.from_json``)."""
+    if not isinstance(data, dict):
+        raise InvalidDataError("a solution file holds a JSON object")
+    for key in ("status", "point_status", "objective", "flows", "potentials"):
+        if key not in data:
+            raise InvalidDataError(f"a solution file needs {key!r}")
+    try:
+        status, point_status = Status(data["status"]), PointStatus(data["point_status"])
+    except ValueError as exc:
+        raise InvalidDataError(f"unknown status in the solution file: {exc}") from None
+    m, n = problem.n_arcs, problem.n_nodes
+    flows = np.full(m, math.nan)
+    records = data["flows"]
+    if records:
+        if len(records) != m:
+            raise InvalidDataError(f"the file has {len(records)} flows for {m} arcs: is it a solution of this problem?")
+        names = problem.node_names
+        for rec in records:
+            k = int(rec["arc"])
+            if not 0 <= k < m or names[int(problem.tails[k])] != rec["tail"] or names[int(problem.heads[k])] != rec["head"]:
+                raise InvalidDataError(f"arc {k} of the file ({rec.get('tail')}->{rec.get('head')}) is not arc {k} of the problem")
+            flows[k] = _json_number(rec["flow"], f"flows[{k}]")
+    psi = np.full(n, math.nan)
+    if data["potentials"]:
+        index = {name: i for i, name in enumerate(problem.node_names)}
+        if set(data["potentials"]) != set(index):
+            raise InvalidDataError("the file's potentials name other nodes than the problem's")
+        for name, value in data["potentials"].items():
+            psi[index[name]] = _json_number(value, f"potentials[{name!r}]")
+    plan = None
+    cell_mass = None
+    if data.get("assignment") is not None:
+        coo = data["assignment"]
+        shape = (problem.n_points, problem.n_endpoints)
+        rows, cols = np.asarray(coo["points"], dtype=np.intp), np.asarray(coo["endpoints"], dtype=np.intp)
+        mass = np.asarray(coo["mass"], dtype=float)
+        if rows.size and (rows.max() >= shape[0] or cols.max() >= shape[1] or min(rows.min(), cols.min()) < 0):
+            raise InvalidDataError(f"the file's assignment does not fit {shape[0]} points x {shape[1]} endpoints")
+        plan = sp.csr_matrix((mass, (rows, cols)), shape=shape)
+    if data.get("cell_mass") is not None:
+        cell_mass = np.array([_json_number(data["cell_mass"][e], f"cell_mass[{e!r}]") for e in problem.endpoint_names])
+    return Solution(
+        problem=problem,
+        status=status,
+        point_status=point_status,
+        objective=_json_number(data["objective"], "objective") if data["objective"] is not None else math.nan,
+        flows=flows,
+        potentials=psi,
+        backend=str(data.get("backend", "")),
+        solver=str(data.get("solver", "")),
+        assignment=plan,
+        cell_mass=cell_mass,
+        timings={k: float(v) for k, v in data.get("timings", {}).items()},
+        iterations=int(data.get("iterations", 0)),
+        message=str(data.get("message", "")),
+        info={"read_from": "json"},
+    )
