@@ -557,9 +557,7 @@ class PyomoModel:
             timings["solve"] += info["pyomo_timings"]["load_solution"]
             timings["total"] += info["pyomo_timings"]["load_solution"]
             return answer(problem, out, converged, oa, msg, PyomoBackend.name, solver_name, timings, iterations, info)
-        # a claim to verify is a plain string; Status values are strings too (a str enum), and a
-        # TIME_LIMIT or NUMERICAL_ERROR must not be taken for a claim of infeasibility
-        if isinstance(status, str) and not isinstance(status, Status):
+        if isinstance(status, str) and not isinstance(status, Status):  # a claim, not a status (a str enum)
             from otmodel.certificates import classify_failure
 
             sol = classify_failure(problem, status, PyomoBackend.name, solver_name, timings, msg)
