@@ -46,6 +46,9 @@ myst_enable_extensions = ["dollarmath", "amsmath"]
 myst_heading_anchors = 3
 
 autosummary_generate = True
+# a class page documents the class's own members: the default template also listed what a class
+# inherits, e.g. every str method of the string enums Status and PointStatus (and failed on them)
+templates_path = ["_templates"]
 autodoc_default_options = {"members": True, "inherited-members": False, "show-inheritance": False}
 autodoc_typehints = "none"
 numpydoc_show_class_members = False

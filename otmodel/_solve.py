@@ -15,7 +15,7 @@ import math
 from typing import Any
 
 import otmodel.backends as backends
-from otmodel.errors import InvalidDataError, UnsupportedError
+from otmodel.errors import InvalidDataError
 from otmodel.results import Status
 
 __all__ = ["solve"]
@@ -46,7 +46,8 @@ def solve(
         Iterative backends whose iterate is the potentials (``dual-ascent``): stop as soon as
         ``certify`` proves a relative gap `(\text{upper} - q(\psi)) / |f^*| \le` ``gap_tol``. The
         returned solution then has status ``CONVERGED``, ``info["stopped_by"]`` saying so and the
-        certificate in ``info["certificate"]`` (it vouches for its repaired point).
+        certificate in ``info["certificate"]`` (it vouches for its repaired point). A backend with a
+        gap rule of its own (``relocation``) receives ``gap_tol`` as its option; the others refuse it.
     gap_every : int, optional
         Iterations between two gap checks (default 10). Each check costs one certificate: a pass over
         the demand and the repair's exact sub-solve (``benchmarks/bench_gap_stop.py`` measures it
@@ -64,15 +65,17 @@ def solve(
     Raises
     ------
     UnsupportedError
-        Unknown backend, a problem it cannot solve, an option it does not take, or ``gap_tol`` for a
-        backend whose iterate is not the potentials.
+        Unknown backend, a problem it cannot solve, or an option it does not take (``gap_tol``
+        included, for an exact backend).
     InvalidDataError
         An option of the wrong type or out of range, naming it.
     """
-    if gap_tol is None:
-        if gap_every is not None:
-            raise InvalidDataError("gap_every is the period of the gap_tol checks: give gap_tol too")
-        return backends.solve(problem, backend, **options)
+    name = backend or backends.default_backend(problem)
+    if gap_tol is None or name not in POTENTIAL_ITERATES:
+        # a backend with a gap rule of its own (relocation: its own bound) takes gap_tol itself; the
+        # others refuse it with the list of the options they take
+        extra = {k: v for k, v in (("gap_tol", gap_tol), ("gap_every", gap_every)) if v is not None}
+        return backends.solve(problem, backend, **extra, **options)
     try:
         tol = float(gap_tol)
     except (TypeError, ValueError):
@@ -82,13 +85,6 @@ def solve(
     every = GAP_EVERY if gap_every is None else gap_every
     if isinstance(every, bool) or not isinstance(every, int) or every < 1:
         raise InvalidDataError(f"gap_every = {gap_every!r} must be an integer >= 1")
-    name = backend or backends.default_backend(problem)
-    if name not in POTENTIAL_ITERATES:
-        raise UnsupportedError(
-            f"gap_tol stops an iterative run on a certified gap; backend {name!r} "
-            + ("solves to optimality already" if "iterative" not in backends.get(name).capabilities else "does not iterate on potentials")
-            + f" (gap_tol serves: {', '.join(POTENTIAL_ITERATES)})"
-        )
     from otmodel.validation import certify
 
     user_callback = options.pop("callback", None)

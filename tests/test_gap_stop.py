@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import otmodel as om
@@ -51,10 +52,20 @@ def test_gap_tol_is_checked() -> None:
         om.solve(p, backend="dual-ascent", gap_tol=-1)
     with pytest.raises(om.InvalidDataError, match="gap_every"):
         om.solve(p, backend="dual-ascent", gap_tol=1e-6, gap_every=0)
-    with pytest.raises(om.InvalidDataError, match="give gap_tol"):
-        om.solve(p, backend="dual-ascent", gap_every=5)
-    with pytest.raises(om.UnsupportedError, match="optimality already"):
-        om.solve(p, backend="highs", gap_tol=1e-6)
+    with pytest.raises(om.UnsupportedError, match="gap_every"):
+        om.solve(p, backend="dual-ascent", gap_every=5)  # without gap_tol there is nothing to check
+    with pytest.raises(om.UnsupportedError, match="gap_tol"):
+        om.solve(p, backend="highs", gap_tol=1e-6)  # an exact backend has no gap to stop at
+
+
+def test_a_backend_with_its_own_gap_rule_receives_gap_tol() -> None:
+    # the relocation backend stops on its own certified gap: gap_tol is its option, passed through
+    from otmodel.model.relocation import RelocationProblem
+
+    rng = np.random.default_rng(0)
+    p = RelocationProblem(rng.uniform(0, 8, size=(60, 2)), (0, 8, 0, 8), bins=(4, 4), capacity=5)
+    sol = om.solve(p, backend="relocation", gap_tol=1e-3)
+    assert sol.status == om.Status.OPTIMAL
 
 
 def test_cli_solve_succeeds_on_a_certified_iterative_run(capsys) -> None:

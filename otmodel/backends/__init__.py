@@ -164,8 +164,11 @@ def solve(problem: Any, backend: str | None = None, **options: Any) -> Any:
     ``"attraction-step"``: ``"dykstra"``, ``"attraction-lp"`` or its engines ``"highs"``, ``"cvxpy"``;
     ``"attraction-flow"`` itself takes the step backend as its option ``solver``).
 
-    Options common to all backends: ``tol`` (relative optimality tolerance), ``time_limit``
-    (seconds), ``verbose`` (bool). Others are backend-specific and documented on each backend.
+    Options shared by the backends that take them: ``max_iter``, ``tol`` (what it measures differs:
+    an exact solver's optimality tolerance, an iterative method's stopping rule), ``time_limit``
+    (seconds), ``verbose``, ``progress``, ``callback``, ``seed``; an option a backend does not take is
+    refused with the list of those it does. The table per backend is the documentation page
+    "Backend options" (``docs/backend-options.md``).
 
     Raises
     ------

@@ -12,6 +12,8 @@ descent) direction at the iterate ``x`` and a dict of cheap per-iteration number
   `|x_i^{k+1} - x_i^k| < \varepsilon` for all `i` (Algorithm 1, line 15) -- reported as
   ``converged``;
 * after ``max_iter`` updates -- reported as ``iteration limit``;
+* once ``time_limit`` seconds have passed, checked after every update -- reported as ``time limit``
+  (status ``TIME_LIMIT``);
 * when ``callback(k, state)`` returns a true value -- reported as ``stopped by callback``.
 
 The trace (``Trace``) receives, per iteration, the step size, the oracle's
@@ -21,6 +23,7 @@ which for node potentials it is (|N| numbers).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -32,9 +35,9 @@ from numpy.typing import NDArray
 from otmodel.backends._progress import Progress
 from otmodel.backends.steps import LoopState, NodeStepSize, StepSize, UpdateRule
 from otmodel.errors import InvalidDataError
-from otmodel.results import Trace
+from otmodel.results import Status, Trace
 
-__all__ = ["LoopResult", "iterate"]
+__all__ = ["LoopResult", "iterate", "stop_status"]
 
 
 def _line(k: int, gamma: float, numbers: dict[str, Any]) -> str:
@@ -54,6 +57,19 @@ class LoopResult:
     last_change: float
 
 
+def stop_status(reason: str, converged: bool) -> Status:
+    """Why an iterative run stopped, as a status: the stopping rule fired (``CONVERGED``), the
+    deadline passed (``TIME_LIMIT``), the iterate turned non-finite (``NUMERICAL_ERROR``), else
+    ``ITERATION_LIMIT`` (the limit, or a callback's stop). Never ``OPTIMAL``: ``certify`` judges."""
+    if converged:
+        return Status.CONVERGED
+    if reason == "time limit":
+        return Status.TIME_LIMIT
+    if reason == "non-finite iterate":
+        return Status.NUMERICAL_ERROR
+    return Status.ITERATION_LIMIT
+
+
 def iterate(
     oracle: Callable[[NDArray[np.float64]], tuple[NDArray[np.float64], dict[str, Any]]],
     x0: NDArray[np.float64],
@@ -65,6 +81,7 @@ def iterate(
     keep_iterates: str | None = "x",
     stream: TextIO | None = None,
     progress: Any = None,
+    time_limit: float | None = None,
 ) -> LoopResult:
     """Run ``x <- x + step_size(k) * oracle(x)[0]`` until a stopping rule fires.
 
@@ -92,6 +109,9 @@ def iterate(
         (see ``otmodel.backends._progress``).
     keep_iterates : str or None
         Trace column receiving a copy of each iterate (``None``: not kept).
+    time_limit : float, optional
+        Seconds of wall-clock time from the call; checked after every update (one clock read), so
+        the run overshoots by at most one iteration. Reason ``"time limit"``.
     """
     if max_iter < 0:
         raise InvalidDataError(f"max_iter={max_iter} must be >= 0")
@@ -103,6 +123,7 @@ def iterate(
     k = 0
     per_node = hasattr(step_size, "node_steps")
     whole = hasattr(step_size, "update")
+    deadline = None if time_limit is None else time.perf_counter() + float(time_limit)
     with Progress(verbose, progress, max_iter, stream, "iterations") as report:
         while k < max_iter:
             d, record = oracle(x)
@@ -138,6 +159,9 @@ def iterate(
             if tol > 0 and last_change < tol:  # Algorithm 1, line 15: every |psi_i - psi_i,old| < eps
                 converged = True
                 reason = "converged"
+                break
+            if deadline is not None and time.perf_counter() >= deadline:
+                reason = "time limit"
                 break
         report.done(f"stopped after {k} iterations: {reason} (last max |change| {last_change:.3g})")
     return LoopResult(x=x, iterations=k, converged=converged, reason=reason, trace=trace, last_change=last_change)

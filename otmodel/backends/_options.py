@@ -10,6 +10,7 @@ so a string where a number is expected is the typical mistake these checks name.
 
 from __future__ import annotations
 
+import difflib
 import math
 import numbers
 from collections.abc import Collection, Iterable, Mapping
@@ -17,7 +18,12 @@ from typing import Any
 
 from otmodel.errors import InvalidDataError, UnsupportedError
 
-__all__ = ["check_common", "choice", "flag", "integer", "number", "refuse_unknown"]
+__all__ = ["COMMON", "check_common", "choice", "flag", "integer", "number", "refuse_unknown"]
+
+
+#: The options every backend names alike (DESIGN.md, Names and conventions): a backend that takes
+#: one of these ideas takes it under this name, never a variant (``max_iters``, ``maxiter``, ``eps``).
+COMMON = ("max_iter", "tol", "time_limit", "verbose", "progress", "callback", "seed")
 
 
 def _show(value: Any) -> str:
@@ -81,15 +87,37 @@ def choice(backend: str, name: str, value: Any, choices: Collection[str]) -> str
     return value
 
 
+def _closest(name: str, known: list[str]) -> str | None:
+    """The accepted name ``name`` most likely meant: one that is a prefix of it or it of one
+    (``tolerance`` -> ``tol``), else the closest spelling (``max_iters`` -> ``max_iter``)."""
+    prefixed = [k for k in known if name.startswith(k) or k.startswith(name)]
+    if prefixed:
+        return max(prefixed, key=len)
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
+    return close[0] if close else None
+
+
 def refuse_unknown(backend: str, options: Iterable[str], accepted: Iterable[str]) -> None:
-    """Raise ``UnsupportedError`` if ``options`` holds a name not in ``accepted``, listing those."""
-    known = list(accepted)
+    """Raise ``UnsupportedError`` if ``options`` holds a name not in ``accepted``.
+
+    The same refusal on every backend: the message names the backend and the unknown option, lists
+    every accepted name (sorted), and ends with the closest accepted name where one is close:
+    ``"admm backend: unknown option 'max_iters'; it takes: callback, delta, ...; did you mean
+    'max_iter'?"``.
+    """
+    known = sorted(set(accepted))
     unknown = sorted(set(options) - set(known))
     if unknown:
         plural = "s" if len(unknown) > 1 else ""
+        hints = []
+        for u in unknown:
+            close = _closest(u, known)
+            if close is not None:
+                hints.append(f"{u!r} -> {close!r}" if len(unknown) > 1 else repr(close))
+        hint = f"; did you mean {', '.join(hints)}?" if hints else ""
         raise UnsupportedError(
             f"{backend} backend: unknown option{plural} {', '.join(repr(u) for u in unknown)}; "
-            f"it takes: {', '.join(sorted(known))}"
+            f"it takes: {', '.join(known)}{hint}"
         )
 
 

@@ -65,6 +65,9 @@ tol : float
     `\varepsilon` of the stopping rule (3.2) (default 1e-4, section 4); ``tol <= 0`` disables it.
 max_iter : int
     Iteration limit (default 20000).
+time_limit : float, optional
+    Seconds of wall-clock time, checked after every iteration: the run stops with status
+    ``TIME_LIMIT`` (overshooting by at most one iteration).
 split : {"2.4", "2.6"}
     How the regularization is spread over agents (default: the problem's ``split``, else "2.4").
 neighbours : {"union", "arcs"}
@@ -99,6 +102,7 @@ consensus plan), ``disagreement`` (`\max_i \|\pi^i_k - \bar\pi_k\|`), ``div_resi
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -115,6 +119,7 @@ from otmodel.backends._admm_events import (
     new_supply,
     validate_events,
 )
+from otmodel.backends._loop import stop_status
 from otmodel.backends._progress import Progress
 from otmodel.backends.base import Conformance, Timer, no_point_solution
 from otmodel.errors import InvalidDataError, UnsupportedError
@@ -453,6 +458,13 @@ class AdmmRun:
 
 
 # ================================================================================= backend
+#: The options ``AdmmBackend.solve`` takes (docs/backend-options.md describes each).
+OPTIONS = (
+    "max_iter", "tol", "time_limit", "verbose", "progress", "callback", "seed",
+    "delta", "split", "neighbours", "events", "trace_norms", "keep_copies", "check_feasible",
+)
+
+
 class AdmmBackend:
     """Distributed ADMM (3.1a)-(3.1c) of Mokhtari et al., vectorized over agents (see the module docstring)."""
 
@@ -499,6 +511,10 @@ class AdmmBackend:
     def solve(self, problem: FlowProblem, **options: Any) -> Solution:
         from otmodel.backends import _options as opt
 
+        opt.refuse_unknown("admm", options, OPTIONS)
+        time_limit = options.pop("time_limit", None)
+        if time_limit is not None:
+            time_limit = opt.number("admm", "time_limit", time_limit, 0.0, strict=True, finite=False)
         delta = opt.number("admm", "delta", options.pop("delta", 10.0), 0.0, strict=True)
         tol = opt.number("admm", "tol", options.pop("tol", 1e-4), 0.0)
         max_iter = opt.integer("admm", "max_iter", options.pop("max_iter", 20000))
@@ -512,8 +528,6 @@ class AdmmBackend:
         keep_copies = bool(options.pop("keep_copies", False))
         check_feasible = bool(options.pop("check_feasible", True))
         options.pop("seed", None)  # deterministic: accepted for the common option set
-        if options:
-            raise UnsupportedError(f"admm backend: unknown option(s) {sorted(options)}")
         if split not in SPLITS:
             raise InvalidDataError(f"split = {split!r} must be one of {SPLITS}")
         reason = self.supports(problem, split)
@@ -550,6 +564,8 @@ class AdmmBackend:
         err = math.inf
         pending = list(evs)
         applied: list[str] = []
+        # checked after every iteration (one clock read): the run overshoots by at most one
+        deadline = None if time_limit is None else time.perf_counter() + time_limit
         with timer("solve"), Progress(verbose, progress, max_iter, label="admm") as report:
             while run.k < max_iter:
                 while pending and pending[0].k == run.k:
@@ -580,6 +596,9 @@ class AdmmBackend:
                     converged = True
                     reason_txt = "converged"
                     break
+                if deadline is not None and time.perf_counter() >= deadline:
+                    reason_txt = "time limit"
+                    break
             report.done(f"stopped after {run.k} iterations: {reason_txt} (Error {err:.3g})")
         with timer("reconstruct"):
             plan = run.plan()
@@ -589,10 +608,7 @@ class AdmmBackend:
             psi = -delta * run.alpha
             psi = np.where(run.active, psi, 0.0)
             rec = run.measures(plan)
-        if reason_txt == "non-finite iterate":
-            status = Status.NUMERICAL_ERROR
-        else:
-            status = Status.CONVERGED if converged else Status.ITERATION_LIMIT
+        status = stop_status(reason_txt, converged)
         info: dict[str, Any] = {
             "error": err,
             "delta": delta,

@@ -23,7 +23,8 @@ reads only its own arcs and, for an endpoint, its cell mass).
 The primal point is reconstructed by Proposition 1 from the last potentials: flows
 `p(\psi)` and the assignment `T(x) = \arg\min_i c(x,i) - \psi_i` (first index on ties).
 It balances flow only approximately; the status is ``CONVERGED`` when the stopping rule of
-Algorithm 1 (line 15) fired and ``ITERATION_LIMIT`` otherwise -- never ``OPTIMAL``: use
+Algorithm 1 (line 15) fired, ``TIME_LIMIT`` when ``time_limit`` ran out, ``NUMERICAL_ERROR`` when
+the potentials turned non-finite and ``ITERATION_LIMIT`` otherwise -- never ``OPTIMAL``: use
 ``otmodel.validation.certify`` to judge the point.
 
 Requires strictly convex arc costs (Assumption 4): linear arcs make (5) set-valued and the
@@ -35,6 +36,9 @@ max_iter : int
     Number of supergradient steps (default 300, as in section V-A).
 tol : float
     Stop when every `|\psi_i^{k+1} - \psi_i^k| < tol` (Algorithm 1, line 15; default 1e-7).
+time_limit : float, optional
+    Seconds of wall-clock time, checked after every update: the run stops with status
+    ``TIME_LIMIT`` (overshooting by at most one update).
 step_size : StepSize or float
     Step-size rule (default ``Diminishing(1, 0.01)``: `\gamma_k = 1/(1 + 0.01 k)`, the paper's);
     a number means a constant step; ``Curvature`` gives every node its own Newton-like step;
@@ -90,7 +94,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from otmodel.backends._loop import iterate
+from otmodel.backends._loop import iterate, stop_status
 from otmodel.backends.base import Conformance, Timer, no_point_solution
 from otmodel.backends.cells import DEFAULT_CHUNK, PRECOMPUTE_LIMIT, CellPass, PrunedArgmin, planar_costs
 from otmodel.backends.oracle import DualOracle, dual_value, local_flows, node_supergradient, psi_vector, supergradient
@@ -118,6 +122,13 @@ __all__ = [
 
 
 # ------------------------------------------------------------------------------ backend
+#: The options ``DualAscentBackend.solve`` takes (docs/backend-options.md describes each).
+OPTIONS = (
+    "max_iter", "tol", "time_limit", "verbose", "progress", "callback", "seed",
+    "step_size", "psi0", "chunk", "precompute", "prune", "samples", "client", "persist",
+)
+
+
 class DualAscentBackend:
     """Supergradient ascent on the dual (3)-(4), Algorithm 1 of Laurentin et al. (2025)."""
 
@@ -154,7 +165,11 @@ class DualAscentBackend:
             raise UnsupportedError(f"backend {self.name!r} cannot solve {problem!r}: {reason}")
         from otmodel.backends import _options as opt
 
+        opt.refuse_unknown("dual-ascent", options, OPTIONS)
         max_iter = opt.integer("dual-ascent", "max_iter", options.pop("max_iter", 300))
+        time_limit = options.pop("time_limit", None)
+        if time_limit is not None:
+            time_limit = opt.number("dual-ascent", "time_limit", time_limit, 0.0, strict=True, finite=False)
         tol = opt.number("dual-ascent", "tol", options.pop("tol", 1e-7), 0.0)
         step = as_step_size(options.pop("step_size", None), Diminishing(1.0, 0.01))
         psi0 = options.pop("psi0", None)
@@ -168,8 +183,6 @@ class DualAscentBackend:
         seed = options.pop("seed", None)  # used by the stochastic variant (samples=M) only
         client = options.pop("client", None)  # issue 17: cell passes on a Dask cluster
         persist = options.pop("persist", "auto")
-        if options:
-            raise UnsupportedError(f"dual-ascent backend: unknown option(s) {sorted(options)}")
 
         timer = Timer()
         whole = bool(getattr(step, "whole_step", False))  # a second-order rule (Newton): its own cell pass
@@ -216,6 +229,7 @@ class DualAscentBackend:
                 verbose=verbose,
                 keep_iterates="potentials",
                 progress=progress,
+                time_limit=time_limit,
             )
         if oracle is None:
             return self._newton_solution(problem, step, stepper, run, timer)
@@ -315,7 +329,7 @@ class DualAscentBackend:
         }
         return Solution(
             problem=problem,
-            status=Status.CONVERGED if run.converged else Status.ITERATION_LIMIT,
+            status=stop_status(run.reason, run.converged),
             point_status=PointStatus.NEARLY_FEASIBLE,
             objective=objective,
             flows=flows,

@@ -557,7 +557,7 @@ class PyomoModel:
             timings["solve"] += info["pyomo_timings"]["load_solution"]
             timings["total"] += info["pyomo_timings"]["load_solution"]
             return answer(problem, out, converged, oa, msg, PyomoBackend.name, solver_name, timings, iterations, info)
-        if isinstance(status, str):
+        if isinstance(status, str) and not isinstance(status, Status):  # a claim, not a status (a str enum)
             from otmodel.certificates import classify_failure
 
             sol = classify_failure(problem, status, PyomoBackend.name, solver_name, timings, msg)

@@ -50,9 +50,10 @@ from numpy.typing import NDArray
 
 import otmodel.model._relocation_kernels as K
 import otmodel.model._relocation_kernels as RK
+from otmodel.backends._options import refuse_unknown
 from otmodel.backends._progress import Progress
 from otmodel.backends.base import Conformance, Timer
-from otmodel.errors import SolverError, UnsupportedError
+from otmodel.errors import SolverError
 from otmodel.results import PointStatus, Status, Trace
 from otmodel.results.relocation import RelocationResult
 
@@ -280,6 +281,16 @@ def _warm_prices(problem: Any, rng: np.random.Generator, cands: int, n_min: int,
     return psi
 
 
+#: The options ``RelocationBackend.solve`` takes (docs/backend-options.md describes each); its
+#: stopping rule is the certified gap, so it takes ``gap_tol`` and no ``tol``.
+OPTIONS = (
+    "gap_tol", "time_limit", "candidates", "warm_start", "max_iter", "seed", "callback", "progress", "verbose",
+)
+#: The options of the one-pass heuristics: ``prices`` (for a bound) and the common ones they accept
+#: (with nothing to limit or report, they are accepted so that a script can switch backends).
+HEURISTIC_OPTIONS = ("prices", "verbose", "time_limit", "gap_tol", "callback", "progress", "seed")
+
+
 class RelocationBackend:
     """Certified optimum of a relocation problem (module docstring)."""
 
@@ -323,9 +334,7 @@ class RelocationBackend:
         verbose : log a line per round (logger ``"otmodel"``; shown on standard output when logging
             is not configured)
         """
-        if unused:
-            bad = ", ".join(sorted(unused))
-            raise UnsupportedError(f"backend 'relocation' has no option {bad}")
+        refuse_unknown(self.name, unused, OPTIONS)
         # progress=True or verbose: the round lines go to the "otmodel" logger, shown on stderr when
         # logging is not configured (otmodel.backends._progress)
         shown = verbose or progress is True
@@ -518,11 +527,9 @@ class _HeuristicBackend:
 
     def solve(self, problem: Any, **options: Any) -> RelocationResult:
         """Place the points; prices are 0 and the bound trivial (``prices=`` gives a bound from given prices)."""
+        refuse_unknown(self.name, options, HEURISTIC_OPTIONS)
+        # one pass, no iterations: the common options are accepted and have nothing to limit
         prices = options.pop("prices", None)
-        for k in ("verbose", "time_limit", "gap_tol", "callback", "progress", "seed"):
-            options.pop(k, None)
-        if options:
-            raise UnsupportedError(f"backend {self.name!r} has no option {', '.join(sorted(options))}")
         timer = Timer()
         with timer("solve"):
             flat = self._assign(problem)

@@ -503,7 +503,7 @@ class Matrix(AssignmentCost):
 
     Parameters
     ----------
-    C : (N, |S|) array of float
+    C : (N, n_endpoints) array of float
         ``C[k, j]`` = `c(x_k, j)` (Laurentin et al., eq. (1)); a point with no finite entry is refused.
     """
 

@@ -114,7 +114,7 @@ class KnownPoint:
         Flow per arc, in the problem's arc order.
     potentials : (n_nodes,) array of float
         Node potentials `\psi` in the paper's sign convention.
-    assignment : (N, |S|) scipy.sparse.csr_matrix, optional
+    assignment : (N, n_endpoints) scipy.sparse.csr_matrix, optional
         The plan `\pi` for spatial problems (``None`` for a plain flow problem).
     """
 

@@ -194,7 +194,7 @@ def cross_check(
     -------
     CrossCheck
         ``agree`` (also its truth value) and every recomputed number; ``summary()`` prints
-        ``AGREE within the tolerances above`` or ``DISAGREE: `` and the reasons.
+        ``AGREE within the tolerances above`` or ``DISAGREE:`` followed by the reasons.
 
     Raises
     ------

@@ -81,7 +81,7 @@ def repair_point(
         The problem the answer claims to solve.
     flows : (n_arcs,) array of float
         The answer's flows (used by the projection of a flow problem).
-    assignment : (N, |S|) array or sparse matrix, or None
+    assignment : (N, n_endpoints) array or sparse matrix, or None
         The answer's plan (spatial problems); ``None`` sends every point to its best endpoint at
         ``potentials``.
     potentials : (n_nodes,) array of float or None
