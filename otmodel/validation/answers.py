@@ -255,13 +255,15 @@ def answer_solution(
     )
 
 
-def sign_convention_note(problem: FlowProblem, psi: NDArray[np.float64]) -> list[str]:
-    r"""A note when `q(-\psi)` is clearly a better bound than `q(\psi)` (the other sign convention)."""
+def sign_convention_note(problem: FlowProblem, psi: NDArray[np.float64], here: float | None = None) -> list[str]:
+    r"""A note when `q(-\psi)` is clearly a better bound than `q(\psi)` (the other sign convention);
+    ``here`` is `q(\psi)` when the caller has it already."""
     from otmodel.validation.pricing import dual_value
 
     if not np.any(psi != 0):
         return []
-    here = dual_value(problem, psi)
+    if here is None:
+        here = dual_value(problem, psi)
     flipped = dual_value(problem, -psi)
     if math.isfinite(flipped) and (not math.isfinite(here) or flipped > here + 1e-9 * max(1.0, abs(flipped))):
         return [

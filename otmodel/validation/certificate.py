@@ -368,7 +368,7 @@ def certify(
         return certify_relocation(problem, solution, rtol=rtol)  # type: ignore[return-value]
     if not isinstance(problem, FlowProblem):
         raise InvalidDataError(f"certify: problem must be an otmodel FlowProblem, got {type(problem).__name__}")
-    outside: list[str] = []
+    check_sign = False  # an outside answer's potentials: say if they look like the other sign convention
     if solution is None or isinstance(solution, Mapping):
         # an answer computed elsewhere, as arrays (otmodel.validation.answers)
         given = dict(solution or {})
@@ -379,8 +379,7 @@ def certify(
             if value is not None:
                 given[key] = value
         solution = answer_solution(problem, **given)
-        if given.get("potentials") is not None:
-            outside.extend(sign_convention_note(problem, solution.potentials))
+        check_sign = given.get("potentials") is not None
     elif flows is not None or potentials is not None or assignment is not None:
         raise InvalidDataError("certify: give a Solution or arrays (flows=, potentials=, assignment=), not both")
     if not isinstance(solution, Solution):
@@ -391,7 +390,7 @@ def certify(
         raise InvalidDataError(f"certify: exact_backend must be a backend name, got {exact_backend!r}")
     chunk = block_rows(getattr(problem, "n_endpoints", 1), chunk)
     reasons: list[str] = []
-    notes: list[str] = list(outside)
+    notes: list[str] = []
     checks: list[tuple[str, bool, str]] = []
 
     def check(name: str, ok: bool, detail: str) -> None:
@@ -467,6 +466,8 @@ def certify(
             q, q_raw, rounding, psi_used, how, cmax = _proven_dual_bound(problem, psi, chunk)
             if psi_used is not None and psi_used is not psi and not np.array_equal(psi_used, psi):
                 notes.append(how)
+            if check_sign:  # q(psi) is known now: one more pass, for q(-psi) only
+                notes.extend(sign_convention_note(problem, psi, here=q_raw))
     cscale = cost_scale(problem, cmax, chunk)
     atol = 1e-12 * cscale if gap_atol is None else _tolerance(gap_atol, "gap_atol", "certify")
 
