@@ -72,6 +72,10 @@ def test_flow_problem_answers_by_arc_name_and_parallel_arcs() -> None:
     assert certify(p, flows=records, potentials=exact.potentials).certified
     with pytest.raises(om.InvalidDataError, match="parallel arcs"):
         certify(p, flows={"s->t": 2.0})
+    with pytest.raises(om.InvalidDataError, match=r"flows\[0\]: s->t names 2 parallel arcs"):
+        certify(p, flows=[{"tail": "s", "head": "t", "flow": 2.0}])
+    with pytest.raises(om.UnknownNodeError, match="t->s"):
+        certify(p, flows=[{"tail": "t", "head": "s", "flow": 2.0}])
     with pytest.raises(om.InvalidDataError, match="3 numbers for 2"):
         certify(p, flows=[1.0, 1.0, 0.0])
     with pytest.raises(om.UnknownNodeError, match="'u'"):

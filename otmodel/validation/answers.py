@@ -63,40 +63,38 @@ def _finite_vector(values: Any, n: int, what: str) -> NDArray[np.float64]:
 def _flows(problem: FlowProblem, flows: Any) -> NDArray[np.float64]:
     """Flows in arc order from an array, records ``{"arc"|"tail","head", "flow"}`` or a mapping by arc."""
     m = problem.n_arcs
-    names = problem.arc_names
+    if not isinstance(flows, Mapping) and not (isinstance(flows, Sequence) and flows and isinstance(flows[0], Mapping)):
+        return _finite_vector(flows, m, "flows")
+    index: dict[str, list[int]] = {}  # arc name -> its arcs (several when parallel), built once
+    for k, name in enumerate(problem.arc_names):
+        index.setdefault(name, []).append(k)
+
+    def by_name(name: str, where: str) -> int:
+        arcs = index.get(name)
+        if arcs is None:
+            raise UnknownNodeError(f"{where}: {name!r} is not an arc of the problem (arcs are named 'tail->head')")
+        if len(arcs) > 1:
+            raise InvalidDataError(
+                f"{where}: {name} names {len(arcs)} parallel arcs; give flows as a list in arc order or as "
+                "records with an 'arc' index"
+            )
+        return arcs[0]
+
+    out = np.zeros(m)
     if isinstance(flows, Mapping):
-        index: dict[str, list[int]] = {}
-        for k, name in enumerate(names):
-            index.setdefault(name, []).append(k)
-        out = np.zeros(m)
         for key, value in flows.items():
             name = f"{key[0]}->{key[1]}" if isinstance(key, tuple) and len(key) == 2 else str(key)
-            arcs = index.get(name)
-            if arcs is None:
-                raise UnknownNodeError(f"flows: {key!r} is not an arc of the problem (arcs are named 'tail->head')")
-            if len(arcs) > 1:
-                raise InvalidDataError(
-                    f"flows: {name} names {len(arcs)} parallel arcs; give flows as a list in arc order or as "
-                    "records with an 'arc' index"
-                )
-            out[arcs[0]] = _number(value, f"flows[{key!r}]")
+            out[by_name(name, "flows")] = _number(value, f"flows[{key!r}]")
         return out
-    if isinstance(flows, Sequence) and flows and isinstance(flows[0], Mapping):
-        out = np.zeros(m)
-        for j, rec in enumerate(flows):
-            if "arc" in rec:
-                k = int(rec["arc"])
-                if not 0 <= k < m:
-                    raise InvalidDataError(f"flows[{j}]: arc index {k} is not in 0..{m - 1}")
-            else:
-                name = f"{rec.get('tail')}->{rec.get('head')}"
-                matches = [i for i, nm in enumerate(names) if nm == name]
-                if len(matches) != 1:
-                    raise InvalidDataError(f"flows[{j}]: {name} names {len(matches)} arcs; give its 'arc' index")
-                k = matches[0]
-            out[k] = _number(rec.get("flow"), f"flows[{j}].flow")
-        return out
-    return _finite_vector(flows, m, "flows")
+    for j, rec in enumerate(flows):
+        if "arc" in rec:
+            k = int(rec["arc"])
+            if not 0 <= k < m:
+                raise InvalidDataError(f"flows[{j}]: arc index {k} is not in 0..{m - 1}")
+        else:
+            k = by_name(f"{rec.get('tail')}->{rec.get('head')}", f"flows[{j}]")
+        out[k] = _number(rec.get("flow"), f"flows[{j}].flow")
+    return out
 
 
 def _number(value: Any, what: str) -> float:
