@@ -108,7 +108,7 @@ class FlowProblem:
         self.lower = _frozen(self.network.lower)
         self.upper = _frozen(self.network.upper)
         c = self.network.costs
-        self.costs = ArcCosts(_frozen(c.a), _frozen(c.b))
+        self.costs = ArcCosts(_frozen(c.a), _frozen(c.b), None if c.kink is None else _frozen(c.kink))
         self.incidence = self.network.incidence()
         self._check_balance()
 

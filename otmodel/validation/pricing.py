@@ -34,17 +34,19 @@ def _dual_constraints(problem: FlowProblem) -> tuple[NDArray[np.intp], NDArray[n
     r"""The constraints `\psi_i - \psi_j \le w` without which `q(\psi) = -\infty`.
 
     A linear arc `(k, l)` of cost `b` with `u = +\infty` needs
-    `\psi_k - \psi_l \le b`; one with `l = -\infty` needs `\psi_l - \psi_k \le -b`
-    (the arc term of eq. (4) is unbounded below otherwise). Returned as arrays ``(i, j, w)``.
+    `\psi_k - \psi_l \le b`; one with `l = -\infty` needs `\psi_l - \psi_k \le -b`, or
+    `\le b` on a two-way arc charged `b|p|` (the arc term of eq. (4) is unbounded below
+    otherwise). Returned as arrays ``(i, j, w)``.
     """
     a, b = np.asarray(problem.costs.a), np.asarray(problem.costs.b)
+    back = -b if problem.costs.kink is None else np.where(problem.costs.kink, b, -b)
     tails, heads = np.asarray(problem.tails), np.asarray(problem.heads)
     lin = a == 0
     up = lin & (np.asarray(problem.upper) == INF)
     dn = lin & (np.asarray(problem.lower) == -INF)
     i = np.concatenate([tails[up], heads[dn]]).astype(np.intp)
     j = np.concatenate([heads[up], tails[dn]]).astype(np.intp)
-    return i, j, np.concatenate([b[up], -b[dn]]).astype(float)
+    return i, j, np.concatenate([b[up], back[dn]]).astype(float)
 
 
 def _exact_le(x: NDArray[np.float64], y: NDArray[np.float64], w: NDArray[np.float64]) -> NDArray[np.bool_]:
@@ -121,7 +123,7 @@ def _dual_parts(problem: FlowProblem, y: NDArray[np.float64], chunk: int) -> tup
         value = -INF
         parts: list[float] = []
     else:
-        arc = a * p * p + (b - t) * p
+        arc = problem.costs.value(p) - t * p  # a p^2 + b|p| - t p on a two-way arc
         ys = y * np.asarray(problem.supply, dtype=float)
         parts = [math.fsum(ys.tolist()), math.fsum(arc.tolist())]
         fin = np.where(np.isfinite(lo), np.abs(lo), 0.0) + np.where(np.isfinite(up), np.abs(up), 0.0)

@@ -136,12 +136,14 @@ def repair_point(
         m = np.asarray(plan.sum(axis=0)).reshape(-1)
         supply[np.asarray(problem.endpoints)] -= m
         quad, lin = np.asarray(problem.costs.a), np.asarray(problem.costs.b)
+        signed = problem.costs.signed_flags()
         what = "min-cost flow for the cell masses of the kept assignment"
     else:
         if p0.shape != (problem.n_arcs,) or not np.all(np.isfinite(p0)):
             return Repair(False, None, None, INF, INF, "flows are missing or not finite: nothing to project")
         # projection: ||p - p0||^2 = p^2 - 2 p0 p + const
         quad, lin = np.ones(problem.n_arcs), -2.0 * p0
+        signed = np.ones(problem.n_arcs, dtype=bool)  # a distance to p0, not a cost on |p|
         what = "projection of the flows onto the feasible set"
     names = np.asarray(problem.node_names, dtype=object)
     net = Network.from_arrays(
@@ -153,6 +155,7 @@ def repair_point(
         linear=lin,
         lower=np.asarray(problem.lower),
         upper=np.asarray(problem.upper),
+        signed=signed,
     )
     # the plan's total equals mu(X) up to summation round-off; the original balance was checked on construction
     sub = FlowProblem(net, name=f"repair of {getattr(problem, 'name', '')}".strip(), balance_rtol=1e-6)
