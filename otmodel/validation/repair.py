@@ -15,6 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 
+from otmodel.model._demand_kernels import best_two, planar_kind
 from otmodel.model.demand import block_rows
 from otmodel.model.problems import FlowProblem, SpatialFlowProblem
 from otmodel.results import Status
@@ -29,7 +30,10 @@ INF = math.inf
 def _argmin_rows(
     problem: SpatialFlowProblem, rows: NDArray[np.intp], psi_s: NDArray[np.float64], chunk: int
 ) -> NDArray[np.intp]:
-    """argmin_i c(x_k, i) - psi_i for the points ``rows`` (sorted), chunk by chunk."""
+    """argmin_i c(x_k, i) - psi_i for the points ``rows`` (sorted), chunk by chunk
+    (planar costs: the pruned pass of ``otmodel.model._demand_kernels``, same labels)."""
+    if planar_kind(problem.assignment_cost) >= 0:
+        return best_two(problem, psi_s)[1][rows].astype(np.intp)
     out = np.empty(rows.size, dtype=np.intp)
     n = problem.n_points
     for start in range(0, n, chunk):
