@@ -91,8 +91,24 @@ def max_cost(problem: Any) -> float:
     if xy.shape[0] > 8:
         from scipy.spatial import ConvexHull, QhullError
 
+        # Akl-Toussaint: points strictly inside the polygon of those extremes are no hull vertices
+        # (a grid keeps only its border); the margin keeps points within rounding of an edge
+        ext = xy[np.unique(idx)]
+        c = ext.mean(axis=0)
+        ring = ext[np.argsort(np.arctan2(ext[:, 1] - c[1], ext[:, 0] - c[0]))]
+        inside = np.ones(xy.shape[0], dtype=bool)
+        size = float(np.max(np.abs(xy))) + 1.0
+        for a, b in zip(ring, np.roll(ring, -1, axis=0), strict=True):
+            edge = b - a
+            if not np.any(edge):
+                continue
+            cross = edge[0] * (xy[:, 1] - a[1]) - edge[1] * (xy[:, 0] - a[0])
+            inside &= cross > 1e-9 * size * float(np.abs(edge).sum())
+        if ring.shape[0] < 3:
+            inside[:] = False
+        rest = np.flatnonzero(~inside)
         try:
-            idx += ConvexHull(xy).vertices.tolist()
+            idx += rest[ConvexHull(xy[rest]).vertices].tolist()
         except (QhullError, ValueError):  # collinear or too few points: the extremes above hold the ends
             pass
     pts = xy[np.unique(idx)]
