@@ -184,3 +184,135 @@ def test_zero_price_bound_of_the_heuristics_is_exact() -> None:
     Z1 = RelocationProblem([[0.3, 0.7]], (0, 1, 0, 1), bins=(4, 4), capacity=2, exclusions=[(0.2, 0.35, 0.6, 0.8)])
     Z = om.solve(Z1, backend="relocation-greedy")
     assert Z.dual_bound == pytest.approx(0.05, rel=1e-9) and Z.objective == pytest.approx(0.05, rel=1e-9)
+
+
+# ------------------------------------------------------------------------------ the command line
+def _points_csv(tmp_path, n: int = 400):
+    rng = np.random.default_rng(1)
+    pts = np.clip(rng.normal(0.45, 0.12, (n, 2)), 0, 1)
+    path = tmp_path / "cells.csv"
+    np.savetxt(path, pts, delimiter=",", header="x,y", comments="")
+    return path, pts
+
+
+@pytest.mark.parametrize(
+    "extra, words",
+    [
+        (["--bins", "3.5,4"], "--bins must be M or MX,MY"),
+        (["--bins", "6", "--capacity", "30", "--density", "40"], "at most one of --capacity, --density and --slack"),
+        (["--bins", "6", "--backend", "highs"], "not a relocation backend"),
+        (["--bins", "64"], "less than one whole point: use fewer bins"),
+        (["--bins", "6", "--out", "{tmp}/nowhere/pos.npy"], "no such directory"),
+        (["--bins", "6", "--out", "{tmp}/pos.dat"], "unknown extension '.dat'"),
+        (["--bins", "6", "--json", "{tmp}/r.txt"], "unknown extension '.txt'"),
+        (["--bins", "6", "--gap-tol", "-1"], "--gap-tol must be >= 0"),
+        (["--bins", "6", "--time-limit", "0"], "--time-limit must be positive"),
+        (["--bins", "6", "--exclude", "0.1,0.2,0.3"], "--exclude must be 4 comma-separated"),
+        (["--bins", "6", "--bounds", "0,0.5,0,1"], "lies outside the region"),
+        (["--bins", "6", "--slack", "0.8"], "total capacity is below the total mass"),
+    ],
+)
+def test_cli_relocate_refuses_bad_input_with_status_2(tmp_path, capsys, extra, words) -> None:
+    from otmodel.cli import main
+
+    path, _ = _points_csv(tmp_path)
+    rc = main(["relocate", str(path), *[e.replace("{tmp}", str(tmp_path)) for e in extra]])
+    err = capsys.readouterr().err
+    assert rc == 2 and words in err and err.startswith("otmodel: error:") and "Traceback" not in err
+
+
+@pytest.mark.parametrize("content, words", [("", "no points"), ("x,y\n1,2\nfoo,3\n", "two numeric columns"), ("1,2,3\n", "shape (N, 2)")])
+def test_cli_relocate_refuses_bad_points_files(tmp_path, capsys, content, words) -> None:
+    from otmodel.cli import main
+
+    (tmp_path / "p.csv").write_text(content)
+    assert main(["relocate", str(tmp_path / "p.csv"), "--bounds", "0,1,0,1", "--bins", "2"]) == 2
+    err = capsys.readouterr().err
+    assert words in err and "Warning" not in err
+
+
+def test_cli_relocate_heuristic_judged_by_the_optimum_and_spread(tmp_path, capsys) -> None:
+    import json
+
+    from otmodel.cli import main
+
+    path, pts = _points_csv(tmp_path)
+    out, js = tmp_path / "placed.csv", tmp_path / "r.json"
+    args = ["relocate", str(path), "--bins", "6", "--bounds", "0,1,0,1", "--slack", "1.1", "--exclude", "0.3,0.5,0.3,0.5",
+            "--displacement", "l2"]
+    rc = main([*args, "--backend", "relocation-bisection", "--gap-to-optimum", "--spread", "--out", str(out), "--json", str(js)])
+    text = capsys.readouterr().out
+    assert rc == 0 and "spread inside their bins" in text and "bound from    relocation (exact" in text
+    P = RelocationProblem(pts, (0, 1, 0, 1), bins=(6, 6), density=1.1 * 400 / 0.96, exclusions=[(0.3, 0.5, 0.3, 0.5)],
+                          displacement="l2")
+    opt = om.solve(P)
+    d = json.loads(js.read_text())
+    cert = d["certificate"]
+    # the heuristic's gap is measured against the optimum's bound, which equals the optimum here
+    assert cert["dual_bound"] == pytest.approx(opt.objective, rel=1e-7)
+    assert cert["relative_gap"] == pytest.approx((d["objective"] - opt.objective) / d["objective"], rel=1e-6)
+    assert d["spread"] is True and d["position_displacement"] > d["objective"]
+    q = np.loadtxt(out, delimiter=",", skiprows=1)
+    assert q.shape == (400, 2)
+    assert not np.any((q[:, 0] > 0.3) & (q[:, 0] < 0.5) & (q[:, 1] > 0.3) & (q[:, 1] < 0.5))
+    assert np.unique(q, axis=0).shape[0] == 400  # spread: no two points on the same spot
+    # the exact backend, same instance: certified, exit status 0
+    assert main([*args, "--out", str(tmp_path / "opt.npy")]) == 0
+    assert "certified     True" in capsys.readouterr().out
+    assert np.load(tmp_path / "opt.npy").shape == (400, 2)
+
+
+# ------------------------------------------------------------------------------ figures and the example
+def test_figures_mark_over_full_bins_and_spread_positions(tmp_path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from otmodel.plot_relocation import plot_relocation, plot_spread
+
+    P = gaussian_mixture_instance(1500, (8, 8), slack=1.2, seed=4)
+    R = om.solve(P, backend="relocation-bisection")
+    fig = plot_relocation(P, {"bisection": R}, path=str(tmp_path / "r.png"))
+    titles = [ax.get_title() for ax in fig.axes]
+    # bins over the threshold, counted here from the raw points: mass per free area above capacity per free area
+    load = np.bincount(P.flat_bins(P.bin_index(P.points)), minlength=P.n_bins)
+    n_over = int(np.sum(load > P.capacity.reshape(-1) * (1 + 1e-9)))
+    before = next(t for t in titles if t.startswith("before"))
+    assert f"{n_over} bins over" in before and n_over > 0
+    assert "0 bins over" in next(t for t in titles if t.startswith("bisection"))
+    assert (tmp_path / "r.png").stat().st_size > 10_000
+    plt.close(fig)
+    spread = place_points(P, P.flat_bins(R.bin_of), spread=True)
+    fig = plot_spread(P, R, spread, window=(2, 5, 2, 5), path=str(tmp_path / "s.png"))
+    sel = np.flatnonzero((R.bin_of[:, 0] >= 2) & (R.bin_of[:, 0] < 5) & (R.bin_of[:, 1] >= 2) & (R.bin_of[:, 1] < 5))
+    assert f"input positions of the {sel.size:,} points" in fig.axes[0].get_title()
+    assert f"{sel.size:,} distinct positions" in fig.axes[2].get_title()
+    plt.close(fig)
+
+
+def test_example_writes_the_table_and_figures(tmp_path, monkeypatch) -> None:
+    import importlib.util
+    from pathlib import Path
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    src = Path(__file__).resolve().parents[1] / "examples" / "relocation_vlsi.py"
+    spec = importlib.util.spec_from_file_location("relocation_vlsi", src)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    mod.main(["--n", "1500", "--bins", "8", "--out", str(tmp_path)])
+    table = (tmp_path / "table.md").read_text()
+    rows = [r for r in table.splitlines() if r.startswith("| ") and "---" not in r]
+    assert [r.split("|")[1].strip() for r in rows[1:]] == [
+        "input (no move)", "optimum (relocation)", "recursive bisection", "greedy nearest free bin",
+        "optimum, spread inside bins",
+    ]
+    # the heuristics are feasible and measurably above the certified bound, the optimum is at it
+    cells = {r.split("|")[1].strip(): [c.strip() for c in r.split("|")[2:-1]] for r in rows[1:]}
+    assert float(cells["optimum (relocation)"][4]) <= 1e-6
+    assert float(cells["recursive bisection"][4]) > 1e-3 and cells["recursive bisection"][5] == "True"
+    assert float(cells["optimum, spread inside bins"][1]) > float(cells["optimum, spread inside bins"][0])
+    assert (tmp_path / "relocation.png").exists() and (tmp_path / "spread.png").exists()
