@@ -27,7 +27,10 @@ net.add_node("I1", position=(20, 60), endpoint=True)
 net.add_node("I2", position=(80, 60), endpoint=True)
 net.add_node("I3", position=(50, 90), endpoint=True)
 
-# Arcs with convex costs and flow bounds; a negative lower bound lets flow run backwards.
+# Arcs with convex costs and flow bounds; a negative lower bound lets flow run backwards. A two-way
+# link is charged on the amount of flow, whichever way it runs: Linear(60) on I1->I2 costs 60 |p|,
+# exactly as two one-way arcs I1->I2 and I2->I1 of cost 60 would (backward flow never earns money;
+# the signed cost 60 p, which credits backward flow, must be asked for: Linear(60, signed=True)).
 # (otmodel.Quadratic(a) gives the paper's line losses a * p**2; linear costs keep this an LP.)
 net.add_arc("S1", "I1", cost=Linear(50.0), lower=0, upper=1)
 net.add_arc("S2", "I2", cost=Linear(50.0), lower=0, upper=1)
@@ -56,3 +59,8 @@ assert (loaded.demand.mass == problem.demand.mass).all() and (loaded.upper == pr
 solution = otmodel.solve(loaded)
 print()
 print(solution.summary())
+
+# 5. What the arcs cost: c |p| per arc (no flow runs round a cycle to earn money).
+for arc, p in zip(loaded.network.arcs, solution.flows, strict=True):
+    print(f"{arc.tail}->{arc.head}: flow {p:+.4f}, cost {float(arc.cost.value(p)):.4f}")
+print(f"arc costs {loaded.costs.total(solution.flows):.4f} of the objective {solution.objective:.4f}")

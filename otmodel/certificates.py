@@ -78,6 +78,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 
+from otmodel.model._demand_kernels import planar_kind
 from otmodel.model.graphs import arc_components
 from otmodel.model.problems import FlowProblem, SpatialFlowProblem
 from otmodel.results import InfeasibilityCertificate, PointStatus, Solution, Status, UnboundedCertificate
@@ -126,6 +127,10 @@ def demand_groups(problem: SpatialFlowProblem, chunk: int = 65536) -> tuple[list
     """
     mass = problem.demand.mass
     n = problem.n_points
+    if planar_kind(problem.assignment_cost) >= 0:
+        # a planar cost is finite at every pair (construction rejects an overflow): one group, no pass
+        keep = mass > 0
+        return ([tuple(range(problem.n_endpoints))], np.array([float(mass[keep].sum())])) if keep.any() else ([], np.zeros(0))
     index: dict[bytes, int] = {}
     groups: list[tuple[int, ...]] = []
     totals: list[float] = []
@@ -406,6 +411,7 @@ def verify_infeasibility_certificate(problem: FlowProblem, cert: InfeasibilityCe
 def _unlimited_moves(problem: FlowProblem) -> list[tuple[int, int, float, int, int]]:
     """(from, to, unit cost, arc index, direction) of every move usable without limit."""
     a, b = problem.costs.a, problem.costs.b
+    back = _backward_cost(problem)
     moves = []
     for k in range(problem.n_arcs):
         if a[k] != 0:
@@ -414,15 +420,24 @@ def _unlimited_moves(problem: FlowProblem) -> list[tuple[int, int, float, int, i
         if problem.upper[k] == math.inf:
             moves.append((t, h, float(b[k]), k, +1))
         if problem.lower[k] == -math.inf:
-            moves.append((h, t, -float(b[k]), k, -1))
+            moves.append((h, t, float(back[k]), k, -1))
     return moves
+
+
+def _backward_cost(problem: FlowProblem) -> NDArray[np.float64]:
+    """Per arc: the cost per unit of pushing flow against its direction far enough: ``-b``, or
+    ``+b`` on a two-way arc charged ``b |p|`` (``ArcCosts.kink``: backward flow costs too)."""
+    b = np.asarray(problem.costs.b, dtype=float)
+    kink = problem.costs.kink
+    return -b if kink is None else np.where(kink, b, -b)
 
 
 def find_unbounded_cycle(problem: FlowProblem) -> UnboundedCertificate | None:
     r"""A negative-cost cycle along which flow can grow without bound, or ``None``.
 
     Searches the graph of unlimited moves -- arc `(i,j)` forward at cost `b_{ij}` where
-    `u_{ij} = +\infty`, backward at cost `-b_{ij}` where `l_{ij} = -\infty`, both
+    `u_{ij} = +\infty`, backward at cost `-b_{ij}` (`+b_{ij}` on a two-way arc charged `b|p|`)
+    where `l_{ij} = -\infty`, both
     only for linear arcs (`a_{ij} = 0`) -- for a cycle `C` with
     `\sum_{(i,j) \in C} \pm b_{ij} < 0` (Bellman-Ford from a virtual source joined to every
     node). If the problem is feasible, such a cycle exists iff the objective is unbounded below
@@ -499,6 +514,7 @@ def verify_unbounded_certificate(
     for k, name in enumerate(problem.arc_names):
         by_name.setdefault(name, []).append(k)
     a, b = problem.costs.a, problem.costs.b
+    back = _backward_cost(problem)
     total = 0.0
     used: list[float] = []
     for pos, (name, d) in enumerate(cert.arcs):
@@ -511,7 +527,7 @@ def verify_unbounded_certificate(
             if d == 1 and (t, h) == (u, v) and problem.upper[k] == math.inf:
                 best = min(best, float(b[k]))
             elif d == -1 and (t, h) == (v, u) and problem.lower[k] == -math.inf:
-                best = min(best, -float(b[k]))
+                best = min(best, float(back[k]))
         if not math.isfinite(best):
             return False
         used.append(best)

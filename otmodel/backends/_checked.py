@@ -20,7 +20,6 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from otmodel.backends._standard import balanced_supply
-from otmodel.model.costs import ArcCosts
 from otmodel.model.problems import FlowProblem, SpatialFlowProblem
 from otmodel.results import PointStatus, Solution, Status
 
@@ -142,7 +141,7 @@ def checked_solution(
         # a self-loop's optimal flow depends on its own cost and bounds only (no row sees it):
         # its local response at zero potential difference, where that is finite; an interior
         # point leaves it wherever its barrier stopped
-        own = ArcCosts(problem.costs.a[loops], problem.costs.b[loops]).response(
+        own = problem.costs.subset(loops).response(
             np.zeros(loops.size), problem.lower[loops], problem.upper[loops]
         )
         flows[loops] = np.where(np.isfinite(own), own, flows[loops])
@@ -200,7 +199,7 @@ def _lp_gap(problem: FlowProblem, flows: NDArray[np.float64], psi: NDArray[np.fl
     if psi.shape != (problem.n_nodes,) or not np.all(np.isfinite(psi)):
         return None
     c = np.asarray(problem.costs.b, dtype=float)
-    primal = float(c @ flows)
+    primal = problem.costs.total(flows)  # b |p| on two-way arcs
     scale = max(abs(primal), float(np.abs(c) @ np.abs(flows)))
     slope_tol = 1e-12 * max(1.0, float(np.abs(c).max()) if c.size else 1.0)
     t = psi[problem.tails] - psi[problem.heads]
@@ -372,9 +371,14 @@ def network_flow_point(problem: FlowProblem) -> tuple[NDArray[np.float64], NDArr
         acost.append(c)
         owner.append((j, sign, off))
 
+    kink = np.zeros(problem.n_arcs, dtype=bool) if problem.costs.kink is None else problem.costs.kink
     for j, (t, h) in enumerate(zip(tails, heads, strict=True)):
         lj, uj = lo[j], up[j]
-        if math.isfinite(lj):
+        if kink[j]:
+            # a two-way arc charged b|p|: a forward and a backward arc, both of cost b (ArcCosts.split)
+            add(t, h, int(math.ldexp(uj, E)) if math.isfinite(uj) else big, icost[j], j, +1, 0)
+            add(h, t, -int(math.ldexp(lj, E)) if math.isfinite(lj) else big, icost[j], j, -1, 0)
+        elif math.isfinite(lj):
             li = int(math.ldexp(lj, E))
             supply[t] -= li
             supply[h] += li
@@ -414,9 +418,13 @@ def _residual_potentials(problem: FlowProblem, flows: NDArray[np.float64]) -> ND
     t, h = np.asarray(problem.tails), np.asarray(problem.heads)
     fwd = flows < problem.upper
     bwd = flows > problem.lower
+    # slopes of the cost to the right and to the left of the flow (b|p| has its kink at 0)
+    kink = problem.costs.kink
+    right = c if kink is None else np.where(kink & (flows < 0), -c, c)
+    left = c if kink is None else np.where(kink & (flows <= 0), -c, c)
     src = np.concatenate([t[fwd], h[bwd]])
     dst = np.concatenate([h[fwd], t[bwd]])
-    w = np.concatenate([c[fwd], -c[bwd]])
+    w = np.concatenate([right[fwd], -left[bwd]])
     keep = src != dst
     src, dst, w = src[keep], dst[keep], w[keep]
     d = np.zeros(problem.n_nodes)

@@ -19,6 +19,7 @@ from otmodel.model.problems import FlowProblem, SpatialFlowProblem
 from otmodel.results import Status
 
 __all__ = [
+    "kink_breakpoints",
     "CompiledNetwork", "IntegerData", "compile_network", "fraction_bits", "choose_scales", "integer_data",
     "solve_min_cost_flow", "FLOW_LIMIT", "COST_LIMIT",
 ]
@@ -83,6 +84,15 @@ def _flow_bound(problem: FlowProblem) -> float:
     return float(s) + width + shift + 1e-300
 
 
+def kink_breakpoints(problem: FlowProblem, kq: NDArray[np.intp], bps: list[NDArray[np.float64]]) -> list[NDArray[np.float64]]:
+    """``bps`` (breakpoints of the quadratic arcs ``kq``) with 0 added on the kinked arcs, where the
+    slope of ``a p^2 + b |p|`` jumps: a secant across the kink would not be of the secant form."""
+    kink = problem.costs.kink
+    if kink is None:
+        return bps
+    return [np.union1d(z, [0.0]) if kink[k] and z[0] < 0.0 < z[-1] else z for k, z in zip(kq.tolist(), bps, strict=True)]
+
+
 def compile_network(
     problem: FlowProblem,
     breakpoints: list[NDArray[np.float64]] | None = None,
@@ -112,16 +122,22 @@ def compile_network(
     lin = ~quad
     fin_lo = np.isfinite(lo)
     fin_up = np.isfinite(up)
+    # two-way arcs charged b|p| (b > 0): a forward arc on [0, u] and a backward one on [0, -l],
+    # both of cost b (ArcCosts.split); p = x_forward - x_backward, base 0
+    kink = np.zeros(m, dtype=bool) if problem.costs.kink is None else np.asarray(problem.costs.kink, dtype=bool)
+    k4 = np.flatnonzero(lin & kink)
+    lin = lin & ~kink
     # linear arcs
     k1 = np.flatnonzero(lin & fin_lo)  # p = l + x
     k2 = np.flatnonzero(lin & ~fin_lo & fin_up)  # p = u - y, reversed
     k3 = np.flatnonzero(lin & ~fin_lo & ~fin_up)  # free: two arcs
-    T = [tails0[k1], heads0[k2], tails0[k3], heads0[k3]]
-    H = [heads0[k1], tails0[k2], heads0[k3], tails0[k3]]
-    C = [b[k1], -b[k2], b[k3], -b[k3]]
-    K = [up[k1] - lo[k1], np.full(k2.size, math.inf), np.full(k3.size, math.inf), np.full(k3.size, math.inf)]
-    A = [k1, k2, k3, k3]
-    S = [np.ones(k1.size), -np.ones(k2.size), np.ones(k3.size), -np.ones(k3.size)]
+    T = [tails0[k1], heads0[k2], tails0[k3], heads0[k3], tails0[k4], heads0[k4]]
+    H = [heads0[k1], tails0[k2], heads0[k3], tails0[k3], heads0[k4], tails0[k4]]
+    C = [b[k1], -b[k2], b[k3], -b[k3], b[k4], b[k4]]
+    K = [up[k1] - lo[k1], np.full(k2.size, math.inf), np.full(k3.size, math.inf), np.full(k3.size, math.inf),
+         up[k4], -lo[k4]]
+    A = [k1, k2, k3, k3, k4, k4]
+    S = [np.ones(k1.size), -np.ones(k2.size), np.ones(k3.size), -np.ones(k3.size), np.ones(k4.size), -np.ones(k4.size)]
     base = np.zeros(m)
     base[k1] = lo[k1]
     base[k2] = up[k2]
@@ -138,7 +154,10 @@ def compile_network(
         arc = np.repeat(kq, counts)
         T.append(tails0[arc])
         H.append(heads0[arc])
-        C.append(a[arc] * (z0 + z1) + b[arc])
+        # secant slope of a p^2 + b p, or of a p^2 + b|p| on a kinked arc (0 is one of its
+        # breakpoints: ``kink_breakpoints``, so a segment lies on one side of the kink)
+        sb = np.where(kink[arc] & (z0 + z1 < 0), -b[arc], b[arc])
+        C.append(a[arc] * (z0 + z1) + sb)
         K.append(z1 - z0)
         A.append(arc)
         S.append(np.ones(arc.size))

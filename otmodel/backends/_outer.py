@@ -203,6 +203,9 @@ def scaled_dual_value(sf: Any, y: NDArray[np.float64], slope_tol: float = 0.0) -
     m = sf.n_flows
     p = sf.problem
     t = y[p.tails] - y[p.heads]
+    back = getattr(sf, "back_arcs", None)
+    if back is not None and back.size:  # a backward column runs head -> tail (StandardForm)
+        t = np.concatenate([t, -t[back]])
     val = float(np.dot(y, sf.rhs[: sf.n_node_rows]))
     val += float(ArcCosts(sf.qdiag, sf.c[:m]).conjugate_term(t, sf.lb[:m], sf.ub[:m], slope_tol).sum())
     if sf.n_pairs:

@@ -1,7 +1,9 @@
 r"""The one compilation step shared by the exact backends: a scaled LP/QP in matrix form.
 
-Variables ``x = [P, Pi]``: the scaled arc flows ``P = kappa * p`` (one per arc) and the scaled plan
-entries ``Pi = kappa * pi`` for every pair (demand point k with positive mass, endpoint i) whose
+Variables ``x = [P, Pi]``: the scaled arc flows ``P = kappa * p`` (one per arc, then one more per
+two-way arc charged ``b |p|``: ``P`` holds its forward part on ``[0, u]`` and the extra column its
+backward part on ``[0, -l]``, both of cost ``a p^2 + b p``, so that ``p = P_k - P_{m+j}``; see
+``ArcCosts.split``) and the scaled plan entries ``Pi = kappa * pi`` for every pair (demand point k with positive mass, endpoint i) whose
 assignment cost is finite. Rows: one flow-conservation row per node (2b)-(2c') and one marginal row
 per demand point (2c)::
 
@@ -28,6 +30,7 @@ exact network-flow solve on integer data (``network_flow_point``) -- when the ch
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -69,6 +72,29 @@ class StandardForm:
     kappa: float
     sigma: float
     n_node_rows: int
+    #: The two-way arcs charged ``b |p|`` (``ArcCosts.kink``), in the order of their backward columns
+    #: ``problem.n_arcs + j``; ``n_flows = problem.n_arcs + back_arcs.size``.
+    back_arcs: NDArray[np.intp] = dataclasses.field(default_factory=lambda: np.zeros(0, dtype=np.intp))
+
+    def fold_flows(self, P: NDArray[np.float64]) -> NDArray[np.float64]:
+        """The flows of the problem's arcs from the ``n_flows`` flow columns (same units)."""
+        m = self.problem.n_arcs
+        out = np.array(P[:m], dtype=float)
+        if self.back_arcs.size:
+            out[self.back_arcs] -= np.asarray(P[m : self.n_flows], dtype=float)
+        return out
+
+    def split_flows(self, p: NDArray[np.float64]) -> NDArray[np.float64]:
+        """The ``n_flows`` flow columns of the problem's flows ``p`` (same units; inverse of
+        ``fold_flows``: a two-way arc's flow goes to its forward or its backward column)."""
+        m = self.problem.n_arcs
+        out = np.empty(self.n_flows)
+        out[:m] = p
+        if self.back_arcs.size:
+            q = np.asarray(p, dtype=float)[self.back_arcs]
+            out[self.back_arcs] = np.maximum(q, 0.0)
+            out[m:] = np.maximum(-q, 0.0)
+        return out
 
     @property
     def n_vars(self) -> int:
@@ -95,7 +121,7 @@ class StandardForm:
     ) -> dict[str, Any]:
         """Turn a scaled primal ``x`` and node-row duals (``d obj / d rhs``) into problem units."""
         p = self.problem
-        flows = np.asarray(x[: self.n_flows], dtype=float) / self.kappa
+        flows = self.fold_flows(np.asarray(x, dtype=float)) / self.kappa
         out: dict[str, Any] = {"flows": flows}
         if node_duals is None:
             out["potentials"] = np.full(p.n_nodes, np.nan)
@@ -240,38 +266,50 @@ def build_standard_form(problem: FlowProblem, scale: bool = True, point_mass: fl
     if not scale:
         kappa, sigma = 1.0, 1.0
     npair = pair_point.size
+    # two-way arcs charged b|p| enter as two opposite one-way columns (ArcCosts.split)
+    K, flow_lo, back_up = problem.costs.split(problem.lower, problem.upper)
+    nf = m + K.size
+    a_f = np.concatenate([problem.costs.a, problem.costs.a[K]])
+    b_f = np.concatenate([problem.costs.b, problem.costs.b[K]])
     # objective
-    c = np.concatenate([problem.costs.b / sigma, pair_cost / sigma])
-    qdiag = problem.costs.a / (sigma * kappa)
+    c = np.concatenate([b_f / sigma, pair_cost / sigma])
+    qdiag = a_f / (sigma * kappa)
     # rows: node rows (incidence for flows, +1 at the endpoint row for each pair), then point rows
     E = problem.incidence.tocoo()
     rows = [E.row, ]
     cols = [E.col, ]
     vals = [E.data, ]
+    if K.size:
+        col_of = np.full(m, -1, dtype=np.intp)
+        col_of[K] = m + np.arange(K.size)
+        back = col_of[E.col] >= 0
+        rows.append(E.row[back])
+        cols.append(col_of[E.col[back]])
+        vals.append(-E.data[back])
     rhs_parts = [balanced_supply(problem) * kappa]
     if spatial:
         assert isinstance(problem, SpatialFlowProblem)
         ends = np.asarray(problem.endpoints)
         rows.append(ends[pair_end])
-        cols.append(m + np.arange(npair))
+        cols.append(nf + np.arange(npair))
         vals.append(np.ones(npair))
         # point rows, numbered by position among positive-mass points
         point_row = np.full(problem.n_points, -1, dtype=np.intp)
         point_row[pos] = np.arange(pos.size)
         rows.append(n + point_row[pair_point])
-        cols.append(m + np.arange(npair))
+        cols.append(nf + np.arange(npair))
         vals.append(np.ones(npair))
         rhs_parts.append(problem.demand.mass[pos] * kappa)
     A = sp.csr_matrix(
         (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-        shape=(n + pos.size, m + npair),
+        shape=(n + pos.size, nf + npair),
     )
     rhs = np.concatenate(rhs_parts)
-    lb = np.concatenate([problem.lower * kappa, np.zeros(npair)])
-    ub = np.concatenate([problem.upper * kappa, np.full(npair, math.inf)])
+    lb = np.concatenate([flow_lo * kappa, np.zeros(K.size + npair)])
+    ub = np.concatenate([problem.upper * kappa, back_up * kappa, np.full(npair, math.inf)])
     return StandardForm(
         problem=problem,
-        n_flows=m,
+        n_flows=nf,
         pair_point=pair_point,
         pair_end=pair_end,
         c=c,
@@ -283,6 +321,7 @@ def build_standard_form(problem: FlowProblem, scale: bool = True, point_mass: fl
         kappa=kappa,
         sigma=sigma,
         n_node_rows=n,
+        back_arcs=K,
     )
 
 

@@ -484,6 +484,13 @@ class AdmmBackend:
             return f"not an otmodel flow problem: {type(problem).__name__}"
         if getattr(problem, "kind", "flow") != "flow":
             return "the ADMM backend solves flow problems on graphs, not spatial problems"
+        kinked = problem.costs.kinked_arcs()
+        if kinked.size:
+            return (
+                f"arc {problem.arc_names[kinked[0]]} is a two-way arc charged b*|p| (lower < 0 < upper), "
+                "whose kink at 0 the ADMM splits of Laurentin et al. do not model; solve it with an exact "
+                "backend, or model the link as two one-way arcs"
+            )
         split = split or getattr(problem, "split", "2.4")
         strict = split == "2.4" and bool(np.all(np.asarray(problem.costs.a) > 0))
         unbounded = np.flatnonzero(~np.isfinite(problem.lower) | ~np.isfinite(problem.upper))

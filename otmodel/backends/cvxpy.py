@@ -119,7 +119,16 @@ class CvxpyModel:
         self._user_constraints: list[Any] = []
         self._objective = cp.Minimize(obj)
         self.cvx = cp.Problem(self._objective, cons)
-        self.flows = self.P / sf.kappa
+        if sf.back_arcs.size:
+            # a two-way arc charged b|p| is its forward column minus its backward one (StandardForm)
+            import scipy.sparse as sps
+
+            na, nb = problem.n_arcs, sf.back_arcs.size
+            fold = sps.hstack([sps.identity(na, format="csr"), sps.csr_matrix(
+                (-np.ones(nb), (sf.back_arcs, np.arange(nb))), shape=(na, nb))]).tocsr()
+            self.flows = (fold @ self.P) / sf.kappa
+        else:
+            self.flows = self.P / sf.kappa
         self.plan = self.Pi / sf.kappa if self.Pi is not None else None
         self.pair_point = sf.pair_point
         self.pair_end = sf.pair_end

@@ -110,6 +110,7 @@ from otmodel.backends._network_compile import (
     compile_network,
     fraction_bits,
     integer_data,
+    kink_breakpoints,
     solve_min_cost_flow,
 )
 from otmodel.backends._standard import balanced_supply
@@ -338,12 +339,11 @@ class NetworkBackend:
         """Piecewise-linear secants refined around the flow and the local response (module docstring)."""
         solver = self._solver_name()
         a = np.asarray(problem.costs.a, float)
-        b = np.asarray(problem.costs.b, float)
         kq = np.flatnonzero(a > 0)
         bq = _flow_bound(problem)
         qlo = np.maximum(np.asarray(problem.lower, float)[kq], -bq)
         qup = np.minimum(np.asarray(problem.upper, float)[kq], bq)
-        bps = [np.linspace(qlo[j], qup[j], INITIAL_SEGMENTS + 1) for j in range(kq.size)]
+        bps = kink_breakpoints(problem, kq, [np.linspace(qlo[j], qup[j], INITIAL_SEGMENTS + 1) for j in range(kq.size)])
         history: list[float] = []
         best: tuple[Any, ...] | None = None
         for _ in range(max_rounds):
@@ -374,8 +374,8 @@ class NetworkBackend:
                     return done
             with timer("build"):
                 t = psi[problem.tails[kq]] - psi[problem.heads[kq]]
-                response = np.clip((t - b[kq]) / (2.0 * a[kq]), qlo, qup)
-                bps = refine_breakpoints(bps, flows[kq], response, qlo, qup)
+                response = np.clip(problem.costs.subset(kq).response(t, problem.lower[kq], problem.upper[kq]), qlo, qup)
+                bps = kink_breakpoints(problem, kq, refine_breakpoints(bps, flows[kq], response, qlo, qup))
         info: dict[str, Any] = {"rounds": len(history), "gap_history": history, "segments": int(sum(z.size - 1 for z in bps))}
         if best is None:
             return no_point_solution(
@@ -448,9 +448,9 @@ class NetworkBackend:
             sf = build_standard_form(problem)
             _SF_CACHE.clear()
             _SF_CACHE[id(problem)] = sf
-        m = problem.n_arcs
+        m = sf.n_flows
         flows = cn.original_flows(xf)
-        x = np.concatenate([flows, xf[cn.n_net_arcs :]]) * sf.kappa
+        x = np.concatenate([sf.split_flows(flows), xf[cn.n_net_arcs :]]) * sf.kappa
         if x.size != sf.n_vars:
             return None
         y = psi / sf.sigma
@@ -472,7 +472,7 @@ class NetworkBackend:
             quad = problem.costs.a > 0
             t = psi_p[problem.tails] - psi_p[problem.heads]
             resp = problem.costs.response(t, problem.lower, problem.upper)
-            x[:m] = np.where(quad, resp * sf.kappa, x[:m])
+            x[:m] = sf.split_flows(np.where(quad, resp, sf.fold_flows(x[:m]) / sf.kappa)) * sf.kappa
             if sf.n_pairs and isinstance(problem, SpatialFlowProblem):
                 red = sf.c[m:] * sf.sigma - psi_p[np.asarray(problem.endpoints)[sf.pair_end]]
                 low = np.full(problem.n_points, math.inf)

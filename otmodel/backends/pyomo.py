@@ -371,8 +371,14 @@ class PyomoModel:
         return self.standard_form.pair_point, self.standard_form.pair_end
 
     def arc_flow(self, tail: str, head: str) -> Any:
-        """The flow on arc ``tail -> head`` in problem units, as a Pyomo expression."""
-        return self.model.flow[self.problem.arc_index(tail, head)] * (1.0 / self.kappa)
+        """The flow on arc ``tail -> head`` in problem units, as a Pyomo expression (a two-way arc
+        charged ``b |p|`` is its forward column minus its backward one: ``StandardForm``)."""
+        k = self.problem.arc_index(tail, head)
+        sf = self.standard_form
+        hit = np.flatnonzero(sf.back_arcs == k)
+        if hit.size:
+            return (self.model.flow[k] - self.model.flow[self.problem.n_arcs + int(hit[0])]) * (1.0 / self.kappa)
+        return self.model.flow[k] * (1.0 / self.kappa)
 
     def _x(self) -> NDArray[np.float64]:
         return np.array([np.nan if v.value is None else v.value for v in self._vars], dtype=float)
@@ -380,7 +386,7 @@ class PyomoModel:
     @property
     def flows(self) -> NDArray[np.float64]:
         """Current values of ``flow`` in problem units (NaN before a solve)."""
-        return self._x()[: self.standard_form.n_flows] / self.kappa
+        return self.standard_form.fold_flows(self._x()) / self.kappa
 
     @property
     def plan(self) -> sp.csr_matrix | None:

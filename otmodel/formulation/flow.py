@@ -40,20 +40,50 @@ def _conjugate(a: NDArray[np.float64], b: NDArray[np.float64], lo: NDArray[np.fl
     return out
 
 
+def _kinked_conjugate(a: NDArray[np.float64], b: NDArray[np.float64], lo: NDArray[np.float64], hi: NDArray[np.float64],
+                      t: NDArray[np.float64], kink: NDArray[np.bool_] | None) -> NDArray[np.float64]:
+    r"""``_conjugate``, with the two-way arcs charged `a p^2 + b|p|` (``kink``) written as the smaller
+    of the two one-sided minima: over `[0, u]` with slope `b` and over `[l, 0]` with slope `-b`."""
+    if kink is None or not kink.any():
+        return _conjugate(a, b, lo, hi, t)
+    out = _conjugate(a, b, np.where(kink, np.maximum(lo, 0.0), lo), hi, t)
+    k = np.flatnonzero(kink)
+    left = _conjugate(a[k], -b[k], lo[k], np.zeros(k.size), t[k])
+    out[k] = np.minimum(out[k], left)
+    return out
+
+
 def _cost_lines(problem: Any) -> list[str]:
     a, b = np.asarray(problem.costs.a), np.asarray(problem.costs.b)
+    kink = problem.costs.kink
+    two = np.zeros(a.shape, dtype=bool) if kink is None else np.asarray(kink, dtype=bool)
     quad = a > 0
     lines = []
-    if (~quad).any():
-        vals = b[~quad]
+    if (~quad & ~two).any():
+        vals = b[~quad & ~two]
         lines.append(
-            f"{int((~quad).sum())} linear arcs, $c_{{ij}}(p) = b_{{ij}}\\,p$ with $b_{{ij}} \\in [{_num(vals.min())}, {_num(vals.max())}]$"
+            f"{int((~quad & ~two).sum())} linear arcs, $c_{{ij}}(p) = b_{{ij}}\\,p$ with $b_{{ij}} \\in [{_num(vals.min())}, {_num(vals.max())}]$"
         )
-    if quad.any():
+    if (~quad & two).any():
+        vals = b[~quad & two]
         lines.append(
-            f"{int(quad.sum())} quadratic arcs, $c_{{ij}}(p) = a_{{ij}}p^2 + b_{{ij}}p$ with "
-            f"$a_{{ij}} \\in [{_num(a[quad].min())}, {_num(a[quad].max())}]$"
-            + (f", $b_{{ij}} \\in [{_num(b[quad].min())}, {_num(b[quad].max())}]$" if np.any(b[quad] != 0) else ", $b_{ij} = 0$")
+            f"{int((~quad & two).sum())} two-way linear arcs ($l_{{ij}} < 0 < u_{{ij}}$), $c_{{ij}}(p) = b_{{ij}}\\,|p|$ "
+            f"(flow costs $b_{{ij}}$ per unit in either direction) with $b_{{ij}} \\in [{_num(vals.min())}, {_num(vals.max())}]$"
+        )
+    for sel, what, lin in ((quad & ~two, "quadratic arcs", "b_{ij}p"), (quad & two, "two-way quadratic arcs "
+                           "($l_{ij} < 0 < u_{ij}$)", "b_{ij}|p|")):
+        if sel.any():
+            lines.append(
+                f"{int(sel.sum())} {what}, $c_{{ij}}(p) = a_{{ij}}p^2 + {lin}$ with "
+                f"$a_{{ij}} \\in [{_num(a[sel].min())}, {_num(a[sel].max())}]$"
+                + (f", $b_{{ij}} \\in [{_num(b[sel].min())}, {_num(b[sel].max())}]$" if np.any(b[sel] != 0) else ", $b_{ij} = 0$")
+            )
+    lo, hi = np.asarray(problem.lower), np.asarray(problem.upper)
+    signed = ~two & (lo < 0) & (hi > 0) & (b != 0)
+    if signed.any():
+        lines.append(
+            f"{int(signed.sum())} two-way arcs with a signed cost ($c_{{ij}}(p) = a_{{ij}}p^2 + b_{{ij}}p$ as spelt: "
+            "flow against the arc's direction is credited $b_{ij}$ per unit)"
         )
     lo, hi = np.asarray(problem.lower), np.asarray(problem.upper)
     lines.append(
@@ -66,6 +96,15 @@ def _cost_lines(problem: Any) -> list[str]:
 def _conjugate_equations(problem: Any) -> list[Equation]:
     a = np.asarray(problem.costs.a)
     eqs = []
+    if problem.costs.kink is not None and np.any(problem.costs.kink):
+        eqs.append(Equation(
+            "\\min_{p \\in [l_{ij}, u_{ij}]} a_{ij}p^2 + b_{ij}|p| - t_{ij}\\,p = \\min\\Big\\{\\min_{p \\in [0, u_{ij}]} "
+            "a_{ij}p^2 + (b_{ij} - t_{ij})\\,p,\\ \\min_{p \\in [l_{ij}, 0]} a_{ij}p^2 - (b_{ij} + t_{ij})\\,p\\Big\\}",
+            note="for a two-way arc ($l_{ij} < 0 < u_{ij}$, cost $b_{ij}|p|$, kink at $p = 0$): no flow while "
+            "$|t_{ij}| \\le b_{ij}$; for $a_{ij} > 0$ the response is "
+            "$p^{\\star}_{ij} = \\mathrm{proj}_{[l_{ij}, u_{ij}]}(\\mathrm{sign}(t_{ij})(|t_{ij}| - b_{ij})^{+} / (2a_{ij}))$. "
+            "An exact solver sees such an arc as two opposite one-way arcs of cost $b_{ij}$.",
+        ))
     if np.any(a == 0):
         eqs.append(Equation(
             "\\min_{p \\in [l_{ij}, u_{ij}]} (b_{ij} - t_{ij})\\,p = l_{ij}\\,(b_{ij} - t_{ij})^{+} - u_{ij}\\,(t_{ij} - b_{ij})^{+}",
@@ -221,6 +260,7 @@ def _flow_dual(problem: Any) -> Any:
     from otmodel.model.problems import SpatialFlowProblem
 
     a, b = np.asarray(problem.costs.a, float), np.asarray(problem.costs.b, float)
+    kink = problem.costs.kink
     lo, hi = np.asarray(problem.lower, float), np.asarray(problem.upper, float)
     tails, heads = np.asarray(problem.tails), np.asarray(problem.heads)
     supply = np.asarray(problem.supply, float)
@@ -229,7 +269,7 @@ def _flow_dual(problem: Any) -> Any:
         y = np.asarray(psi, dtype=float).reshape(-1)
         if y.shape != (problem.n_nodes,):
             raise InvalidDataError(f"the dual takes {problem.n_nodes} potentials, got {y.size}")
-        value = float(y @ supply) + float(np.sum(_conjugate(a, b, lo, hi, y[tails] - y[heads])))
+        value = float(y @ supply) + float(np.sum(_kinked_conjugate(a, b, lo, hi, y[tails] - y[heads], kink)))
         if isinstance(problem, SpatialFlowProblem):
             ends = y[np.asarray(problem.endpoints)]
             mass = np.asarray(problem.demand.mass, float)

@@ -216,6 +216,8 @@ def _costs(vals: list[Any], cost_type: Any) -> tuple[NDArray[np.float64], NDArra
     lb = np.zeros(len(vals))
     for k, c in enumerate(vals):
         if isinstance(c, cost_type):
+            if c.signed:  # a signed cost is not a column: the item-by-item reading keeps it
+                return None
             qa[k], lb[k] = c.a, c.b
         elif isinstance(c, _REAL) and not isinstance(c, _BOOL):
             try:
@@ -323,12 +325,15 @@ def arc_bounds(label: str, lower: Any, upper: Any) -> tuple[float, float]:
 
 
 def first_bad_arc(
-    a: NDArray[np.float64], b: NDArray[np.float64], lo: NDArray[np.float64], up: NDArray[np.float64]
+    a: NDArray[np.float64], b: NDArray[np.float64], lo: NDArray[np.float64], up: NDArray[np.float64],
+    signed: NDArray[np.bool_] | None = None,
 ) -> int | None:
-    """Index of the first arc whose cost (non-finite, ``a < 0``) or bounds (NaN, ``lo > up``, no
-    finite flow) break a rule, or None."""
+    """Index of the first arc whose cost (non-finite, ``a < 0``, ``b < 0`` unsigned on a two-way
+    arc: ``b |p|`` is not convex) or bounds (NaN, ``lo > up``, no finite flow) break a rule, or None."""
     with np.errstate(invalid="ignore"):
         ok = np.isfinite(a) & np.isfinite(b) & (a >= 0) & (lo <= up) & (lo < math.inf) & (up > -math.inf)
+        two_way_negative = (b < 0) & (lo < 0) & (up > 0)
+        ok &= ~(two_way_negative if signed is None else two_way_negative & ~signed)
     if ok.all():
         return None
     return int(np.argmin(ok))

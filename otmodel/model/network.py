@@ -5,7 +5,8 @@ section II: node `i` has net supply `s_i` (negative for a demand node), an optio
 position in the plane and an *endpoint* flag (the set `\mathcal S` of nodes that serve the
 spatial demand); arc `(i,j)` carries a flow `p_{ij} \in [a_{ij}, b_{ij}]` (called
 ``lower`` and ``upper`` here; ``lower < 0`` allows flow against the arc's direction) at a convex cost
-`c_{ij}(p_{ij}) = a_{ij} p_{ij}^2 + b_{ij} p_{ij}`.
+`c_{ij}(p_{ij}) = a_{ij} p_{ij}^2 + b_{ij} |p_{ij}|`: on a two-way arc flow costs `b_{ij}` per
+unit whichever way it runs (``otmodel.model.costs``); a cost spelt ``signed`` is `a p^2 + b p`.
 
 Storage is by columns (DESIGN.md, Layout): numpy arrays of supplies, positions (NaN where a node has
 none) and endpoint flags per node; of tails, heads (integer node indices), cost coefficients ``a``,
@@ -49,7 +50,7 @@ from otmodel.model._network_read import (
     resolve_ends,
 )
 from otmodel.model._network_read import labels as _labels
-from otmodel.model.costs import ArcCost, ArcCosts, Linear, Quadratic, as_arc_cost
+from otmodel.model.costs import ArcCost, ArcCosts, Linear, Quadratic, as_arc_cost, two_way_message
 
 __all__ = ["Network", "Node", "Arc"]
 
@@ -115,12 +116,13 @@ class Network:
         self._heads = np.zeros(0, dtype=np.intp)
         self._a = np.zeros(0)
         self._b = np.zeros(0)
+        self._signed = np.zeros(0, dtype=bool)  # cost spelt signed: a p^2 + b p, not a p^2 + b |p|
         self._lower = np.zeros(0)
         self._upper = np.zeros(0)
         # rows added one by one, joined to the columns on the next read (appending to numpy arrays
         # call by call would copy them each time)
         self._new_nodes: list[tuple[float, float, float, bool]] = []
-        self._new_arcs: list[tuple[int, int, float, float, float, float]] = []
+        self._new_arcs: list[tuple[int, int, float, float, float, float, bool]] = []
         self._arc_names: list[str] | None = None
         self._views: dict[str, tuple[Any, ...]] = {}  # the nodes/arcs records, until the next addition
 
@@ -175,7 +177,9 @@ class Network:
             c = as_arc_cost(cost)
         except InvalidDataError as exc:
             raise type(exc)(f"{label}: {exc}") from None
-        self._new_arcs.append((index[t], index[h], c.a, c.b, lo, up))
+        if not c.signed and c.b < 0 and lo < 0 < up:
+            raise NonConvexError(f"{label}: {two_way_message(c.b)}")
+        self._new_arcs.append((index[t], index[h], c.a, c.b, lo, up, c.signed))
         self._arc_names = None
         self._views = {}
         return self
@@ -306,14 +310,16 @@ class Network:
         upper: ArrayLike | None = None,
         positions: ArrayLike | None = None,
         endpoints: ArrayLike | None = None,
+        signed: ArrayLike | None = None,
     ) -> Network:
         """Build from arrays: ``tails``/``heads`` are integer node indices or node names.
 
         ``names`` may be ``None``: node ``i`` is then called ``"i"`` (and the names are not spelt out
-        until asked for). ``quadratic`` and ``linear`` give ``a`` and ``b`` of ``a p^2 + b p`` per arc
-        (default 0; a single number applies to every arc), ``lower``/``upper`` default to 0 and
-        infinity, ``positions`` is ``(n, 2)``, ``endpoints`` is a boolean mask or a list of
-        indices/names.
+        until asked for). ``quadratic`` and ``linear`` give ``a`` and ``b`` of ``a p^2 + b |p|`` per
+        arc (default 0; a single number applies to every arc; ``|p| = p`` on a one-way arc),
+        ``lower``/``upper`` default to 0 and infinity, ``positions`` is ``(n, 2)``, ``endpoints`` is
+        a boolean mask or a list of indices/names, ``signed`` (a flag, or a boolean mask over arcs)
+        charges ``a p^2 + b p`` instead (backward flow credited ``b`` per unit).
 
         Every check is vectorized (an integer array of a million tails and heads is checked in
         milliseconds); the first offending node or arc is named in the typed error, as
@@ -376,8 +382,14 @@ class Network:
 
         qa, lb = col(quadratic, 0.0, "quadratic"), col(linear, 0.0, "linear")
         lo, up = col(lower, 0.0, "lower"), col(upper, math.inf, "upper")
-        net = cls._columns(keys, index, s, pos_cols, is_end, t_idx, h_idx, qa, lb, lo, up)
-        first = first_bad_arc(qa, lb, lo, up)
+        sg = np.zeros(m, dtype=bool)
+        if signed is not None:
+            raw_sg = np.asarray(signed)
+            if raw_sg.dtype != bool or raw_sg.size not in (1, m):
+                raise InvalidDataError(f"signed must be a flag or a boolean mask of {m} arcs")
+            sg[...] = raw_sg.reshape(-1)
+        net = cls._columns(keys, index, s, pos_cols, is_end, t_idx, h_idx, qa, lb, lo, up, sg)
+        first = first_bad_arc(qa, lb, lo, up, sg)
         if first is not None:
             k = first
             t, h = net._name(int(t_idx[k])), net._name(int(h_idx[k]))
@@ -386,6 +398,7 @@ class Network:
             except (InvalidDataError, NonConvexError) as exc:
                 raise type(exc)(f"arc {k} ({t}->{h}): {exc}") from None
             arc_bounds(f"arc {t}->{h}", lo[k], up[k])
+            raise NonConvexError(f"arc {k} ({t}->{h}): {two_way_message(float(lb[k]))}")
         return net
 
     @classmethod
@@ -402,6 +415,7 @@ class Network:
         b: NDArray[np.float64],
         lower: NDArray[np.float64],
         upper: NDArray[np.float64],
+        signed: NDArray[np.bool_] | None = None,
     ) -> Network:
         """A network holding these columns as they are (the caller has checked them)."""
         net = cls()
@@ -409,6 +423,7 @@ class Network:
         net._supply, net._pos, net._end = supply, pos, endpoint
         net._tails, net._heads = tails.astype(np.intp, copy=False), heads.astype(np.intp, copy=False)
         net._a, net._b, net._lower, net._upper = a, b, lower, upper
+        net._signed = np.zeros(a.size, dtype=bool) if signed is None else signed.astype(bool, copy=False)
         return net
 
     @classmethod
@@ -451,13 +466,14 @@ class Network:
                 self._end = np.concatenate([self._end, rows[:, 3] != 0])
                 self._new_nodes = []
             if self._new_arcs:
-                rows = np.array(self._new_arcs, dtype=float).reshape(-1, 6)
+                rows = np.array(self._new_arcs, dtype=float).reshape(-1, 7)
                 self._tails = np.concatenate([self._tails, rows[:, 0].astype(np.intp)])
                 self._heads = np.concatenate([self._heads, rows[:, 1].astype(np.intp)])
                 self._a = np.concatenate([self._a, rows[:, 2]])
                 self._b = np.concatenate([self._b, rows[:, 3]])
                 self._lower = np.concatenate([self._lower, rows[:, 4]])
                 self._upper = np.concatenate([self._upper, rows[:, 5]])
+                self._signed = np.concatenate([self._signed, rows[:, 6] != 0])
                 self._new_arcs = []
 
     def _lookup(self) -> dict[str, int]:
@@ -490,10 +506,10 @@ class Network:
             self._flush()
             names = self.node_names
             self._views["arcs"] = tuple(
-                Arc(names[t], names[h], Quadratic(a, b) if a > 0 else Linear(b), lo, up)
-                for t, h, a, b, lo, up in zip(
+                Arc(names[t], names[h], Quadratic(a, b, sg) if a > 0 else Linear(b, sg), lo, up)
+                for t, h, a, b, lo, up, sg in zip(
                     self._tails.tolist(), self._heads.tolist(), self._a.tolist(), self._b.tolist(),
-                    self._lower.tolist(), self._upper.tolist(), strict=True,
+                    self._lower.tolist(), self._upper.tolist(), self._signed.tolist(), strict=True,
                 )
             )
         return self._views["arcs"]
@@ -599,8 +615,15 @@ class Network:
 
     @property
     def costs(self) -> ArcCosts:
+        """The arc costs, two-way arcs charged ``b |p|`` unless signed (``ArcCosts.for_arcs``)."""
         self._flush()
-        return ArcCosts(self._a.copy(), self._b.copy())
+        return ArcCosts.for_arcs(self._a.copy(), self._b.copy(), self._signed, self._lower, self._upper)
+
+    @property
+    def signed(self) -> NDArray[np.bool_]:
+        """Per arc: True where the cost is spelt signed (``a p^2 + b p``, backward flow credited)."""
+        self._flush()
+        return self._signed.copy()
 
     def positions(self, nodes: Iterable[int] | None = None) -> NDArray[np.float64]:
         """Positions as an ``(n, 2)`` array, NaN where a node has none."""
@@ -657,7 +680,7 @@ class Network:
         net._n = self._n
         net._supply, net._pos, net._end = self._supply, self._pos, self._end
         net._tails, net._heads, net._a, net._b = self._tails, self._heads, self._a, self._b
-        net._lower, net._upper = self._lower, self._upper
+        net._lower, net._upper, net._signed = self._lower, self._upper, self._signed
         net._arc_names = self._arc_names
         net._views = dict(self._views)  # immutable records: shared
         return net

@@ -279,6 +279,11 @@ def _uniqueness(problem: FlowProblem, point: KnownPoint, tol: float = 1e-9) -> t
     free = (a == 0) & (np.abs(b - t) <= tol * cscale)
     fscale = max(1.0, float(np.abs(flows).max(initial=0.0)))
     interior = (flows - problem.lower > tol * fscale) & (problem.upper - flows > tol * fscale)
+    kink = problem.costs.kink
+    if kink is not None:
+        # a two-way arc charged b|p| ties at t = -b too, and at p = 0 (its kink) it pins no price
+        free |= kink & (a == 0) & (np.abs(b + t) <= tol * cscale)
+        interior &= ~(kink & (np.abs(flows) <= tol * fscale))
     free_pairs = [(int(tails[k]), int(heads[k])) for k in np.flatnonzero(free)]
     pinned = [(int(tails[k]), int(heads[k])) for k in np.flatnonzero(interior)]
     extra = 0

@@ -117,6 +117,29 @@ def _negative_bounds() -> ConformanceCase:
     )
 
 
+def _two_way_link() -> ConformanceCase:
+    p = FlowProblem(
+        _network(
+            [("A", 1), ("B", -1)],
+            [("A", "B", 2, 0, 1), ("B", "A", 1, -2, 2), ("B", "A", 0.5, 0, INF)],
+        ),
+        "two-way link",
+    )
+    return _optimal(
+        "two_way_link_both_ways_charged",
+        p,
+        1.0,
+        "A sends 1 to B: along A->B (cost 2) or against the two-way arc B->A (bounds [-2, 2], cost 1|p|: "
+        "1 per unit either way), so p = (0, -1, 0), objective 1. Under the old signed reading (cost p) the "
+        "cycle 'back on the two-way arc, forward on B->A (0.5)' earned 0.5 per unit: objective -1.5. "
+        "psi_A - psi_B = -c'(-1) = 1 (the two-way arc is interior at slope -1); A->B at its lower bound "
+        "(reduced cost 2 - 1 > 0), B->A one-way at 0 (0.5 + 1 > 0): q(psi) = psi_A = 1.",
+        _point([0, -1, 0], [1, 0]),
+        flows=[0, -1, 0],
+        potentials=[1, 0],
+    )
+
+
 def _quadratic_split() -> ConformanceCase:
     s, a1, a2 = 3.0, 1.0, 2.0
     p1, p2 = s * a2 / (a1 + a2), s * a1 / (a1 + a2)
@@ -235,7 +258,7 @@ def _unbounded_backward() -> ConformanceCase:
     p = FlowProblem(
         _network(
             [("A", 1), ("B", 0), ("C", -1)],
-            [("A", "B", 1, 0, INF), ("B", "C", 1, 0, INF), ("A", "C", 3, -INF, 0)],
+            [("A", "B", 1, 0, INF), ("B", "C", 1, 0, INF), ("A", "C", Linear(3, signed=True), -INF, 0)],
         ),
         "negative cycle against an arc",
     )
@@ -243,7 +266,8 @@ def _unbounded_backward() -> ConformanceCase:
         "unbounded_backward_arc",
         p,
         UnboundedCertificate(("A", "B", "C"), (("A->B", 1), ("B->C", 1), ("A->C", -1)), -1.0),
-        "Arc A->C (cost 3) has lower bound -inf: pushing flow back from C to A earns 3 per unit, and "
+        "Arc A->C has lower bound -inf and the signed cost 3 p (spelt signed=True: unsigned, 3|p| "
+        "would charge backward flow too): pushing flow back from C to A earns 3 per unit, and "
         "A->B->C costs 2, so the cycle A->B->C->A has cost -1 and no limit.",
     )
 
@@ -343,7 +367,9 @@ def _planted_network(
     for i, name in enumerate(names):
         net.add_node(name, float(supply[i]), endpoint=endpoints is not None and i in endpoints)
     for k in range(len(pl.tails)):
-        cost: ArcCost = Quadratic(pl.a[k], pl.b[k]) if pl.a[k] > 0 else Linear(pl.b[k])
+        # the costs are planted as a p^2 + b p (complementary slackness with signed slopes): spelt
+        # signed, since on a two-way arc the plain spelling means b|p|
+        cost: ArcCost = Quadratic(pl.a[k], pl.b[k], signed=True) if pl.a[k] > 0 else Linear(pl.b[k], signed=True)
         net.add_arc(names[pl.tails[k]], names[pl.heads[k]], cost, pl.lower[k], pl.upper[k])
     return net
 
@@ -388,6 +414,7 @@ def cases() -> list[ConformanceCase]:
         _parallel_routes(),
         _transshipment(),
         _negative_bounds(),
+        _two_way_link(),
         _quadratic_split(),
         _tie_two_routes(),
         _zero_cost_arcs(),

@@ -154,7 +154,7 @@ def _network_parts(problem: FlowProblem, y: NDArray[np.float64]) -> tuple[list[f
     p = problem.costs.response(t, lo, up)
     if np.any(np.isinf(p)):
         return [-INF], 0.0
-    arc = a * p * p + (b - t) * p
+    arc = problem.costs.value(p) - t * p  # a p^2 + b|p| - t p on a two-way arc
     ys = y * np.asarray(problem.supply, dtype=float)
     fin = np.where(np.isfinite(lo), np.abs(lo), 0.0) + np.where(np.isfinite(up), np.abs(up), 0.0)
     reach = np.abs(p) + np.where(a == 0, fin, 0.0)
@@ -328,7 +328,7 @@ def certify_distributed(
     net = Network.from_arrays(
         problem.node_names, sub_supply, names[tails], names[heads],
         quadratic=np.asarray(problem.costs.a), linear=np.asarray(problem.costs.b),
-        lower=np.asarray(problem.lower), upper=np.asarray(problem.upper),
+        lower=np.asarray(problem.lower), upper=np.asarray(problem.upper), signed=problem.costs.signed_flags(),
     )
     sub = FlowProblem(net, name=f"repair of {problem.name}".strip(), balance_rtol=1e-6)
     backend = default_backend(sub) if exact_backend == "auto" else exact_backend

@@ -15,6 +15,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from otmodel.errors import InvalidDataError
+from otmodel.model._demand_kernels import best_two, max_cost, planar_kind
 from otmodel.model.demand import block_rows
 from otmodel.model.problems import FlowProblem, SpatialFlowProblem
 
@@ -34,17 +35,19 @@ def _dual_constraints(problem: FlowProblem) -> tuple[NDArray[np.intp], NDArray[n
     r"""The constraints `\psi_i - \psi_j \le w` without which `q(\psi) = -\infty`.
 
     A linear arc `(k, l)` of cost `b` with `u = +\infty` needs
-    `\psi_k - \psi_l \le b`; one with `l = -\infty` needs `\psi_l - \psi_k \le -b`
-    (the arc term of eq. (4) is unbounded below otherwise). Returned as arrays ``(i, j, w)``.
+    `\psi_k - \psi_l \le b`; one with `l = -\infty` needs `\psi_l - \psi_k \le -b`, or
+    `\le b` on a two-way arc charged `b|p|` (the arc term of eq. (4) is unbounded below
+    otherwise). Returned as arrays ``(i, j, w)``.
     """
     a, b = np.asarray(problem.costs.a), np.asarray(problem.costs.b)
+    back = -b if problem.costs.kink is None else np.where(problem.costs.kink, b, -b)
     tails, heads = np.asarray(problem.tails), np.asarray(problem.heads)
     lin = a == 0
     up = lin & (np.asarray(problem.upper) == INF)
     dn = lin & (np.asarray(problem.lower) == -INF)
     i = np.concatenate([tails[up], heads[dn]]).astype(np.intp)
     j = np.concatenate([heads[up], tails[dn]]).astype(np.intp)
-    return i, j, np.concatenate([b[up], -b[dn]]).astype(float)
+    return i, j, np.concatenate([b[up], back[dn]]).astype(float)
 
 
 def _exact_le(x: NDArray[np.float64], y: NDArray[np.float64], w: NDArray[np.float64]) -> NDArray[np.bool_]:
@@ -121,7 +124,7 @@ def _dual_parts(problem: FlowProblem, y: NDArray[np.float64], chunk: int) -> tup
         value = -INF
         parts: list[float] = []
     else:
-        arc = a * p * p + (b - t) * p
+        arc = problem.costs.value(p) - t * p  # a p^2 + b|p| - t p on a two-way arc
         ys = y * np.asarray(problem.supply, dtype=float)
         parts = [math.fsum(ys.tolist()), math.fsum(arc.tolist())]
         fin = np.where(np.isfinite(lo), np.abs(lo), 0.0) + np.where(np.isfinite(up), np.abs(up), 0.0)
@@ -130,7 +133,21 @@ def _dual_parts(problem: FlowProblem, y: NDArray[np.float64], chunk: int) -> tup
         err += 4.0 * float(np.sum(a * p * p + (np.abs(b) + np.abs(t)) * np.abs(p)))
         err += 2.0 * float(np.sum(np.abs(t) * reach))
         value = 0.0
-    if isinstance(problem, SpatialFlowProblem):
+    if isinstance(problem, SpatialFlowProblem) and planar_kind(problem.assignment_cost) >= 0:
+        # planar costs: one pruned compiled pass (otmodel.model._demand_kernels), the same minima bit
+        # for bit as the blocks below, in O(N) memory; the largest cost from the hull of the points
+        ends = y[np.asarray(problem.endpoints)]
+        ymax = float(np.max(np.abs(ends), initial=0.0))
+        mass = np.asarray(problem.demand.mass)
+        cmax = max_cost(problem)
+        if value != -INF:
+            keep = mass > 0
+            mins = best_two(problem, ends)[0][keep]
+            m = mass[keep]
+            w = m * mins
+            parts.append(math.fsum(w.tolist()))
+            err += float(np.sum(np.abs(w))) + float(np.sum(m * (np.abs(mins) + 2.0 * ymax)))
+    elif isinstance(problem, SpatialFlowProblem):
         ends = y[np.asarray(problem.endpoints)]
         ymax = float(np.max(np.abs(ends), initial=0.0))
         mass = problem.demand.mass
@@ -296,6 +313,8 @@ def cost_scale(problem: FlowProblem, cmax: float | None = None, chunk: int | Non
     mass = float(np.abs(problem.supply).sum())
     if isinstance(problem, SpatialFlowProblem):
         mass = max(mass, float(problem.demand.total))
+        if cmax is None and planar_kind(problem.assignment_cost) >= 0:
+            cmax = max_cost(problem)
         if cmax is None:
             y = np.zeros(problem.n_nodes)
             cmax = _dual_parts(problem, y, block_rows(problem.n_endpoints, chunk))[2]

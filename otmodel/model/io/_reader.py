@@ -289,7 +289,11 @@ class _Reader(_Fields):
             return self.build(path, Linear, self.number(value, path))
         kind, c = self.typed(value, path, _ARC_COST_TYPES, "arc cost type")
         coef = "c" if kind == "linear" else "a"
-        self.mapping(c, path, required=["type"], optional=[coef, "per_length"] + (["b"] if kind == "quadratic" else []))
+        self.mapping(
+            c, path, required=["type"], optional=[coef, "per_length", "signed"] + (["b"] if kind == "quadratic" else [])
+        )
+        # a signed cost (backward flow credited b per unit) must be asked for: docs/model-files.md
+        signed = self.boolean(c["signed"], _join(path, "signed")) if "signed" in c else False
         if (coef in c) == ("per_length" in c):
             self.fail(path, f"give exactly one of {coef!r} and 'per_length'")
         if coef in c:
@@ -305,9 +309,9 @@ class _Reader(_Fields):
             # same expression as otmodel.instances.synthetic, so that files reproduce it exactly
             x = per * math.hypot(tail_xy[0] - head_xy[0], tail_xy[1] - head_xy[1])
         if kind == "linear":
-            return self.build(path, Linear, x)
+            return self.build(path, Linear, x, signed)
         b = self.number(c["b"], _join(path, "b")) if "b" in c else 0.0
-        return self.build(path, Quadratic, x, b)
+        return self.build(path, Quadratic, x, b, signed)
 
     # ------------------------------------------------------------------------------------ demand
     def demand(self, value: Any, path: str) -> Points:

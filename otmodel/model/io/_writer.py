@@ -105,11 +105,15 @@ def _number_out(v: float) -> float | str:
 
 
 def _arc_cost_out(c: ArcCost) -> float | dict[str, Any]:
-    if c.a == 0.0:
+    if c.a == 0.0 and not c.signed:
         return float(c.b)  # a number is a linear cost
+    if c.a == 0.0:
+        return {"type": "linear", "c": float(c.b), "signed": True}
     d: dict[str, Any] = {"type": "quadratic", "a": float(c.a)}
     if c.b != 0.0:
         d["b"] = float(c.b)
+    if c.signed:
+        d["signed"] = True
     return d
 
 
