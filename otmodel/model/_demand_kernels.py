@@ -74,7 +74,21 @@ def pair_costs(problem: Any, rows: NDArray[np.intp], cols: NDArray[np.intp]) -> 
     return _combine(kind, xy[rows, 0] - yxy[cols, 0], xy[rows, 1] - yxy[cols, 1])
 
 
+_MAX_COST: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
+
+
 def max_cost(problem: Any) -> float:
+    r"""`\max_{k:\mu_k>0,\ i} c(x_k, i)` for a planar cost (computed once per problem; see ``_max_cost``)."""
+    try:
+        value = _MAX_COST.get(problem)
+    except TypeError:  # not weakly referenceable or not hashable
+        return _max_cost(problem)
+    if value is None:
+        value = _MAX_COST[problem] = _max_cost(problem)
+    return value
+
+
+def _max_cost(problem: Any) -> float:
     r"""`\max_{k:\mu_k>0,\ i} c(x_k, i)` for a planar cost, from the convex hull of the points of positive mass.
 
     All three planar costs are convex in `x`, so their maximum over a finite set is attained at a
