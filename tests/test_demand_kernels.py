@@ -129,12 +129,12 @@ def test_tile_bounds_stay_within_their_memory_cap(monkeypatch: pytest.MonkeyPatc
     import otmodel.model._demand_kernels as dk
 
     p = _problem(Euclidean(), 50, Grid.from_density(Uniform(), (0.0, 10.0, 0.0, 10.0), (40, 40)))
-    assert dk.DemandTiles(p).lo.shape == (9, 50)  # 1,600 points in tiles of 256: a 3 x 3 layout
+    assert dk.tiles_of(p).lo.shape == (9, 50)  # 1,600 points in tiles of 256: a 3 x 3 layout
     monkeypatch.setattr(dk, "TILE_ENTRIES", 150)
-    t = dk.DemandTiles(p)
+    t = dk.DemandTiles(p.demand.xy, p.endpoint_xy, 0)
     assert t.lo.shape == (4, 50)  # tiles of >= 1600 * 50 / 150 = 534 points: a 2 x 2 layout
     psi = np.random.default_rng(2).normal(size=50)
-    v1, lab, v2 = best_two(p, psi)
+    v1, lab, v2 = dk.best_two_xy(p.demand.xy, p.endpoint_xy, 0, psi)  # tiles built under the small cap
     b1, bl, b2 = _brute(p, psi)
     assert np.array_equal(v1, b1) and np.array_equal(lab, bl) and np.array_equal(v2, b2)
 
