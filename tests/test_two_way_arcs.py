@@ -303,8 +303,10 @@ def test_exact_backends_agree_on_random_two_way_quadratic_networks(seed: int) ->
     cons += [x[k] >= r[4] for k, r in enumerate(rows)]
     cons += [x[k] <= r[5] for k, r in enumerate(rows) if math.isfinite(r[5])]
     expected = cp.Problem(cp.Minimize(obj), cons).solve(solver=cp.CLARABEL)
-    for backend in (*EXACT, "dual-ascent"):
-        opts = {"max_iter": 20000, "tol": 1e-10} if backend == "dual-ascent" else {}
+    for backend in (*EXACT, "dual-ascent", "newton"):
+        opts: dict[str, object] = {"max_iter": 20000, "tol": 1e-10} if backend in ("dual-ascent", "newton") else {}
+        if backend == "newton":  # the dual ascent's Newton step: 1/(2a) curvature also at the kink
+            backend, opts["step_size"] = "dual-ascent", om.Newton()
         sol = om.solve(p, backend=backend, **opts)
         assert sol.objective == pytest.approx(expected, rel=1e-6), backend
         cert = om.validation.certify(p, sol)
