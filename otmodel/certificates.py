@@ -78,6 +78,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 
+from otmodel.model._demand_kernels import planar_kind
 from otmodel.model.graphs import arc_components
 from otmodel.model.problems import FlowProblem, SpatialFlowProblem
 from otmodel.results import InfeasibilityCertificate, PointStatus, Solution, Status, UnboundedCertificate
@@ -126,6 +127,10 @@ def demand_groups(problem: SpatialFlowProblem, chunk: int = 65536) -> tuple[list
     """
     mass = problem.demand.mass
     n = problem.n_points
+    if planar_kind(problem.assignment_cost) >= 0:
+        # a planar cost is finite at every pair (construction rejects an overflow): one group, no pass
+        keep = mass > 0
+        return ([tuple(range(problem.n_endpoints))], np.array([float(mass[keep].sum())])) if keep.any() else ([], np.zeros(0))
     index: dict[bytes, int] = {}
     groups: list[tuple[int, ...]] = []
     totals: list[float] = []

@@ -16,7 +16,6 @@ QUICK_ARGV = {
     "synthetic_va.py": ["100"],
     "power_network_vb.py": ["300"],
     "certified_gap_curves.py": ["--n", "100"],
-    "relocation_vlsi.py": ["--n", "10000", "--bins", "24", "--time-limit", "120"],
 }
 
 _seen: dict[str, float] = {}

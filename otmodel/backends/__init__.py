@@ -44,8 +44,8 @@ _REGISTRY: dict[str, str] = {
     "attraction-lp": "otmodel.backends.attraction_lp:AttractionLPBackend",
     "attraction-flow": "otmodel.backends.attraction_flow:AttractionFlowBackend",
     "relocation": "otmodel.backends.relocation:RelocationBackend",
-    "relocation-greedy": "otmodel.backends.relocation:GreedyRelocationBackend",
-    "relocation-bisection": "otmodel.backends.relocation:BisectionRelocationBackend",
+    "relocation-greedy": "otmodel.backends.relocation_heuristics:GreedyRelocationBackend",
+    "relocation-bisection": "otmodel.backends.relocation_heuristics:BisectionRelocationBackend",
 }
 _INSTANCES: dict[str, Backend] = {}
 

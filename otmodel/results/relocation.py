@@ -26,7 +26,10 @@ class RelocationResult:
     point_status : PointStatus -- ``FEASIBLE`` (no bin over capacity) or ``NO_POINT``
     objective : float -- total displacement of the assignment, `m\\sum_i c_{i,b(i)}`
     bin_of : (N, 2) int array -- bin ``(ix, iy)`` of each point
-    positions : (N, 2) array -- final coordinates, inside the free part of the point's bin
+    positions : (N, 2) array -- final coordinates, inside the free part of the point's bin: the
+        nearest free point of the bin (their total displacement is ``objective``), or spread over the
+        bin when ``spread`` (``otmodel.model._relocation_spread``; their total displacement,
+        ``position_displacement()``, is then larger than ``objective``)
     potentials : (mx, my) array -- bin prices `\\psi \\ge 0`, indexed ``[ix, iy]``
     dual_bound : float -- `D(\\psi)` evaluated by the backend over all pairs (NaN if not computed);
         ``otmodel.validation.certify`` recomputes it from the problem data
@@ -37,6 +40,7 @@ class RelocationResult:
     iterations : int -- rounds of the method
     message : str
     info : dict
+    spread : bool -- whether ``positions`` are spread inside the bins (``solve(..., spread=True)``)
     """
 
     problem: Any
@@ -55,6 +59,7 @@ class RelocationResult:
     iterations: int = 0
     message: str = ""
     info: dict[str, Any] = field(default_factory=dict)
+    spread: bool = False
 
     @property
     def has_point(self) -> bool:
@@ -72,6 +77,15 @@ class RelocationResult:
         if self.problem.metric == "euclidean":
             return np.asarray(np.hypot(d[:, 0], d[:, 1]))
         return np.asarray(np.abs(d).sum(axis=1))
+
+    def position_displacement(self) -> float:
+        r"""Total displacement of the final positions, `m \sum_i d(x_i, x'_i)^p`.
+
+        Equal to ``objective`` (up to rounding) for the nearest-free-point positions; larger when the
+        positions are spread inside their bins. ``objective`` -- the assignment's cost -- is what
+        ``certify`` certifies against the dual bound; this is what the points actually move.
+        """
+        return float(self.problem.mass * np.sum(self.displacement() ** self.problem.power))
 
     def __repr__(self) -> str:
         return (
@@ -93,6 +107,11 @@ class RelocationResult:
             dens = load * p.mass / np.maximum(p.free_area, 1e-300)
             lines.append(f"objective     {self.objective:.10g}  (total displacement, {p.metric} {p.displacement})")
             lines.append(f"dual bound    {self.dual_bound:.10g}  (relative gap {self.relative_gap:.3g})")
+            if self.spread:
+                lines.append(
+                    f"positions     spread inside their bins: total displacement {self.position_displacement():.10g} "
+                    "(the objective above is the assignment's cost, which is certified)"
+                )
             lines.append(f"largest bin   {int(load.max())} points, density {float(dens[p.free_area > 0].max()):.6g}")
             lines.append(f"moved         {int(np.count_nonzero(self.displacement() > 0))} of {p.n_points} points")
         if self.timings:
@@ -120,6 +139,8 @@ class RelocationResult:
             "timings": {k: float(v) for k, v in self.timings.items()},
             "iterations": self.iterations,
             "message": self.message,
+            "spread": self.spread,
+            "position_displacement": num(self.position_displacement()) if self.has_point else None,
         }
 
     def to_json(self, path: str | None = None) -> str:

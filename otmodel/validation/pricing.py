@@ -15,6 +15,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from otmodel.errors import InvalidDataError
+from otmodel.model._demand_kernels import best_two, max_cost, planar_kind
 from otmodel.model.demand import block_rows
 from otmodel.model.problems import FlowProblem, SpatialFlowProblem
 
@@ -132,7 +133,21 @@ def _dual_parts(problem: FlowProblem, y: NDArray[np.float64], chunk: int) -> tup
         err += 4.0 * float(np.sum(a * p * p + (np.abs(b) + np.abs(t)) * np.abs(p)))
         err += 2.0 * float(np.sum(np.abs(t) * reach))
         value = 0.0
-    if isinstance(problem, SpatialFlowProblem):
+    if isinstance(problem, SpatialFlowProblem) and planar_kind(problem.assignment_cost) >= 0:
+        # planar costs: one pruned compiled pass (otmodel.model._demand_kernels), the same minima bit
+        # for bit as the blocks below, in O(N) memory; the largest cost from the hull of the points
+        ends = y[np.asarray(problem.endpoints)]
+        ymax = float(np.max(np.abs(ends), initial=0.0))
+        mass = np.asarray(problem.demand.mass)
+        cmax = max_cost(problem)
+        if value != -INF:
+            keep = mass > 0
+            mins = best_two(problem, ends)[0][keep]
+            m = mass[keep]
+            w = m * mins
+            parts.append(math.fsum(w.tolist()))
+            err += float(np.sum(np.abs(w))) + float(np.sum(m * (np.abs(mins) + 2.0 * ymax)))
+    elif isinstance(problem, SpatialFlowProblem):
         ends = y[np.asarray(problem.endpoints)]
         ymax = float(np.max(np.abs(ends), initial=0.0))
         mass = problem.demand.mass
@@ -298,6 +313,8 @@ def cost_scale(problem: FlowProblem, cmax: float | None = None, chunk: int | Non
     mass = float(np.abs(problem.supply).sum())
     if isinstance(problem, SpatialFlowProblem):
         mass = max(mass, float(problem.demand.total))
+        if cmax is None and planar_kind(problem.assignment_cost) >= 0:
+            cmax = max_cost(problem)
         if cmax is None:
             y = np.zeros(problem.n_nodes)
             cmax = _dual_parts(problem, y, block_rows(problem.n_endpoints, chunk))[2]

@@ -15,6 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 
+from otmodel.model._demand_kernels import best_two, planar_kind
 from otmodel.model.demand import block_rows
 from otmodel.model.problems import FlowProblem, SpatialFlowProblem
 from otmodel.results import Status
@@ -24,12 +25,17 @@ from otmodel.validation.residuals import _infinite_cost_mask, _plan, point_resid
 __all__ = ["Repair", "repair_point"]
 
 INF = math.inf
+#: Exact backend of a spatial repair's quadratic sub-problem (measured fastest there; see ``repair_point``).
+QUADRATIC_REPAIR = "cvxpy"
 
 
 def _argmin_rows(
     problem: SpatialFlowProblem, rows: NDArray[np.intp], psi_s: NDArray[np.float64], chunk: int
 ) -> NDArray[np.intp]:
-    """argmin_i c(x_k, i) - psi_i for the points ``rows`` (sorted), chunk by chunk."""
+    """argmin_i c(x_k, i) - psi_i for the points ``rows`` (sorted), chunk by chunk
+    (planar costs: the pruned pass of ``otmodel.model._demand_kernels``, same labels)."""
+    if planar_kind(problem.assignment_cost) >= 0:
+        return best_two(problem, psi_s)[1][rows].astype(np.intp)
     out = np.empty(rows.size, dtype=np.intp)
     n = problem.n_points
     for start in range(0, n, chunk):
@@ -164,8 +170,16 @@ def repair_point(
         # quadratic ones: 0.54 s against 91 s for HiGHS's QP on a 3,039-arc repair); the projection of a
         # flow problem goes to a backend with active-set (vertex) answers, HiGHS's, which are exact
         # (Clarabel's left a 1e-5 gap): found in the registry by capability
+        # The registry's default for small quadratic problems (``network``, measured on the spatial QP)
+        # is not the fastest on the repair's sub-problem, a network without demand: at 100 endpoints
+        # (290 quadratic arcs) network took 2.2 s, highs 1.7 s, cvxpy (Clarabel) 0.09 s, accepted within
+        # feas_tol (issue 14; the certify times of benchmarks/bench_many_endpoints.py)
         vertex = [b for b in exact_backends() if {"vertex", "quadratic"} <= get(b).capabilities]
-        exact_backend = default_backend(sub) if isinstance(problem, SpatialFlowProblem) or not vertex else vertex[0]
+        if isinstance(problem, SpatialFlowProblem):
+            quick = not sub.is_linear and QUADRATIC_REPAIR in exact_backends()
+            exact_backend = QUADRATIC_REPAIR if quick else default_backend(sub)
+        else:
+            exact_backend = vertex[0] if vertex else default_backend(sub)
     sol = solve(sub, backend=exact_backend)
     if sol.status is not Status.OPTIMAL or not sol.has_point:
         why = sol.certificate.describe() if sol.certificate is not None else sol.message

@@ -16,6 +16,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from otmodel.errors import InvalidDataError
+from otmodel.model._demand_kernels import planar_kind
 from otmodel.model.demand import block_rows
 from otmodel.model.problems import FlowProblem, SpatialFlowProblem
 from otmodel.validation.pricing import DEFAULT_CHUNK
@@ -148,6 +149,10 @@ def _plan(problem: SpatialFlowProblem, assignment: Any) -> sp.csr_matrix | None:
 def _infinite_cost_mask(problem: SpatialFlowProblem, plan: sp.csr_matrix, chunk: int) -> NDArray[np.bool_]:
     """For each stored entry of ``plan`` (CSR order): is it on a pair of infinite cost?"""
     out = np.zeros(plan.nnz, dtype=bool)
+    if planar_kind(problem.assignment_cost) >= 0:
+        # a planar cost is finite at every pair: the problem's construction rejects an overflow
+        # (``_PlanarCost.bind``), so there is nothing to scan
+        return out
     n = problem.n_points
     for start in range(0, n, chunk):
         stop = min(n, start + chunk)

@@ -1,0 +1,305 @@
+r"""The heuristics people use today for ``RelocationProblem``, certified by the same dual bound.
+
+``relocation-greedy``: points in order, each to its cheapest bin with room left (own bin first).
+``relocation-bisection``: recursive bisection of the bins, alternating x and y, cutting the point set
+at the capacity-weighted median (the geometric heuristic of the seed ``001``).
+
+Both report prices 0 (a trivial bound) unless given ``prices=`` (e.g. the certified optimum's): the
+bound `D(\psi)` of ``otmodel.model.relocation`` then measures how far the heuristic is from the
+optimum; ``certify(problem, result, potentials=psi)`` recomputes it from the problem data.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numba as nb
+import numpy as np
+from numpy.typing import NDArray
+
+import otmodel.model._relocation_kernels as RK
+from otmodel.backends._options import refuse_unknown
+from otmodel.backends.base import Conformance, Timer
+from otmodel.model._relocation_spread import place_points
+from otmodel.results import PointStatus, Status
+from otmodel.results.relocation import RelocationResult
+
+__all__ = ["GreedyRelocationBackend", "BisectionRelocationBackend", "HEURISTIC_OPTIONS"]
+
+#: The options of the one-pass heuristics: ``prices`` (for a bound), ``spread`` (positions spread
+#: inside the bins) and the common ones they accept (with nothing to limit or report, they are
+#: accepted so that a script can switch backends).
+HEURISTIC_OPTIONS = ("prices", "spread", "verbose", "time_limit", "gap_tol", "callback", "progress", "seed")
+
+
+def _kind_check(problem: Any) -> str | None:
+    return None if getattr(problem, "kind", None) == "relocation" else "it solves RelocationProblem only"
+
+
+def _greedy(P: Any, order: NDArray[np.int64] | None = None) -> NDArray[np.int64]:
+    """Greedy nearest free bin: points in ``order`` (default: index order), each to its cheapest bin
+    with room left, its own bin first (``_greedy_tree``)."""
+    if order is None:
+        order = np.arange(P.n_points, dtype=np.int64)
+    geom = RK.geometry(*P.kernel_args())
+    return _greedy_tree(P.points, P.bin_index(P.points), np.ascontiguousarray(order, dtype=np.int64),
+                        np.ascontiguousarray(P.slots, dtype=np.int64), geom)  # type: ignore[no-any-return]
+
+
+@nb.njit(inline="always", cache=True, nogil=True)
+def _box_cost(px: float, py: float, x0: float, x1: float, y0: float, y1: float, euclid: bool, power: int) -> float:
+    dx = x0 - px if px < x0 else (px - x1 if px > x1 else 0.0)
+    dy = y0 - py if py < y0 else (py - y1 if py > y1 else 0.0)
+    if euclid:
+        s = dx * dx + dy * dy
+        return s if power == 2 else math.sqrt(s)
+    d = dx + dy
+    return d * d if power == 2 else d
+
+
+@nb.njit(cache=True, nogil=True)
+def _greedy_tree(
+    points: NDArray[np.float64], bin_ij: NDArray[np.int64], order: NDArray[np.int64], slots: NDArray[np.int64],
+    geom: RK.Geometry,
+) -> NDArray[np.int64]:
+    r"""Greedy nearest free bin, the search in a quadtree of the bins' free room.
+
+    First pass: every point whose own bin is free at its position keeps it while the bin has room.
+    Second pass, points in ``order``: the cheapest bin with room left, exact over all bins, by a
+    branch-and-bound descent of a quadtree over the grid (padded to `2^L \times 2^L` bins) whose
+    nodes count the room left below them: a node with no room is skipped, so is one whose rectangle
+    is already as far as the best bin found (the free parts of its bins lie inside it, and the
+    distance to a rectangle is a lower bound in both metrics); children are visited nearest first.
+    Why a tree: the points that move are those of crowded regions whose bins are all full, and the
+    nearest bin with room is far (at 1M points / 256 x 256 bins, 597k points moved, a median of 56
+    bins away); a ring search over bins visited the whole full disc (86 s), rings of 8 x 8 blocks
+    still 13 s.
+    """
+    xmin, ymin, w, h, mx, my, rect_ptr, rects, euclid, power = geom
+    n = points.shape[0]
+    L = 0
+    while (1 << L) < max(mx, my):
+        L += 1
+    off = np.zeros(L + 2, dtype=np.int64)  # node (l, X, Y) is off[l] + X * 2^l + Y
+    for lev in range(L + 1):
+        off[lev + 1] = off[lev] + (1 << lev) * (1 << lev)
+    left = slots.copy()
+    out = np.full(n, -1, dtype=np.int64)
+    for t in range(n):
+        i = order[t]
+        j = bin_ij[i, 0] * my + bin_ij[i, 1]
+        if left[j] > 0 and RK.pair_cost(points[i, 0], points[i, 1], j, rect_ptr, rects, euclid, power) == 0.0:
+            out[i] = j
+            left[j] -= 1
+    room = np.zeros(off[L + 1], dtype=np.int64)
+    for ix in range(mx):
+        for iy in range(my):
+            if left[ix * my + iy] > 0:
+                for lev in range(L + 1):
+                    sh = L - lev
+                    room[off[lev] + (ix >> sh) * (1 << lev) + (iy >> sh)] += left[ix * my + iy]
+    st_l = np.empty(4 * (L + 1) + 1, dtype=np.int64)
+    st_x = np.empty_like(st_l)
+    st_y = np.empty_like(st_l)
+    ch_lb = np.empty(4)
+    ch_k = np.empty(4, dtype=np.int64)
+    for t in range(n):
+        i = order[t]
+        if out[i] >= 0:
+            continue
+        px, py = points[i, 0], points[i, 1]
+        best = np.inf
+        bj = -1
+        top = 0
+        st_l[0] = 0
+        st_x[0] = 0
+        st_y[0] = 0
+        top = 1
+        while top > 0:
+            top -= 1
+            lev, X, Y = st_l[top], st_x[top], st_y[top]
+            if lev == L:
+                j = X * my + Y
+                c = RK.pair_cost(px, py, j, rect_ptr, rects, euclid, power)
+                if c < best:
+                    best = c
+                    bj = j
+                continue
+            # the four children with room and a chance to beat ``best``, pushed farthest first
+            sh = L - lev - 1
+            nc = 0
+            for k in range(4):
+                cx, cy = 2 * X + (k >> 1), 2 * Y + (k & 1)
+                if room[off[lev + 1] + cx * (1 << (lev + 1)) + cy] <= 0:
+                    continue
+                x0, y0 = cx << sh, cy << sh
+                lb = _box_cost(px, py, xmin + x0 * w, xmin + min(x0 + (1 << sh), mx) * w,
+                               ymin + y0 * h, ymin + min(y0 + (1 << sh), my) * h, euclid, power)
+                if lb >= best:
+                    continue
+                q = nc
+                while q > 0 and ch_lb[q - 1] < lb:
+                    ch_lb[q] = ch_lb[q - 1]
+                    ch_k[q] = ch_k[q - 1]
+                    q -= 1
+                ch_lb[q] = lb
+                ch_k[q] = k
+                nc += 1
+            for q in range(nc):
+                st_l[top] = lev + 1
+                st_x[top] = 2 * X + (ch_k[q] >> 1)
+                st_y[top] = 2 * Y + (ch_k[q] & 1)
+                top += 1
+        out[i] = bj
+        left[bj] -= 1
+        bx, by = bj // my, bj % my
+        for lev in range(L + 1):
+            sh = L - lev
+            room[off[lev] + (bx >> sh) * (1 << lev) + (by >> sh)] -= 1
+    return out
+
+
+def _bisection(P: Any) -> NDArray[np.int64]:
+    """Recursive bisection: split the bins of a block in two halves (alternating x and y, the longer
+    side first when one is a single bin), and the block's points at the capacity-weighted median."""
+    mx, my = P.bins
+    slots = P.slots.reshape(mx, my)
+    cum = np.zeros((mx + 1, my + 1), dtype=np.int64)
+    cum[1:, 1:] = slots.cumsum(0).cumsum(1)
+
+    def cap(x0: int, x1: int, y0: int, y1: int) -> int:
+        return int(cum[x1, y1] - cum[x0, y1] - cum[x1, y0] + cum[x0, y0])
+
+    out = np.empty(P.n_points, dtype=np.int64)
+    xy = P.points
+    stack: list[tuple[int, int, int, int, NDArray[np.intp], int]] = [(0, mx, 0, my, np.arange(P.n_points), 0)]
+    while stack:
+        x0, x1, y0, y1, idx, depth = stack.pop()
+        if x1 - x0 == 1 and y1 - y0 == 1:
+            out[idx] = x0 * my + y0
+            continue
+        axis = depth % 2
+        if x1 - x0 == 1:
+            axis = 1
+        elif y1 - y0 == 1:
+            axis = 0
+        if axis == 0:
+            mid = (x0 + x1) // 2
+            a, b = (x0, mid, y0, y1), (mid, x1, y0, y1)
+        else:
+            mid = (y0 + y1) // 2
+            a, b = (x0, x1, y0, mid), (x0, x1, mid, y1)
+        ca, cb = cap(*a), cap(*b)
+        n = idx.size
+        k = int(round(n * ca / max(ca + cb, 1)))
+        k = min(max(k, n - cb), ca)
+        if 0 < k < n:
+            part = np.argpartition(xy[idx, axis], k - 1)
+            ia, ib = idx[part[:k]], idx[part[k:]]
+        elif k <= 0:
+            ia, ib = idx[:0], idx
+        else:
+            ia, ib = idx, idx[:0]
+        stack.append((*a, ia, depth + 1))
+        stack.append((*b, ib, depth + 1))
+    return out
+
+
+def _result(
+    P: Any, flat: NDArray[np.int64], psi: NDArray[np.float64], primal: float, dual: float, backend: str,
+    solver: str, timer: Timer, spread: bool,
+) -> RelocationResult:
+    mx, my = P.bins
+    with timer("positions"):
+        pos = place_points(P, flat, spread)
+    obj = P.mass * primal
+    dual_m = P.mass * dual
+    gap = (obj - dual_m) / max(abs(obj), 1e-300) if math.isfinite(dual_m) else math.inf
+    return RelocationResult(
+        problem=P,
+        status=Status.CONVERGED,
+        point_status=PointStatus.FEASIBLE,
+        objective=obj,
+        bin_of=np.stack(np.divmod(flat, my), axis=1).astype(np.int64),
+        positions=pos,
+        potentials=psi.reshape(mx, my).copy(),
+        backend=backend,
+        solver=solver,
+        dual_bound=dual_m,
+        relative_gap=max(gap, 0.0) if math.isfinite(gap) else gap,
+        timings=timer.done(),
+        trace=None,
+        iterations=1,
+        message="heuristic: no optimality claim",
+        spread=spread,
+    )
+
+
+def _zero_price_bound(P: Any) -> float:
+    r"""`D(0) / m = \sum_i \min_j c_{ij}`, searching only for the points not free in their own bin.
+
+    A point whose own bin has room and is free at its position has `\min_j c_{ij} = 0`; at 1M points
+    the full search cost 3-4 s (as long as the greedy placement itself) for a bound that is then 0.
+    """
+    own = P.flat_bins(P.bin_index(P.points))
+    c = P.cost(np.arange(P.n_points), own)
+    need = np.flatnonzero(~((P.slots.reshape(-1)[own] > 0) & (c == 0.0)))
+    if need.size == 0:
+        return 0.0
+    pts = np.ascontiguousarray(P.points[need])
+    best, _ = RK.best_bins(pts, P.bin_index(pts), np.zeros(P.n_bins), np.ascontiguousarray(P.slots.reshape(-1)), *P.kernel_args())
+    return float(np.sum(best))
+
+
+class _HeuristicBackend:
+    name = ""
+    capabilities = frozenset({"relocation", "heuristic"})
+    # a heuristic claims a feasible placement, nothing about optimality: checked for exactly that
+    conformance = Conformance(kinds=frozenset({"relocation"}), claims="feasible", optimal_statuses=(Status.CONVERGED,))
+    solver = ""
+
+    def supports(self, problem: Any) -> str | None:
+        return _kind_check(problem)
+
+    def _assign(self, P: Any, **options: Any) -> NDArray[np.int64]:
+        raise NotImplementedError
+
+    def solve(self, problem: Any, **options: Any) -> RelocationResult:
+        """Place the points; prices are 0 and the bound trivial (``prices=`` gives a bound from given prices).
+
+        ``spread=True`` spreads the points inside their bins (``otmodel.model._relocation_spread``);
+        the objective stays the assignment's cost.
+        """
+        refuse_unknown(self.name, options, HEURISTIC_OPTIONS)
+        # one pass, no iterations: the common options are accepted and have nothing to limit
+        prices = options.pop("prices", None)
+        spread = bool(options.pop("spread", False))
+        timer = Timer()
+        with timer("solve"):
+            flat = self._assign(problem)
+        primal = problem.objective(flat) / problem.mass
+        psi = np.zeros(problem.n_bins) if prices is None else np.maximum(np.asarray(prices, dtype=float).reshape(-1), 0)
+        with timer("bound"):
+            dual = problem.dual_value(psi) / problem.mass if prices is not None else _zero_price_bound(problem)
+        return _result(problem, flat, psi, primal, dual, self.name, self.solver, timer, spread)
+
+
+class GreedyRelocationBackend(_HeuristicBackend):
+    """Greedy nearest-free-bin placement (points in index order; own bin first)."""
+
+    name = "relocation-greedy"
+    solver = "greedy nearest free bin"
+
+    def _assign(self, P: Any, **options: Any) -> NDArray[np.int64]:
+        return _greedy(P)
+
+
+class BisectionRelocationBackend(_HeuristicBackend):
+    """Recursive bisection at capacity-weighted medians, alternating x and y (the seed's heuristic)."""
+
+    name = "relocation-bisection"
+    solver = "recursive bisection"
+
+    def _assign(self, P: Any, **options: Any) -> NDArray[np.int64]:
+        return _bisection(P)
