@@ -129,12 +129,12 @@ def test_tile_bounds_stay_within_their_memory_cap(monkeypatch: pytest.MonkeyPatc
     import otmodel.model._demand_kernels as dk
 
     p = _problem(Euclidean(), 50, Grid.from_density(Uniform(), (0.0, 10.0, 0.0, 10.0), (40, 40)))
-    assert dk.DemandTiles(p).lo.shape == (9, 50)  # 1,600 points in tiles of 256: a 3 x 3 layout
+    assert dk.tiles_of(p).lo.shape == (9, 50)  # 1,600 points in tiles of 256: a 3 x 3 layout
     monkeypatch.setattr(dk, "TILE_ENTRIES", 150)
-    t = dk.DemandTiles(p)
+    t = dk.DemandTiles(p.demand.xy, p.endpoint_xy, 0)
     assert t.lo.shape == (4, 50)  # tiles of >= 1600 * 50 / 150 = 534 points: a 2 x 2 layout
     psi = np.random.default_rng(2).normal(size=50)
-    v1, lab, v2 = best_two(p, psi)
+    v1, lab, v2 = dk.best_two_xy(p.demand.xy, p.endpoint_xy, 0, psi)  # tiles built under the small cap
     b1, bl, b2 = _brute(p, psi)
     assert np.array_equal(v1, b1) and np.array_equal(lab, bl) and np.array_equal(v2, b2)
 
@@ -144,3 +144,23 @@ def test_tiles_are_built_once_per_problem() -> None:
 
     p = _problem(Manhattan(), 5, Grid.from_density(Uniform(), (0.0, 10.0, 0.0, 10.0), (8, 8)))
     assert tiles_of(p) is tiles_of(p)
+
+
+@pytest.mark.parametrize("cost", [Euclidean(), SquaredEuclidean(), Manhattan()])
+def test_dual_value_equals_eq4_from_the_full_matrix(cost: om.model.demand.AssignmentCost) -> None:
+    """q(psi) through the pruned pass against eq. (4) computed here from the whole matrix (points of zero
+    mass, far away, count for nothing)."""
+    rng = np.random.default_rng(5)
+    pts = np.vstack([rng.uniform(0.0, 10.0, size=(400, 2)), [[1e4, -1e4], [-3e3, 5e3]]])
+    mass = np.r_[rng.uniform(0.1, 1.0, size=400), 0.0, 0.0]
+    mass /= mass.sum()
+    p = _problem(cost, 23, Points(pts, mass))
+    psi = rng.normal(size=p.n_nodes)
+    ends = np.asarray(p.endpoints)
+    v1 = _brute(p, psi[ends])[0]
+    t = psi[np.asarray(p.tails)] - psi[np.asarray(p.heads)]
+    a, b = np.asarray(p.costs.a), np.asarray(p.costs.b)
+    flow = np.clip((t - b) / (2 * a), np.asarray(p.lower), np.asarray(p.upper))  # argmin of a p^2 + b p - t p
+    arcs = a * flow**2 + (b - t) * flow
+    q = float(np.sum(mass[:400] * v1[:400])) + float(psi @ np.asarray(p.supply)) + float(arcs.sum())
+    assert dual_value(p, psi) == pytest.approx(q, rel=1e-12, abs=1e-12)

@@ -42,7 +42,7 @@ from numpy.typing import NDArray
 
 from otmodel.model.demand import Euclidean, Manhattan, SquaredEuclidean
 
-__all__ = ["planar_kind", "DemandTiles", "best_two", "pair_costs", "max_cost"]
+__all__ = ["planar_kind", "DemandTiles", "best_two", "best_two_xy", "pair_costs", "max_cost", "max_cost_xy"]
 
 _KINDS: dict[type, int] = {Euclidean: 0, SquaredEuclidean: 1, Manhattan: 2}
 #: Largest number of (tile, endpoint) bounds kept (2**23: 64 MB per array), whatever N and |S|.
@@ -74,7 +74,21 @@ def pair_costs(problem: Any, rows: NDArray[np.intp], cols: NDArray[np.intp]) -> 
     return _combine(kind, xy[rows, 0] - yxy[cols, 0], xy[rows, 1] - yxy[cols, 1])
 
 
+_MAX_COST: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
+
+
 def max_cost(problem: Any) -> float:
+    r"""`\max_{k:\mu_k>0,\ i} c(x_k, i)` for a planar cost (computed once per problem; see ``_max_cost``)."""
+    try:
+        value = _MAX_COST.get(problem)
+    except TypeError:  # not weakly referenceable or not hashable
+        return _max_cost(problem)
+    if value is None:
+        value = _MAX_COST[problem] = _max_cost(problem)
+    return value
+
+
+def _max_cost(problem: Any) -> float:
     r"""`\max_{k:\mu_k>0,\ i} c(x_k, i)` for a planar cost, from the convex hull of the points of positive mass.
 
     All three planar costs are convex in `x`, so their maximum over a finite set is attained at a
@@ -86,6 +100,11 @@ def max_cost(problem: Any) -> float:
     if kind < 0:
         raise TypeError(f"max_cost needs a planar assignment cost, not {problem.assignment_cost!r}")
     xy = np.asarray(problem.demand.xy, dtype=float)[np.asarray(problem.demand.mass) > 0]
+    return max_cost_xy(xy, np.asarray(problem.endpoint_xy, dtype=float), kind)
+
+
+def max_cost_xy(xy: NDArray[np.float64], yxy: NDArray[np.float64], kind: int) -> float:
+    """``_max_cost`` for points ``xy`` (the ones of positive mass) and endpoints ``yxy``, cost ``kind``."""
     if xy.shape[0] == 0:
         return 0.0
     keys = [xy[:, 0], xy[:, 1], xy[:, 0] + xy[:, 1], xy[:, 0] - xy[:, 1]]
@@ -114,7 +133,6 @@ def max_cost(problem: Any) -> float:
         except (QhullError, ValueError):  # collinear or too few points: the extremes above hold the ends
             pass
     pts = xy[np.unique(idx)]
-    yxy = np.asarray(problem.endpoint_xy, dtype=float)
     c = _combine(kind, pts[:, 0:1] - yxy[None, :, 0], pts[:, 1:2] - yxy[None, :, 1])
     return float(np.max(c))
 
@@ -122,13 +140,13 @@ def max_cost(problem: Any) -> float:
 class DemandTiles:
     """The demand points grouped in spatial tiles, with each tile's bounding box costs to every endpoint."""
 
-    def __init__(self, problem: Any, tile: int = 256) -> None:
-        self.kind = planar_kind(problem.assignment_cost)
-        if self.kind < 0:
-            raise TypeError(f"DemandTiles needs a planar assignment cost, not {problem.assignment_cost!r}")
-        xy = np.asarray(problem.demand.xy, dtype=float)
+    def __init__(self, xy: NDArray[np.float64], yxy: NDArray[np.float64], kind: int, tile: int = 256) -> None:
+        if kind not in (0, 1, 2):
+            raise TypeError(f"DemandTiles needs a planar cost kind (0, 1 or 2), not {kind!r}")
+        self.kind = kind
+        xy = np.asarray(xy, dtype=float)
         self.n = xy.shape[0]
-        yxy = np.asarray(problem.endpoint_xy, dtype=float)
+        yxy = np.asarray(yxy, dtype=float)
         self.ex = np.ascontiguousarray(yxy[:, 0])
         self.ey = np.ascontiguousarray(yxy[:, 1])
         x, y = xy[:, 0], xy[:, 1]
@@ -177,14 +195,21 @@ class DemandTiles:
 _TILES: weakref.WeakKeyDictionary[Any, DemandTiles] = weakref.WeakKeyDictionary()
 
 
+def _problem_tiles(problem: Any) -> DemandTiles:
+    kind = planar_kind(problem.assignment_cost)
+    if kind < 0:
+        raise TypeError(f"DemandTiles needs a planar assignment cost, not {problem.assignment_cost!r}")
+    return DemandTiles(problem.demand.xy, problem.endpoint_xy, kind)
+
+
 def tiles_of(problem: Any) -> DemandTiles:
     """The problem's ``DemandTiles``, built once per (immutable) problem."""
     try:
         t = _TILES.get(problem)
     except TypeError:  # not weakly referenceable or not hashable: build afresh
-        return DemandTiles(problem)
+        return _problem_tiles(problem)
     if t is None:
-        t = DemandTiles(problem)
+        t = _problem_tiles(problem)
         try:
             _TILES[problem] = t
         except TypeError:
@@ -197,7 +222,17 @@ def best_two(problem: Any, psi_s: Any) -> tuple[NDArray[np.float64], NDArray[np.
 
     ``v2`` is `+\infty` when there is a single endpoint. Planar costs only (``planar_kind >= 0``).
     """
-    t = tiles_of(problem)
+    return _best_two(tiles_of(problem), psi_s)
+
+
+def best_two_xy(
+    xy: NDArray[np.float64], yxy: NDArray[np.float64], kind: int, psi_s: Any
+) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.float64]]:
+    """``best_two`` for points ``xy`` and endpoints ``yxy`` given as arrays (a block of a distributed demand)."""
+    return _best_two(DemandTiles(xy, yxy, kind), psi_s)
+
+
+def _best_two(t: DemandTiles, psi_s: Any) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.float64]]:
     psi = np.ascontiguousarray(psi_s, dtype=float)
     cand_ptr, cand, cand_lo = t.candidates(psi)
     v1 = np.empty(t.n)
