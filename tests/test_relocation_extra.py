@@ -311,6 +311,7 @@ def test_example_writes_the_table_and_figures(tmp_path, monkeypatch) -> None:
         "optimum, spread inside bins",
     ]
     # the heuristics are feasible and measurably above the certified bound, the optimum is at it
+    assert "gap to the optimum's bound" in rows[0]
     cells = {r.split("|")[1].strip(): [c.strip() for c in r.split("|")[2:-1]] for r in rows[1:]}
     assert float(cells["optimum (relocation)"][4]) <= 1e-6
     assert float(cells["recursive bisection"][4]) > 1e-3 and cells["recursive bisection"][5] == "True"
