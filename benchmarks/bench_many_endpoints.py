@@ -3,7 +3,10 @@
 One run prints (and with ``--out`` saves) the table of issue 14:
 
 * ``newton``: ``om.solve(p, backend="dual-ascent", step_size=om.Newton(), max_iter=30, tol=1e-12)``,
-  then ``certify(p, solution)`` (rtol 1e-6, default repair backend); *time* is solve + certify;
+  then ``certify(p, solution)`` (rtol 1e-6, default repair backend: cvxpy/Clarabel for the quadratic
+  network of the repair; the demand passes of the certificate are one pruned compiled pass,
+  ``otmodel.model._demand_kernels``); *time* is solve + certify, after a warm-up that compiles the numba
+  kernels and imports cvxpy (first-call costs excluded from both rules);
 * ``curvature``: today's rule, ``step_size=om.Curvature()``, ``tol=0``. Its iteration count to a
   certified 1e-6 is found as follows: one run of ``--cap`` iterations gives the trace of q(psi^k); the
   first k whose q is within 1e-7 (relative) of the Newton run's certified upper bound is rerun with
@@ -240,7 +243,14 @@ def main() -> None:
                 f"(pysdot, published: {r['pysdot_published_steps']} steps, {r['pysdot_published_s']} s on exact power cells)"
             )
     if args.out:
-        meta = {"python": sys.version.split()[0], "machine": platform.machine(), "cores": os.cpu_count(), "date": time.strftime("%Y-%m-%d")}
+        meta = {
+            "python": sys.version.split()[0],
+            "machine": platform.machine(),
+            "cores": os.cpu_count(),
+            "date": time.strftime("%Y-%m-%d"),
+            "load_average_at_end": os.getloadavg()[0],
+            "command": " ".join(sys.argv),
+        }
         Path(args.out).write_text(json.dumps({"meta": meta, "rows": rows, "sdot": sd}, indent=1))
 
 

@@ -318,7 +318,8 @@ def test_general_flow_problem_with_quadratic_costs_and_negative_lower_bounds() -
     for v, s in zip("abcd", [1.0, -0.5, 0.2, -0.7], strict=True):
         net.add_node(v, supply=s)
     for u, v, a in [("a", "b", 1.0), ("b", "c", 2.0), ("c", "d", 0.5), ("d", "a", 1.5), ("a", "c", 1.0)]:
-        net.add_arc(u, v, om.Quadratic(a, 0.3), lower=-1.0, upper=1.0)
+        # signed: a p^2 + 0.3 p (the ADMM splits refuse the kink of an unsigned 0.3 |p| on a two-way arc)
+        net.add_arc(u, v, om.Quadratic(a, 0.3, signed=True), lower=-1.0, upper=1.0)
     p = om.FlowProblem(net)
     exact = om.solve(p, backend="cvxpy")
     sol = om.solve(p, backend="admm", delta=1.0, tol=1e-9, max_iter=30000)

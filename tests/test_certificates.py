@@ -214,19 +214,30 @@ def test_unbounded_cycle_found_and_verified():
 
 
 def test_unbounded_backward_arc():
+    # a signed cost credits flow pushed against the arc: 3 per unit, and A->B->C costs 2
     p = flow_problem(
-        [("A", 1), ("B", 0), ("C", -1)], [("A", "B", 1, 0, INF), ("B", "C", 1, 0, INF), ("A", "C", 3, -INF, 0)]
+        [("A", 1), ("B", 0), ("C", -1)],
+        [("A", "B", 1, 0, INF), ("B", "C", 1, 0, INF), ("A", "C", om.Linear(3, signed=True), -INF, 0)],
     )
     c = find_unbounded_cycle(p)
     assert c is not None and verify_unbounded_certificate(p, c)
     assert ("A->C", -1) in c.arcs
     assert c.cost == pytest.approx(-1.0)
+    # charged 3|p| (issue 15), the backward move costs 3 too: the cycle costs 5, nothing is unbounded
+    honest = flow_problem(
+        [("A", 1), ("B", 0), ("C", -1)], [("A", "B", 1, 0, INF), ("B", "C", 1, 0, INF), ("A", "C", 3, -INF, 0)]
+    )
+    assert find_unbounded_cycle(honest) is None
+    assert not verify_unbounded_certificate(honest, c)
+    assert om.solve(honest, backend="highs").objective == pytest.approx(2.0)  # A->B->C (2) beats A->C backwards (3)
 
 
 def test_free_arc_alone_is_not_a_cycle():
     # a free arc (-inf, inf) used forward and backward costs 0: no cycle
-    p = flow_problem([("A", 1), ("B", -1)], [("A", "B", -2, -INF, INF)])
+    p = flow_problem([("A", 1), ("B", -1)], [("A", "B", om.Linear(-2, signed=True), -INF, INF)])
     assert find_unbounded_cycle(p) is None
+    # nor charged 2|p|, forward and backward 2 each
+    assert find_unbounded_cycle(flow_problem([("A", 1), ("B", -1)], [("A", "B", 2, -INF, INF)])) is None
 
 
 def test_bounded_problems_give_none():
@@ -331,7 +342,7 @@ def _random_problem(rng, spatial):
     for _ in range(m):
         i, j = rng.choice(n, size=2, replace=False)
         lo, up = _random_bounds(rng)
-        net.add_arc(f"v{i}", f"v{j}", float(rng.normal()), lo, up)
+        net.add_arc(f"v{i}", f"v{j}", abs(float(rng.normal())), lo, up)  # b|p| needs b >= 0 two-way
     if spatial:
         pts = om.Points(np.column_stack([np.arange(N), np.zeros(N)]), mass)
         return om.SpatialFlowProblem(net, pts, om.Matrix(C))

@@ -122,3 +122,25 @@ def test_certify_never_builds_a_cost_block_for_a_planar_cost(monkeypatch: pytest
     assert dual_value(p, s.potentials) == q_ref and cost_scale(p) == scale_ref
     # an outside answer: potentials alone (argmin cells, and q(-psi) for the sign-convention note)
     assert certify(p, potentials=s.potentials).dual_bound == c.dual_bound
+
+
+def test_tile_bounds_stay_within_their_memory_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    """More points x endpoints than TILE_ENTRIES: larger tiles, same (exact) answer."""
+    import otmodel.model._demand_kernels as dk
+
+    p = _problem(Euclidean(), 50, Grid.from_density(Uniform(), (0.0, 10.0, 0.0, 10.0), (40, 40)))
+    assert dk.DemandTiles(p).lo.shape == (9, 50)  # 1,600 points in tiles of 256: a 3 x 3 layout
+    monkeypatch.setattr(dk, "TILE_ENTRIES", 150)
+    t = dk.DemandTiles(p)
+    assert t.lo.shape == (4, 50)  # tiles of >= 1600 * 50 / 150 = 534 points: a 2 x 2 layout
+    psi = np.random.default_rng(2).normal(size=50)
+    v1, lab, v2 = best_two(p, psi)
+    b1, bl, b2 = _brute(p, psi)
+    assert np.array_equal(v1, b1) and np.array_equal(lab, bl) and np.array_equal(v2, b2)
+
+
+def test_tiles_are_built_once_per_problem() -> None:
+    from otmodel.model._demand_kernels import tiles_of
+
+    p = _problem(Manhattan(), 5, Grid.from_density(Uniform(), (0.0, 10.0, 0.0, 10.0), (8, 8)))
+    assert tiles_of(p) is tiles_of(p)

@@ -47,14 +47,19 @@ class LinprogBackend:
         return None if problem.is_linear else "linear arc costs only"
 
     def solve(self, problem: FlowProblem, **options: Any) -> Solution:
-        n, m = problem.n_nodes, problem.n_arcs
-        A = sp.csr_matrix(problem.incidence)
-        c = np.asarray(problem.costs.b, dtype=float)
+        n, m0 = problem.n_nodes, problem.n_arcs
+        # a two-way arc charged b|p| is a forward column on [0, u] and a backward one on [0, -l]
+        # (public: ArcCosts.split); the flow of the arc is their difference
+        K, lower, back_up = problem.costs.split(problem.lower, problem.upper)
+        m = m0 + K.size
+        E = sp.csr_matrix(problem.incidence)
+        A = sp.hstack([E, -E[:, K]]).tocsr()
+        c = np.concatenate([problem.costs.b, problem.costs.b[K]]).astype(float)
         rhs = np.asarray(problem.supply, dtype=float)
         bounds = [
             (None if lo == -math.inf else lo, None if up == math.inf else up)
-            for lo, up in zip(problem.lower, problem.upper, strict=True)
-        ]
+            for lo, up in zip(lower, problem.upper, strict=True)
+        ] + [(0.0, None if up == math.inf else up) for up in back_up]
         rows = cols = np.zeros(0, dtype=int)
         if isinstance(problem, SpatialFlowProblem):
             C = problem.cost_matrix()
@@ -77,7 +82,8 @@ class LinprogBackend:
             return no_point_solution(
                 problem, Status.NUMERICAL_ERROR, PointStatus.NO_POINT, self.name, "linprog", {}, res.message
             )
-        flows = res.x[:m]
+        flows = res.x[:m0].copy()
+        flows[K] -= res.x[m0:m]
         plan = None
         if isinstance(problem, SpatialFlowProblem):
             plan = sp.csr_matrix((res.x[m:], (rows, cols)), shape=(problem.n_points, problem.n_endpoints))

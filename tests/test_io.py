@@ -134,7 +134,7 @@ def _network(positions: bool = True) -> Network:
     net.add_arc("S2", "I2", Linear(2 / 7), 0.0, math.inf)
     net.add_arc("S1", "hub", Linear(0.0), -math.inf, math.inf)
     net.add_arc("hub", "I2", Quadratic(math.pi), -math.inf, 0.4)
-    net.add_arc("I1", "I2", Linear(-0.5), -0.25, 0.25)
+    net.add_arc("I1", "I2", Linear(-0.5, signed=True), -0.25, 0.25)  # a credit backwards: spelt signed
     return net
 
 

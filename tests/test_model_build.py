@@ -34,6 +34,7 @@ def _columns(net: Network) -> dict[str, object]:
         "heads": net.heads.tolist(),
         "a": net.costs.a.tolist(),
         "b": net.costs.b.tolist(),
+        "signed": net.signed.tolist(),
         "lower": net.lower.tolist(),
         "upper": net.upper.tolist(),
     }
@@ -45,12 +46,17 @@ def _random_arrays(seed: int, n: int = 40, m: int = 150) -> dict[str, np.ndarray
     supply -= supply.mean()
     lo = np.where(rng.random(m) < 0.3, -rng.random(m), 0.0)
     up = np.where(rng.random(m) < 0.3, np.inf, lo + rng.random(m))
+    # b|p| on a two-way arc needs b >= 0 unless the cost is spelt signed (issue 15)
+    signed = rng.random(m) < 0.3
+    linear = rng.normal(size=m)
+    linear = np.where((lo < 0) & ~signed, np.abs(linear), linear)
     return {
         "supply": supply,
         "tails": rng.integers(0, n, m),
         "heads": rng.integers(0, n, m),
         "quadratic": np.where(rng.random(m) < 0.5, rng.random(m), 0.0),
-        "linear": rng.normal(size=m),
+        "linear": linear,
+        "signed": signed,
         "lower": lo,
         "upper": up,
         "positions": rng.random((n, 2)),
@@ -67,7 +73,11 @@ def test_from_arrays_equals_the_network_built_item_by_item(seed: int) -> None:
     for i, nm in enumerate(names):
         ref.add_node(nm, d["supply"][i], d["positions"][i], bool(d["endpoints"][i]))
     for k in range(d["tails"].size):
-        cost = om.Quadratic(d["quadratic"][k], d["linear"][k]) if d["quadratic"][k] > 0 else om.Linear(d["linear"][k])
+        sg = bool(d["signed"][k])
+        cost = (
+            om.Quadratic(d["quadratic"][k], d["linear"][k], signed=sg) if d["quadratic"][k] > 0
+            else om.Linear(d["linear"][k], signed=sg)
+        )
         ref.add_arc(names[d["tails"][k]], names[d["heads"][k]], cost, d["lower"][k], d["upper"][k])
     assert _columns(fast) == _columns(ref)
     assert fast.nodes == ref.nodes and fast.arcs == ref.arcs

@@ -108,9 +108,11 @@ def test_zero_cost_cycle_of_unlimited_arcs_is_not_unbounded():
 
 
 def test_free_and_reversed_arcs():
-    # p_ab free at cost 1; p_cb in (-inf, 0.5] at cost 2 (sending b -> c, p_cb < 0, earns 2 per unit)
+    # p_ab free at cost 1|p| (two-way); p_cb in (-inf, 0.5] at the signed cost 2 p (sending b -> c,
+    # p_cb < 0, earns 2 per unit: spelt signed, since 2|p| would charge it)
+    signed = om.Linear(2.0, signed=True)
     p = FlowProblem(
-        _net(["a", "b", "c"], [1.5, 0, -1.5], [("a", "b", 1.0, -math.inf, math.inf), ("c", "b", 2.0, -math.inf, 0.5), ("a", "c", 4.0, 0, 1)])
+        _net(["a", "b", "c"], [1.5, 0, -1.5], [("a", "b", 1.0, -math.inf, math.inf), ("c", "b", signed, -math.inf, 0.5), ("a", "c", 4.0, 0, 1)])
     )
     sol = om.solve(p, backend="network")
     ref = om.solve(p, backend="highs")
@@ -146,7 +148,10 @@ def random_flow_problem(draw):
             lo, up = draw(st.floats(-2, 2, allow_subnormal=False)), math.inf
         else:
             lo, up = -math.inf, w
-        arcs.append((f"n{t}", f"n{h}", c, lo, up))
+        # a two-way arc charges c|p| (needs c >= 0) unless its cost is spelt signed (issue 15)
+        signed = draw(st.booleans())
+        c = c if signed or not lo < 0 < up else abs(c)
+        arcs.append((f"n{t}", f"n{h}", om.Linear(c, signed=signed), lo, up))
     s = np.array([draw(st.floats(-3, 3, allow_subnormal=False)) for _ in range(n)])
     s[-1] = -s[:-1].sum()
     return FlowProblem(_net([f"n{i}" for i in range(n)], s.tolist(), arcs), balance_rtol=1e-12)

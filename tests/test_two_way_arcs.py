@@ -38,7 +38,7 @@ def _tutorial(signed: bool = False) -> SpatialFlowProblem:
     for name, s, pos, end in NODES:
         net.add_node(name, supply=s, position=pos, endpoint=end)
     for t, h, c, lo, up in TUTORIAL_ARCS:
-        net.add_arc(t, h, cost=Linear(c, signed=signed), lower=lo, upper=up)
+        net.add_arc(t, h, cost=Linear(c, signed=True) if signed else Linear(c), lower=lo, upper=up)
     demand = Grid.from_density(TruncatedGaussian(mean=(50, 75), std=25), bounds=(0, 100, 0, 100), shape=(30, 30))
     return SpatialFlowProblem(net, demand, Euclidean(), name="tutorial")
 

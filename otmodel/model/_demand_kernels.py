@@ -45,6 +45,8 @@ from otmodel.model.demand import Euclidean, Manhattan, SquaredEuclidean
 __all__ = ["planar_kind", "DemandTiles", "best_two", "pair_costs", "max_cost"]
 
 _KINDS: dict[type, int] = {Euclidean: 0, SquaredEuclidean: 1, Manhattan: 2}
+#: Largest number of (tile, endpoint) bounds kept (2**23: 64 MB per array), whatever N and |S|.
+TILE_ENTRIES = 2**23
 #: Relative margin of the candidate test (the test is exact without it; it only keeps more candidates).
 MARGIN = 1e-12
 
@@ -130,7 +132,9 @@ class DemandTiles:
         self.ex = np.ascontiguousarray(yxy[:, 0])
         self.ey = np.ascontiguousarray(yxy[:, 1])
         x, y = xy[:, 0], xy[:, 1]
-        side = max(1, int(math.ceil(math.sqrt(self.n / max(16, int(tile))))))
+        # the per-tile bounds hold tiles x |S| entries: at most TILE_ENTRIES (larger tiles beyond that)
+        tile = max(16, int(tile), -(-self.n * self.ex.size // TILE_ENTRIES))
+        side = max(1, int(math.ceil(math.sqrt(self.n / tile))))
         x0, x1, y0, y1 = float(x.min()), float(x.max()), float(y.min()), float(y.max())
         bx = np.minimum(((x - x0) / max(x1 - x0, 1e-300) * side).astype(np.int64), side - 1)
         by = np.minimum(((y - y0) / max(y1 - y0, 1e-300) * side).astype(np.int64), side - 1)

@@ -324,6 +324,17 @@ def arc_bounds(label: str, lower: Any, upper: Any) -> tuple[float, float]:
     return lo, up
 
 
+def signed_column(signed: Any, m: int) -> NDArray[np.bool_]:
+    """The per-arc ``signed`` flags of ``Network.from_arrays`` (None: none; a flag: all arcs)."""
+    out = np.zeros(m, dtype=bool)
+    if signed is not None:
+        raw = np.asarray(signed)
+        if raw.dtype != bool or raw.size not in (1, m):
+            raise InvalidDataError(f"signed must be a flag or a boolean mask of {m} arcs")
+        out[...] = raw.reshape(-1)
+    return out
+
+
 def first_bad_arc(
     a: NDArray[np.float64], b: NDArray[np.float64], lo: NDArray[np.float64], up: NDArray[np.float64],
     signed: NDArray[np.bool_] | None = None,

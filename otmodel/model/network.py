@@ -48,6 +48,7 @@ from otmodel.model._network_read import (
     node_values,
     numeric_names,
     resolve_ends,
+    signed_column,
 )
 from otmodel.model._network_read import labels as _labels
 from otmodel.model.costs import ArcCost, ArcCosts, Linear, Quadratic, as_arc_cost, two_way_message
@@ -382,12 +383,7 @@ class Network:
 
         qa, lb = col(quadratic, 0.0, "quadratic"), col(linear, 0.0, "linear")
         lo, up = col(lower, 0.0, "lower"), col(upper, math.inf, "upper")
-        sg = np.zeros(m, dtype=bool)
-        if signed is not None:
-            raw_sg = np.asarray(signed)
-            if raw_sg.dtype != bool or raw_sg.size not in (1, m):
-                raise InvalidDataError(f"signed must be a flag or a boolean mask of {m} arcs")
-            sg[...] = raw_sg.reshape(-1)
+        sg = signed_column(signed, m)
         net = cls._columns(keys, index, s, pos_cols, is_end, t_idx, h_idx, qa, lb, lo, up, sg)
         first = first_bad_arc(qa, lb, lo, up, sg)
         if first is not None:
