@@ -348,3 +348,18 @@ def test_bisection_equals_the_plain_recursion(n, bins) -> None:
     R = om.solve(P, backend="relocation-bisection")
     np.testing.assert_array_equal(P.flat_bins(R.bin_of), _reference_bisection(P))
     assert (R.loads().reshape(-1) <= P.slots).all()
+
+
+def test_cli_relocate_solver_failure_is_status_3(tmp_path, capsys, monkeypatch) -> None:
+    from otmodel.cli import main
+    from otmodel.errors import SolverError
+
+    path, _ = _points_csv(tmp_path)
+
+    def broken(*args, **kwargs):
+        raise SolverError("OR-Tools min-cost flow returned BAD_RESULT")
+
+    monkeypatch.setattr(om, "solve", broken)
+    assert main(["relocate", str(path), "--bins", "6"]) == 3
+    err = capsys.readouterr().err
+    assert err.startswith("otmodel: error: OR-Tools min-cost flow returned BAD_RESULT")
