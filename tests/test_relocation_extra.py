@@ -360,6 +360,6 @@ def test_cli_relocate_solver_failure_is_status_3(tmp_path, capsys, monkeypatch) 
         raise SolverError("OR-Tools min-cost flow returned BAD_RESULT")
 
     monkeypatch.setattr(om, "solve", broken)
-    assert main(["relocate", str(path), "--bins", "6"]) == 3
+    assert main(["relocate", str(path), "--bins", "6", "--slack", "1.3"]) == 3
     err = capsys.readouterr().err
     assert err.startswith("otmodel: error: OR-Tools min-cost flow returned BAD_RESULT")
