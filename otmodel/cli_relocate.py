@@ -100,34 +100,8 @@ def _check_out(path: str | None, what: str, exts: tuple[str, ...]) -> None:
         raise InvalidDataError(f"{what} {path}: not writable")
 
 
-class _Failed(Exception):
-    """A backend failed (not an input error): reported in one line, exit status 3."""
-
-
-def _solve(problem: Any, backend: str, options: dict[str, Any]) -> Any:
-    """``otmodel.solve``; an error inside the backend that is not a typed input error -> ``_Failed``."""
-    import otmodel as om
-    from otmodel.errors import OTModelError, SolverError
-
-    try:
-        return om.solve(problem, backend=backend, **options)
-    except SolverError as exc:
-        raise _Failed(str(exc)) from exc
-    except (OTModelError, KeyboardInterrupt):
-        raise
-    except Exception as exc:  # noqa: BLE001 -- reported as a failure of the backend, in one line
-        raise _Failed(f"backend {backend!r} failed: {type(exc).__name__}: {exc}") from exc
-
-
 def _cmd(args: argparse.Namespace) -> int:
-    try:
-        return _run(args)
-    except _Failed as exc:
-        print(f"otmodel: error: {exc}", file=sys.stderr)
-        return 3
-
-
-def _run(args: argparse.Namespace) -> int:
+    from otmodel.cli_solve import _solve  # a solver's error is exit status 3, an input error 2
     from otmodel.model._relocation_spread import place_points
     from otmodel.model.relocation import RelocationProblem
     from otmodel.validation import certify_relocation
