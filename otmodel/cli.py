@@ -25,6 +25,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from otmodel.cli_solve import _solve, _SolverFailure, _UsageError  # shared with otmodel.cli_relocate
+
 __all__ = ["main", "EXIT_CODES"]
 
 #: The exit status of ``otmodel``, by meaning (see the module docstring and ``otmodel --help``).
@@ -35,14 +37,6 @@ EXIT_CODES = {
     3: "solver failure: numerical error, unknown status, an error inside the backend",
 }
 _FAILED = ("numerical_error", "unknown")  # statuses that mean "the solver gave no answer"
-
-
-class _UsageError(Exception):
-    """A command-line mistake: reported in one line, exit status 2."""
-
-
-class _SolverFailure(Exception):
-    """An error raised inside a backend that is not one of otmodel's typed input errors: exit status 3."""
 
 
 def _parse_options(items: Sequence[str]) -> dict[str, Any]:
@@ -91,24 +85,6 @@ def _check_output_path(out: str | None) -> None:
         raise _UsageError(f"--json {out}: no such directory: {folder}")
     if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise _UsageError(f"--json {out}: not writable")
-
-
-def _solve(problem: Any, backend: str | None, options: dict[str, Any]) -> Any:
-    """``otmodel.solve``; an error that is not a typed input error is a solver failure (exit 3)."""
-    import otmodel
-    from otmodel.errors import OTModelError, SolverError
-
-    try:
-        return otmodel.solve(problem, backend=backend, **options)
-    except SolverError as exc:
-        raise _SolverFailure(str(exc)) from exc
-    except (OTModelError, KeyboardInterrupt):
-        raise
-    except (TypeError, ValueError) as exc:  # an option the backend could not take (e.g. step_size)
-        raise _UsageError(str(exc)) from exc
-    except Exception as exc:  # noqa: BLE001 -- reported as a failure of the backend, in one line
-        name = backend or otmodel.backends.default_backend(problem)
-        raise _SolverFailure(f"backend {name!r} failed: {type(exc).__name__}: {exc}") from exc
 
 
 def _cmd_solve(args: argparse.Namespace) -> int:

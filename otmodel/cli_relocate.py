@@ -101,7 +101,7 @@ def _check_out(path: str | None, what: str, exts: tuple[str, ...]) -> None:
 
 
 def _cmd(args: argparse.Namespace) -> int:
-    from otmodel.cli import _solve  # a solver's error is exit status 3, an input error 2
+    from otmodel.cli_solve import _solve  # a solver's error is exit status 3, an input error 2
     from otmodel.model._relocation_spread import place_points
     from otmodel.model.relocation import RelocationProblem
     from otmodel.validation import certify_relocation

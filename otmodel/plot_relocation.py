@@ -140,8 +140,8 @@ def plot_spread(
     spread_positions : (n_points, 2) array of float
         The same assignment's positions spread inside the bins.
     window : (ix0, ix1, iy0, iy1), optional
-        Bins ``ix0 <= ix < ix1``, ``iy0 <= iy < iy1``; default: 4 x 4 bins around the densest bin
-        of the input.
+        Bins ``ix0 <= ix < ix1``, ``iy0 <= iy < iy1``; default: the 4 x 4 bins clear of zones that
+        receive the most points from other bins.
     path : str, optional
         Where to write the figure; ``None`` writes nothing.
 
@@ -156,11 +156,23 @@ def plot_spread(
     mx, my = problem.bins
     w, h = problem.bin_width, problem.bin_height
     if window is None:
-        dens = bin_density(problem, problem.points)
-        cx, cy = (int(v) for v in np.unravel_index(int(np.nanargmax(dens)), dens.shape))
+        # the 4 x 4 bins without zones that receive the most points from other bins: where the
+        # nearest free points pile up on bin edges, and what spreading is for
         kx, ky = min(4, mx), min(4, my)
-        ix0 = int(np.clip(cx - kx // 2, 0, mx - kx))
-        iy0 = int(np.clip(cy - ky // 2, 0, my - ky))
+        own = problem.flat_bins(problem.bin_index(problem.points))
+        got = problem.flat_bins(result.bin_of)
+        incoming = np.bincount(got[got != own], minlength=mx * my).reshape(mx, my).astype(float)
+        whole = (problem.free_area >= problem.bin_width * problem.bin_height * (1 - 1e-12)).reshape(mx, my)
+        c_in = np.zeros((mx + 1, my + 1))
+        c_in[1:, 1:] = incoming.cumsum(0).cumsum(1)
+        c_zone = np.zeros((mx + 1, my + 1))
+        c_zone[1:, 1:] = (~whole).cumsum(0).cumsum(1)
+
+        def box(c: NDArray[np.float64]) -> NDArray[np.float64]:
+            return np.asarray(c[kx:, ky:] - c[:-kx, ky:] - c[kx:, :-ky] + c[:-kx, :-ky])
+
+        score = np.where(box(c_zone) > 0, -1.0, box(c_in))
+        ix0, iy0 = (int(v) for v in np.unravel_index(int(np.argmax(score)), score.shape))
         window = (ix0, ix0 + kx, iy0, iy0 + ky)
     ix0, ix1, iy0, iy1 = window
     b = result.bin_of

@@ -311,8 +311,55 @@ def test_example_writes_the_table_and_figures(tmp_path, monkeypatch) -> None:
         "optimum, spread inside bins",
     ]
     # the heuristics are feasible and measurably above the certified bound, the optimum is at it
+    assert "gap to the optimum's bound" in rows[0]
     cells = {r.split("|")[1].strip(): [c.strip() for c in r.split("|")[2:-1]] for r in rows[1:]}
     assert float(cells["optimum (relocation)"][4]) <= 1e-6
     assert float(cells["recursive bisection"][4]) > 1e-3 and cells["recursive bisection"][5] == "True"
     assert float(cells["optimum, spread inside bins"][1]) > float(cells["optimum, spread inside bins"][0])
     assert (tmp_path / "relocation.png").exists() and (tmp_path / "spread.png").exists()
+
+
+def _reference_bisection(P: RelocationProblem) -> np.ndarray:
+    """The seed's recursive bisection written plainly: a full sort per block, recursion by a list."""
+    mx, my = P.bins
+    S = P.slots.reshape(mx, my)
+    out = np.empty(P.n_points, dtype=np.int64)
+    todo = [(0, mx, 0, my, np.arange(P.n_points), 0)]
+    while todo:
+        x0, x1, y0, y1, idx, depth = todo.pop()
+        if x1 - x0 == 1 and y1 - y0 == 1:
+            out[idx] = x0 * my + y0
+            continue
+        axis = 1 if x1 - x0 == 1 else 0 if y1 - y0 == 1 else depth % 2
+        mid = (x0 + x1) // 2 if axis == 0 else (y0 + y1) // 2
+        a = (x0, mid, y0, y1) if axis == 0 else (x0, x1, y0, mid)
+        b = (mid, x1, y0, y1) if axis == 0 else (x0, x1, mid, y1)
+        ca, cb = int(S[a[0] : a[1], a[2] : a[3]].sum()), int(S[b[0] : b[1], b[2] : b[3]].sum())
+        n = idx.size
+        k = min(max(math.floor(n * ca / max(ca + cb, 1) + 0.5), n - cb), ca)
+        o = idx[np.argsort(P.points[idx, axis], kind="stable")]
+        todo += [(*a, o[:k], depth + 1), (*b, o[k:], depth + 1)]
+    return out
+
+
+@pytest.mark.parametrize("n, bins", [(3000, (7, 10)), (8000, (16, 16)), (5000, (1, 9))])
+def test_bisection_equals_the_plain_recursion(n, bins) -> None:
+    P = gaussian_mixture_instance(n, bins, slack=1.2, seed=n)
+    R = om.solve(P, backend="relocation-bisection")
+    np.testing.assert_array_equal(P.flat_bins(R.bin_of), _reference_bisection(P))
+    assert (R.loads().reshape(-1) <= P.slots).all()
+
+
+def test_cli_relocate_solver_failure_is_status_3(tmp_path, capsys, monkeypatch) -> None:
+    from otmodel.cli import main
+    from otmodel.errors import SolverError
+
+    path, _ = _points_csv(tmp_path)
+
+    def broken(*args, **kwargs):
+        raise SolverError("OR-Tools min-cost flow returned BAD_RESULT")
+
+    monkeypatch.setattr(om, "solve", broken)
+    assert main(["relocate", str(path), "--bins", "6", "--slack", "1.3"]) == 3
+    err = capsys.readouterr().err
+    assert err.startswith("otmodel: error: OR-Tools min-cost flow returned BAD_RESULT")

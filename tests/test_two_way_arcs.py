@@ -303,8 +303,10 @@ def test_exact_backends_agree_on_random_two_way_quadratic_networks(seed: int) ->
     cons += [x[k] >= r[4] for k, r in enumerate(rows)]
     cons += [x[k] <= r[5] for k, r in enumerate(rows) if math.isfinite(r[5])]
     expected = cp.Problem(cp.Minimize(obj), cons).solve(solver=cp.CLARABEL)
-    for backend in (*EXACT, "dual-ascent"):
-        opts = {"max_iter": 20000, "tol": 1e-10} if backend == "dual-ascent" else {}
+    for backend in (*EXACT, "dual-ascent", "newton"):
+        opts: dict[str, object] = {"max_iter": 20000, "tol": 1e-10} if backend in ("dual-ascent", "newton") else {}
+        if backend == "newton":  # the dual ascent's Newton step: 1/(2a) curvature also at the kink
+            backend, opts["step_size"] = "dual-ascent", om.Newton()
         sol = om.solve(p, backend=backend, **opts)
         assert sol.objective == pytest.approx(expected, rel=1e-6), backend
         cert = om.validation.certify(p, sol)
@@ -323,3 +325,34 @@ def test_formulation_dual_matches_the_validation_dual() -> None:
         assert q(psi) == pytest.approx(om.validation.dual_value(p, psi), rel=1e-12, abs=1e-9)
     text = formulation(p).to_markdown()
     assert "b_{ij}\\,|p|" in text and "two-way" in text
+
+
+def test_spatial_quadratic_two_way_network_agrees_with_a_direct_model() -> None:
+    """Problem (2) with costs a p^2 + b|p| on the tutorial's two-way links, against cvxpy with cp.abs."""
+    import cvxpy as cp
+
+    net = Network()
+    for name, s, pos, end in NODES:
+        net.add_node(name, supply=s, position=pos, endpoint=end)
+    quad = [(t, h, 0.02 * c, 0.2 * c, lo, up) for t, h, c, lo, up in TUTORIAL_ARCS]
+    for t, h, a, b, lo, up in quad:
+        net.add_arc(t, h, Quadratic(a, b), lower=lo, upper=up)
+    demand = Grid.from_density(TruncatedGaussian(mean=(50, 75), std=25), bounds=(0, 100, 0, 100), shape=(10, 10))
+    p = SpatialFlowProblem(net, demand, Euclidean())
+    assert p.costs.kinked_arcs().tolist() == [2, 3, 4]
+    C = p.cost_matrix()
+    x = cp.Variable(len(quad))
+    pi = cp.Variable(C.shape, nonneg=True)
+    ends = np.asarray(p.endpoints)
+    assigned = cp.hstack([cp.sum(pi[:, j]) for j in range(len(ends))])
+    inflow = [sum(assigned[j] for j in range(len(ends)) if ends[j] == i) for i in range(p.n_nodes)]
+    cons = [p.incidence @ x + cp.hstack(inflow) == np.asarray(p.supply), cp.sum(pi, axis=1) == p.demand.mass]
+    cons += [x >= np.array([r[4] for r in quad]), x <= np.array([r[5] for r in quad])]
+    obj = cp.sum(cp.multiply(C, pi)) + sum(r[2] * cp.square(x[k]) + r[3] * cp.abs(x[k]) for k, r in enumerate(quad))
+    expected = cp.Problem(cp.Minimize(obj), cons).solve(solver=cp.CLARABEL)
+    for backend in EXACT:
+        sol = om.solve(p, backend=backend)
+        assert sol.objective == pytest.approx(expected, rel=1e-6), backend
+    sol = om.solve(p, backend="dual-ascent", step_size=om.Curvature(), max_iter=3000, tol=1e-10)
+    cert = om.validation.certify(p, sol)
+    assert cert.certified and cert.upper_bound == pytest.approx(expected, rel=1e-6)

@@ -7,7 +7,9 @@ it, look at it as mathematics, solve it exactly and ask the validation module fo
 """
 
 # %%
-# Build the network. A number as cost means ``Linear(c)``; ``Quadratic(a, b)`` is ``a p^2 + b p``.
+# Build the network. A number as cost means ``Linear(c)``; ``Quadratic(a, b)`` is ``a p^2 + b p``
+# on these one-way arcs. An arc given a negative ``lower`` runs both ways and is charged on the
+# amount of flow, ``a p^2 + b |p|``: backward flow costs ``b`` per unit too (docs/model-files.md).
 import otmodel as om
 
 net = om.Network()

@@ -538,9 +538,6 @@ class _NewtonSteps:
         base = self.supply - net
         lin = float(psi @ self.supply) + arc_term
         free = (flows > self.lower) & (flows < self.upper)
-        kink = self.problem.costs.kink
-        if kink is not None:  # a two-way arc held at its kink (|t| < b, cost b|p|) does not move with t
-            free &= ~(kink & (flows == 0.0))
         wa = np.where(free, self.inv2a, 0.0)
         out: dict[str, Any] = {"psi": psi.copy(), "eps": eps, "flows": flows}
         if self.cells is None:

@@ -162,22 +162,84 @@ def _greedy_tree(
 
 def _bisection(P: Any) -> NDArray[np.int64]:
     """Recursive bisection: split the bins of a block in two halves (alternating x and y, the longer
-    side first when one is a single bin), and the block's points at the capacity-weighted median."""
+    side first when one is a single bin), and the block's points at the capacity-weighted median.
+
+    The block's points go to the two halves in proportion to their capacities (``k`` of ``n`` to the
+    first, rounded, and clipped so that neither half gets more than it holds); the ``k`` with the
+    smallest coordinate along the cut go to the lower half (a selection, not a sort). Compiled: at 1M
+    points / 256 x 256 bins the numpy version (one ``argpartition`` per block, 131k blocks) took 1.8 s.
+    """
     mx, my = P.bins
-    slots = P.slots.reshape(mx, my)
+    slots = np.asarray(P.slots, dtype=np.int64).reshape(mx, my)
     cum = np.zeros((mx + 1, my + 1), dtype=np.int64)
     cum[1:, 1:] = slots.cumsum(0).cumsum(1)
+    return _bisect(np.ascontiguousarray(P.points, dtype=np.float64), cum, mx, my)  # type: ignore[no-any-return]
 
-    def cap(x0: int, x1: int, y0: int, y1: int) -> int:
-        return int(cum[x1, y1] - cum[x0, y1] - cum[x1, y0] + cum[x0, y0])
 
-    out = np.empty(P.n_points, dtype=np.int64)
-    xy = P.points
-    stack: list[tuple[int, int, int, int, NDArray[np.intp], int]] = [(0, mx, 0, my, np.arange(P.n_points), 0)]
-    while stack:
-        x0, x1, y0, y1, idx, depth = stack.pop()
+@nb.njit(cache=True, nogil=True)
+def _select(perm: NDArray[np.int64], kx: NDArray[np.float64], ky: NDArray[np.float64], lo: int, hi: int, k: int, axis: int) -> None:
+    """Reorder ``perm[lo:hi]`` (and the coordinates ``kx``, ``ky`` with it) so that its first ``k``
+    entries have the ``k`` smallest coordinates along ``axis`` (Hoare's selection).
+
+    The coordinates travel with the permutation so that the selection reads memory in order: reading
+    ``xy[perm[i]]`` instead (random access over 1M points) was twice as slow as numpy's argpartition.
+    """
+    key = kx if axis == 0 else ky
+    target = lo + k  # the boundary: key[lo:target] <= key[target:hi]
+    while hi - lo > 1 and lo < target < hi:
+        mid = (lo + hi) // 2
+        a, b, c = key[lo], key[mid], key[hi - 1]
+        pivot = max(min(a, b), min(max(a, b), c))  # median of three
+        i, j = lo, hi - 1
+        while i <= j:
+            while key[i] < pivot:
+                i += 1
+            while key[j] > pivot:
+                j -= 1
+            if i <= j:
+                perm[i], perm[j] = perm[j], perm[i]
+                kx[i], kx[j] = kx[j], kx[i]
+                ky[i], ky[j] = ky[j], ky[i]
+                i += 1
+                j -= 1
+        # now key[lo:j+1] <= pivot <= key[i:hi], and j < i
+        if target <= j:
+            hi = j + 1
+        elif target >= i:
+            lo = i
+        else:
+            return
+
+
+@nb.njit(inline="always", cache=True, nogil=True)
+def _push(st: NDArray[np.int64], r: int, x0: int, x1: int, y0: int, y1: int, s: int, e: int, depth: int) -> None:
+    st[r, 0] = x0
+    st[r, 1] = x1
+    st[r, 2] = y0
+    st[r, 3] = y1
+    st[r, 4] = s
+    st[r, 5] = e
+    st[r, 6] = depth
+
+
+@nb.njit(cache=True, nogil=True)
+def _bisect(xy: NDArray[np.float64], cum: NDArray[np.int64], mx: int, my: int) -> NDArray[np.int64]:
+    n = xy.shape[0]
+    perm = np.arange(n)
+    out = np.empty(n, dtype=np.int64)
+    kx = xy[:, 0].copy()
+    ky = xy[:, 1].copy()
+    # explicit stack of blocks: (x0, x1, y0, y1, start, end, depth); depth-first, at most 2 per level
+    cap = 4 * (int(np.log2(max(mx, my) + 1)) + 2) * 2 + 8
+    st = np.empty((cap, 7), dtype=np.int64)
+    _push(st, 0, 0, mx, 0, my, 0, n, 0)
+    top = 1
+    while top > 0:
+        top -= 1
+        x0, x1, y0, y1, s, e, depth = st[top, 0], st[top, 1], st[top, 2], st[top, 3], st[top, 4], st[top, 5], st[top, 6]
         if x1 - x0 == 1 and y1 - y0 == 1:
-            out[idx] = x0 * my + y0
+            for t in range(s, e):
+                out[perm[t]] = x0 * my + y0
             continue
         axis = depth % 2
         if x1 - x0 == 1:
@@ -186,23 +248,23 @@ def _bisection(P: Any) -> NDArray[np.int64]:
             axis = 0
         if axis == 0:
             mid = (x0 + x1) // 2
-            a, b = (x0, mid, y0, y1), (mid, x1, y0, y1)
+            a0, a1, a2, a3 = x0, mid, y0, y1
+            b0, b1, b2, b3 = mid, x1, y0, y1
         else:
             mid = (y0 + y1) // 2
-            a, b = (x0, x1, y0, mid), (x0, x1, mid, y1)
-        ca, cb = cap(*a), cap(*b)
-        n = idx.size
-        k = int(round(n * ca / max(ca + cb, 1)))
-        k = min(max(k, n - cb), ca)
-        if 0 < k < n:
-            part = np.argpartition(xy[idx, axis], k - 1)
-            ia, ib = idx[part[:k]], idx[part[k:]]
-        elif k <= 0:
-            ia, ib = idx[:0], idx
-        else:
-            ia, ib = idx, idx[:0]
-        stack.append((*a, ia, depth + 1))
-        stack.append((*b, ib, depth + 1))
+            a0, a1, a2, a3 = x0, x1, y0, mid
+            b0, b1, b2, b3 = x0, x1, mid, y1
+        ca = cum[a1, a3] - cum[a0, a3] - cum[a1, a2] + cum[a0, a2]
+        cb = cum[b1, b3] - cum[b0, b3] - cum[b1, b2] + cum[b0, b2]
+        m = e - s
+        k = int(np.floor(m * ca / max(ca + cb, 1) + 0.5))
+        k = min(max(k, m - cb), ca)
+        k = min(max(k, 0), m)
+        if 0 < k < m:
+            _select(perm, kx, ky, s, e, k, axis)
+        _push(st, top, a0, a1, a2, a3, s, s + k, depth + 1)
+        _push(st, top + 1, b0, b1, b2, b3, s + k, e, depth + 1)
+        top += 2
     return out
 
 
