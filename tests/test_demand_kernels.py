@@ -164,3 +164,26 @@ def test_dual_value_equals_eq4_from_the_full_matrix(cost: om.model.demand.Assign
     arcs = a * flow**2 + (b - t) * flow
     q = float(np.sum(mass[:400] * v1[:400])) + float(psi @ np.asarray(p.supply)) + float(arcs.sum())
     assert dual_value(p, psi) == pytest.approx(q, rel=1e-12, abs=1e-12)
+
+
+@pytest.mark.parametrize("cost", [Euclidean(), SquaredEuclidean(), Manhattan()])
+def test_distributed_block_pruned_equals_the_full_scan(cost: om.model.demand.AssignmentCost, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Dask block's share of the certificate: the pruned pass gives the full scan's sums (issue 14)."""
+    pytest.importorskip("dask")
+    import otmodel.validation.distributed as dist
+
+    rng = np.random.default_rng(7)
+    xy = rng.uniform(0.0, 10.0, size=(3000, 2))
+    mass = rng.uniform(0.0, 1.0, size=3000)
+    mass[::7] = 0.0  # points without mass count for nothing
+    yxy = rng.uniform(0.0, 10.0, size=(120, 2))
+    y_s = rng.normal(size=120) * 3.0
+    monkeypatch.setattr(dist, "PRUNE_FROM", 10**9)
+    full = dist.certificate_block((xy, mass), y_s, yxy, cost, 1024)
+    monkeypatch.setattr(dist, "PRUNE_FROM", 1)
+    pruned = dist.certificate_block((xy, mass), y_s, yxy, cost, 1024)
+    assert pruned["q"] == full["q"] and pruned["assign"] == full["assign"]  # same terms, same runs, same order
+    assert np.array_equal(pruned["m"], full["m"])
+    assert pruned["cmax"] == pytest.approx(full["cmax"], rel=1e-15)
+    assert pruned["err"] == pytest.approx(full["err"], rel=1e-12)
+    assert pruned["q_abs"] == pytest.approx(full["q_abs"], rel=1e-15)

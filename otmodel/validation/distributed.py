@@ -19,7 +19,9 @@ each block returning a handful of numbers, and finishes in the client:
 * the gap, with ``certify``'s rule and tolerances.
 
 The costs on the workers are computed here from the cost's definition (column by column), not by the
-backend's kernel: nothing the backend under test computed is reused.
+backend's kernel: nothing the backend under test computed is reused. From ``PRUNE_FROM`` endpoints on,
+a block is scanned by the model's pruned pass (``otmodel.model._demand_kernels``: per point only the
+endpoints that can be best, with the same minima, labels and sums bit for bit).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from otmodel.errors import InvalidDataError
+from otmodel.model._demand_kernels import best_two_xy, max_cost_xy
 from otmodel.model.dask_demand import DaskSpatialFlowProblem, load_block
 from otmodel.model.demand import block_rows
 from otmodel.model.network import Network
@@ -117,6 +120,51 @@ def _certificate_kernel(
     return awm, extra, cmax
 
 
+#: Endpoints from which a block is scanned by the pruned pass (``otmodel.model._demand_kernels``)
+#: instead of every endpoint for every point.
+PRUNE_FROM = 64
+
+
+def _pruned_sums(
+    xy: NDArray[np.float64], mass: NDArray[np.float64], yxy: NDArray[np.float64], y_s: NDArray[np.float64],
+    kind: int, ymax: float, n_runs: int,
+) -> tuple[float, float, float, NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """What ``_certificate_kernel`` returns, from the pruned pass: the same minima, labels and costs bit for
+    bit, the runs summed in the same order (``bincount`` adds in index order); the largest cost from the
+    convex hull of the points of positive mass (``max_cost_xy``)."""
+    ns = y_s.shape[0]
+    v1, lab, _ = best_two_xy(xy, yxy, kind, y_s)
+    keep = np.flatnonzero(mass > 0)
+    w, best, bi = mass[keep], v1[keep], lab[keep]
+    dx, dy = xy[keep, 0] - yxy[bi, 0], xy[keep, 1] - yxy[bi, 1]
+    if kind == 2:
+        c = np.abs(dx) + np.abs(dy)
+    else:
+        c = dx * dx + dy * dy
+        if kind == 0:
+            c = np.sqrt(c)
+    run = keep // RUN
+    wb = w * best
+    q_runs = np.bincount(run, weights=wb, minlength=n_runs).astype(float)
+    a_runs = np.bincount(run, weights=w * c, minlength=n_runs).astype(float)
+    # cell masses run by run, then the runs added in order (a long running sum of equal masses drifts),
+    # a group of runs at a time (memory: at most 2**20 partial sums)
+    m = np.zeros(ns)
+    group = max(1, 2**20 // max(ns, 1))
+    bounds = np.searchsorted(run, np.arange(0, n_runs + group, group))
+    for g, g0 in enumerate(range(0, n_runs, group)):
+        a, b = bounds[g], bounds[g + 1]
+        if a == b:
+            continue
+        part = np.bincount((run[a:b] - g0) * ns + bi[a:b], weights=w[a:b], minlength=group * ns)
+        for row in part.reshape(group, ns):
+            m += row
+    awm = float(np.sum(np.abs(wb)))
+    extra = float(np.sum(w * (np.abs(best) + 2.0 * ymax)))
+    cmax = max_cost_xy(xy[keep], yxy, kind)
+    return awm, extra, cmax, m, q_runs, a_runs
+
+
 def certificate_block(part: Any, y_s: NDArray[np.float64], yxy: NDArray[np.float64], cost: Any, chunk: int) -> dict[str, Any]:
     r"""One block's share of the certificate at endpoint potentials ``y_s``; runs on a worker.
 
@@ -130,12 +178,15 @@ def certificate_block(part: Any, y_s: NDArray[np.float64], yxy: NDArray[np.float
     ymax = float(np.max(np.abs(y_s), initial=0.0))
     kind = {"euclidean": 0, "squared_euclidean": 1, "manhattan": 2}[cost.name]
     n_runs = -(-xy.shape[0] // RUN)
-    q_runs, a_runs = np.zeros(n_runs), np.zeros(n_runs)
-    m = np.zeros(ns)
-    sums = _certificate_kernel(np.ascontiguousarray(xy, dtype=float), np.ascontiguousarray(mass, dtype=float),
-                               np.ascontiguousarray(yxy, dtype=float), np.ascontiguousarray(y_s, dtype=float),
-                               kind, ymax, m, q_runs, a_runs)
-    awm, extra, cmax = sums
+    if ns >= PRUNE_FROM:
+        awm, extra, cmax, m, q_runs, a_runs = _pruned_sums(xy, mass, np.asarray(yxy, dtype=float), y_s, kind, ymax, n_runs)
+    else:
+        q_runs, a_runs = np.zeros(n_runs), np.zeros(n_runs)
+        m = np.zeros(ns)
+        sums = _certificate_kernel(np.ascontiguousarray(xy, dtype=float), np.ascontiguousarray(mass, dtype=float),
+                                   np.ascontiguousarray(yxy, dtype=float), np.ascontiguousarray(y_s, dtype=float),
+                                   kind, ymax, m, q_runs, a_runs)
+        awm, extra, cmax = sums
     q_parts = q_runs.tolist()
     a_parts = a_runs.tolist()
     # runs of RUN terms summed in floating point: at most (RUN - 1) u sum|x| off (u = EPS / 2),
