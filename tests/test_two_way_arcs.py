@@ -356,3 +356,17 @@ def test_spatial_quadratic_two_way_network_agrees_with_a_direct_model() -> None:
     sol = om.solve(p, backend="dual-ascent", step_size=om.Curvature(), max_iter=3000, tol=1e-10)
     cert = om.validation.certify(p, sol)
     assert cert.certified and cert.upper_bound == pytest.approx(expected, rel=1e-6)
+
+
+def test_attraction_reads_a_backward_only_arc_length_as_given() -> None:
+    """An unsigned arc that runs only backwards (upper <= 0) is stored as -b (b|p| = -b p there);
+    an attraction graph must still read its length b, not refuse it as a negative length."""
+    net = Network()
+    for n in "ABC":
+        net.add_node(n)
+    net.add_arc("A", "B", cost=Linear(2.0), lower=-1.0, upper=0.0)
+    net.add_arc("B", "C", cost=Linear(1.0), upper=1.0)
+    p = om.AttractionProblem(net, rho0=[1.0, 0.0, 0.0], nu=[0.0, 0.0, 1.0])
+    names = list(p.node_names)
+    w = p.weights.tocsr()
+    assert w[names.index("B"), names.index("A")] == pytest.approx(2.0)

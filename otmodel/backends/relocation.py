@@ -50,6 +50,7 @@ import otmodel.model._relocation_kernels as K
 import otmodel.model._relocation_kernels as RK
 from otmodel.backends._options import refuse_unknown
 from otmodel.backends._progress import Progress
+from otmodel.backends._relocation_auction import auction
 from otmodel.backends.base import Conformance, Timer
 from otmodel.errors import SolverError
 from otmodel.results import PointStatus, Status, Trace
@@ -93,7 +94,8 @@ class _Master:
     """
 
     def __init__(
-        self, problem: Any, pts: NDArray[np.float64], slots: NDArray[np.int64], psi: NDArray[np.float64], cands: int
+        self, problem: Any, pts: NDArray[np.float64], slots: NDArray[np.int64], psi: NDArray[np.float64], cands: int,
+        start: NDArray[np.int64] | None = None,
     ) -> None:
         self.P = problem
         self.pts = np.ascontiguousarray(pts)
@@ -107,8 +109,11 @@ class _Master:
         self.penalty = 1.25 * _domain_cost(problem) + 1e-300
         self.scale = _INT_COST_LIMIT / self.penalty
         vals, idx = K.topk_bins(self.pts, self.bij, psi, self.slots, cands, *self.geom)
-        order = np.argsort(vals[:, 0] - vals[:, min(1, cands - 1)], kind="stable")  # most decided first
-        g = RK.greedy_nearest(self.pts, self.bij, order.astype(np.int64), self.slots, *self.geom)
+        if start is None:
+            order = np.argsort(vals[:, 0] - vals[:, min(1, cands - 1)], kind="stable")  # most decided first
+            g = RK.greedy_nearest(self.pts, self.bij, order.astype(np.int64), self.slots, *self.geom)
+        else:
+            g = np.asarray(start, dtype=np.int64)
         g = np.where((idx == g[:, None]).any(axis=1), -1, g)
         self.cols = np.concatenate([idx, g[:, None]], axis=1)
         self.col_cost = self._costs(self.cols)
@@ -247,42 +252,10 @@ class _Master:
         return added
 
 
-def _warm_prices(problem: Any, rng: np.random.Generator, cands: int, n_min: int, deadline: float, log: Callable[..., None]) -> NDArray[np.float64]:
-    """Prices from nested random subsets of N/4, N/16, ... points (module docstring, step 1)."""
-    N = problem.n_points
-    sizes: list[int] = []
-    n = N
-    while n // 4 >= n_min:
-        n //= 4
-        sizes.append(n)
-    psi = np.zeros(problem.n_bins)
-    if not sizes:
-        return psi
-    perm = rng.permutation(N)
-    slots = problem.slots.reshape(-1).astype(np.int64)
-    for n in reversed(sizes):
-        if time.perf_counter() > deadline:
-            break
-        sub = problem.points[np.sort(perm[:n])]
-        # capacities scaled by n / N, rounded along the cumulative sum so that the total stays at
-        # least n (it is floor(total * n / N) >= n) and no bin is off by a whole place
-        cum = np.floor(np.concatenate([[0.0], np.cumsum(slots)]) * (n / N) + 1e-9).astype(np.int64)
-        m = _Master(problem, sub, np.diff(cum), psi, cands)
-        for r in range(20):
-            m.solve_master()
-            m.prices()
-            rd = m.pricing(1e-9)
-            log(level=n, round=r, **rd.__dict__)
-            if rd.violated == 0 or rd.added == 0 or rd.gap < 1e-4:
-                break
-        psi = m.psi
-    return psi
-
-
 #: The options ``RelocationBackend.solve`` takes (docs/backend-options.md describes each); its
 #: stopping rule is the certified gap, so it takes ``gap_tol`` and no ``tol``.
 OPTIONS = (
-    "gap_tol", "time_limit", "candidates", "warm_start", "max_iter", "seed", "callback", "progress", "verbose",
+    "gap_tol", "time_limit", "candidates", "warm_start", "auction_gap", "max_iter", "seed", "callback", "progress", "verbose",
 )
 
 
@@ -304,6 +277,7 @@ class RelocationBackend:
         time_limit: float | None = None,
         candidates: int = 4,
         warm_start: bool = True,
+        auction_gap: float = 1e-5,
         max_iter: int = 200,
         seed: int = 0,
         callback: Callable[[dict[str, Any]], Any] | None = None,
@@ -335,7 +309,8 @@ class RelocationBackend:
         shown = verbose or progress is True
         with Progress(1 if shown else 0, None, 1, sys.stderr if progress is True else None, "relocation"):
             return self._solve(
-                problem, gap_tol, time_limit, candidates, warm_start, max_iter, seed, callback, progress, shown
+                problem, gap_tol, time_limit, candidates, warm_start, auction_gap, max_iter, seed, callback, progress,
+                shown,
             )
 
     def _solve(
@@ -345,6 +320,7 @@ class RelocationBackend:
         time_limit: float | None,
         candidates: int,
         warm_start: bool,
+        auction_gap: float,
         max_iter: int,
         seed: int,
         callback: Callable[[dict[str, Any]], Any] | None,
@@ -356,15 +332,17 @@ class RelocationBackend:
         timer = Timer()
         trace = Trace()
         P = problem
-        rng = np.random.default_rng(seed)
         stop_flag = [False]
 
         def log(**row: Any) -> None:
-            row = {"time": time.perf_counter() - t0, **row}
+            # one set of columns for the auction's phases and the flow's rounds
+            row = {"time": time.perf_counter() - t0, "violated": -1, "columns": 0, "overflow": 0, "added": 0,
+                   "eps": math.nan, "bids": 0, **row}
             trace.append(**row)
             msg = (
                 f"relocation level {row.get('level')} round {row.get('round')}: cost {row['primal']:.10g} "
-                f"bound {row['dual']:.10g} gap {row['gap']:.3g} violated {row['violated']} columns {row['columns']}"
+                f"bound {row['dual']:.10g} gap {row['gap']:.3g} eps {row['eps']:.3g} bids {row['bids']} "
+                f"violated {row['violated']} columns {row['columns']}"
             )
             (logger.info if verbose else logger.debug)(msg)
             if progress and progress is not True:
@@ -373,15 +351,22 @@ class RelocationBackend:
             if callback is not None and callback(dict(row)):
                 stop_flag[0] = True
 
-        psi = np.zeros(P.n_bins)
-        if warm_start:
-            with timer("warm_start"):
-                psi = _warm_prices(P, rng, candidates, 300, deadline, log)
-        with timer("restrict"):
-            m = _Master(P, P.points, P.slots, psi, candidates)
-        best_primal, best_flat = math.inf, None
-        best_dual, best_psi = -math.inf, np.zeros(P.n_bins)
+        with timer("auction"):
+            auc = auction(P, stop_gap=max(gap_tol, auction_gap), deadline=deadline, warm_start=warm_start, seed=seed,
+                          log=log)
+        best_primal, best_flat = auc.primal, auc.flat
+        best_dual, best_psi = auc.dual, auc.psi
+        gap = (best_primal - best_dual) / max(abs(best_primal), 1e-300)
         status, msg, rounds = Status.ITERATION_LIMIT, "", 0
+        if gap <= gap_tol:
+            status, msg = Status.OPTIMAL, f"auction: relative gap {gap:.3g} <= gap_tol {gap_tol:g}"
+            max_iter = 0
+        elif time.perf_counter() > deadline or stop_flag[0]:
+            status, msg = Status.TIME_LIMIT, f"time limit {time_limit:g} s reached in the auction"
+            max_iter = 0
+        else:
+            with timer("restrict"):
+                m = _Master(P, P.points, P.slots, auc.psi, candidates, start=auc.flat)
         for r in range(max_iter):
             rounds = r + 1
             with timer("master"):
@@ -417,10 +402,14 @@ class RelocationBackend:
                 status, msg = Status.TIME_LIMIT, f"time limit {time_limit:g} s reached"
                 break
         if best_flat is None:
-            # no feasible restricted flow yet (only at a time limit): fall back to the greedy placement
+            # no phase of the auction ended (only at a time limit) (only at a time limit): fall back to the greedy placement
             with timer("greedy"):
                 best_flat = _greedy(P)
-            best_primal = P.objective(best_flat) / P.mass
+                best_primal = P.objective(best_flat) / P.mass
+                if not math.isfinite(best_dual):
+                    best_dual = P.dual_value(best_psi) / P.mass
+            log(level=P.n_points, round=0, primal=best_primal, dual=best_dual,
+                gap=(best_primal - best_dual) / max(abs(best_primal), 1e-300))
         return _result(P, best_flat, best_psi, best_primal, best_dual, status, msg, "relocation",
                        "column generation + OR-Tools min-cost flow", timer, trace, rounds)
 

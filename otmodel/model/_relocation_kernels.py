@@ -160,73 +160,105 @@ def _ring_gap(
     return gap if gap == np.inf else max(gap, 0.0)
 
 
+@nb.njit(inline="always", cache=True, nogil=True)
+def _box_cost(px: float, py: float, x0: float, x1: float, y0: float, y1: float, euclid: bool, power: int) -> float:
+    """The cost from ``(px, py)`` to the rectangle: a lower bound for every bin inside it."""
+    return _rect_cost(px, py, x0, x1, y0, y1, euclid, power)
+
+
 @nb.njit(cache=True, nogil=True)
-def _search(
+def block_size(mx: int, my: int) -> int:
+    """Bins per side of the pruning blocks: about the square root of the grid side, halved (4 at
+    64 x 64, 8 at 256 x 256), so that a ring of blocks and a block's bins cost about the same."""
+    return max(2, int(round(math.sqrt(max(mx, my)) / 2)))
+
+
+@nb.njit(cache=True, nogil=True)
+def block_minima(price: NDArray[np.float64], mx: int, my: int, bs: int) -> NDArray[np.float64]:
+    """The cheapest ``price`` in every ``bs x bs`` block of bins (``inf`` for bins without slots)."""
+    nbx = (mx + bs - 1) // bs
+    nby = (my + bs - 1) // bs
+    out = np.full(nbx * nby, np.inf)
+    for ix in range(mx):
+        for iy in range(my):
+            b = (ix // bs) * nby + iy // bs
+            v = price[ix * my + iy]
+            if v < out[b]:
+                out[b] = v
+    return out
+
+
+@nb.njit(cache=True, nogil=True)
+def block_search(
     px: float,
     py: float,
     bx: int,
     by: int,
-    psi: NDArray[np.float64],
-    slots: NDArray[np.int64],
+    price: NDArray[np.float64],
+    blockmin: NDArray[np.float64],
     psimin: float,
+    bs: int,
     vals: NDArray[np.float64],
     idx: NDArray[np.int64],
     geom: Geometry,
 ) -> None:
-    """The ``K = len(vals)`` smallest `c_{ij} + \\psi_j` over bins with slots, sorted (exact)."""
+    r"""The ``K = len(vals)`` smallest `c_{ij} + p_j` over all bins, sorted, exactly (``price`` is
+    ``inf`` on bins that take nobody).
+
+    Rings of ``bs x bs`` blocks of bins outward from the point's block (module docstring: every
+    block of ring `r` is at least the gap `g_r` away); a block is scanned only when its own bound
+    `d(x, \text{block})^p + \min_{\text{block}} p` beats the current ``K``-th value, and the
+    search stops at the first ring whose bound `g_r^p + \min p` does. ``blockmin`` may be
+    stale from below (prices that only rise keep it a valid bound).
+    """
     xmin, ymin, w, h, mx, my, rect_ptr, rects, euclid, power = geom
     K = vals.shape[0]
     for q in range(K):
         vals[q] = np.inf
         idx[q] = -1
-    rmax = max(mx, my)
-    for r in range(rmax + 1):
+    nbx = (mx + bs - 1) // bs
+    nby = (my + bs - 1) // bs
+    kx = bx // bs
+    ky = by // bs
+    W = w * bs
+    H = h * bs
+    for r in range(max(nbx, nby) + 1):
         if r > 0:
-            gap = _ring_gap(px, py, bx, by, r, xmin, ymin, w, h, mx, my)
+            gap = _ring_gap(px, py, kx, ky, r, xmin, ymin, W, H, nbx, nby)
             if gap == np.inf:
                 break
-            bound = (gap * gap if power == 2 else gap) + psimin
-            if bound >= vals[K - 1]:
+            if (gap * gap if power == 2 else gap) + psimin >= vals[K - 1]:
                 break
-        if r == 0:
-            _consider(px, py, bx * my + by, psi, slots, vals, idx, rect_ptr, rects, euclid, power)
-            continue
-        for iy in (by - r, by + r):
-            if 0 <= iy < my:
-                for ix in range(max(0, bx - r), min(mx - 1, bx + r) + 1):
-                    _consider(px, py, ix * my + iy, psi, slots, vals, idx, rect_ptr, rects, euclid, power)
-        for ix in (bx - r, bx + r):
-            if 0 <= ix < mx:
-                for iy in range(max(0, by - r + 1), min(my - 1, by + r - 1) + 1):
-                    _consider(px, py, ix * my + iy, psi, slots, vals, idx, rect_ptr, rects, euclid, power)
-
-
-@nb.njit(inline="always", cache=True, nogil=True)
-def _consider(
-    px: float,
-    py: float,
-    j: int,
-    psi: NDArray[np.float64],
-    slots: NDArray[np.int64],
-    vals: NDArray[np.float64],
-    idx: NDArray[np.int64],
-    rect_ptr: NDArray[np.int64],
-    rects: NDArray[np.float64],
-    euclid: bool,
-    power: int,
-) -> None:
-    if slots[j] <= 0:
-        return
-    K = vals.shape[0]
-    v = pair_cost(px, py, j, rect_ptr, rects, euclid, power) + psi[j]
-    if v < vals[K - 1]:
-        q = K - 1
-        while q > 0 and vals[q - 1] > v:
-            vals[q] = vals[q - 1]
-            idx[q] = idx[q - 1]
-            q -= 1
-        vals[q] = v
-        idx[q] = j
+        for a in range(max(0, kx - r), min(nbx - 1, kx + r) + 1):
+            edge_x = a == kx - r or a == kx + r
+            for b in range(max(0, ky - r), min(nby - 1, ky + r) + 1):
+                if not edge_x and b != ky - r and b != ky + r:
+                    continue
+                bm = blockmin[a * nby + b]
+                if bm == np.inf:
+                    continue
+                ix0 = a * bs
+                ix1 = min(mx, ix0 + bs)
+                iy0 = b * bs
+                iy1 = min(my, iy0 + bs)
+                lb = _box_cost(px, py, xmin + ix0 * w, xmin + ix1 * w, ymin + iy0 * h, ymin + iy1 * h, euclid, power)
+                if lb + bm >= vals[K - 1]:
+                    continue
+                for ix in range(ix0, ix1):
+                    for iy in range(iy0, iy1):
+                        j = ix * my + iy
+                        pj = price[j]
+                        if pj == np.inf:
+                            continue
+                        v = pair_cost(px, py, j, rect_ptr, rects, euclid, power) + pj
+                        if v < vals[K - 1]:
+                            q = K - 1
+                            while q > 0 and vals[q - 1] > v:
+                                vals[q] = vals[q - 1]
+                                idx[q] = idx[q - 1]
+                                q -= 1
+                            vals[q] = v
+                            idx[q] = j
 
 
 def topk_bins(
@@ -251,16 +283,15 @@ def _topk_bins(
     geom: Geometry,
 ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
     n = points.shape[0]
+    mx, my = geom[4], geom[5]
     vals = np.empty((n, K))
     idx = np.empty((n, K), dtype=np.int64)
-    psimin = np.inf
-    for j in range(psi.shape[0]):
-        if slots[j] > 0 and psi[j] < psimin:
-            psimin = psi[j]
+    price = np.where(slots > 0, psi, np.inf)
+    psimin = price.min() if price.shape[0] else np.inf
+    bs = block_size(mx, my)
+    bmin = block_minima(price, mx, my, bs)
     for i in nb.prange(n):
-        _search(
-            points[i, 0], points[i, 1], bin_ij[i, 0], bin_ij[i, 1], psi, slots, psimin, vals[i], idx[i], geom
-        )
+        block_search(points[i, 0], points[i, 1], bin_ij[i, 0], bin_ij[i, 1], price, bmin, psimin, bs, vals[i], idx[i], geom)
     return vals, idx
 
 

@@ -236,6 +236,9 @@ def _from_network(net: Network, directed: bool) -> tuple[sp.csr_matrix, sp.coo_m
     """
     names, t, h, n = net.node_names, net.tails, net.heads, net.n_nodes
     costs, lo, up, supply = net.costs, net.lower, net.upper, net.supply
+    # the edge length is the arc's own coefficient b: ArcCosts stores -b on an unsigned arc that
+    # runs only backwards (b|p| = -b p there), which is not a length
+    costs = type(costs)(costs.a, np.where(~net.signed & (up <= 0), -costs.b, costs.b), costs.kink)
     if (supply != 0).any():
         k = int(np.flatnonzero(supply != 0)[0])
         raise InvalidDataError(f"node {names[k]!r}: supply {supply[k]:g}; the masses are rho0 and nu (supplies must be 0)")

@@ -1,0 +1,145 @@
+r"""The auction stage of backend ``relocation``: bin prices and a feasible placement, certified.
+
+A forward auction with `\varepsilon`-scaling (kernels and their mathematics in
+``otmodel.model._relocation_auction``): bins are capacitated sinks with a price per slot, spare
+capacity is taken by zero-cost dummy points, bids search only the blocks of bins that can still win
+(``block_search``). Optionally warm-started from the prices of a quarter-size instance (a random
+quarter of the points, capacities scaled by 1/4 along their cumulative sum).
+
+Each phase ends with every point `\varepsilon`-satisfied, so its placement is feasible, and the
+prices shifted to `\min p = 0` give the exact dual bound `D(\psi)` (one ring search per point):
+a certified gap after every phase. A phase may stop early at ``deadline``; the best certified
+placement of the earlier phases is what returns then.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+import otmodel.model._relocation_auction as A
+import otmodel.model._relocation_kernels as K
+
+__all__ = ["AuctionResult", "auction"]
+
+#: Bids per compiled call between two checks of the clock.
+_BIDS_PER_CALL = 200_000
+
+
+@dataclass
+class AuctionResult:
+    """The best certified placement (``flat`` None when no phase ended) and the prices of the best bound."""
+
+    flat: NDArray[np.int64] | None
+    primal: float
+    psi: NDArray[np.float64]
+    dual: float
+    eps: float
+    bids: int
+
+
+def _cost_unit(P: Any) -> float:
+    """The cost of crossing one bin: the scale of prices (and of ``eps``)."""
+    return float(max(P.bin_width, P.bin_height) ** P.power)
+
+
+def _shifted(price: NDArray[np.float64], slots: NDArray[np.int64]) -> NDArray[np.float64]:
+    """Prices with the cheapest bin at 0 (``psi >= 0``; 0 on bins without slots)."""
+    use = slots > 0
+    return np.where(use, price - price[use].min(), 0.0)
+
+
+class _Level:
+    """The auction state of one instance: ``pts`` into bins with ``slots`` places, from prices ``p0``."""
+
+    def __init__(self, P: Any, pts: NDArray[np.float64], slots: NDArray[np.int64], p0: NDArray[np.float64]) -> None:
+        self.P = P
+        self.pts = np.ascontiguousarray(pts)
+        self.bij = P.bin_index(self.pts)
+        self.slots = np.ascontiguousarray(slots, dtype=np.int64)
+        self.geom = K.geometry(*P.kernel_args())
+        mx, my = P.bins
+        self.bs = int(K.block_size(mx, my))
+        self.persons = int(self.slots.sum())  # the points, then the dummies
+        self.st = A.new_state(self.slots, p0, self.persons, mx, my, self.bs)
+        self.queue = np.arange(self.persons, dtype=np.int64)
+        self.qlen = self.persons
+        self.bids = 0
+
+    def phase(self, eps: float, first: bool, deadline: float) -> bool:
+        """Bid until every person is ``eps``-satisfied; False when ``deadline`` came first."""
+        if not first:
+            self.qlen = A.release_unsatisfied(self.pts, self.bij, self.st, self.queue, eps, self.bs, self.geom)
+        while self.qlen > 0:
+            if time.perf_counter() > deadline:
+                return False
+            self.qlen, b = A.run_serial(self.pts, self.bij, self.st, self.queue, self.qlen, eps, _BIDS_PER_CALL, self.bs, self.geom)
+            self.bids += b
+        return True
+
+    def psi(self) -> NDArray[np.float64]:
+        return _shifted(self.st[5], self.slots)
+
+    def flat(self) -> NDArray[np.int64]:
+        return self.st[4][: self.pts.shape[0]].copy()
+
+
+def auction(
+    P: Any,
+    *,
+    stop_gap: float,
+    deadline: float,
+    warm_start: bool,
+    seed: int,
+    log: Callable[..., Any],
+    theta: float = 5.0,
+) -> AuctionResult:
+    """Run the auction on ``P`` until the certified relative gap is at most ``stop_gap`` (or ``deadline``).
+
+    ``theta``: the factor by which ``eps`` falls from one phase to the next.
+    """
+    N, cu = P.n_points, _cost_unit(P)
+    slots = np.ascontiguousarray(P.slots.reshape(-1), dtype=np.int64)
+    p0 = np.zeros(P.n_bins)
+    eps = 20.0 * cu
+    if warm_start and N // 4 >= 4 * int((slots > 0).sum()):
+        n = N // 4
+        sub = P.points[np.sort(np.random.default_rng(seed).permutation(N)[:n])]
+        cum = np.floor(np.concatenate([[0.0], np.cumsum(slots)]) * (n / N) + 1e-9).astype(np.int64)
+        lv = _Level(P, sub, np.diff(cum), p0)
+        first = True
+        while eps > 0.05 * cu and lv.phase(eps, first, deadline):
+            first = False
+            eps /= theta
+        p0 = lv.psi()
+        log(level=n, round=0, primal=math.nan, dual=math.nan, gap=math.nan, eps=eps, bids=lv.bids)
+    lv = _Level(P, P.points, slots, p0)
+    best = AuctionResult(None, math.inf, np.zeros(P.n_bins), -math.inf, eps, 0)
+    first, r = True, 0
+    while lv.phase(eps, first, deadline):
+        first = False
+        flat, psi = lv.flat(), lv.psi()
+        primal = P.objective(flat) / P.mass
+        dual = P.dual_value(psi) / P.mass
+        if primal < best.primal:
+            best.flat, best.primal = flat, primal
+        if dual > best.dual:
+            best.psi, best.dual = psi, dual
+        best.eps, best.bids = eps, lv.bids
+        gap = (best.primal - best.dual) / max(abs(best.primal), 1e-300)
+        log(level=N, round=r, primal=primal, dual=dual, gap=gap, eps=eps, bids=lv.bids)
+        r += 1
+        if gap <= stop_gap or time.perf_counter() > deadline:
+            break
+        # the gap is at most (persons * eps) / cost: no need to go far below what is asked
+        new = max(eps / theta, 0.2 * stop_gap * best.primal / lv.persons)
+        if new >= eps:
+            break
+        eps = new
+    return best

@@ -1,0 +1,314 @@
+r"""Compiled loops of the relocation auction: bins as capacitated sinks with one price per slot.
+
+The balanced problem. Bin `j` has `u_j` slots; `D = \sum_j u_j - N` zero-cost *dummy* points
+(indices ``n .. n + D - 1``) fill the spare capacity, so that every slot is taken at the end.
+Without them a bin left under-full keeps the positive price it had in an earlier
+`\varepsilon`-phase, and the dual bound stalls (issue 13 measured a 39 % gap); with them,
+`\varepsilon`-complementary slackness of the dummies puts every under-full bin within
+`\varepsilon` of the cheapest price, and the prices shifted to `\min_j p_j = 0` are
+feasible for the dual of the original problem (``otmodel.model.relocation``):
+`D(\psi) = \sum_i \min_j (c_{ij} + \psi_j) - \sum_j \psi_j u_j` with `\psi = p - \min p \ge 0`.
+
+Slots (Bertsekas and Castanon's auction for similar objects). Every slot has its own price; the
+slots of bin `j` sit in a min-heap (``hp`` prices, ``hh`` holders, offsets ``off``), so that the
+price of the bin, `p_j`, is the price of its cheapest slot, and a winning bid takes that slot.
+A point `i` bids for its bin `j_1` of least `c_{ij} + p_j` the price that leaves it
+`\varepsilon` short of indifferent with its second choice: `b = w_2 - c_{ij_1} + \varepsilon`,
+where `w_2` is the second least value over the other bins and the second slot of `j_1`.
+A dummy does the same with `c = 0`, its best and second best read off a segment tree over the
+bin prices (``tree``) in `O(\log B)`.
+
+Parallel bids (Jacobi). A chunk of unassigned points computes its bids in parallel against the
+prices of the chunk start, and the bids are applied in order: a bid whose price no longer beats
+the slot it aims at is dropped and the point bids again later. Since prices only rise, a bid that
+still wins leaves its bidder `\varepsilon`-satisfied (its second best can only have risen),
+so `\varepsilon`-complementary slackness survives the staleness; the block minima the search
+prunes with (``_relocation_kernels.block_search``) stay valid bounds when stale for the same reason.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+from numpy.typing import NDArray
+
+from otmodel.model._relocation_kernels import Geometry, block_search, pair_cost
+
+__all__ = ["State", "new_state", "run", "run_serial", "release_unsatisfied", "tree_build"]
+
+#: (hp, hh, off, pos, owner, price, blockmin, tree, targ) -- see ``new_state``.
+State = tuple[
+    NDArray[np.float64], NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.int64],
+    NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.int64],
+]
+
+
+@nb.njit(cache=True, nogil=True)
+def tree_build(price: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    """A min segment tree over ``price``: node ``k`` holds the least price below it and its bin."""
+    B = price.shape[0]
+    T = 1
+    while T < B:
+        T *= 2
+    tree = np.full(2 * T, np.inf)
+    targ = np.full(2 * T, -1, dtype=np.int64)
+    for j in range(B):
+        tree[T + j] = price[j]
+        targ[T + j] = j
+    for k in range(T - 1, 0, -1):
+        a, b = 2 * k, 2 * k + 1
+        if tree[b] < tree[a]:
+            tree[k], targ[k] = tree[b], targ[b]
+        else:
+            tree[k], targ[k] = tree[a], targ[a]
+    return tree, targ
+
+
+@nb.njit(cache=True, nogil=True)
+def _tree_set(tree: NDArray[np.float64], targ: NDArray[np.int64], j: int, v: float) -> None:
+    T = tree.shape[0] // 2
+    k = T + j
+    tree[k] = v
+    k //= 2
+    while k >= 1:
+        a, b = 2 * k, 2 * k + 1
+        if tree[b] < tree[a]:
+            tree[k], targ[k] = tree[b], targ[b]
+        else:
+            tree[k], targ[k] = tree[a], targ[a]
+        k //= 2
+
+
+@nb.njit(cache=True, nogil=True)
+def _tree_min_except(tree: NDArray[np.float64], j: int) -> float:
+    """The least price over every bin but ``j``: the siblings on the path from its leaf to the root."""
+    T = tree.shape[0] // 2
+    k = T + j
+    m = np.inf
+    while k > 1:
+        v = tree[k ^ 1]
+        if v < m:
+            m = v
+        k //= 2
+    return m
+
+
+def new_state(
+    slots: NDArray[np.int64], p0: NDArray[np.float64], n_persons: int, mx: int, my: int, bs: int
+) -> State:
+    """Every slot of bin ``j`` free at price ``p0[j]``; every person (points, then dummies) unassigned.
+
+    ``hp``/``hh``: slot prices and holders (-1: free), bin ``j``'s heap at ``off[j]:off[j+1]``;
+    ``pos``/``owner``: each person's slot and bin (-1); ``price``: each bin's cheapest slot
+    (``inf`` without slots); ``blockmin``: its minima over blocks; ``tree``/``targ``: its segment tree.
+    """
+    from otmodel.model._relocation_kernels import block_minima
+
+    off = np.zeros(slots.size + 1, dtype=np.int64)
+    np.cumsum(slots, out=off[1:])
+    hp = np.repeat(np.asarray(p0, dtype=np.float64), slots)
+    hh = np.full(int(off[-1]), -1, dtype=np.int64)
+    pos = np.full(n_persons, -1, dtype=np.int64)
+    owner = np.full(n_persons, -1, dtype=np.int64)
+    price = np.where(slots > 0, p0, np.inf).astype(np.float64)
+    tree, targ = tree_build(price)
+    return hp, hh, off, pos, owner, price, block_minima(price, mx, my, bs), tree, targ
+
+
+@nb.njit(cache=True, nogil=True)
+def _sift_down(hp: NDArray[np.float64], hh: NDArray[np.int64], pos: NDArray[np.int64], base: int, size: int) -> None:
+    """Restore the heap of one bin after its root's price rose (holders' ``pos`` follow their slots)."""
+    k = 0
+    while True:
+        a = 2 * k + 1
+        if a >= size:
+            break
+        b = a + 1
+        c = b if b < size and hp[base + b] < hp[base + a] else a
+        if hp[base + c] >= hp[base + k]:
+            break
+        hp[base + c], hp[base + k] = hp[base + k], hp[base + c]
+        hh[base + c], hh[base + k] = hh[base + k], hh[base + c]
+        if hh[base + k] >= 0:
+            pos[hh[base + k]] = base + k
+        if hh[base + c] >= 0:
+            pos[hh[base + c]] = base + c
+        k = c
+
+
+@nb.njit(inline="always", cache=True, nogil=True)
+def _second_slot(hp: NDArray[np.float64], off: NDArray[np.int64], j: int) -> float:
+    size = off[j + 1] - off[j]
+    if size < 2:
+        return np.inf
+    v = hp[off[j] + 1]
+    if size > 2 and hp[off[j] + 2] < v:
+        v = hp[off[j] + 2]
+    return v
+
+
+@nb.njit(cache=True, nogil=True)
+def _bid(
+    i: int, n: int, points: NDArray[np.float64], bin_ij: NDArray[np.int64], st: State, bs: int, eps: float,
+    vals: NDArray[np.float64], idx: NDArray[np.int64], geom: Geometry,
+) -> tuple[int, float]:
+    """Person ``i``'s bid: its best bin and the slot price that leaves it ``eps`` from its second choice."""
+    hp, hh, off, pos, owner, price, blockmin, tree, targ = st
+    if i < n:
+        block_search(points[i, 0], points[i, 1], bin_ij[i, 0], bin_ij[i, 1], price, blockmin, tree[1], bs, vals, idx, geom)
+        j = idx[0]
+        c = vals[0] - price[j]
+        w2 = min(vals[1], c + _second_slot(hp, off, j))
+    else:
+        j = targ[1]
+        c = 0.0
+        w2 = min(_tree_min_except(tree, j), _second_slot(hp, off, j))
+    return j, (w2 - c if w2 < np.inf else price[j]) + eps
+
+
+@nb.njit(cache=True, nogil=True)
+def _take(i: int, j: int, b: float, st: State, bs: int, my: int, mx: int) -> int:
+    """Person ``i`` takes the cheapest slot of bin ``j`` at price ``b``; returns whom it displaced (-1: nobody)."""
+    hp, hh, off, pos, owner, price, blockmin, tree, targ = st
+    nby = (my + bs - 1) // bs
+    base = off[j]
+    d = hh[base]
+    old = hp[base]
+    hp[base] = b
+    hh[base] = i
+    pos[i] = base
+    owner[i] = j
+    _sift_down(hp, hh, pos, base, off[j + 1] - base)
+    if d >= 0:
+        owner[d] = -1
+        pos[d] = -1
+    new = hp[base]
+    if new != old:
+        price[j] = new
+        _tree_set(tree, targ, j, new)
+        blk = (j // my // bs) * nby + (j % my) // bs
+        if blockmin[blk] == old:
+            # the block's least price may have been this bin's: recompute it (prices only rise)
+            ax = (j // my // bs) * bs
+            ay = ((j % my) // bs) * bs
+            v = np.inf
+            for ix in range(ax, min(mx, ax + bs)):
+                for iy in range(ay, min(my, ay + bs)):
+                    if price[ix * my + iy] < v:
+                        v = price[ix * my + iy]
+            blockmin[blk] = v
+    return d
+
+
+@nb.njit(cache=True, nogil=True)
+def run_serial(
+    points: NDArray[np.float64], bin_ij: NDArray[np.int64], st: State, queue: NDArray[np.int64], qlen: int,
+    eps: float, max_bids: int, bs: int, geom: Geometry,
+) -> tuple[int, int]:
+    """Gauss-Seidel bidding: each bid against the current prices (``run`` with no staleness)."""
+    n = points.shape[0]
+    mx, my = geom[4], geom[5]
+    vals = np.empty(2)
+    idx = np.empty(2, dtype=np.int64)
+    bids = 0
+    while qlen > 0 and bids < max_bids:
+        qlen -= 1
+        i = queue[qlen]
+        j, b = _bid(i, n, points, bin_ij, st, bs, eps, vals, idx, geom)
+        d = _take(i, j, b, st, bs, my, mx)
+        if d >= 0:
+            queue[qlen] = d
+            qlen += 1
+        bids += 1
+    return qlen, bids
+
+
+@nb.njit(parallel=True, cache=True, nogil=True)
+def run(
+    points: NDArray[np.float64],
+    bin_ij: NDArray[np.int64],
+    st: State,
+    queue: NDArray[np.int64],
+    qlen: int,
+    eps: float,
+    chunk: int,
+    max_bids: int,
+    bs: int,
+    geom: Geometry,
+) -> tuple[int, int]:
+    """Bid until nobody is unassigned or ``max_bids`` bids were made; returns ``(qlen, bids)``.
+
+    ``queue[:qlen]`` holds the unassigned persons (points ``< n``, dummies ``>= n``); points
+    displaced by a bid, and bidders whose bid lost, go back on it. Chunks of ``chunk`` bids are
+    computed in parallel (module docstring).
+    """
+    hp = st[0]
+    n = points.shape[0]
+    mx, my = geom[4], geom[5]
+    bids = 0
+    who = np.empty(chunk, dtype=np.int64)
+    tgt = np.empty(chunk, dtype=np.int64)
+    bid = np.empty(chunk)
+    vals = np.empty((chunk, 2))
+    idx = np.empty((chunk, 2), dtype=np.int64)
+    off = st[2]
+    while qlen > 0 and bids < max_bids:
+        m = min(chunk, qlen)
+        for t in range(m):
+            who[t] = queue[qlen - m + t]
+        qlen -= m
+        for t in nb.prange(m):
+            tgt[t], bid[t] = _bid(who[t], n, points, bin_ij, st, bs, eps, vals[t], idx[t], geom)
+        for t in range(m):
+            i, j, b = who[t], tgt[t], bid[t]
+            if not b > hp[off[j]]:
+                queue[qlen] = i  # outbid by an earlier bid of this chunk: bid again
+                qlen += 1
+                continue
+            d = _take(i, j, b, st, bs, my, mx)
+            if d >= 0:
+                queue[qlen] = d
+                qlen += 1
+        bids += m
+    return qlen, bids
+
+
+@nb.njit(parallel=True, cache=True, nogil=True)
+def release_unsatisfied(
+    points: NDArray[np.float64], bin_ij: NDArray[np.int64], st: State, queue: NDArray[np.int64], eps: float,
+    bs: int, geom: Geometry,
+) -> int:
+    r"""Unassign every person not `\varepsilon`-satisfied (the start of a phase); returns the queue length.
+
+    Point `i` in bin `j` at slot price `b` is satisfied when `c_{ij} + b \le \min_k (c_{ik} + p_k) + \varepsilon`;
+    a dummy when `b \le \min_k p_k + \varepsilon`. A released slot keeps its price.
+    """
+    hp, hh, off, pos, owner, price, blockmin, tree, targ = st
+    n = points.shape[0]
+    N = owner.shape[0]
+    rect_ptr, rects, euclid, power = geom[6], geom[7], geom[8], geom[9]
+    bad = np.zeros(N, dtype=np.bool_)
+    psimin = tree[1]
+    for i in nb.prange(N):
+        if owner[i] < 0:
+            bad[i] = True
+            continue
+        paid = hp[pos[i]]
+        if i >= n:
+            bad[i] = paid > psimin + eps
+            continue
+        v = np.empty(1)
+        k = np.empty(1, dtype=np.int64)
+        block_search(points[i, 0], points[i, 1], bin_ij[i, 0], bin_ij[i, 1], price, blockmin, psimin, bs, v, k, geom)
+        c = pair_cost(points[i, 0], points[i, 1], owner[i], rect_ptr, rects, euclid, power)
+        bad[i] = c + paid > v[0] + eps
+    qlen = 0
+    for i in range(N):
+        if bad[i]:
+            if owner[i] >= 0:
+                hh[pos[i]] = -1
+                owner[i] = -1
+                pos[i] = -1
+            queue[qlen] = i
+            qlen += 1
+    return qlen
