@@ -65,19 +65,22 @@ def nearest_flow(P, k: int = 32) -> tuple[float, float, float, bool]:
     return t1 - t0, t2 - t1, float(c[used].sum()) * P.mass, over
 
 
-def part_a(n: int, bins: int) -> list[dict]:
+def part_a(n: int, bins: int, time_limit: float, metrics: list[str]) -> list[dict]:
     out = []
     for metric, disp in [("euclidean", "l2"), ("manhattan", "l1")]:
+        if metric not in metrics:
+            continue
         P = gaussian_mixture_instance(n, (bins, bins), metric=metric, displacement=disp, seed=0)
         t = time.perf_counter()
-        R = om.solve(P)
+        R = om.solve(P, time_limit=time_limit)
         t_exact = time.perf_counter() - t
         c = certify(P, R, rtol=1e-9)
         build, solve32, cost32, over32 = nearest_flow(P, 32)
         row = {
             "instance": f"{n} points, {bins}x{bins} bins, {metric} {disp}",
             "exact_s": round(t_exact, 2), "exact_status": R.status.value, "certified_1e-9": c.certified,
-            "relative_gap": c.relative_gap, "rounds": R.iterations, "timings": {k: round(v, 2) for k, v in R.timings.items()},
+            "relative_gap": c.relative_gap, "rounds": R.iterations,
+            "gap_trace": [(round(float(a), 1), float(b)) for a, b in zip(R.trace["time"], R.trace["gap"], strict=True)], "timings": {k: round(v, 2) for k, v in R.timings.items()},
             "nearest32_build_s": round(build, 2), "nearest32_solve_s": round(solve32, 2),
             "nearest32_above_optimum": (cost32 - c.objective) / c.objective, "nearest32_overflow": over32,
             "ratio_exact_over_nearest32_solve": round(t_exact / solve32, 2),
@@ -130,6 +133,8 @@ def main() -> None:
     ap.add_argument("--large", action="store_true", help="part B (1M / 256x256) in a child process")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--time-limit", type=float, default=600.0)
+    ap.add_argument("--metrics", default="euclidean,manhattan", help="part A: which of the two instances")
+    ap.add_argument("--out", default="", help="write the rows to this JSON file")
     a = ap.parse_args()
     if a.child:
         print(json.dumps(part_b(a.time_limit)), flush=True)
@@ -137,7 +142,10 @@ def main() -> None:
     if a.large:
         subprocess.run([sys.executable, __file__, "--child", "--time-limit", str(a.time_limit)], check=True)
         return
-    part_a(a.n, a.bins)
+    rows = part_a(a.n, a.bins, a.time_limit, a.metrics.split(","))
+    if a.out:
+        with open(a.out, "w") as f:
+            json.dump({"command": " ".join(sys.argv), "rows": rows}, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -119,6 +119,9 @@ def auction(
             eps /= theta
         p0 = lv.psi()
         log(level=n, round=0, primal=math.nan, dual=math.nan, gap=math.nan, eps=eps, bids=lv.bids)
+        # the quarter's capacities are rounded (6 or 7 slots where the full bin has 26.25): its prices
+        # are bumpy at the scale of a bin-crossing cost, so the full level starts above that scale
+        eps = 2.0 * cu
     lv = _Level(P, P.points, slots, p0)
     best = AuctionResult(None, math.inf, np.zeros(P.n_bins), -math.inf, eps, 0)
     first, r = True, 0

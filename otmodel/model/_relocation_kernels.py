@@ -15,7 +15,10 @@ least `g_r` = the gap from the point to that box's boundary, in both metrics (a 
 never exceeds the Euclidean or the Manhattan distance). With prices `\psi \ge \psi_{\min}`,
 no bin of ring `r` or beyond has `c_{ij} + \psi_j < g_r^p + \psi_{\min}`: the search stops at
 the first ring whose bound reaches the `K`-th best value found, and the minimum is exact over
-all bins.
+all bins. The rings are of blocks of ``block_size`` x ``block_size`` bins (``block_search``), and a
+block is skipped when its distance bound plus its cheapest price cannot beat the `K`-th value:
+with optimal prices, `c_{ij} + \psi_j` is nearly flat over an overloaded cluster, so the ring
+bound (which only knows the cheapest price anywhere) stops late and the block bound does the pruning.
 
 Prices from an optimal restricted flow (``prices_from_flow``). For the transportation problem
 with capacitated bins, `\psi \ge 0` certifies a flow optimal over its columns when every
