@@ -29,6 +29,7 @@ Usage::
     .venv/bin/python benchmarks/bench_many_endpoints.py --out benchmarks/results_many_endpoints.json
     .venv/bin/python benchmarks/bench_many_endpoints.py --quick      # up to 200 x 200, no SDOT
     .venv/bin/python benchmarks/bench_many_endpoints.py --rows 100:1000,1000:1000   # chosen rows (+ SDOT)
+    .venv/bin/python benchmarks/bench_many_endpoints.py --rows 100:50 --no-sdot --repeat 5  # one row, best of 5
 
 Instances (``instance(n, ns)``): the synthetic demand of Laurentin et al. (2025), section V-A (truncated
 Gaussian, mean (50, 75), std 25, on [0, 100]^2, an n x n grid, total 1), |S| endpoints uniform at random
@@ -87,14 +88,20 @@ def instance(n: int, ns: int, seed: int = 0) -> om.SpatialFlowProblem:
 
 
 # ------------------------------------------------------------------------------ measurements
-def _newton(p: om.SpatialFlowProblem) -> dict[str, Any]:
+def _newton(p: om.SpatialFlowProblem, repeat: int = 1) -> dict[str, Any]:
     from otmodel.validation import certify
 
-    t0 = time.perf_counter()
-    s = om.solve(p, backend="dual-ascent", step_size=om.Newton(), max_iter=30, tol=1e-12)
-    t1 = time.perf_counter()
-    c = certify(p, s)
-    t2 = time.perf_counter()
+    best: tuple[float, float, float] | None = None
+    for _ in range(repeat):  # the fastest of ``repeat`` identical runs (load on a shared machine only adds)
+        t0 = time.perf_counter()
+        s = om.solve(p, backend="dual-ascent", step_size=om.Newton(), max_iter=30, tol=1e-12)
+        t1 = time.perf_counter()
+        c = certify(p, s)
+        t2 = time.perf_counter()
+        if best is None or t2 - t0 < best[2] - best[0]:
+            best = (t0, t1, t2)
+    assert best is not None
+    t0, t1, t2 = best
     newton_steps = int(np.sum(s.trace["step_size"] > 0))
     return {
         "iterations": int(s.iterations),
@@ -109,7 +116,7 @@ def _newton(p: om.SpatialFlowProblem) -> dict[str, Any]:
     }
 
 
-def _curvature(p: om.SpatialFlowProblem, upper: float, cap: int) -> dict[str, Any]:
+def _curvature(p: om.SpatialFlowProblem, upper: float, cap: int, repeat: int = 1) -> dict[str, Any]:
     from otmodel.validation import certify
 
     def run(k: int) -> tuple[Any, float, Any, float]:
@@ -131,6 +138,10 @@ def _curvature(p: om.SpatialFlowProblem, upper: float, cap: int) -> dict[str, An
         if c.certified or k >= cap:
             break
         k = min(cap, 2 * k)
+    for _ in range(repeat - 1):  # the fastest of ``repeat`` runs of the final k, as for Newton
+        s2, ts2, c2, tc2 = run(k)
+        if ts2 + tc2 < ts + tc:
+            s, ts, c, tc = s2, ts2, c2, tc2
     return {
         **out,
         "iterations": k if c.certified else None,
@@ -189,6 +200,7 @@ def main() -> None:
     ap.add_argument("--out", type=str, default=None, help="JSON file for the results")
     ap.add_argument("--rows", type=str, default=None, help="only these rows, e.g. '100:1000,1000:1000' (endpoints:grid)")
     ap.add_argument("--no-sdot", action="store_true", help="skip the pure SDOT row")
+    ap.add_argument("--repeat", type=int, default=1, help="time each rule's final run this many times, keep the fastest")
     args = ap.parse_args()
     from otmodel.instances import synthetic
     from otmodel.validation import certify
@@ -208,11 +220,11 @@ def main() -> None:
     for ns, n in cases:
         p = synthetic(n) if ns == 4 else instance(n, ns)
         row: dict[str, Any] = {"endpoints": ns, "grid": n, "points": p.n_points, "arcs": p.n_arcs}
-        row["newton"] = nw = _newton(p)
+        row["newton"] = nw = _newton(p, args.repeat)
         if n >= 1000:
             row["curvature"] = {"per_iteration_s": _curvature_per_iteration(p), "iterations": None}
         else:
-            row["curvature"] = _curvature(p, nw["upper"], args.cap)
+            row["curvature"] = _curvature(p, nw["upper"], args.cap, args.repeat)
         row["exact"] = _exact(p)
         cv = row["curvature"]
         speed = cv["time_s"] / nw["time_s"] if cv.get("time_s") else None

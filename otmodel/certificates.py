@@ -246,6 +246,13 @@ def _minimum_cut(g: Any, s: int, t: int) -> Any:
         return nx.minimum_cut(g, s, t, flow_func=edmonds_karp)
 
 
+def _feasible_by_lp(agg: _Aggregate, allowed: float) -> bool:
+    """``otmodel.certificates_lp.feasible_by_lp`` on the aggregated constraints."""
+    from otmodel.certificates_lp import feasible_by_lp
+
+    return feasible_by_lp(len(agg.names), agg.supply, agg.tails, agg.heads, agg.lower, agg.upper, allowed)
+
+
 def find_infeasible_cut(problem: FlowProblem, rtol: float = RTOL) -> InfeasibilityCertificate | None:
     r"""A node set whose net supply exceeds what its cut can carry, or ``None`` if feasible.
 
@@ -267,6 +274,8 @@ def find_infeasible_cut(problem: FlowProblem, rtol: float = RTOL) -> Infeasibili
     import networkx as nx
 
     agg = _aggregate(problem)
+    if _feasible_by_lp(agg, rtol * problem_scale(problem)):
+        return None
     nv = len(agg.names)
     b = agg.supply.copy()
     caps: dict[tuple[int, int], float] = {}

@@ -48,6 +48,71 @@ def _argmin_rows(
     return out
 
 
+def _active_set_qp(sub: FlowProblem, p0: NDArray[np.float64]) -> NDArray[np.float64] | None:
+    r"""Optimal flows of the quadratic min-cost flow ``sub`` on the active set of ``p0``, or ``None``.
+
+    In the scaled standard form of ``otmodel.backends._standard`` (`\min c^\top x + \sum_j q_j
+    x_j^2`, `A x = b`, `l \le x \le u`: the objective (2a) under (2b), (2d), two-way arcs charged
+    `b|p|` split into two one-way columns), the columns of the answer's flows ``p0`` at a bound are
+    fixed there and the rest solve the KKT system
+
+    .. math:: \begin{pmatrix} 2Q_F & -A_F^\top \\ A_F & 0 \end{pmatrix}
+              \begin{pmatrix} x_F \\ y \end{pmatrix} = \begin{pmatrix} -c_F \\ b - A_{\bar F} x_{\bar F} \end{pmatrix}
+
+    (one sparse factorisation; a `10^{-12}` diagonal on the dual block fixes the potentials'
+    constant). The point is returned only if it is feasible and optimal: its duality gap against the
+    dual function (4) at the KKT multipliers `y` (``otmodel.backends._outer.scaled_dual_value``, a lower
+    bound for every `y`) is at most `10^{-10}` of its value, i.e. the guessed active set was right.
+    A dual-ascent answer near the optimum gives that set; otherwise ``None`` and the caller solves the
+    sub-problem with a backend. At 100 endpoints (290 arcs) this takes milliseconds where cvxpy spent
+    0.04-0.09 s building and solving its model and HiGHS's own QP solver 0.03 s (55 s, and a solve
+    error, at 1,000 endpoints: not used) (issue 14).
+    """
+    from scipy.sparse.linalg import spsolve
+
+    from otmodel.backends._outer import scaled_dual_value, scaled_primal_value
+    from otmodel.backends._standard import build_standard_form
+
+    if p0.shape != (sub.n_arcs,) or not np.all(np.isfinite(p0)):
+        return None
+    sf = build_standard_form(sub)
+    lb, ub = sf.lb, sf.ub
+    x0 = sf.split_flows(np.clip(p0, sub.lower, sub.upper)) * sf.kappa
+    span = np.where(np.isfinite(ub - lb), ub - lb, np.abs(x0) + 1.0)
+    tiny = 1e-9 * np.maximum(1.0, span)
+    free = (x0 > lb + tiny) & (x0 < ub - tiny)
+    fixed = np.where(x0 <= lb + tiny, lb, ub)
+    if not np.all(np.isfinite(fixed[~free])):
+        return None
+    F = np.flatnonzero(free)
+    A = sf.A.tocsc()
+    AF = A[:, F]
+    r = sf.rhs - A[:, np.flatnonzero(~free)] @ fixed[~free]
+    Q = 2.0 * sf.qdiag[F]
+    reg = 1e-12 * max(1.0, float(np.abs(Q).max()) if F.size else 1.0)
+    K = sp.bmat([[sp.diags(Q + reg), -AF.T], [AF, sp.diags(np.full(sf.n_rows, -reg))]], format="csc")
+    with np.errstate(all="ignore"):
+        try:
+            sol = spsolve(K, np.concatenate([-sf.c[F], r]))
+        except (RuntimeError, ValueError):
+            return None
+    if not np.all(np.isfinite(sol)):
+        return None
+    x = fixed.copy()
+    x[F] = sol[: F.size]
+    y = sol[F.size :]
+    if np.any(x < lb - tiny) or np.any(x > ub + tiny):
+        return None
+    x = np.clip(x, lb, ub)
+    if np.abs(A @ x - sf.rhs).max(initial=0.0) > 1e-9 * max(1.0, float(np.abs(sf.rhs).max(initial=0.0))):
+        return None
+    primal = scaled_primal_value(sf, x)
+    gap = primal - scaled_dual_value(sf, y, slope_tol=1e-10)
+    if not math.isfinite(gap) or gap > 1e-10 * max(1.0, abs(primal)):
+        return None
+    return np.asarray(sf.fold_flows(x) / sf.kappa, dtype=float)
+
+
 @dataclass(frozen=True)
 class Repair:
     """A feasible point built from an answer: flows, plan (spatial) and its objective."""
@@ -165,6 +230,7 @@ def repair_point(
     )
     # the plan's total equals mu(X) up to summation round-off; the original balance was checked on construction
     sub = FlowProblem(net, name=f"repair of {getattr(problem, 'name', '')}".strip(), balance_rtol=1e-6)
+    active = False
     if exact_backend == "auto":
         # spatial: the registry's measured choice (HiGHS for linear costs, Clarabel through cvxpy for
         # quadratic ones: 0.54 s against 91 s for HiGHS's QP on a 3,039-arc repair); the projection of a
@@ -177,9 +243,22 @@ def repair_point(
         vertex = [b for b in exact_backends() if {"vertex", "quadratic"} <= get(b).capabilities]
         if isinstance(problem, SpatialFlowProblem):
             quick = not sub.is_linear and QUADRATIC_REPAIR in exact_backends()
+            # first the KKT system on the answer's active set (no model build); its point is kept
+            # only if optimal and feasible (checked below like any other), else the backend solves
+            active = not sub.is_linear
             exact_backend = QUADRATIC_REPAIR if quick else default_backend(sub)
         else:
             exact_backend = vertex[0] if vertex else default_backend(sub)
+    if active:
+        fl = _active_set_qp(sub, p0)
+        if fl is not None:
+            fl = np.clip(fl, problem.lower, problem.upper)
+            obj = problem.objective(fl, plan_rep)
+            chk = point_residuals(problem, fl, plan_rep, chunk)
+            if math.isfinite(obj) and chk.worst <= feas_tol:
+                msg = f"{what}, solved on the answer's active set (KKT system)" + (f"; {'; '.join(notes)}" if notes else "")
+                return Repair(True, fl, plan_rep, float(obj), chk.worst, msg)
+            notes.append(f"the active-set point is not feasible within feas_tol {feas_tol:g} ({chk.where}): re-solved")
     sol = solve(sub, backend=exact_backend)
     if sol.status is not Status.OPTIMAL or not sol.has_point:
         why = sol.certificate.describe() if sol.certificate is not None else sol.message
