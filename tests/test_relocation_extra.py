@@ -366,3 +366,23 @@ def test_cli_relocate_solver_failure_is_status_3(tmp_path, capsys, monkeypatch) 
     assert main(["relocate", str(path), "--bins", "6", "--slack", "1.3"]) == 3
     err = capsys.readouterr().err
     assert err.startswith("otmodel: error: OR-Tools min-cost flow returned BAD_RESULT")
+
+
+def test_exact_backend_spreads_on_request() -> None:
+    """``om.solve(P, spread=True)`` on the default (exact) backend: same certified assignment, the
+    positions spread inside each bin's free part (distinct, outside the zone), the cost unchanged."""
+    rng = np.random.default_rng(1)
+    pts = rng.random((300, 2)) ** 2
+    zone = (0.2, 0.4, 0.2, 0.5)
+    P = RelocationProblem(pts, (0, 1, 0, 1), bins=(6, 6), density=1.1 * 300, exclusions=[zone])
+    plain, spread = om.solve(P), om.solve(P, spread=True)
+    assert spread.spread and not plain.spread
+    np.testing.assert_array_equal(plain.bin_of, spread.bin_of)
+    assert spread.objective == plain.objective
+    # nearest-free-point placement piles points onto shared spots; spreading separates them
+    assert len(np.unique(spread.positions, axis=0)) > len(np.unique(plain.positions, axis=0))
+    q = spread.positions
+    assert not np.any((q[:, 0] > zone[0]) & (q[:, 0] < zone[1]) & (q[:, 1] > zone[2]) & (q[:, 1] < zone[3]))
+    assert om.validation.certify(P, spread).certified
+    with pytest.raises(InvalidDataError, match="spread"):
+        om.solve(P, spread="yes")

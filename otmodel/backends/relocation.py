@@ -52,7 +52,7 @@ import math
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -64,7 +64,8 @@ from otmodel.backends._options import refuse_unknown
 from otmodel.backends._progress import Progress
 from otmodel.backends._relocation_auction import auction
 from otmodel.backends.base import Conformance, Timer
-from otmodel.errors import SolverError
+from otmodel.errors import InvalidDataError, SolverError
+from otmodel.model._relocation_spread import place_points
 from otmodel.results import PointStatus, Status, Trace
 from otmodel.results.relocation import RelocationResult
 
@@ -267,7 +268,8 @@ class _Master:
 #: The options ``RelocationBackend.solve`` takes (docs/backend-options.md describes each); its
 #: stopping rule is the certified gap, so it takes ``gap_tol`` and no ``tol``.
 OPTIONS = (
-    "gap_tol", "time_limit", "candidates", "warm_start", "auction_gap", "max_iter", "seed", "callback", "progress", "verbose",
+    "gap_tol", "time_limit", "candidates", "warm_start", "auction_gap", "max_iter", "seed", "spread", "callback",
+    "progress", "verbose",
 )
 
 
@@ -292,6 +294,7 @@ class RelocationBackend:
         auction_gap: float = 1e-5,
         max_iter: int = 200,
         seed: int = 0,
+        spread: bool = False,
         callback: Callable[[dict[str, Any]], Any] | None = None,
         progress: bool | Any = False,
         verbose: bool = False,
@@ -310,6 +313,9 @@ class RelocationBackend:
             the module docstring for the figures)
         auction_gap : the certified gap at which the auction hands over to the flow stage
         max_iter : rounds of column generation at full size
+        spread : spread the final positions over each bin's free part, keeping the points' order
+            (``objective`` stays the certified assignment cost; ``result.position_displacement()``
+            is what the points move)
         callback : called after each round with a dict (``level``, ``round``, ``primal``, ``dual``,
             ``gap``, ``violated``, ``columns``, ``time``); a true return value stops the solve
         progress : True for a progress line per round on stderr (through the ``"otmodel"`` logger),
@@ -318,14 +324,20 @@ class RelocationBackend:
             is not configured)
         """
         refuse_unknown(self.name, unused, OPTIONS)
+        if not isinstance(spread, (bool, np.bool_)):
+            raise InvalidDataError(f"relocation backend: option spread={spread!r}: expected True or False")
         # progress=True or verbose: the round lines go to the "otmodel" logger, shown on stderr when
         # logging is not configured (otmodel.backends._progress)
         shown = verbose or progress is True
         with Progress(1 if shown else 0, None, 1, sys.stderr if progress is True else None, "relocation"):
-            return self._solve(
+            res = self._solve(
                 problem, gap_tol, time_limit, candidates, warm_start, auction_gap, max_iter, seed, callback, progress,
                 shown,
             )
+        if spread:  # the heuristics spread the same way (otmodel.model._relocation_spread)
+            flat = res.bin_of[:, 0] * problem.bins[1] + res.bin_of[:, 1]
+            res = replace(res, positions=place_points(problem, flat.astype(np.int64), True), spread=True)
+        return res
 
     def _solve(
         self,
@@ -425,7 +437,7 @@ class RelocationBackend:
             log(level=P.n_points, round=0, primal=best_primal, dual=best_dual,
                 gap=(best_primal - best_dual) / max(abs(best_primal), 1e-300))
         return _result(P, best_flat, best_psi, best_primal, best_dual, status, msg, "relocation",
-                       "column generation + OR-Tools min-cost flow", timer, trace, rounds)
+                       "auction + OR-Tools min-cost flow", timer, trace, rounds)
 
 
 def _result(
