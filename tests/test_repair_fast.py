@@ -3,41 +3,14 @@ active set, and the feasibility check settled by one LP flow before any max-flow
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
+from test_newton import many  # the same many-endpoint instance as the Newton tests
 
 import otmodel as om
 import otmodel.certificates as cert_mod
 from otmodel.certificates import _aggregate, _feasible_by_lp, find_infeasible_cut, verify_infeasibility_certificate
-from otmodel.model.demand import Euclidean, Grid, TruncatedGaussian
 from otmodel.validation.certificate import repair_point
-
-
-def many(n: int, ns: int, seed: int = 0) -> om.SpatialFlowProblem:
-    """Synthetic demand on an n x n grid, ``ns`` endpoints joined by Delaunay edges, two sources of 0.5."""
-    from scipy.spatial import Delaunay
-
-    rng = np.random.default_rng(seed)
-    ys = rng.uniform(0, 100, (ns, 2))
-    net = om.Network()
-    for i, (x, y) in enumerate(ys):
-        net.add_node(f"E{i}", position=(float(x), float(y)), endpoint=True)
-    src = {"S1": (15.0, 10.0), "S2": (85.0, 10.0)}
-    for name, pos in src.items():
-        net.add_node(name, supply=0.5, position=pos)
-    links = set()
-    for simplex in Delaunay(ys).simplices:
-        for a in range(3):
-            links.add(tuple(sorted((int(simplex[a]), int(simplex[(a + 1) % 3])))))
-    for u, v in sorted(links):
-        net.add_arc(f"E{u}", f"E{v}", om.Quadratic(math.dist(ys[u], ys[v])), -1, 1)
-    for name, pos in src.items():
-        for e in np.argsort(np.hypot(*(ys - pos).T))[:2]:
-            net.add_arc(name, f"E{int(e)}", om.Quadratic(math.dist(pos, ys[e])), -1, 1)
-    dem = Grid.from_density(TruncatedGaussian((50.0, 75.0), 25.0), (0, 100, 0, 100), (n, n), total=1.0)
-    return om.SpatialFlowProblem(net, dem, Euclidean())
 
 
 @pytest.fixture(scope="module")

@@ -52,7 +52,7 @@ import math
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -330,14 +330,10 @@ class RelocationBackend:
         # logging is not configured (otmodel.backends._progress)
         shown = verbose or progress is True
         with Progress(1 if shown else 0, None, 1, sys.stderr if progress is True else None, "relocation"):
-            res = self._solve(
+            return self._solve(
                 problem, gap_tol, time_limit, candidates, warm_start, auction_gap, max_iter, seed, callback, progress,
-                shown,
+                shown, bool(spread),
             )
-        if spread:  # the heuristics spread the same way (otmodel.model._relocation_spread)
-            flat = res.bin_of[:, 0] * problem.bins[1] + res.bin_of[:, 1]
-            res = replace(res, positions=place_points(problem, flat.astype(np.int64), True), spread=True)
-        return res
 
     def _solve(
         self,
@@ -352,6 +348,7 @@ class RelocationBackend:
         callback: Callable[[dict[str, Any]], Any] | None,
         progress: bool | Any,
         verbose: bool,
+        spread: bool = False,
     ) -> RelocationResult:
         t0 = time.perf_counter()
         deadline = t0 + time_limit if time_limit is not None else math.inf
@@ -437,16 +434,19 @@ class RelocationBackend:
             log(level=P.n_points, round=0, primal=best_primal, dual=best_dual,
                 gap=(best_primal - best_dual) / max(abs(best_primal), 1e-300))
         return _result(P, best_flat, best_psi, best_primal, best_dual, status, msg, "relocation",
-                       "auction + OR-Tools min-cost flow", timer, trace, rounds)
+                       "auction + OR-Tools min-cost flow", timer, trace, rounds,
+                       spread)
 
 
 def _result(
     P: Any, flat: NDArray[np.int64], psi: NDArray[np.float64], primal: float, dual: float, status: Status,
-    msg: str, backend: str, solver: str, timer: Timer, trace: Trace | None, rounds: int,
+    msg: str, backend: str, solver: str, timer: Timer, trace: Trace | None, rounds: int, spread: bool = False,
 ) -> RelocationResult:
+    """The result of every relocation backend (exact and heuristics): positions placed (or spread)
+    in the assigned bins, the cost and bound scaled by the point mass, the gap between them."""
     mx, my = P.bins
     with timer("positions"):
-        pos = RK.final_positions(P.points, flat, P.rect_ptr, P.rects, *P.kernel_args()[8:])
+        pos = place_points(P, flat, spread)
     obj = P.mass * primal
     dual_m = P.mass * dual
     gap = (obj - dual_m) / max(abs(obj), 1e-300) if math.isfinite(dual_m) else math.inf
@@ -466,6 +466,7 @@ def _result(
         trace=trace,
         iterations=rounds,
         message=msg,
+        spread=spread,
     )
 
 

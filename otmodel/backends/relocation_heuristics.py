@@ -21,8 +21,8 @@ from numpy.typing import NDArray
 import otmodel.model._relocation_kernels as RK
 from otmodel.backends._options import refuse_unknown
 from otmodel.backends.base import Conformance, Timer
-from otmodel.model._relocation_spread import place_points
-from otmodel.results import PointStatus, Status
+from otmodel.backends.relocation import _result
+from otmodel.results import Status
 from otmodel.results.relocation import RelocationResult
 
 __all__ = ["GreedyRelocationBackend", "BisectionRelocationBackend", "HEURISTIC_OPTIONS"]
@@ -268,36 +268,6 @@ def _bisect(xy: NDArray[np.float64], cum: NDArray[np.int64], mx: int, my: int) -
     return out
 
 
-def _result(
-    P: Any, flat: NDArray[np.int64], psi: NDArray[np.float64], primal: float, dual: float, backend: str,
-    solver: str, timer: Timer, spread: bool,
-) -> RelocationResult:
-    mx, my = P.bins
-    with timer("positions"):
-        pos = place_points(P, flat, spread)
-    obj = P.mass * primal
-    dual_m = P.mass * dual
-    gap = (obj - dual_m) / max(abs(obj), 1e-300) if math.isfinite(dual_m) else math.inf
-    return RelocationResult(
-        problem=P,
-        status=Status.CONVERGED,
-        point_status=PointStatus.FEASIBLE,
-        objective=obj,
-        bin_of=np.stack(np.divmod(flat, my), axis=1).astype(np.int64),
-        positions=pos,
-        potentials=psi.reshape(mx, my).copy(),
-        backend=backend,
-        solver=solver,
-        dual_bound=dual_m,
-        relative_gap=max(gap, 0.0) if math.isfinite(gap) else gap,
-        timings=timer.done(),
-        trace=None,
-        iterations=1,
-        message="heuristic: no optimality claim",
-        spread=spread,
-    )
-
-
 def _zero_price_bound(P: Any) -> float:
     r"""`D(0) / m = \sum_i \min_j c_{ij}`, searching only for the points not free in their own bin.
 
@@ -344,7 +314,8 @@ class _HeuristicBackend:
         psi = np.zeros(problem.n_bins) if prices is None else np.maximum(np.asarray(prices, dtype=float).reshape(-1), 0)
         with timer("bound"):
             dual = problem.dual_value(psi) / problem.mass if prices is not None else _zero_price_bound(problem)
-        return _result(problem, flat, psi, primal, dual, self.name, self.solver, timer, spread)
+        return _result(problem, flat, psi, primal, dual, Status.CONVERGED, "heuristic: no optimality claim", self.name,
+                       self.solver, timer, None, 1, spread)
 
 
 class GreedyRelocationBackend(_HeuristicBackend):
