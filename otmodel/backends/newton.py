@@ -93,6 +93,7 @@ from otmodel.backends._soft_kernel import kernel as _kernel
 from otmodel.backends.cells import CellPass, combine_planar
 from otmodel.backends.oracle import local_flows
 from otmodel.errors import InvalidDataError
+from otmodel.model._demand_kernels import DemandTiles
 from otmodel.model.demand import Euclidean, Manhattan, SquaredEuclidean
 from otmodel.model.problems import FlowProblem, SpatialFlowProblem
 
@@ -238,28 +239,10 @@ class SoftCells:
             self._tiles(max(16, int(tile)))
 
     def _tiles(self, tile: int) -> None:
-        x, y = self.xy[:, 0], self.xy[:, 1]
-        side = max(1, int(math.ceil(math.sqrt(self.n / tile))))
-        x0, x1, y0, y1 = float(x.min()), float(x.max()), float(y.min()), float(y.max())
-        bx = np.minimum(((x - x0) / max(x1 - x0, 1e-300) * side).astype(np.int64), side - 1)
-        by = np.minimum(((y - y0) / max(y1 - y0, 1e-300) * side).astype(np.int64), side - 1)
-        key = by * side + bx
-        self.order = np.argsort(key, kind="stable")
-        ks = key[self.order]
-        starts = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1]])
-        self.tile_ptr = np.r_[starts, self.n].astype(np.int64)
-        self.px = np.ascontiguousarray(x[self.order])
-        self.py = np.ascontiguousarray(y[self.order])
+        # the same spatial tiles and box bounds as the certificate's pruned pass
+        t = DemandTiles(self.xy, self.yxy, self.kind, tile)
+        self.order, self.tile_ptr, self.px, self.py, self.lo, self.hi = t.order, t.tile_ptr, t.px, t.py, t.lo, t.hi
         self.pm = np.ascontiguousarray(self.mass[self.order])
-        lox, hix = np.minimum.reduceat(self.px, starts), np.maximum.reduceat(self.px, starts)
-        loy, hiy = np.minimum.reduceat(self.py, starts), np.maximum.reduceat(self.py, starts)
-        ex, ey = self.yxy[:, 0], self.yxy[:, 1]
-        dxn = np.maximum(np.maximum(lox[:, None] - ex, ex - hix[:, None]), 0.0)
-        dyn = np.maximum(np.maximum(loy[:, None] - ey, ey - hiy[:, None]), 0.0)
-        dxf = np.maximum(np.abs(ex - lox[:, None]), np.abs(ex - hix[:, None]))
-        dyf = np.maximum(np.abs(ey - loy[:, None]), np.abs(ey - hiy[:, None]))
-        self.lo = combine_planar(self.cost, dxn, dyn)
-        self.hi = combine_planar(self.cost, dxf, dyf)
 
     #: the compiled pass accumulates the cell adjacency in a dense |S| x |S| array up to this size
     DENSE_MAX = 2048
