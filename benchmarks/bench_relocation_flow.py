@@ -48,7 +48,11 @@ def run(path: str, fix: float | None, candidates: int) -> dict:
     rows: list[dict] = []
     timer = Timer()
     t = time.perf_counter()
-    fs = flow_stage(P, flat, psi, candidates=candidates, timer=timer, log=lambda **r: rows.append(r), **kw)
+
+    def log(**r: float) -> None:
+        rows.append({**r, "time": round(time.perf_counter() - t, 2)})
+
+    fs = flow_stage(P, flat, psi, candidates=candidates, gap_tol=1e-10, timer=timer, log=log, **kw)
     flat2 = fs.flat if fs.flat is not None else flat
     with timer("positions"):
         pos = place_points(P, flat2)
@@ -61,7 +65,7 @@ def run(path: str, fix: float | None, candidates: int) -> dict:
         "start_gap": (start_cost - start_bound) / start_cost, "status": fs.status.value, "rounds": fs.rounds,
         "certified_1e-9": bool(c.certified), "relative_gap": float(c.relative_gap),
         "stage_s": round(total, 3), "timings": {k: round(v, 3) for k, v in timer.done().items()},
-        "rounds_trace": [{k: r[k] for k in ("violated", "columns", "added", "free", "freed") if k in r} for r in rows],
+        "rounds_trace": [{k: r[k] for k in ("time", "gap", "violated", "columns", "added", "free", "freed") if k in r} for r in rows],
     }
 
 

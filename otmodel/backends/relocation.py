@@ -101,6 +101,30 @@ class _Round:
     freed: int = 0
 
 
+#: Passes over the bins after which a shortest-path search on the bin graph is given up.
+_PASSES = 200
+
+
+def _lattice_prices(
+    B: int, src: NDArray[np.int64], dst: NDArray[np.int64], w: NDArray[np.float64], full: NDArray[np.bool_],
+    over: NDArray[np.bool_], penalty: float, target: NDArray[np.float64],
+) -> NDArray[np.float64] | None:
+    r"""`\phi = -\psi` for the smallest prices at least `\min(\text{target}, h)` that make a placement
+    optimal over its columns (``_Master.prices``); None when a negative cycle forbids any."""
+    ptr, kdst, wk = K.bin_graph(B, src, dst, w)
+    d = np.zeros(B)
+    if not over.any():
+        ksrc = np.repeat(np.arange(B, dtype=np.int64), np.diff(ptr))
+        order = np.argsort(kdst, kind="stable")
+        rptr = np.zeros(B + 1, dtype=np.int64)
+        np.cumsum(np.bincount(kdst, minlength=B), out=rptr[1:])
+        h = np.empty(B)
+        if not K.bin_graph_exits(B, rptr, ksrc[order], wk[order], full, penalty, h, _PASSES):
+            return None
+        d = np.where(full, np.maximum(-target, -h), 0.0)
+    return d if K.bin_graph_prices(B, ptr, kdst, wk, full, over, penalty, d, _PASSES) else None
+
+
 class _Master:
     r"""Column generation from a feasible placement ``start`` and prices ``psi`` (module docstring, 2-5).
 
@@ -141,6 +165,7 @@ class _Master:
         self.assign = g.copy()
         self.overflow = np.zeros(self.B, dtype=np.int64)
         self.psi = psi.copy()
+        self.psi0 = np.where(self.slots > 0, psi, 0.0)
         self.free = np.ones(self.n, dtype=bool)
         if math.isfinite(fix) and not (np.bincount(g, minlength=self.B) > self.slots).any():
             # reduced cost of each start bin under psi: 0 at the cheapest, at most the start's epsilon
@@ -216,33 +241,41 @@ class _Master:
 
     # ------------------------------------------------------------------------------ prices
     def prices(self) -> bool:
-        """The smallest prices that make the placement optimal over every point's columns.
+        r"""Prices that make the placement optimal over every point's columns, near the start's.
 
-        False when there are none (a negative cycle through fixed points: the caller frees them).
+        Of all such prices (a lattice: ``bin_graph_prices``), the smallest that are at least
+        `\min(\psi^0_j, h_j)`, with `\psi^0` the start prices and `h_j` the largest price bin `j`
+        can take (``bin_graph_exits``). The smallest prices outright (`\psi^0 = 0`) are far from
+        the optimal ones where costs tie, as they do for Manhattan distances (module docstring:
+        figures). False when there are none (a negative cycle through fixed points: the caller
+        frees them).
         """
         B = self.B
         ar = np.arange(self.n)
         wa = self._assigned_w()
-        icol = np.rint(np.where(self.cols >= 0, self.col_cost, 0.0) * self.scale)
         other = (self.cols >= 0) & (self.cols != self.assign[:, None])
         src = np.broadcast_to(self.assign[:, None], self.cols.shape)[other]
         dst = self.cols[other]
         over = self.overflow > 0
         full = (np.bincount(self.assign, minlength=B) >= self.slots) | over
-        passes = 200
-        # integer costs first: the master's flow is exactly optimal for them, so no negative cycle
-        # exists unless a fixed point closes one; then polish on the float costs, which removes the
-        # rounding of the integer costs from the bound
-        ptr, kdst, wint = K.bin_graph(B, src, dst, (icol - icol[ar, wa][:, None])[other])
-        d = np.zeros(B)
-        if not K.bin_graph_prices(B, ptr, kdst, wint, full, over, float(round(self.penalty * self.scale)), d, passes):
-            return False
-        psi_int = np.maximum(-d / self.scale, 0.0)
-        ptr, kdst, wf = K.bin_graph(B, src, dst, (self.col_cost - self.col_cost[ar, wa][:, None])[other])
-        d2 = -psi_int
-        ok2 = K.bin_graph_prices(B, ptr, kdst, wf, full, over, self.penalty, d2, passes)
-        self.psi = np.maximum(-d2, 0.0) if ok2 else psi_int
-        self.polished = bool(ok2)
+        # float costs first; where they fail (a cycle of weight below the integer costs' rounding,
+        # or fixed points on a negative cycle), the integer costs for which the master's flow is
+        # exactly optimal, then a polish on the float costs from there
+        wf = (self.col_cost - self.col_cost[ar, wa][:, None])[other]
+        d = _lattice_prices(B, src, dst, wf, full, over, self.penalty, self.psi0)
+        self.polished = d is not None
+        if d is None:
+            icol = np.rint(np.where(self.cols >= 0, self.col_cost, 0.0) * self.scale)
+            wint = (icol - icol[ar, wa][:, None])[other]
+            ipen = float(round(self.penalty * self.scale))
+            d = _lattice_prices(B, src, dst, wint, full, over, ipen, np.rint(self.psi0 * self.scale))
+            if d is None:
+                return False
+            d2 = np.minimum(d / self.scale, 0.0)
+            ptr, kdst, w = K.bin_graph(B, src, dst, wf)
+            self.polished = bool(K.bin_graph_prices(B, ptr, kdst, w, full, over, self.penalty, d2, _PASSES))
+            d = d2 if self.polished else d / self.scale
+        self.psi = np.maximum(-d, 0.0)
         return True
 
     # ------------------------------------------------------------------------------ pricing

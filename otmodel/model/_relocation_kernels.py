@@ -51,6 +51,7 @@ __all__ = [
     "prices_from_flow",
     "bin_graph",
     "bin_graph_prices",
+    "bin_graph_exits",
     "greedy_nearest",
     "final_positions",
     "bin_loads",
@@ -448,6 +449,67 @@ def bin_graph_prices(
                 if not inq[k] and ptr[k + 1] > ptr[k]:
                     inq[k] = True
                     queue[tail] = k
+                    tail = (tail + 1) % n_bins
+                    count += 1
+    return True
+
+
+@nb.njit(cache=True, nogil=True)
+def bin_graph_exits(
+    n_bins: int,
+    rptr: NDArray[np.int64],
+    rsrc: NDArray[np.int64],
+    rweight: NDArray[np.float64],
+    full: NDArray[np.bool_],
+    penalty: float,
+    h: NDArray[np.float64],
+    max_passes: int,
+) -> bool:
+    """`h_j`: the shortest distance from bin `j` to a bin that is not full (at most ``penalty``), in
+    place in ``h``; False on a negative cycle.
+
+    The graph is ``bin_graph_prices``'s, reversed: the arcs into bin ``k`` come from ``rsrc[q]``
+    with weight ``rweight[q]`` for ``q`` in ``rptr[k]:rptr[k+1]``. `\\psi = h` are the largest
+    prices that make the placement optimal over its columns (each constraint
+    `\\psi_j \\le \\psi_k + w_{jk}` is the triangle inequality of `h`; `h \\ge 0` when the
+    placement is optimal, as a path of negative weight to a bin with room would improve it).
+    """
+    queue = np.empty(n_bins, dtype=np.int64)
+    inq = np.zeros(n_bins, dtype=np.bool_)
+    hops = np.zeros(n_bins, dtype=np.int64)
+    head = 0
+    tail = 0
+    count = 0
+    for k in range(n_bins):
+        h[k] = penalty if full[k] else 0.0
+        queue[tail] = k
+        tail = (tail + 1) % n_bins
+        inq[k] = True
+        count += 1
+    limit = max_passes * max(1, n_bins)
+    pops = 0
+    while count > 0:
+        k = queue[head]
+        head = (head + 1) % n_bins
+        count -= 1
+        inq[k] = False
+        pops += 1
+        if pops > limit:
+            return False
+        hk = h[k]
+        for q in range(rptr[k], rptr[k + 1]):
+            j = rsrc[q]
+            nh = hk + rweight[q]
+            if nh < h[j]:
+                if nh < 0.0:
+                    return False  # v -> j -> ... -> k -> v would be a negative cycle
+                h[j] = nh
+                hops[j] = hops[k] + 1
+                if hops[j] >= n_bins:
+                    return False
+                if not inq[j]:
+                    inq[j] = True
+                    queue[tail] = j
                     tail = (tail + 1) % n_bins
                     count += 1
     return True
