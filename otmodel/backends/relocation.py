@@ -101,6 +101,9 @@ class _Round:
     freed: int = 0
 
 
+#: The most bins per point in the first restriction where costs tie (module docstring: figures).
+_TIES = 24
+
 #: Passes over the bins after which a shortest-path search on the bin graph is given up.
 _PASSES = 200
 
@@ -172,6 +175,12 @@ class _Master:
             red = self._assigned_cost() + psi[g] - vals[:, 0]
             tau = fix * max(float(red.max()), 0.0)
             self.free = ~((idx[:, 0] == g) & (vals[:, 1] - vals[:, 0] > tau))
+            # where costs tie (Manhattan: a point's cost plus price is the same over whole staircases
+            # of bins), every bin within tau of the best joins, up to _TIES of them
+            crowd = np.flatnonzero(vals[:, -1] - vals[:, 0] <= tau)
+            if crowd.size and _TIES > vals.shape[1]:
+                v2, i2 = K.topk_bins(self.pts[crowd], self.bij[crowd], psi, self.slots, _TIES, *self.geom)
+                self._add(crowd, np.where(v2 - v2[:, :1] <= tau, i2, -1))
 
     def _costs(self, cols: NDArray[np.int64]) -> NDArray[np.float64]:
         out = np.full(cols.shape, np.inf)
