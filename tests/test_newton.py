@@ -184,6 +184,20 @@ def test_pcg_solves_the_laplacian_system(small: om.SpatialFlowProblem) -> None:
     x, its = pcg(L, b, 1e-12, 1e-12, 500)
     assert 0 < its < 500
     np.testing.assert_allclose(L @ x, b, atol=1e-9 * np.abs(b).max())
+    # the direct solve (default at this size) gives the same Newton direction as the CG
+    dirs = {}
+    for mode in ("cg", "direct", "auto"):
+        st = Newton(eps0=1.0, eps_min=1.0, linear_solver=mode, cg_tol=1e-13).start(p)
+        ev2 = st.evaluate(np.zeros(p.n_nodes), 1.0, hessian=False)
+        assert ev2["L"] is None
+        dirs[mode], its = st._direction(ev2, ev2["g_soft"])
+        assert (its > 0) == (mode == "cg")
+    # (the same up to a constant: L is a connected graph's Laplacian, q does not see constants)
+    dd, dc = dirs["direct"] - dirs["direct"].mean(), dirs["cg"] - dirs["cg"].mean()
+    np.testing.assert_allclose(dd, dc, atol=1e-8 * np.abs(dc).max())
+    np.testing.assert_allclose(L @ dirs["direct"], b, atol=1e-9 * np.abs(b).max())
+    with pytest.raises(InvalidDataError, match="linear_solver"):
+        Newton(linear_solver="lu")
 
 
 # ------------------------------------------------------------------------------ certified answers
