@@ -202,7 +202,7 @@ def test_pcg_solves_the_laplacian_system(small: om.SpatialFlowProblem) -> None:
 
 # ------------------------------------------------------------------------------ certified answers
 def test_newton_certifies_many_endpoints_where_curvature_does_not() -> None:
-    """40 x 40 grid, 40 endpoints: certified 1e-6 within 30 Newton iterations (measured: 10, gap 7e-9);
+    """40 x 40 grid, 40 endpoints: certified 1e-6 within 30 Newton iterations (measured: 8, gap 4.6e-9);
     the bound matches the exact QP (cvxpy); Curvature is not certified in the same 30 iterations."""
     p = many(40, 40)
     s = om.solve(p, backend="dual-ascent", step_size="newton", max_iter=30, tol=1e-12)
@@ -244,8 +244,8 @@ def test_newton_with_a_matrix_cost_and_a_flow_problem() -> None:
 # ------------------------------------------------------------------------------ pure SDOT
 def test_semi_discrete_problem_mass_error_and_certificate() -> None:
     """Uniform density on a 100 x 100 grid, 10 sites, squared Euclidean: relative mass error <= 1e-6 within
-    15 Newton steps (measured: after 7; 14 without the finish), certified at rtol 1e-6 (measured: 9
-    iterations, gap 3e-15; without the finish 16, 2.6e-8); the bound matches the exact LP (highs)."""
+    15 Newton steps (measured: after 6; 11 without the finish), certified at rtol 1e-6 (measured: 8
+    iterations, gap 3e-15; without the finish 14, 5.8e-8); the bound matches the exact LP (highs)."""
     rng = np.random.default_rng(7)
     sites = rng.random((10, 2))
     nu = rng.uniform(0.5, 1.5, 10)
@@ -288,7 +288,7 @@ def test_discrete_finish_by_hand() -> None:
 
 def test_semi_discrete_finish_certifies_at_a_moderate_temperature() -> None:
     """The exact finish: cell masses exact, the optimum of the exact LP (highs) attained and proven
-    (measured gap 3e-15) after 9 Newton iterations, where the soft plan alone needs 16 (gap 2.6e-8);
+    (measured gap 3e-15) after 8 Newton iterations, where the soft plan alone needs 14 (gap 5.8e-8);
     with a matrix cost (the numpy pass) too."""
     rng = np.random.default_rng(7)
     sites = rng.random((10, 2))
