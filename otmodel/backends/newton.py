@@ -98,7 +98,7 @@ from otmodel.backends._soft_kernel import kernel as _kernel
 from otmodel.backends.cells import CellPass, combine_planar
 from otmodel.backends.oracle import local_flows
 from otmodel.errors import InvalidDataError
-from otmodel.model._demand_kernels import DemandTiles
+from otmodel.model._demand_kernels import DemandTiles, best_two_xy
 from otmodel.model.demand import Euclidean, Manhattan, SquaredEuclidean
 from otmodel.model.problems import FlowProblem, SpatialFlowProblem
 
@@ -472,20 +472,25 @@ class SoftCells:
             _, nn = cKDTree(self.xy).query(self.xy[idx], k=2)
             nb = nn[:, 1]
         nb = np.clip(nb, 0, self.n - 1)
-        v = self._cost_rows(idx) - psi_s
-        if self.ns > 1:
-            two = np.partition(v, 1, axis=1)
-            gap = two[:, 1] - two[:, 0]
-        else:
-            gap = np.ones(idx.size)
-        best = np.argmin(v, axis=1)
-        r = np.arange(idx.size)
-        if self.kind >= 0:  # the neighbour's cost at the best endpoint only (not its whole row)
+        if self.kind >= 0:
+            # the pruned pass of the certificate over the sampled points (the same best and second
+            # values as their full cost rows, bit for bit), and the neighbour's cost at the best endpoint
+            v_best, best, v_second = best_two_xy(self.xy[idx], self.yxy, self.kind, psi_s)
+            gap = v_second - v_best if self.ns > 1 else np.ones(idx.size)
             x = self.xy[nb]
             vn_best = combine_planar(self.cost, x[:, 0] - self.ex[best], x[:, 1] - self.ey[best]) - psi_s[best]
         else:
+            v = self._cost_rows(idx) - psi_s
+            if self.ns > 1:
+                two = np.partition(v, 1, axis=1)
+                gap = two[:, 1] - two[:, 0]
+            else:
+                gap = np.ones(idx.size)
+            best = np.argmin(v, axis=1)
+            r = np.arange(idx.size)
+            v_best = v[r, best]
             vn_best = (self._cost_rows(nb) - psi_s)[r, best]
-        d = np.abs(v[r, best] - vn_best)
+        d = np.abs(v_best - vn_best)
         gap, d = gap[np.isfinite(gap) & (gap > 0)], d[np.isfinite(d) & (d > 0)]
         return (float(np.median(gap)) if gap.size else 1.0, float(np.median(d)) if d.size else 1.0)
 
