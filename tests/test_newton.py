@@ -202,7 +202,7 @@ def test_pcg_solves_the_laplacian_system(small: om.SpatialFlowProblem) -> None:
 
 # ------------------------------------------------------------------------------ certified answers
 def test_newton_certifies_many_endpoints_where_curvature_does_not() -> None:
-    """40 x 40 grid, 40 endpoints: certified 1e-6 within 30 Newton iterations (measured: 8, gap 4.6e-9);
+    """40 x 40 grid, 40 endpoints: certified 1e-6 within 30 Newton iterations (measured: 7, gap 4.6e-9);
     the bound matches the exact QP (cvxpy); Curvature is not certified in the same 30 iterations."""
     p = many(40, 40)
     s = om.solve(p, backend="dual-ascent", step_size="newton", max_iter=30, tol=1e-12)
