@@ -266,7 +266,9 @@ class SoftCells:
     plan_floor = 1e-12
     reach = 30.0
 
-    def __init__(self, problem: SpatialFlowProblem, candidates: int = 8, chunk: int | None = None, tile: int = 256) -> None:
+    def __init__(
+        self, problem: SpatialFlowProblem, candidates: int = 8, chunk: int | None = None, tile: int | None = None
+    ) -> None:
         self.problem = problem
         self.n, self.ns = problem.n_points, problem.n_endpoints
         self.K = int(min(candidates, self.ns))
@@ -280,6 +282,11 @@ class SoftCells:
         self.kind = kinds.get(type(self.cost), -1)
         self.cells = None if self.kind >= 0 else CellPass(problem, chunk, precompute="auto", prune=False)
         if self.kind >= 0:
+            if tile is None:
+                # small problems scan fewer candidates per point in smaller tiles (measured at 100
+                # endpoints on 50 x 50: 1.1 ms a pass with 32 points a tile, 1.85 ms with 256); at
+                # 40,000 points and more, 256 was as fast or faster
+                tile = int(np.clip(self.n * self.ns / 8192, 32, 256))
             self._tiles(max(16, int(tile)))
 
     def _tiles(self, tile: int) -> None:
