@@ -176,6 +176,16 @@ def test_locality_of_the_newton_step(small: om.SpatialFlowProblem) -> None:
         assert (ev["L"] @ w)[i] == pytest.approx((ev["L"] @ v)[i], abs=1e-12)
 
 
+def test_cooling_factor_stops_near_the_excess_target(small: om.SpatialFlowProblem) -> None:
+    """The temperature falls by up to ``shrink``, but by about 2 sqrt(excess / target) near the target
+    (the excess falls about as eps^2), never by less than 2."""
+    st = Newton(shrink=16.0, excess_rtol=1e-6).start(small)
+    q = 3.0  # target: 1e-6 * |q| = 3e-6
+    assert st._factor({"excess": 3e-2, "q_hard": -q}) == 16.0  # far above: the full factor
+    assert st._factor({"excess": 3e-6 * 9.0, "q_hard": q}) == pytest.approx(6.0)  # 2 sqrt(9)
+    assert st._factor({"excess": 3e-6 * 0.25, "q_hard": q}) == 2.0  # at the target: the floor
+
+
 def test_pcg_solves_the_laplacian_system(small: om.SpatialFlowProblem) -> None:
     p = small
     ev = _stepper(p, 1.0).evaluate(np.zeros(p.n_nodes), 1.0)  # type: ignore[attr-defined]

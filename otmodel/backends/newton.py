@@ -75,10 +75,16 @@ Locality. What node ``i`` reads to take part in one Newton iteration:
 * conjugate gradients on `(L + \delta I) d = g` (Jacobi preconditioner `\mathrm{diag}(L)_i`,
   local): each CG iteration is one product `(Lv)_i = \sum_{j\sim i} w_{ij}(v_i - v_j)`, an
   exchange of `v` with the graph neighbours, plus two scalar sums over all nodes (inner products:
-  an all-reduce, the only non-neighbour communication, as in any distributed CG);
+  an all-reduce, the only non-neighbour communication, as in any distributed CG). In one
+  process, systems of up to 400 nodes are solved directly (``linear_solver``): the same
+  direction, computed centrally because that is faster there, not a different step;
 * the line search: the same reads at the trial point, and two more scalar sums (the change of
   `q_\varepsilon` and the slope `g^\top d`) and a minimum (the mass test);
-* the temperature update: one scalar sum (the residual norm) and a broadcast of the new `\varepsilon`.
+* the temperature update: two scalar sums (the residual norm and the excess) and a broadcast of the
+  new `\varepsilon`;
+* the exact finish (once, after the iterations): each boundary point reads its two best endpoints'
+  potentials; the min-cost flow between the cells is one central LP over the cell graph (its rows are
+  the endpoints, its columns the boundary points), the one step that is not neighbour-to-neighbour.
 
 `\delta = 10^{-10}\max_i L_{ii}` makes the system definite on graph components whose
 residual does not sum to zero (a cell with no soft boundary at a very low temperature).
