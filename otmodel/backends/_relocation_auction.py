@@ -10,6 +10,15 @@ Each phase ends with every point `\varepsilon`-satisfied, so its placement is fe
 prices shifted to `\min p = 0` give the exact dual bound `D(\psi)` (one ring search per point):
 a certified gap after every phase. A phase may stop early at ``deadline``; the best certified
 placement of the earlier phases is what returns then.
+
+The `\varepsilon` schedule: the first phase at a quarter of the grid's span (a bid or two per
+point), the second at most 3 times the first placement's mean cost per point, then down by
+``theta`` = 5. Measured at 100k points / 64 x 64, squared Euclidean, on the loaded 2-core machine:
+from 20 bin-crossing costs at the start (as before) the first phase took 3.9M bids; from about 500,
+1.3M bids to the same `\varepsilon`. ``theta`` = 3 and 10 took 4.8M and 5.8M bids to a 1e-5 gap,
+against 4.6M for 5. The whole auction to a certified 4.1e-6 gap: 5.4M bids, 63 s of CPU (96 s
+wall, load 3.5), against 240 s wall before; the middle phases (`\varepsilon` from about 200 to 2
+bin-crossing costs: 6-9 bids per point each, nearly all searching) are what is left.
 """
 
 from __future__ import annotations

@@ -26,6 +26,17 @@ again), one at a time 0.96M bids in 35 s; so the bids are serial and both cores 
 over all points (the `\varepsilon`-check at a phase start, the exact dual bound).
 The block minima the search prunes with (``_relocation_kernels.block_search``) may be stale from
 below: prices only rise, so a stale minimum is still a valid bound.
+
+Candidate lists. Each search keeps the point's `K` best bins, their costs, and the `K+1`-th value
+`r_i`; since prices only rise, `r_i` stays a lower bound on `c_{ij} + p_j` for every bin not in
+the list. At the next bid, when the best candidate (at current prices) is at most `r_i`, it is the
+exact best, and `w_2' = \min(\text{second candidate}, r_i)` lies in `[w_1, w_2]`: a bid with
+`w_2'` in place of `w_2` raises the price by at least `\varepsilon` and still leaves the bidder
+`\varepsilon`-satisfied, so the auction's guarantees hold with a possibly smaller step. Otherwise
+the list is refreshed by a search. Measured at 100k points / 64 x 64 (``K = 4``): in the first
+phases prices move so much between two bids of a point that 96 % of bids search anyway (``K = 12``
+did not change that); from `\varepsilon` of about a bin-crossing cost down, 22-70 % do, and a
+bid costs about 3 us instead of 11-13 us of CPU.
 """
 
 from __future__ import annotations
