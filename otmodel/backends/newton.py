@@ -124,7 +124,7 @@ class Newton:
     eps_min : float, optional
         Final temperature (default: ``min_fraction`` times the median change of a point's best
         cost between neighbouring demand points).
-    shrink : float
+    shrink : float, optional
         Factor dividing the temperature each time the smoothed residual is below ``shrink_at``, at
         most: the soft plan's excess falls about as `\varepsilon^2` (the boundary band's mass and
         each of its points' excess are both proportional to `\varepsilon`), so the factor is
@@ -133,7 +133,10 @@ class Newton:
         boundary holds too few points). Measured on ``benchmarks/bench_many_endpoints.py``: 7
         iterations instead of 9 at 100 endpoints on 50 x 50 (8 instead of 10 on
         ``synthetic(200)``); pure SDOT at 1,000 sites, 1000 x 1000: 10 Newton steps instead of 12
-        (16 without the cap, which cools past the target).
+        (16 without the cap, which cools past the target). Default 16, but 4 for a pure SDOT
+        problem without ``finish``: its soft plan must cool to an excess of ``1e-7`` `|q|`, far below
+        the point spacing, where larger factors stall (1,000 sites, 1000 x 1000: masses at 1e-6
+        after 25 steps with 4, not within 30 with 8 or 16).
     shrink_at : float
         Relative smoothed residual `\|g_\varepsilon\|_1/(2\mu(X))` at which the temperature falls.
     start_fraction, min_fraction : float
@@ -190,7 +193,7 @@ class Newton:
 
     eps0: float | None = None
     eps_min: float | None = None
-    shrink: float = 16.0
+    shrink: float | None = None
     shrink_at: float = 1e-3
     candidates: int = 8
     start_fraction: float = 0.5
@@ -215,7 +218,7 @@ class Newton:
             v = getattr(self, name)
             if v is not None and not (math.isfinite(v) and v > 0):
                 raise InvalidDataError(f"Newton: {name}={v!r} must be a positive finite number")
-        if not (math.isfinite(self.shrink) and self.shrink > 1):
+        if self.shrink is not None and not (math.isfinite(self.shrink) and self.shrink > 1):
             raise InvalidDataError(f"Newton: shrink={self.shrink!r} must be > 1")
         if not (0 < self.shrink_at < 1):
             raise InvalidDataError(f"Newton: shrink_at={self.shrink_at!r} must lie in (0, 1)")
@@ -738,6 +741,7 @@ class _NewtonSteps:
         self.excess_rtol = rule.excess_rtol if rule.excess_rtol is not None else (1e-4 if pure and self.finish else 1e-7)
         # the soft masses are the returned ones only for a pure SDOT plan without the finish: there they
         # must meet the certificate's 1e-8; elsewhere the repair (network re-solved) or the finish does
+        self.shrink = rule.shrink if rule.shrink is not None else (4.0 if pure and not self.finish else 16.0)
         self.done_at = rule.done_at if rule.done_at is not None else (1e-13 if pure and not self.finish else 1e-10)
         self.eps: float | None = rule.eps0
         self.eps_min: float | None = rule.eps_min
@@ -826,7 +830,7 @@ class _NewtonSteps:
     def _factor(self, ev: dict[str, Any]) -> float:
         """The cooling factor: ``shrink``, or less when the excess is near its target (see ``Newton.shrink``)."""
         ratio = ev["excess"] / max(self.excess_rtol * abs(ev["q_hard"]), 1e-300)
-        return min(float(self.rule.shrink), max(2.0, 2.0 * math.sqrt(ratio)))
+        return min(self.shrink, max(2.0, 2.0 * math.sqrt(ratio)))
 
     def _too_warm(self, ev: dict[str, Any]) -> bool:
         """Whether the soft plan's excess cost is above ``excess_rtol`` of the dual value."""
