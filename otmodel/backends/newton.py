@@ -130,10 +130,11 @@ class Newton:
         each of its points' excess are both proportional to `\varepsilon`), so the factor is
         `\min(\texttt{shrink}, \max(2, 2\sqrt{\text{excess}/\text{target}}))` with the target
         of ``excess_rtol``: colder than the target needs, Newton steps are damped (the soft
-        boundary holds too few points). Measured on ``benchmarks/bench_many_endpoints.py``: 7
-        iterations instead of 9 at 100 endpoints on 50 x 50 (8 instead of 10 on
-        ``synthetic(200)``); pure SDOT at 1,000 sites, 1000 x 1000: 10 Newton steps instead of 12
-        (16 without the cap, which cools past the target). Default 16, but 4 for a pure SDOT
+        boundary holds too few points). Measured on ``benchmarks/bench_many_endpoints.py`` (with the
+        default ``done_at``, which saves one more): 16 with the cap against 4, 6 iterations instead
+        of 8 at 100 endpoints on 50 x 50 (8 instead of 10 on ``synthetic(200)``); pure SDOT at 1,000
+        sites, 1000 x 1000: 10 Newton steps instead of 12 (18 without the cap, which cools past
+        the target). Default 16, but 4 for a pure SDOT
         problem without ``finish``: its soft plan must cool to an excess of ``1e-7`` `|q|`, far below
         the point spacing, where larger factors stall (1,000 sites, 1000 x 1000: masses at 1e-6
         after 25 steps with 4, not within 30 with 8 or 16).
@@ -182,8 +183,8 @@ class Newton:
         moved by one min-cost flow between the cells, so that every cell gets exactly its mass) and,
         where the exact dual (4) is higher there, that flow's potentials; otherwise (or if the flow
         is infeasible or costs more) the soft plan. Without arcs (pure SDOT) those potentials
-        certify the plan at a moderate temperature (measured: gap 4e-14 at 1,000 sites on a 1000 x
-        1000 grid, after 12 Newton steps instead of 27); with arcs, shifting the endpoint potentials
+        certify the plan at a moderate temperature (measured: gap 2.1e-9 at 1,000 sites on a 1000 x
+        1000 grid, after 10 Newton steps, where the soft plan alone needs 27 for 5.6e-8); with arcs, shifting the endpoint potentials
         alone costs the network's curvature (measured: the lifted `q` lower in every row of
         ``benchmarks/bench_many_endpoints.py``), so the default ``excess_rtol`` keeps cooling there,
         where the finish changes the certified gap little (1.8e-8 either way at 100 endpoints on
