@@ -132,7 +132,7 @@ class Newton:
         of ``excess_rtol``: colder than the target needs, Newton steps are damped (the soft
         boundary holds too few points). Measured on ``benchmarks/bench_many_endpoints.py`` (with the
         default ``done_at``, which saves one more): 16 with the cap against 4, 6 iterations instead
-        of 8 at 100 endpoints on 50 x 50 (8 instead of 10 on ``synthetic(200)``); pure SDOT at 1,000
+        of 8 at 100 endpoints on 50 x 50 (8 instead of 9 on ``synthetic(200)``); pure SDOT at 1,000
         sites, 1000 x 1000: 10 Newton steps instead of 12 (18 without the cap, which cools past
         the target). Default 16, but 4 for a pure SDOT
         problem without ``finish``: its soft plan must cool to an excess of ``1e-7`` `|q|`, far below
