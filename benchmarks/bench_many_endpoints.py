@@ -32,6 +32,7 @@ Usage::
     .venv/bin/python benchmarks/bench_many_endpoints.py --quick      # up to 200 x 200, no SDOT
     .venv/bin/python benchmarks/bench_many_endpoints.py --rows 100:1000,1000:1000   # chosen rows (+ SDOT)
     .venv/bin/python benchmarks/bench_many_endpoints.py --rows 100:50 --no-sdot --repeat 5  # one row, best of 5
+    .venv/bin/python benchmarks/bench_many_endpoints.py --rows 100:50 --no-sdot --no-exact --repeat 5  # without cvxpy
 
 Instances (``instance(n, ns)``): the synthetic demand of Laurentin et al. (2025), section V-A (truncated
 Gaussian, mean (50, 75), std 25, on [0, 100]^2, an n x n grid, total 1), |S| endpoints uniform at random
@@ -212,6 +213,7 @@ def main() -> None:
     ap.add_argument("--out", type=str, default=None, help="JSON file for the results")
     ap.add_argument("--rows", type=str, default=None, help="only these rows, e.g. '100:1000,1000:1000' (endpoints:grid)")
     ap.add_argument("--no-sdot", action="store_true", help="skip the pure SDOT row")
+    ap.add_argument("--no-exact", action="store_true", help="skip the exact QP (cvxpy) column")
     ap.add_argument("--repeat", type=int, default=1, help="time each rule's final run this many times, keep the fastest")
     args = ap.parse_args()
     from otmodel.instances import synthetic
@@ -237,7 +239,7 @@ def main() -> None:
             row["curvature"] = {"per_iteration_s": _curvature_per_iteration(p), "iterations": None}
         else:
             row["curvature"] = _curvature(p, nw["upper"], args.cap, args.repeat)
-        row["exact"] = _exact(p)
+        row["exact"] = None if args.no_exact else _exact(p)
         cv = row["curvature"]
         speed = cv["time_s"] / nw["time_s"] if cv.get("time_s") else None
         row["speedup"] = speed

@@ -254,8 +254,8 @@ def test_newton_with_a_matrix_cost_and_a_flow_problem() -> None:
 # ------------------------------------------------------------------------------ pure SDOT
 def test_semi_discrete_problem_mass_error_and_certificate() -> None:
     """Uniform density on a 100 x 100 grid, 10 sites, squared Euclidean: relative mass error <= 1e-6 within
-    15 Newton steps (measured: after 6; 11 without the finish), certified at rtol 1e-6 (measured: 8
-    iterations, gap 3e-15; without the finish 14, 5.8e-8); the bound matches the exact LP (highs)."""
+    15 Newton steps (measured: after 6; 13 without the finish), certified at rtol 1e-6 (measured: 8
+    iterations, gap 3e-15; without the finish 15, 4.4e-8); the bound matches the exact LP (highs)."""
     rng = np.random.default_rng(7)
     sites = rng.random((10, 2))
     nu = rng.uniform(0.5, 1.5, 10)
@@ -298,7 +298,7 @@ def test_discrete_finish_by_hand() -> None:
 
 def test_semi_discrete_finish_certifies_at_a_moderate_temperature() -> None:
     """The exact finish: cell masses exact, the optimum of the exact LP (highs) attained and proven
-    (measured gap 3e-15) after 8 Newton iterations, where the soft plan alone needs 14 (gap 5.8e-8);
+    (measured gap 3e-15) after 8 Newton iterations, where the soft plan alone needs 15 (gap 4.4e-8);
     with a matrix cost (the numpy pass) too."""
     rng = np.random.default_rng(7)
     sites = rng.random((10, 2))
