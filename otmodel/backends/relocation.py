@@ -97,40 +97,81 @@ class _Round:
     columns: int
     overflow: int
     added: int = 0
+    free: int = 0
+    freed: int = 0
+
+
+#: Passes over the bins after which a shortest-path search on the bin graph is given up.
+_PASSES = 200
+
+
+def _lattice_prices(
+    B: int, src: NDArray[np.int64], dst: NDArray[np.int64], w: NDArray[np.float64], full: NDArray[np.bool_],
+    over: NDArray[np.bool_], penalty: float, target: NDArray[np.float64],
+) -> NDArray[np.float64] | None:
+    r"""`\phi = -\psi` for the smallest prices at least `\min(\text{target}, h)` that make a placement
+    optimal over its columns (``_Master.prices``); None when a negative cycle forbids any."""
+    ptr, kdst, wk = K.bin_graph(B, src, dst, w)
+    d = np.zeros(B)
+    if not over.any():
+        ksrc = np.repeat(np.arange(B, dtype=np.int64), np.diff(ptr))
+        order = np.argsort(kdst, kind="stable")
+        rptr = np.zeros(B + 1, dtype=np.int64)
+        np.cumsum(np.bincount(kdst, minlength=B), out=rptr[1:])
+        h = np.empty(B)
+        if not K.bin_graph_exits(B, rptr, ksrc[order], wk[order], full, penalty, h, _PASSES):
+            return None
+        d = np.where(full, np.maximum(-target, -h), 0.0)
+    return d if K.bin_graph_prices(B, ptr, kdst, wk, full, over, penalty, d, _PASSES) else None
 
 
 class _Master:
-    """The column-generation state of one level: unit points ``pts`` into bins with ``slots`` places.
+    r"""Column generation from a feasible placement ``start`` and prices ``psi`` (module docstring, 2-5).
 
-    The first columns of every point are its ``cands`` cheapest bins under ``psi`` and its bin in the
-    greedy placement, so that the first restriction is already feasible.
+    Every point's columns are its ``cands`` cheapest bins under ``psi`` and its ``start`` bin (so the
+    first restriction is feasible). A point is *fixed* (kept in its start bin, out of the network
+    solver's problem, its place taken from its bin's capacity) when its start bin is its cheapest
+    under ``psi`` by more than ``fix`` times the largest reduced cost `r_{\max}` of any point's
+    start bin (the start's own `\varepsilon`); ``fix = inf`` fixes nobody. Fixed points keep their
+    columns: they take part in the prices (step 4) and in the pricing (step 5), and a fixed point
+    that the pricing finds violated is freed, so the proof of optimality is over all points and
+    all pairs as before.
     """
 
     def __init__(
-        self, problem: Any, pts: NDArray[np.float64], slots: NDArray[np.int64], psi: NDArray[np.float64], cands: int,
-        start: NDArray[np.int64] | None = None,
+        self, problem: Any, psi: NDArray[np.float64], cands: int, start: NDArray[np.int64] | None = None,
+        fix: float = math.inf,
     ) -> None:
         self.P = problem
-        self.pts = np.ascontiguousarray(pts)
+        self.pts = np.ascontiguousarray(problem.points)
         self.bij = problem.bin_index(self.pts)
-        self.q = 1
         self.n = self.pts.shape[0]
         self.B = problem.n_bins
-        self.slots = np.ascontiguousarray(slots.reshape(-1), dtype=np.int64)
+        self.slots = np.ascontiguousarray(problem.slots.reshape(-1), dtype=np.int64)
         self.geom = problem.kernel_args()
         self.cands = cands
         self.penalty = 1.25 * _domain_cost(problem) + 1e-300
         self.scale = _INT_COST_LIMIT / self.penalty
-        vals, idx = K.topk_bins(self.pts, self.bij, psi, self.slots, cands, *self.geom)
+        vals, idx = K.topk_bins(self.pts, self.bij, psi, self.slots, max(cands, 2), *self.geom)
         if start is None:
-            order = np.argsort(vals[:, 0] - vals[:, min(1, cands - 1)], kind="stable")  # most decided first
+            order = np.argsort(vals[:, 0] - vals[:, 1], kind="stable")  # most decided first
             g = RK.greedy_nearest(self.pts, self.bij, order.astype(np.int64), self.slots, *self.geom)
         else:
             g = np.asarray(start, dtype=np.int64)
-        g = np.where((idx == g[:, None]).any(axis=1), -1, g)
-        self.cols = np.concatenate([idx, g[:, None]], axis=1)
+        top = idx[:, :cands]
+        extra = np.where((top == g[:, None]).any(axis=1), -1, g)
+        self.cols = np.concatenate([top, extra[:, None]], axis=1)
         self.col_cost = self._costs(self.cols)
+        self.assign = g.copy()
+        self.overflow = np.zeros(self.B, dtype=np.int64)
         self.psi = psi.copy()
+        self.psi0 = np.where(self.slots > 0, psi, 0.0)
+        self.free = np.ones(self.n, dtype=bool)
+        if math.isfinite(fix) and not (np.bincount(g, minlength=self.B) > self.slots).any():
+            # reduced cost of each start bin under psi: 0 at the cheapest, at most the start's epsilon
+            red = self._assigned_cost() + psi[g] - vals[:, 0]
+            tau = fix * max(float(red.max()), 0.0)
+            self.free = ~((idx[:, 0] == g) & (vals[:, 1] - vals[:, 0] > tau))
 
     def _costs(self, cols: NDArray[np.int64]) -> NDArray[np.float64]:
         out = np.full(cols.shape, np.inf)
@@ -139,35 +180,48 @@ class _Master:
         out[ok] = K.pair_costs(self.pts, rows.astype(np.int64), cols[ok].astype(np.int64), *self.geom)
         return out
 
+    def _assigned_w(self) -> NDArray[np.intp]:
+        """The column position of every point's current bin."""
+        return np.argmax(self.cols == self.assign[:, None], axis=1)
+
+    def _assigned_cost(self) -> NDArray[np.float64]:
+        return self.col_cost[np.arange(self.n), self._assigned_w()]  # type: ignore[no-any-return]
+
     # ------------------------------------------------------------------------------ master
     def solve_master(self) -> None:
+        """Min-cost flow of the free points over their columns, into what the fixed points leave."""
         from ortools.graph.python import min_cost_flow
 
-        n, B, q = self.n, self.B, self.q
-        ok = self.cols >= 0
+        B = self.B
+        U = np.flatnonzero(self.free)
+        n = U.size
+        room = self.slots - np.bincount(self.assign[~self.free], minlength=B)
+        cols = self.cols[U]
+        ok = cols >= 0
         rows, wpos = np.nonzero(ok)
-        heads = self.cols[rows, wpos]
+        heads = cols[rows, wpos]
         use_bins = np.flatnonzero(self.slots > 0)
         sink = n + B
         scale = self.scale
+        ccost = self.col_cost[U][rows, wpos]
         for _attempt in range(6):
-            icost = np.rint(self.col_cost[rows, wpos] * scale).astype(np.int64)
+            icost = np.rint(ccost * scale).astype(np.int64)
             ipen = int(round(self.penalty * scale))
             smcf = min_cost_flow.SimpleMinCostFlow()
             smcf.add_arcs_with_capacity_and_unit_cost(
-                rows.astype(np.int64), (n + heads).astype(np.int64), np.full(rows.size, q, dtype=np.int64), icost
+                rows.astype(np.int64), (n + heads).astype(np.int64), np.ones(rows.size, dtype=np.int64), icost
             )
             smcf.add_arcs_with_capacity_and_unit_cost(
                 (n + use_bins).astype(np.int64), np.full(use_bins.size, sink, dtype=np.int64),
-                self.slots[use_bins].astype(np.int64), np.zeros(use_bins.size, dtype=np.int64),
+                room[use_bins].astype(np.int64), np.zeros(use_bins.size, dtype=np.int64),
             )
             smcf.add_arcs_with_capacity_and_unit_cost(
                 (n + use_bins).astype(np.int64), np.full(use_bins.size, sink, dtype=np.int64),
-                np.full(use_bins.size, n * q, dtype=np.int64), np.full(use_bins.size, ipen, dtype=np.int64),
+                np.full(use_bins.size, n, dtype=np.int64), np.full(use_bins.size, ipen, dtype=np.int64),
             )
             sup = np.zeros(n + B + 1, dtype=np.int64)
-            sup[:n] = q
-            sup[sink] = -n * q
+            sup[:n] = 1
+            sup[sink] = -n
             smcf.set_nodes_supplies(np.arange(n + B + 1, dtype=np.int64), sup)
             st = smcf.solve()
             if st == smcf.OPTIMAL:
@@ -180,68 +234,73 @@ class _Master:
             raise SolverError("OR-Tools min-cost flow refused every cost scale (BAD_COST_RANGE)")
         self.scale = scale
         flows = np.asarray(smcf.flows(np.arange(smcf.num_arcs(), dtype=np.int64)))
-        fcol = flows[: rows.size]
-        over = np.zeros(B, dtype=np.int64)
-        over[use_bins] = flows[rows.size + use_bins.size :]
-        pos = fcol > 0
-        self.pair_point = rows[pos].astype(np.int64)
-        self.pair_bin = heads[pos].astype(np.int64)
-        self.pair_flow = fcol[pos].astype(np.int64)
-        self.pair_w = wpos[pos]
-        self.pair_icost = icost[pos].astype(float)
-        self.load = np.bincount(self.pair_bin, weights=self.pair_flow, minlength=B)
-        self.overflow = over
-        self.icol_cost = np.where(ok, np.rint(np.where(ok, self.col_cost, 0.0) * scale), np.inf)
+        pos = flows[: rows.size] > 0
+        self.assign[U[rows[pos]]] = heads[pos]
+        self.overflow = np.zeros(B, dtype=np.int64)
+        self.overflow[use_bins] = flows[rows.size + use_bins.size :]
 
     # ------------------------------------------------------------------------------ prices
-    def prices(self) -> None:
+    def prices(self) -> bool:
+        r"""Prices that make the placement optimal over every point's columns, near the start's.
+
+        Of all such prices (a lattice: ``bin_graph_prices``), the smallest that are at least
+        `\min(\psi^0_j, h_j)`, with `\psi^0` the start prices and `h_j` the largest price bin `j`
+        can take (``bin_graph_exits``). The smallest prices outright (`\psi^0 = 0`) are far from
+        the optimal ones where costs tie, as they do for Manhattan distances (module docstring:
+        figures). False when there are none (a negative cycle through fixed points: the caller
+        frees them).
+        """
         B = self.B
-        order = np.argsort(self.pair_bin, kind="stable")
-        ptr = np.zeros(B + 1, dtype=np.int64)
-        np.cumsum(np.bincount(self.pair_bin, minlength=B), out=ptr[1:])
-        pp = self.pair_point[order]
+        ar = np.arange(self.n)
+        wa = self._assigned_w()
+        other = (self.cols >= 0) & (self.cols != self.assign[:, None])
+        src = np.broadcast_to(self.assign[:, None], self.cols.shape)[other]
+        dst = self.cols[other]
         over = self.overflow > 0
-        full = (self.load >= self.slots) | over
-        # integer costs first: the flow is exactly optimal for them, so no negative cycle exists
-        # the smallest prices that make the flow optimal over its columns (starting from earlier
-        # prices instead ratchets them upwards round after round: measured, the bound diverged)
-        d = np.zeros(B)
-        ok = RK.prices_from_flow(
-            B, ptr, pp, self.pair_icost[order], self.cols, self.icol_cost, full, over,
-            float(round(self.penalty * self.scale)), d, 64,
-        )
-        if not ok:  # cannot happen at an optimal integer flow; start from zero prices as a fallback
-            d = np.zeros(B)
-            ok = RK.prices_from_flow(
-                B, ptr, pp, self.pair_icost[order], self.cols, self.icol_cost, full, over,
-                float(round(self.penalty * self.scale)), d, 10_000,
-            )
-        psi_int = np.maximum(-d / self.scale, 0.0)
-        # polish on the float costs: removes the rounding of the integer costs from the bound
-        d2 = -psi_int.copy()
-        pc = self.col_cost[self.pair_point, self.pair_w][order]
-        ok2 = RK.prices_from_flow(B, ptr, pp, pc, self.cols, self.col_cost, full, over, self.penalty, d2, 64)
-        self.psi = np.maximum(-d2, 0.0) if ok2 else psi_int
-        self.polished = bool(ok2)
+        full = (np.bincount(self.assign, minlength=B) >= self.slots) | over
+        # float costs first; where they fail (a cycle of weight below the integer costs' rounding,
+        # or fixed points on a negative cycle), the integer costs for which the master's flow is
+        # exactly optimal, then a polish on the float costs from there
+        wf = (self.col_cost - self.col_cost[ar, wa][:, None])[other]
+        d = _lattice_prices(B, src, dst, wf, full, over, self.penalty, self.psi0)
+        self.polished = d is not None
+        if d is None:
+            icol = np.rint(np.where(self.cols >= 0, self.col_cost, 0.0) * self.scale)
+            wint = (icol - icol[ar, wa][:, None])[other]
+            ipen = float(round(self.penalty * self.scale))
+            d = _lattice_prices(B, src, dst, wint, full, over, ipen, np.rint(self.psi0 * self.scale))
+            if d is None:
+                return False
+            d2 = np.minimum(d / self.scale, 0.0)
+            ptr, kdst, w = K.bin_graph(B, src, dst, wf)
+            self.polished = bool(K.bin_graph_prices(B, ptr, kdst, w, full, over, self.penalty, d2, _PASSES))
+            d = d2 if self.polished else d / self.scale
+        self.psi = np.maximum(-d, 0.0)
+        return True
 
     # ------------------------------------------------------------------------------ pricing
     def pricing(self, rel_tol: float) -> _Round:
-        vals, idx = K.topk_bins(self.pts, self.bij, self.psi, self.slots, self.cands, *self.geom)
+        r"""`D(\psi)` over all pairs, and the points with a cheaper bin outside their columns."""
+        vals, _ = K.topk_bins(self.pts, self.bij, self.psi, self.slots, 1, *self.geom)
         best = vals[:, 0]
-        pc = self.col_cost[self.pair_point, self.pair_w]
-        cur = np.full(self.n, -np.inf)
-        np.maximum.at(cur, self.pair_point, pc + self.psi[self.pair_bin])
-        primal = float(self.pair_flow @ pc)
+        ca = self._assigned_cost()
+        cur = ca + self.psi[self.assign]
+        primal = float(ca.sum())
         over = int(self.overflow.sum())
-        dual = self.q * float(best.sum()) - float(self.psi @ self.slots)
+        dual = float(best.sum()) - float(self.psi @ self.slots)
         gap = (primal - dual) / max(abs(primal), 1e-300) if over == 0 else math.inf
-        tol = rel_tol * np.maximum(np.abs(cur), 1e-300)
-        viol = best < cur - tol
+        viol = best < cur - rel_tol * np.maximum(np.abs(cur), 1e-300)
         if over:
-            viol |= np.isin(np.arange(self.n), self.pair_point[self.overflow[self.pair_bin] > 0])
-        nv = int(viol.sum())
-        added = self._add(np.flatnonzero(viol), idx[viol]) if nv else 0
-        return _Round(primal, dual, gap, nv, int((self.cols >= 0).sum()), over, added)
+            viol |= self.overflow[self.assign] > 0
+        rows = np.flatnonzero(viol)
+        added = freed = 0
+        if rows.size:
+            _, new = K.topk_bins(self.pts[rows], self.bij[rows], self.psi, self.slots, self.cands, *self.geom)
+            added = self._add(rows, new)
+            freed = int((~self.free[rows]).sum())
+            self.free[rows] = True
+        return _Round(primal, dual, gap, int(rows.size), int((self.cols >= 0).sum()), over, added,
+                      int(self.free.sum()), freed)
 
     def _add(self, rows: NDArray[np.intp], new: NDArray[np.int64]) -> int:
         """Add the columns ``new`` of points ``rows`` that are not yet there; returns how many."""
@@ -263,6 +322,97 @@ class _Master:
         if not used.all():
             self.cols, self.col_cost = self.cols[:, used], self.col_cost[:, used]
         return added
+
+
+#: Points whose start bin beats their second-cheapest bin by more than this many times the start's
+#: largest reduced cost stay fixed in the flow stage (module docstring: figures).
+_FIX = 4.0
+
+
+@dataclass
+class FlowOutcome:
+    """What the flow stage returns: its best placement and the prices of its best bound (both over
+    all pairs), why it stopped, and how many rounds it took."""
+
+    flat: NDArray[np.int64] | None
+    primal: float
+    psi: NDArray[np.float64] | None
+    dual: float
+    status: Status
+    message: str
+    rounds: int
+
+
+def flow_stage(
+    P: Any,
+    flat: NDArray[np.int64] | None,
+    psi: NDArray[np.float64],
+    *,
+    candidates: int = 4,
+    fix: float = _FIX,
+    gap_tol: float = 0.0,
+    max_iter: int = 200,
+    deadline: float = math.inf,
+    log: Callable[..., Any] | None = None,
+    timer: Timer | None = None,
+    stopped: Callable[[], bool] | None = None,
+    best: tuple[float, float] = (math.inf, -math.inf),
+) -> FlowOutcome:
+    r"""Steps 2-5 of the module docstring from a feasible placement ``flat`` and prices ``psi``.
+
+    ``flat`` None starts from the greedy placement in order of decidedness under ``psi``. ``best``:
+    the (cost, bound) already certified before (the auction's), so that the gap test uses the
+    best of both stages. Returns the best feasible placement found here (``flat`` None when none
+    beat ``best``'s cost) and the prices of the best bound found here (None likewise).
+    """
+    timer = timer if timer is not None else Timer()
+    best_primal, best_dual = best
+    out = FlowOutcome(None, math.inf, None, -math.inf, Status.ITERATION_LIMIT, "", 0)
+    with timer("restrict"):
+        m = _Master(P, psi, candidates, start=flat, fix=fix)
+    for r in range(max_iter):
+        out.rounds = r + 1
+        with timer("master"):
+            m.solve_master()
+        with timer("prices"):
+            ok = m.prices()
+        if not ok:
+            # a fixed point closes a negative cycle: free every point and solve again
+            m.free[:] = True
+            with timer("master"):
+                m.solve_master()
+            with timer("prices"):
+                if not m.prices():
+                    raise SolverError("no prices make the restricted relocation flow optimal: the flow is not optimal")
+        with timer("pricing"):
+            rd = m.pricing(1e-13)
+        if log is not None:
+            log(level=P.n_points, round=r, **rd.__dict__)
+        if rd.overflow == 0 and rd.primal < min(best_primal, out.primal):
+            out.primal, out.flat = rd.primal, m.assign.copy()
+        if rd.dual > max(best_dual, out.dual):
+            out.dual, out.psi = rd.dual, m.psi.copy()
+        bp, bd = min(best_primal, out.primal), max(best_dual, out.dual)
+        gap = (bp - bd) / max(abs(bp), 1e-300)
+        if rd.overflow == 0 and rd.violated == 0:
+            out.status, out.message = Status.OPTIMAL, "no column has a negative reduced cost: the assignment is optimal"
+            break
+        if gap <= gap_tol:
+            out.status, out.message = Status.OPTIMAL, f"relative gap {gap:.3g} <= gap_tol {gap_tol:g}"
+            break
+        if rd.overflow == 0 and rd.added == 0 and rd.freed == 0:
+            # every violated column is already in the restriction: what is left is the rounding of
+            # the costs to integers for the network solver, and the certified gap measures it
+            out.status = Status.OPTIMAL if gap <= 1e-9 else Status.NUMERICAL_ERROR
+            out.message = f"optimal for the integer-rounded costs; certified relative gap {gap:.3g}"
+            break
+        if stopped is not None and stopped():
+            out.status, out.message = Status.INTERRUPTED if hasattr(Status, "INTERRUPTED") else Status.ITERATION_LIMIT, "stopped by callback"
+            break
+        if time.perf_counter() > deadline:
+            out.status, out.message = Status.TIME_LIMIT, "time limit reached"
+            break
+    return out
 
 
 #: The options ``RelocationBackend.solve`` takes (docs/backend-options.md describes each); its
@@ -360,7 +510,7 @@ class RelocationBackend:
         def log(**row: Any) -> None:
             # one set of columns for the auction's phases and the flow's rounds
             row = {"time": time.perf_counter() - t0, "violated": -1, "columns": 0, "overflow": 0, "added": 0,
-                   "eps": math.nan, "bids": 0, **row}
+                   "free": 0, "freed": 0, "eps": math.nan, "bids": 0, **row}
             trace.append(**row)
             msg = (
                 f"relocation level {row.get('level')} round {row.get('round')}: cost {row['primal']:.10g} "
@@ -388,42 +538,17 @@ class RelocationBackend:
             status, msg = Status.TIME_LIMIT, f"time limit {time_limit:g} s reached in the auction"
             max_iter = 0
         else:
-            with timer("restrict"):
-                m = _Master(P, P.points, P.slots, auc.psi, candidates, start=auc.flat)
-        for r in range(max_iter):
-            rounds = r + 1
-            with timer("master"):
-                m.solve_master()
-            with timer("prices"):
-                m.prices()
-            with timer("pricing"):
-                rd = m.pricing(1e-13)
-            log(level=P.n_points, round=r, **rd.__dict__)
-            if rd.overflow == 0 and rd.primal < best_primal:
-                best_primal = rd.primal
-                best_flat = np.empty(P.n_points, dtype=np.int64)
-                best_flat[m.pair_point] = m.pair_bin
-            if rd.dual > best_dual:
-                best_dual, best_psi = rd.dual, m.psi.copy()
-            gap = (best_primal - best_dual) / max(abs(best_primal), 1e-300)
-            if rd.overflow == 0 and rd.violated == 0:
-                status, msg = Status.OPTIMAL, "no column has a negative reduced cost: the assignment is optimal"
-                break
-            if gap <= gap_tol:
-                status, msg = Status.OPTIMAL, f"relative gap {gap:.3g} <= gap_tol {gap_tol:g}"
-                break
-            if rd.overflow == 0 and rd.added == 0:
-                # every violated column is already in the restriction: what is left is the rounding of
-                # the costs to integers for the network solver, and the certified gap measures it
-                status = Status.OPTIMAL if gap <= 1e-9 else Status.NUMERICAL_ERROR
-                msg = f"optimal for the integer-rounded costs; certified relative gap {gap:.3g}"
-                break
-            if stop_flag[0]:
-                status, msg = Status.INTERRUPTED if hasattr(Status, "INTERRUPTED") else Status.ITERATION_LIMIT, "stopped by callback"
-                break
-            if time.perf_counter() > deadline:
-                status, msg = Status.TIME_LIMIT, f"time limit {time_limit:g} s reached"
-                break
+            fs = flow_stage(
+                P, auc.flat, auc.psi, candidates=candidates, gap_tol=gap_tol, max_iter=max_iter, deadline=deadline,
+                log=log, timer=timer, stopped=lambda: stop_flag[0], best=(best_primal, best_dual),
+            )
+            status, msg, rounds = fs.status, fs.message, fs.rounds
+            if fs.status == Status.TIME_LIMIT:
+                msg = f"time limit {time_limit:g} s reached"
+            if fs.flat is not None and fs.primal < best_primal:
+                best_primal, best_flat = fs.primal, fs.flat
+            if fs.psi is not None and fs.dual > best_dual:
+                best_dual, best_psi = fs.dual, fs.psi
         if best_flat is None:
             # no phase of the auction ended (only at a time limit) (only at a time limit): fall back to the greedy placement
             with timer("greedy"):

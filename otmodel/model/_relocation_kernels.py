@@ -49,6 +49,9 @@ __all__ = [
     "pair_cost",
     "nearest_free_point",
     "prices_from_flow",
+    "bin_graph",
+    "bin_graph_prices",
+    "bin_graph_exits",
     "greedy_nearest",
     "final_positions",
     "bin_loads",
@@ -404,6 +407,156 @@ def prices_from_flow(
                         tail = (tail + 1) % n_bins
                         count += 1
     return True
+
+
+@nb.njit(cache=True, nogil=True)
+def bin_graph_prices(
+    n_bins: int,
+    ptr: NDArray[np.int64],
+    dst: NDArray[np.int64],
+    weight: NDArray[np.float64],
+    full: NDArray[np.bool_],
+    overflow: NDArray[np.bool_],
+    penalty: float,
+    d: NDArray[np.float64],
+    max_passes: int,
+) -> bool:
+    """Shortest distances `\\phi` over the contracted bin graph, in place in ``d``; False on a negative cycle.
+
+    The same difference constraints as ``prices_from_flow`` (module docstring), with the points
+    already contracted: arc ``j -> dst[q]`` for ``q`` in ``ptr[j]:ptr[j+1]`` has the weight
+    ``weight[q]`` = the smallest `c_{ik} - c_{ij}` over the points `i` placed in bin `j` that have
+    bin `k` among their columns (only the smallest matters for a shortest path). A bin graph has
+    at most (bins x neighbours) arcs whatever the number of points, so a pass costs that, not
+    `N \\times` columns. Start: ``d <= 0`` (zeros give the smallest prices). Every settled
+    distance is a shortest one, so a path of ``n_bins`` arcs or more, or more than ``max_passes``
+    passes over the bins, means a negative cycle (or one too long to be worth finding): False.
+    """
+    queue = np.empty(n_bins, dtype=np.int64)
+    inq = np.zeros(n_bins, dtype=np.bool_)
+    hops = np.zeros(n_bins, dtype=np.int64)
+    head = 0
+    tail = 0
+    count = 0
+    for j in range(n_bins):
+        if d[j] > 0.0:
+            d[j] = 0.0
+        if overflow[j] and d[j] > -penalty:
+            d[j] = -penalty
+        if d[j] < -penalty:
+            d[j] = -penalty
+        if ptr[j + 1] > ptr[j]:
+            queue[tail] = j
+            tail = (tail + 1) % n_bins
+            inq[j] = True
+            count += 1
+    limit = max_passes * max(1, n_bins)
+    pops = 0
+    while count > 0:
+        j = queue[head]
+        head = (head + 1) % n_bins
+        count -= 1
+        inq[j] = False
+        pops += 1
+        if pops > limit:
+            return False
+        dj = d[j]
+        for q in range(ptr[j], ptr[j + 1]):
+            k = dst[q]
+            nd = dj + weight[q]
+            if nd < d[k]:
+                if nd < -penalty or (not full[k] and nd < 0.0):
+                    return False  # the edge to v closes a negative cycle
+                d[k] = nd
+                hops[k] = hops[j] + 1
+                if hops[k] >= n_bins:
+                    return False  # a shortest path has no more than n_bins - 1 arcs
+                if not inq[k] and ptr[k + 1] > ptr[k]:
+                    inq[k] = True
+                    queue[tail] = k
+                    tail = (tail + 1) % n_bins
+                    count += 1
+    return True
+
+
+@nb.njit(cache=True, nogil=True)
+def bin_graph_exits(
+    n_bins: int,
+    rptr: NDArray[np.int64],
+    rsrc: NDArray[np.int64],
+    rweight: NDArray[np.float64],
+    full: NDArray[np.bool_],
+    penalty: float,
+    h: NDArray[np.float64],
+    max_passes: int,
+) -> bool:
+    """`h_j`: the shortest distance from bin `j` to a bin that is not full (at most ``penalty``), in
+    place in ``h``; False on a negative cycle.
+
+    The graph is ``bin_graph_prices``'s, reversed: the arcs into bin ``k`` come from ``rsrc[q]``
+    with weight ``rweight[q]`` for ``q`` in ``rptr[k]:rptr[k+1]``. `\\psi = h` are the largest
+    prices that make the placement optimal over its columns (each constraint
+    `\\psi_j \\le \\psi_k + w_{jk}` is the triangle inequality of `h`; `h \\ge 0` when the
+    placement is optimal, as a path of negative weight to a bin with room would improve it).
+    """
+    queue = np.empty(n_bins, dtype=np.int64)
+    inq = np.zeros(n_bins, dtype=np.bool_)
+    hops = np.zeros(n_bins, dtype=np.int64)
+    head = 0
+    tail = 0
+    count = 0
+    for k in range(n_bins):
+        h[k] = penalty if full[k] else 0.0
+        queue[tail] = k
+        tail = (tail + 1) % n_bins
+        inq[k] = True
+        count += 1
+    limit = max_passes * max(1, n_bins)
+    pops = 0
+    while count > 0:
+        k = queue[head]
+        head = (head + 1) % n_bins
+        count -= 1
+        inq[k] = False
+        pops += 1
+        if pops > limit:
+            return False
+        hk = h[k]
+        for q in range(rptr[k], rptr[k + 1]):
+            j = rsrc[q]
+            nh = hk + rweight[q]
+            if nh < h[j]:
+                if nh < 0.0:
+                    return False  # v -> j -> ... -> k -> v would be a negative cycle
+                h[j] = nh
+                hops[j] = hops[k] + 1
+                if hops[j] >= n_bins:
+                    return False
+                if not inq[j]:
+                    inq[j] = True
+                    queue[tail] = j
+                    tail = (tail + 1) % n_bins
+                    count += 1
+    return True
+
+
+def bin_graph(
+    n_bins: int, src: NDArray[np.int64], dst: NDArray[np.int64], weight: NDArray[np.float64]
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
+    """Contract the arcs ``src -> dst`` (one per point and column) to one per pair of bins, of the
+    smallest weight: ``(ptr, dst, weight)`` grouped by source bin (``bin_graph_prices``'s input)."""
+    key = src.astype(np.int64) * n_bins + dst.astype(np.int64)
+    order = np.argsort(key, kind="stable")
+    ks = key[order]
+    ws = weight[order]
+    if ks.size == 0:
+        return np.zeros(n_bins + 1, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
+    first = np.flatnonzero(np.concatenate(([True], ks[1:] != ks[:-1])))
+    wmin = np.minimum.reduceat(ws, first)
+    uk = ks[first]
+    ptr = np.zeros(n_bins + 1, dtype=np.int64)
+    np.cumsum(np.bincount(uk // n_bins, minlength=n_bins), out=ptr[1:])
+    return ptr, (uk % n_bins).astype(np.int64), wmin.astype(np.float64)
 
 
 def greedy_nearest(
