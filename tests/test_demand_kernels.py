@@ -43,7 +43,14 @@ def _brute(p: SpatialFlowProblem, psi_s: np.ndarray) -> tuple[np.ndarray, np.nda
 
 @pytest.mark.parametrize("cost", [Euclidean(), SquaredEuclidean(), Manhattan()])
 @pytest.mark.parametrize("ns", [1, 2, 7, 150])
-def test_best_two_equals_the_full_matrix(cost: om.model.demand.AssignmentCost, ns: int) -> None:
+@pytest.mark.parametrize("serial_work", [10**12, 0])
+def test_best_two_equals_the_full_matrix(
+    cost: om.model.demand.AssignmentCost, ns: int, serial_work: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both compiled variants (one thread for small passes, all cores above ``SERIAL_WORK``)."""
+    import otmodel.model._demand_kernels as dk
+
+    monkeypatch.setattr(dk, "SERIAL_WORK", serial_work)
     dem = Grid.from_density(Uniform(), (0.0, 10.0, 0.0, 10.0), (61, 47))
     p = _problem(cost, ns, dem)
     rng = np.random.default_rng(ns)

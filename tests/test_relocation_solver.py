@@ -100,3 +100,30 @@ def test_time_limit_in_the_flow_stage_returns_the_auction_certificate() -> None:
     assert c.certified, c.reasons
     assert R0.status is om.Status.ITERATION_LIMIT
     assert c.dual_bound == pytest.approx(R0.dual_bound, rel=1e-12)
+
+
+@pytest.mark.parametrize("metric,power", [("euclidean", "l2"), ("manhattan", "l1")])
+def test_every_phase_ends_epsilon_satisfied(metric: str, power: str) -> None:
+    """The auction's invariant, checked from outside against the full cost matrix: at the end of every
+    phase each point pays, for its bin's slot, at most eps more than its best value over all bins
+    (c_ij + p_j with the current bin prices), and no bin holds more than its slots. Bids read the
+    points' candidate lists, whose bound on the other bins must keep this true."""
+    import otmodel.backends._relocation_auction as BA
+
+    P = gaussian_mixture_instance(1200, (14, 14), metric=metric, displacement=power, slack=1.2, seed=7,
+                                  exclusions=ZONES)
+    C = np.where(P.slots.reshape(-1) > 0, P.cost_matrix(), np.inf)
+    slots = np.ascontiguousarray(P.slots.reshape(-1), dtype=np.int64)
+    lv = BA._Level(P, P.points, slots, np.zeros(P.n_bins))
+    eps = BA._cost_unit(P) * 4.0
+    n = P.n_points
+    for first in (True, False, False, False):
+        assert lv.phase(eps, first, math.inf)
+        hp, hh, off, pos, owner, price = lv.st[:6]
+        own = owner[:n]
+        assert (own >= 0).all()
+        assert (np.bincount(owner, minlength=P.n_bins) <= slots).all()
+        paid = hp[pos[:n]]
+        best = (C + price[None, :]).min(axis=1)
+        assert (C[np.arange(n), own] + paid <= best + eps * (1 + 1e-9)).all()
+        eps /= 5.0

@@ -280,22 +280,20 @@ class DualAscentBackend:
             ev = stepper.reconstruct(psi)
             flows = ev["flows"]
             plan = ev["plan"]
-            objective = problem.flow_objective(flows)
-            if plan is not None:
-                # sum_k mu_k sum_i P_ki c(x_k, i) = hard SDOT term + excess + psi_S . m, from the same pass
-                objective += ev["sdot_hard"] + ev["excess"] + float(psi[stepper.ends] @ ev["m_soft"])
+            objective = problem.flow_objective(flows) + ev["assignment_cost"]
         return self._solution(
             problem,
             run,
             f"damped Newton on the smoothed dual ({step!r})",
             flows,
             plan,
-            ev["m_soft"],
+            ev["cell_mass"],
             float(objective),
-            ev["g_soft"],
+            ev["residual"],
             timer,
             f", temperature {stepper.eps:.3g}",
             {
+                "finish": ev["finish"],
                 "dual_value": ev["q_hard"],
                 "smoothed_dual_value": ev["q_soft"],
                 "temperature": float(stepper.eps),
@@ -304,6 +302,7 @@ class DualAscentBackend:
                 "samples": None,
                 "seed": None,
             },
+            potentials=ev["potentials"],
         )
 
     def _solution(
@@ -319,6 +318,7 @@ class DualAscentBackend:
         timer: Timer,
         note: str,
         info: dict[str, Any],
+        potentials: Any = None,
     ) -> Solution:
         """The returned point at the last psi: never OPTIMAL on the method's own say-so (``certify`` judges it)."""
         info = {
@@ -333,7 +333,7 @@ class DualAscentBackend:
             point_status=PointStatus.NEARLY_FEASIBLE,
             objective=objective,
             flows=flows,
-            potentials=run.x,
+            potentials=run.x if potentials is None else potentials,
             backend=self.name,
             solver=solver,
             assignment=plan,

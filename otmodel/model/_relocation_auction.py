@@ -26,6 +26,17 @@ again), one at a time 0.96M bids in 35 s; so the bids are serial and both cores 
 over all points (the `\varepsilon`-check at a phase start, the exact dual bound).
 The block minima the search prunes with (``_relocation_kernels.block_search``) may be stale from
 below: prices only rise, so a stale minimum is still a valid bound.
+
+Candidate lists. Each search keeps the point's `K` best bins, their costs, and the `K+1`-th value
+`r_i`; since prices only rise, `r_i` stays a lower bound on `c_{ij} + p_j` for every bin not in
+the list. At the next bid, when the best candidate (at current prices) is at most `r_i`, it is the
+exact best, and `w_2' = \min(\text{second candidate}, r_i)` lies in `[w_1, w_2]`: a bid with
+`w_2'` in place of `w_2` raises the price by at least `\varepsilon` and still leaves the bidder
+`\varepsilon`-satisfied, so the auction's guarantees hold with a possibly smaller step. Otherwise
+the list is refreshed by a search. Measured at 100k points / 64 x 64 (``K = 4``): in the first
+phases prices move so much between two bids of a point that 96 % of bids search anyway (``K = 12``
+did not change that); from `\varepsilon` of about a bin-crossing cost down, 22-70 % do, and a
+bid costs about 3 us instead of 11-13 us of CPU.
 """
 
 from __future__ import annotations
@@ -36,13 +47,21 @@ from numpy.typing import NDArray
 
 from otmodel.model._relocation_kernels import Geometry, block_search, pair_cost
 
-__all__ = ["State", "new_state", "run_serial", "release_unsatisfied", "tree_build"]
+__all__ = ["State", "Cands", "new_cands", "new_state", "run_serial", "release_unsatisfied", "tree_build"]
 
 #: (hp, hh, off, pos, owner, price, blockmin, tree, targ) -- see ``new_state``.
 State = tuple[
     NDArray[np.float64], NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.int64],
     NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.int64],
 ]
+
+#: (cand, ccost, rest): every point's candidate bins, their costs, and the bound on all other bins.
+Cands = tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]
+
+
+def new_cands(n: int, k: int) -> Cands:
+    """Empty candidate lists (``rest = -inf``: the first bid of every point searches)."""
+    return np.full((n, k), -1, dtype=np.int64), np.full((n, k), np.inf), np.full(n, -np.inf)
 
 
 @nb.njit(cache=True, nogil=True)
@@ -150,17 +169,63 @@ def _second_slot(hp: NDArray[np.float64], off: NDArray[np.int64], j: int) -> flo
 
 
 @nb.njit(cache=True, nogil=True)
+def _refresh(
+    i: int, points: NDArray[np.float64], bin_ij: NDArray[np.int64], price: NDArray[np.float64],
+    blockmin: NDArray[np.float64], psimin: float, bs: int, vals: NDArray[np.float64], idx: NDArray[np.int64],
+    geom: Geometry, cl: Cands,
+) -> None:
+    """Point ``i``'s candidate list from an exact search: its ``K`` best bins, their costs, and the
+    ``K+1``-th value (a lower bound on every other bin's `c_{ij} + p_j` while prices rise)."""
+    cand, ccost, rest = cl
+    K = cand.shape[1]
+    block_search(points[i, 0], points[i, 1], bin_ij[i, 0], bin_ij[i, 1], price, blockmin, psimin, bs, vals, idx, geom)
+    for q in range(K):
+        j = idx[q]
+        cand[i, q] = j
+        ccost[i, q] = vals[q] - price[j] if j >= 0 else np.inf
+    rest[i] = vals[K]
+
+
+@nb.njit(cache=True, nogil=True)
 def _bid(
     i: int, n: int, points: NDArray[np.float64], bin_ij: NDArray[np.int64], st: State, bs: int, eps: float,
-    vals: NDArray[np.float64], idx: NDArray[np.int64], geom: Geometry,
+    vals: NDArray[np.float64], idx: NDArray[np.int64], geom: Geometry, cl: Cands,
 ) -> tuple[int, float]:
-    """Person ``i``'s bid: its best bin and the slot price that leaves it ``eps`` from its second choice."""
+    r"""Person ``i``'s bid: its best bin and the slot price that leaves it ``eps`` from its second choice.
+
+    A point reads its candidate list (module docstring): when the best candidate is no worse than the
+    bound ``rest`` on all other bins, it is the exact best, and `\min(\text{second candidate},
+    \text{rest})` is a lower bound `w_2' \in [w_1, w_2]` on the second value; otherwise the list is
+    refreshed by an exact search.
+    """
     hp, hh, off, pos, owner, price, blockmin, tree, targ = st
     if i < n:
-        block_search(points[i, 0], points[i, 1], bin_ij[i, 0], bin_ij[i, 1], price, blockmin, tree[1], bs, vals, idx, geom)
-        j = idx[0]
-        c = vals[0] - price[j]
-        w2 = min(vals[1], c + _second_slot(hp, off, j))
+        cand, ccost, rest = cl
+        K = cand.shape[1]
+        w1 = np.inf
+        w2 = np.inf
+        j = -1
+        c = 0.0
+        for q in range(K):
+            k = cand[i, q]
+            if k < 0:
+                continue
+            v = ccost[i, q] + price[k]
+            if v < w1:
+                w2 = w1
+                w1 = v
+                j = k
+                c = ccost[i, q]
+            elif v < w2:
+                w2 = v
+        if w1 > rest[i]:
+            _refresh(i, points, bin_ij, price, blockmin, tree[1], bs, vals, idx, geom, cl)
+            j = idx[0]
+            c = vals[0] - price[j]
+            w2 = vals[1]
+        elif rest[i] < w2:
+            w2 = rest[i]
+        w2 = min(w2, c + _second_slot(hp, off, j))
     else:
         j = targ[1]
         c = 0.0
@@ -205,18 +270,18 @@ def _take(i: int, j: int, b: float, st: State, bs: int, my: int, mx: int) -> int
 @nb.njit(cache=True, nogil=True)
 def run_serial(
     points: NDArray[np.float64], bin_ij: NDArray[np.int64], st: State, queue: NDArray[np.int64], qlen: int,
-    eps: float, max_bids: int, bs: int, geom: Geometry,
+    eps: float, max_bids: int, bs: int, geom: Geometry, cl: Cands,
 ) -> tuple[int, int]:
-    """Gauss-Seidel bidding: each bid against the current prices (``run`` with no staleness)."""
+    """Gauss-Seidel bidding: each bid against the current prices."""
     n = points.shape[0]
     mx, my = geom[4], geom[5]
-    vals = np.empty(2)
-    idx = np.empty(2, dtype=np.int64)
+    vals = np.empty(cl[0].shape[1] + 1)
+    idx = np.empty(cl[0].shape[1] + 1, dtype=np.int64)
     bids = 0
     while qlen > 0 and bids < max_bids:
         qlen -= 1
         i = queue[qlen]
-        j, b = _bid(i, n, points, bin_ij, st, bs, eps, vals, idx, geom)
+        j, b = _bid(i, n, points, bin_ij, st, bs, eps, vals, idx, geom, cl)
         d = _take(i, j, b, st, bs, my, mx)
         if d >= 0:
             queue[qlen] = d
@@ -228,7 +293,7 @@ def run_serial(
 @nb.njit(parallel=True, cache=True, nogil=True)
 def release_unsatisfied(
     points: NDArray[np.float64], bin_ij: NDArray[np.int64], st: State, queue: NDArray[np.int64], eps: float,
-    bs: int, geom: Geometry,
+    bs: int, geom: Geometry, cl: Cands,
 ) -> int:
     r"""Unassign every person not `\varepsilon`-satisfied (the start of a phase); returns the queue length.
 
@@ -249,9 +314,9 @@ def release_unsatisfied(
         if i >= n:
             bad[i] = paid > psimin + eps
             continue
-        v = np.empty(1)
-        k = np.empty(1, dtype=np.int64)
-        block_search(points[i, 0], points[i, 1], bin_ij[i, 0], bin_ij[i, 1], price, blockmin, psimin, bs, v, k, geom)
+        v = np.empty(cl[0].shape[1] + 1)
+        k = np.empty(cl[0].shape[1] + 1, dtype=np.int64)
+        _refresh(i, points, bin_ij, price, blockmin, psimin, bs, v, k, geom, cl)
         c = pair_cost(points[i, 0], points[i, 1], owner[i], rect_ptr, rects, euclid, power)
         bad[i] = c + paid > v[0] + eps
     qlen = 0

@@ -216,7 +216,10 @@ def block_search(
     block of ring `r` is at least the gap `g_r` away); a block is scanned only when its own bound
     `d(x, \text{block})^p + \min_{\text{block}} p` beats the current ``K``-th value, and the
     search stops at the first ring whose bound `g_r^p + \min p` does. ``blockmin`` may be
-    stale from below (prices that only rise keep it a valid bound).
+    stale from below (prices that only rise keep it a valid bound). A ring is walked along its four
+    sides only (`8r` blocks), never over the square it encloses; inside a block, a bin is first
+    bounded by the distance to the whole bin, and reads its free rectangles only when that bound
+    can still enter.
     """
     xmin, ymin, w, h, mx, my, rect_ptr, rects, euclid, power = geom
     K = vals.shape[0]
@@ -236,36 +239,58 @@ def block_search(
                 break
             if (gap * gap if power == 2 else gap) + psimin >= vals[K - 1]:
                 break
-        for a in range(max(0, kx - r), min(nbx - 1, kx + r) + 1):
-            edge_x = a == kx - r or a == kx + r
-            for b in range(max(0, ky - r), min(nby - 1, ky + r) + 1):
-                if not edge_x and b != ky - r and b != ky + r:
-                    continue
-                bm = blockmin[a * nby + b]
-                if bm == np.inf:
-                    continue
-                ix0 = a * bs
-                ix1 = min(mx, ix0 + bs)
-                iy0 = b * bs
-                iy1 = min(my, iy0 + bs)
-                lb = _box_cost(px, py, xmin + ix0 * w, xmin + ix1 * w, ymin + iy0 * h, ymin + iy1 * h, euclid, power)
-                if lb + bm >= vals[K - 1]:
-                    continue
-                for ix in range(ix0, ix1):
-                    for iy in range(iy0, iy1):
-                        j = ix * my + iy
-                        pj = price[j]
-                        if pj == np.inf:
-                            continue
-                        v = pair_cost(px, py, j, rect_ptr, rects, euclid, power) + pj
-                        if v < vals[K - 1]:
-                            q = K - 1
-                            while q > 0 and vals[q - 1] > v:
-                                vals[q] = vals[q - 1]
-                                idx[q] = idx[q - 1]
-                                q -= 1
-                            vals[q] = v
-                            idx[q] = j
+        # the 8r blocks of ring r (1 for r = 0): two columns of 2r+1, then two rows of 2r-1
+        for t in range(max(1, 8 * r)):
+            if r == 0:
+                a, b = kx, ky
+            elif t < 4 * r + 2:
+                a = kx - r if t < 2 * r + 1 else kx + r
+                b = ky - r + (t if t < 2 * r + 1 else t - 2 * r - 1)
+            else:
+                u = t - 4 * r - 2
+                b = ky - r if u < 2 * r - 1 else ky + r
+                a = kx - r + 1 + (u if u < 2 * r - 1 else u - 2 * r + 1)
+            if a < 0 or a >= nbx or b < 0 or b >= nby:
+                continue
+            bm = blockmin[a * nby + b]
+            if bm == np.inf:
+                continue
+            ix0 = a * bs
+            ix1 = min(mx, ix0 + bs)
+            iy0 = b * bs
+            iy1 = min(my, iy0 + bs)
+            if _box_cost(px, py, xmin + ix0 * w, xmin + ix1 * w, ymin + iy0 * h, ymin + iy1 * h, euclid, power) + bm >= vals[K - 1]:
+                continue
+            for ix in range(ix0, ix1):
+                x0 = xmin + ix * w
+                x1 = xmin + (ix + 1) * w
+                dx = x0 - px if px < x0 else (px - x1 if px > x1 else 0.0)
+                for iy in range(iy0, iy1):
+                    j = ix * my + iy
+                    pj = price[j]
+                    if pj == np.inf:
+                        continue
+                    y0 = ymin + iy * h
+                    y1 = ymin + (iy + 1) * h
+                    dy = y0 - py if py < y0 else (py - y1 if py > y1 else 0.0)
+                    if euclid:
+                        d2 = dx * dx + dy * dy
+                        lb = d2 if power == 2 else math.sqrt(d2)
+                    else:
+                        d1 = dx + dy
+                        lb = d1 * d1 if power == 2 else d1
+                    # (1 - 1e-12): the bin's edges here and in ``rects`` may differ by a rounding
+                    if lb * (1.0 - 1e-12) + pj >= vals[K - 1]:
+                        continue
+                    v = pair_cost(px, py, j, rect_ptr, rects, euclid, power) + pj
+                    if v < vals[K - 1]:
+                        q = K - 1
+                        while q > 0 and vals[q - 1] > v:
+                            vals[q] = vals[q - 1]
+                            idx[q] = idx[q - 1]
+                            q -= 1
+                        vals[q] = v
+                        idx[q] = j
 
 
 def topk_bins(

@@ -12,12 +12,15 @@ and the certificate of a ``SpatialFlowProblem`` serve it unchanged. With
 the squared Euclidean cost (the default, as in pysdot and geogram) the cells are power-diagram cells.
 
 What a solution means here. The demand is the discrete measure of the points (a ``Grid`` samples its
-density at cell centres). The ``newton`` step rule of the dual-ascent backend returns a plan that
-splits the points on cell boundaries (entropic weights at its last temperature); its cell masses
-(``Solution.cell_mass``) match the targets to the tolerance of the run (relative error below 1e-12 when
-converged), and ``otmodel.validation.certify`` bounds its cost against the exact dual (4). Tools
-that integrate a continuous density over exact power cells (pysdot) reach the same masses for the
-density, not for its samples.
+density at cell centres). The ``newton`` step rule of the dual-ascent backend stops cooling at a
+moderate temperature and returns an exact discrete plan (``otmodel.backends.newton.discrete_finish``):
+every point to its best site except the points on cell boundaries, which are split between their two
+best sites by one min-cost flow, so that every cell receives exactly its target mass
+(``Solution.cell_mass`` equal to the targets to rounding), with that flow's potentials where the exact
+dual (4) is higher there; ``otmodel.validation.certify`` bounds its cost against that exact dual
+(measured: gap 2.1e-9 at 1,000 sites on a 1000 x 1000 grid, after 10 Newton steps). Tools that
+integrate a continuous density over exact power cells (pysdot) reach the same masses for the density,
+not for its samples.
 """
 
 from __future__ import annotations
