@@ -42,7 +42,7 @@ master 0.81, prices 0.10, pricing 0.53, positions 0.002), one round, proven opti
 current auction (9.6e-7) 13.4 s before, 2.6 s after; from a poor start (4.1e-4) 22.6 s before,
 17.3 s after (two rounds each). Manhattan from 7.6e-6: 748 s before (21 rounds), 229 s after (8
 rounds; 132 s and 5 rounds in an earlier run: which of the many tied optimal flows the master
-returns decides the rounds), against 8.5e-7 at 28 s and the proof at 44 s for the issue's
+returns decides the rounds), from the current auction (4.6e-6) 187 s (7 rounds), against 8.5e-7 at 28 s and the proof at 44 s for the issue's
 prototype: NOT reached.
 
 - *Master size.* From an auction start, 15 % of the points are free at `\tau = 4 r_{\max}`
