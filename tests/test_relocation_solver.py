@@ -126,4 +126,9 @@ def test_every_phase_ends_epsilon_satisfied(metric: str, power: str) -> None:
         paid = hp[pos[:n]]
         best = (C + price[None, :]).min(axis=1)
         assert (C[np.arange(n), own] + paid <= best + eps * (1 + 1e-9)).all()
+        # the bound of the phase (one pass that also serves the next phase's check) is D(psi)
+        psi = lv.psi()
+        D = float(np.sum((C + psi[None, :]).min(axis=1)) - psi @ slots)
+        assert lv.dual(psi) == pytest.approx(D, rel=1e-13)
+        assert lv.dual(psi) == P.dual_value(psi) / P.mass
         eps /= 5.0
