@@ -4,6 +4,10 @@ from saved auction outputs, so that it can be measured without re-running the au
     python benchmarks/bench_relocation_flow.py --save euclidean l2 --stop 1e-5   # auction once, to .npz
     python benchmarks/bench_relocation_flow.py START.npz [START.npz ...]         # the stage from each
 
+With ``PYTHONPATH`` on a tree from before ``flow_stage`` existed (commit 0026c3f:
+``git archive 0026c3f otmodel | tar -x -C OLD``), the same command times that code's stage (its
+``_Master`` and round loop, copied here as they were), for a before/after in one run.
+
 A start file holds ``flat`` (the auction's placement), ``psi`` (its prices) and the instance
 (``n``, ``bins``, ``metric``, ``displacement``; ``gaussian_mixture_instance(..., seed=0)``). A small
 instance is solved first so that compilation is not timed (compiling the kernels from an empty
@@ -25,6 +29,11 @@ from otmodel.model._relocation_spread import place_points
 from otmodel.model.relocation import gaussian_mixture_instance
 from otmodel.validation import certify_relocation
 
+try:
+    from otmodel.backends.relocation import flow_stage
+except ImportError:  # the code from before flow_stage (module docstring)
+    flow_stage = None  # type: ignore[assignment]
+
 
 def save(metric: str, disp: str, stop: float, n: int, bins: int, out: str) -> None:
     from otmodel.backends._relocation_auction import auction
@@ -36,9 +45,31 @@ def save(metric: str, disp: str, stop: float, n: int, bins: int, out: str) -> No
     np.savez(out, flat=r.flat, psi=r.psi, n=n, bins=bins, metric=metric, displacement=disp)
 
 
-def run(path: str, fix: float | None, candidates: int) -> dict:
-    from otmodel.backends.relocation import flow_stage
+def _before(P, flat, psi, candidates, timer, log):  # noqa: ANN001, ANN202
+    """The stage as it was at commit 0026c3f (the round loop of ``RelocationBackend._solve``)."""
+    from types import SimpleNamespace
 
+    from otmodel.backends.relocation import _Master
+
+    with timer("restrict"):
+        m = _Master(P, P.points, P.slots, psi, candidates, start=flat)
+    for r in range(200):
+        with timer("master"):
+            m.solve_master()
+        with timer("prices"):
+            m.prices()
+        with timer("pricing"):
+            rd = m.pricing(1e-13)
+        log(level=P.n_points, round=r, **rd.__dict__)
+        if rd.overflow == 0 and (rd.violated == 0 or rd.gap <= 1e-10 or rd.added == 0):
+            break
+    out = np.empty(P.n_points, dtype=np.int64)
+    out[m.pair_point] = m.pair_bin
+    status = SimpleNamespace(value="optimal" if rd.violated == 0 or rd.gap <= 1e-10 else "stopped")
+    return SimpleNamespace(flat=out, psi=m.psi, status=status, rounds=r + 1)
+
+
+def run(path: str, fix: float | None, candidates: int) -> dict:
     z = np.load(path)
     n, bins, metric, disp = int(z["n"]), int(z["bins"]), str(z["metric"]), str(z["displacement"])
     P = gaussian_mixture_instance(n, (bins, bins), metric=metric, displacement=disp, seed=0)
@@ -52,7 +83,10 @@ def run(path: str, fix: float | None, candidates: int) -> dict:
     def log(**r: float) -> None:
         rows.append({**r, "time": round(time.perf_counter() - t, 2)})
 
-    fs = flow_stage(P, flat, psi, candidates=candidates, gap_tol=1e-10, timer=timer, log=log, **kw)
+    if flow_stage is None:
+        fs = _before(P, flat, psi, candidates, timer, log)
+    else:
+        fs = flow_stage(P, flat, psi, candidates=candidates, gap_tol=1e-10, timer=timer, log=log, **kw)
     flat2 = fs.flat if fs.flat is not None else flat
     with timer("positions"):
         pos = place_points(P, flat2)
@@ -84,10 +118,11 @@ def main() -> None:
         save(a.save[0], a.save[1], a.stop, a.n, a.bins, a.out or f"start_{a.save[0]}_{a.n}_{a.stop:g}.npz")
         return
     # compile every kernel of the stage on a small instance first
-    from otmodel.backends.relocation import flow_stage
-
     Q = gaussian_mixture_instance(2000, (8, 8), seed=1)
-    flow_stage(Q, None, np.zeros(Q.n_bins))
+    if flow_stage is None:
+        _before(Q, None, np.zeros(Q.n_bins), 4, Timer(), lambda **r: None)
+    else:
+        flow_stage(Q, None, np.zeros(Q.n_bins))
     place_points(Q, Q.flat_bins(Q.bin_index(Q.points)))
     res = [run(p, a.fix, a.candidates) for p in a.starts]
     for r in res:

@@ -9,17 +9,53 @@ r"""Backends for ``RelocationProblem``: the certified optimum, and two heuristic
    price can still win, optionally warm-started from a quarter-size instance. Every phase ends with
    a feasible placement and prices `\psi \ge 0` whose exact `D(\psi)` certifies it; the
    auction stops at the certified gap ``auction_gap`` (or ``gap_tol`` when larger).
-2. *Restriction.* Every point gets the ``candidates`` bins of smallest `c_{ij} + \psi_j`
-   (exact, by the block search of ``otmodel.model._relocation_kernels``) and its auction bin, so
-   that the restriction is feasible.
-3. *Master.* One min-cost flow over those columns (OR-Tools' ``SimpleMinCostFlow``, costs scaled to
-   integers; an overflow arc per bin with a penalty `P > \max_{ij} c_{ij}`).
-4. *Prices from the flow.* The smallest prices that make the flow optimal over its columns are
-   shortest distances in a network over the bins (``prices_from_flow``),
-   first with the integer costs the solver saw, then polished on the float costs.
-5. *Exact pricing over all pairs* gives `D(\psi)` and the violated columns; they join the master
-   and 3-5 repeat until no column is violated (the assignment is then proven optimal) or the
-   certified gap (best placement against best bound of either stage) is below ``gap_tol``.
+2. *Restriction* (``flow_stage``, from any feasible placement and prices: the auction's). Every
+   point gets the ``candidates`` bins of smallest `c_{ij} + \psi_j` (exact, by the block search
+   of ``otmodel.model._relocation_kernels``) and its start bin, so that the restriction is
+   feasible; where its best bins tie within `\tau` (below), every bin within `\tau` of its best,
+   up to 24. A point whose start bin is its cheapest by more than `\tau = 4 r_{\max}`
+   (`r_{\max}` the largest reduced cost `c_{i,b(i)} + \psi_{b(i)} - \min_j (c_{ij} + \psi_j)`
+   of the start, i.e. its own `\varepsilon`) is *fixed*: it keeps its bin and its place is taken
+   from the bin's capacity.
+3. *Master.* One min-cost flow of the free points over their columns into what the fixed points
+   leave (OR-Tools' ``SimpleMinCostFlow``, costs scaled to integers; an overflow arc per bin with
+   a penalty `P > \max_{ij} c_{ij}`).
+4. *Prices from the flow.* Prices that make the placement (fixed and free points) optimal over
+   every point's columns are the solutions of difference constraints on a graph over the bins,
+   each point contracted into arcs between its bins and parallel arcs into the cheapest
+   (``bin_graph``: about 20 arcs per bin whatever the number of points). They form a lattice;
+   ``_Master.prices`` takes the smallest above `\min(\psi^0, h)`, with `\psi^0` the start's
+   prices and `h` the largest such prices (shortest distances to a bin with room), on the float
+   costs, or on the integer costs the master saw when a cycle below their rounding forbids it.
+   A negative cycle through fixed points frees them all and the master runs again.
+5. *Exact pricing over all pairs* gives `D(\psi)` and the violated columns; they join the
+   restriction (a violated fixed point is freed) and 3-5 repeat until no column is violated (the
+   assignment is then proven optimal) or the certified gap (best placement against best bound of
+   either stage) is below ``gap_tol``. Fixing never weakens the proof: step 5 is over all points
+   and all bins.
+
+The flow stage, measured from saved auction outputs (``benchmarks/bench_relocation_flow.py``,
+100k points, 64 x 64 bins, the auction stopped at a certified 2.1e-6 (squared Euclidean) and
+7.6e-6 (Manhattan); this 2-core machine shared with other jobs, times +-50 %, before and after
+in one run, figures in ``benchmarks/results_relocation_flow.json``):
+
+- *Master size.* From an auction start, 15 % of the points are free at `\tau = 4 r_{\max}`
+  (6.7 % at 1, 9.7 % at 2, 26 % at 8): the master fell from 12 s to 0.7 s and one round still
+  proved the optimum. The restriction and the pricing (one exact search over all points each)
+  are now most of the stage. Manhattan distances tie exactly (the optimal `c_{ij} + \psi_j` is
+  the same over 16 or more bins for the median point): 98 % of the points stay free.
+- *Prices.* The smallest prices (the earlier choice) are far below the optimal ones where costs
+  tie: on the Manhattan instance the first pricing found 99,191 of 100k points violated, and 21
+  rounds (742 s) went by before the proof; the prices nearest the start's took 8 rounds (145 s),
+  and the tied bins in the first restriction 5. Both price computations on the contracted graph
+  take 0.1 s, so both are kept (float, then integer).
+- *Positions* (2.6 s before) were the compilation of ``final_positions`` (its numba cache is
+  stale after any edit of the kernel module): 0.01 s at 100k once compiled.
+- Tried and dropped: raising the prices until no point has a cheaper bin over all pairs (a
+  Bellman-Ford whose relaxation is the pricing's search, no master): on Manhattan the master's
+  placement was 1.2e-10 above the optimum, so the prices rose in cycles without end; a `K = 1`
+  pricing search started from the value of the point's own bin: 1.0x (Euclidean) to 1.3x
+  (Manhattan) faster, not kept.
 
 Why this method (measured on the issue's instance, 100k points, 64 x 64 bins, squared Euclidean,
 on this 2-core machine shared with three other jobs, so times are +-50 %): the multilevel column
@@ -101,6 +137,9 @@ class _Round:
     freed: int = 0
 
 
+#: The most bins per point in the first restriction where costs tie (module docstring: figures).
+_TIES = 24
+
 #: Passes over the bins after which a shortest-path search on the bin graph is given up.
 _PASSES = 200
 
@@ -172,6 +211,15 @@ class _Master:
             red = self._assigned_cost() + psi[g] - vals[:, 0]
             tau = fix * max(float(red.max()), 0.0)
             self.free = ~((idx[:, 0] == g) & (vals[:, 1] - vals[:, 0] > tau))
+            # where costs tie (Manhattan: a point's cost plus price is the same over whole staircases
+            # of bins), every bin within tau of the best joins, up to _TIES of them; only from a
+            # close start: from a start at 4e-4 (tau about one bin-crossing cost) nearly every
+            # point took 24 bins and the master 46 s instead of 40 s for two rounds of 5
+            unit = max(problem.bin_width, problem.bin_height) ** problem.power
+            crowd = np.flatnonzero(vals[:, -1] - vals[:, 0] <= tau) if tau <= 0.2 * unit else np.zeros(0, np.int64)
+            if crowd.size and _TIES > vals.shape[1]:
+                v2, i2 = K.topk_bins(self.pts[crowd], self.bij[crowd], psi, self.slots, _TIES, *self.geom)
+                self._add(crowd, np.where(v2 - v2[:, :1] <= tau, i2, -1))
 
     def _costs(self, cols: NDArray[np.int64]) -> NDArray[np.float64]:
         out = np.full(cols.shape, np.inf)
@@ -202,8 +250,15 @@ class _Master:
         heads = cols[rows, wpos]
         use_bins = np.flatnonzero(self.slots > 0)
         sink = n + B
-        scale = self.scale
         ccost = self.col_cost[U][rows, wpos]
+        # every point has its current bin among its columns, so with a feasible placement the
+        # restriction is feasible and needs no overflow arcs: the integer costs then resolve the
+        # columns' own range (not the region's diameter, which the penalty must exceed), 10-1000x
+        # finer (a 26-point instance stopped 9.4e-9 short of its proof on the coarser costs)
+        overflow_arcs = bool((np.bincount(self.assign, minlength=B) > self.slots).any())
+        room = np.maximum(room, 0)
+        cmax = max(float(ccost.max(initial=0.0)), 1e-6 * self.penalty)  # all costs 0: any scale
+        scale = self.scale if overflow_arcs else _INT_COST_LIMIT / cmax
         for _attempt in range(6):
             icost = np.rint(ccost * scale).astype(np.int64)
             ipen = int(round(self.penalty * scale))
@@ -215,10 +270,11 @@ class _Master:
                 (n + use_bins).astype(np.int64), np.full(use_bins.size, sink, dtype=np.int64),
                 room[use_bins].astype(np.int64), np.zeros(use_bins.size, dtype=np.int64),
             )
-            smcf.add_arcs_with_capacity_and_unit_cost(
-                (n + use_bins).astype(np.int64), np.full(use_bins.size, sink, dtype=np.int64),
-                np.full(use_bins.size, n, dtype=np.int64), np.full(use_bins.size, ipen, dtype=np.int64),
-            )
+            if overflow_arcs:
+                smcf.add_arcs_with_capacity_and_unit_cost(
+                    (n + use_bins).astype(np.int64), np.full(use_bins.size, sink, dtype=np.int64),
+                    np.full(use_bins.size, n, dtype=np.int64), np.full(use_bins.size, ipen, dtype=np.int64),
+                )
             sup = np.zeros(n + B + 1, dtype=np.int64)
             sup[:n] = 1
             sup[sink] = -n
@@ -237,7 +293,8 @@ class _Master:
         pos = flows[: rows.size] > 0
         self.assign[U[rows[pos]]] = heads[pos]
         self.overflow = np.zeros(B, dtype=np.int64)
-        self.overflow[use_bins] = flows[rows.size + use_bins.size :]
+        if overflow_arcs:
+            self.overflow[use_bins] = flows[rows.size + use_bins.size :]
 
     # ------------------------------------------------------------------------------ prices
     def prices(self) -> bool:

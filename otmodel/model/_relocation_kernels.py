@@ -20,17 +20,19 @@ block is skipped when its distance bound plus its cheapest price cannot beat the
 with optimal prices, `c_{ij} + \psi_j` is nearly flat over an overloaded cluster, so the ring
 bound (which only knows the cheapest price anywhere) stops late and the block bound does the pruning.
 
-Prices from an optimal restricted flow (``prices_from_flow``). For the transportation problem
-with capacitated bins, `\psi \ge 0` certifies a flow optimal over its columns when every
-column `(i,k)` of a point `i` that sends flow to bin `j` has
+Prices from an optimal restricted flow (``bin_graph``, ``bin_graph_prices``, ``bin_graph_exits``).
+For the transportation problem with capacitated bins, `\psi \ge 0` certifies a flow optimal
+over its columns when every column `(i,k)` of a point `i` that sends flow to bin `j` has
 `c_{ij} + \psi_j \le c_{ik} + \psi_k`, and `\psi_j = 0` on bins that are not full. With
 `\phi = -\psi` these are difference constraints `\phi_k - \phi_j \le c_{ik} - c_{ij}`
 (an arc `j \to k`), `\phi_j \le 0` (an arc from a virtual node ``v`` with
 `\phi_v = 0`), `\phi_j \ge 0` on bins not full (arc `j \to v`); the shortest
-distances from ``v`` (Bellman-Ford with a queue) are the smallest such prices. An overflow arc
-(bin to sink, penalty `P`) adds `\phi_j \ge -P`, and `\phi_j \le -P` where it
-carries flow. The network is over bins only (points are contracted into the arcs between their
-bins), so the search costs `O(\text{passes} \times \text{columns})`.
+distances from ``v`` (Bellman-Ford with a queue) are the smallest such prices, and a start below
+them gives the greatest solution below the start. An overflow arc (bin to sink, penalty `P`)
+adds `\phi_j \ge -P`, and `\phi_j \le -P` where it carries flow. The network is over bins
+only: the points are contracted into the arcs between their bins, and of parallel arcs only the
+cheapest counts, so a pass costs `O(\text{bins} \times \text{neighbours})` whatever the number
+of points (``bin_graph``).
 """
 
 from __future__ import annotations
@@ -48,7 +50,6 @@ __all__ = [
     "topk_bins",
     "pair_cost",
     "nearest_free_point",
-    "prices_from_flow",
     "bin_graph",
     "bin_graph_prices",
     "bin_graph_exits",
@@ -340,76 +341,6 @@ def best_bins(
 
 # ---------------------------------------------------------------- the backend's loops
 @nb.njit(cache=True, nogil=True)
-def prices_from_flow(
-    n_bins: int,
-    pair_ptr: NDArray[np.int64],
-    pair_point: NDArray[np.int64],
-    pair_cost_: NDArray[np.float64],
-    cols: NDArray[np.int64],
-    col_cost: NDArray[np.float64],
-    full: NDArray[np.bool_],
-    overflow: NDArray[np.bool_],
-    penalty: float,
-    d: NDArray[np.float64],
-    max_passes: int,
-) -> bool:
-    """Shortest distances `\\phi` in place in ``d`` (start: ``d <= 0``); False on a negative cycle.
-
-    ``pair_ptr`` (n_bins + 1) groups the (point, bin) pairs that carry flow by bin: pair ``q`` in
-    bin ``j`` is point ``pair_point[q]`` at cost ``pair_cost_[q]``. ``cols[i]`` (padded with -1)
-    are the columns of point ``i`` with costs ``col_cost[i]``. A stop after ``max_passes`` passes
-    over all nodes without settling also returns False.
-    """
-    queue = np.empty(n_bins, dtype=np.int64)
-    inq = np.zeros(n_bins, dtype=np.bool_)
-    head = 0
-    tail = 0
-    count = 0
-    for j in range(n_bins):
-        if d[j] > 0.0:
-            d[j] = 0.0
-        if overflow[j] and d[j] > -penalty:
-            d[j] = -penalty
-        if d[j] < -penalty:
-            d[j] = -penalty
-        if pair_ptr[j + 1] > pair_ptr[j]:
-            queue[tail] = j
-            tail = (tail + 1) % n_bins
-            inq[j] = True
-            count += 1
-    limit = max_passes * max(1, n_bins)
-    pops = 0
-    W = cols.shape[1]
-    while count > 0:
-        j = queue[head]
-        head = (head + 1) % n_bins
-        count -= 1
-        inq[j] = False
-        pops += 1
-        if pops > limit:
-            return False
-        dj = d[j]
-        for q in range(pair_ptr[j], pair_ptr[j + 1]):
-            i = pair_point[q]
-            base = dj - pair_cost_[q]
-            for w in range(W):
-                k = cols[i, w]
-                if k < 0 or k == j:
-                    continue
-                nd = base + col_cost[i, w]
-                if nd < d[k]:
-                    if nd < -penalty or (not full[k] and nd < 0.0):
-                        return False  # the edge to v closes a negative cycle
-                    d[k] = nd
-                    if not inq[k] and pair_ptr[k + 1] > pair_ptr[k]:
-                        inq[k] = True
-                        queue[tail] = k
-                        tail = (tail + 1) % n_bins
-                        count += 1
-    return True
-
-
-@nb.njit(cache=True, nogil=True)
 def bin_graph_prices(
     n_bins: int,
     ptr: NDArray[np.int64],
@@ -423,14 +354,15 @@ def bin_graph_prices(
 ) -> bool:
     """Shortest distances `\\phi` over the contracted bin graph, in place in ``d``; False on a negative cycle.
 
-    The same difference constraints as ``prices_from_flow`` (module docstring), with the points
+    The difference constraints of the module docstring, with the points
     already contracted: arc ``j -> dst[q]`` for ``q`` in ``ptr[j]:ptr[j+1]`` has the weight
     ``weight[q]`` = the smallest `c_{ik} - c_{ij}` over the points `i` placed in bin `j` that have
     bin `k` among their columns (only the smallest matters for a shortest path). A bin graph has
     at most (bins x neighbours) arcs whatever the number of points, so a pass costs that, not
-    `N \\times` columns. Start: ``d <= 0`` (zeros give the smallest prices). Every settled
-    distance is a shortest one, so a path of ``n_bins`` arcs or more, or more than ``max_passes``
-    passes over the bins, means a negative cycle (or one too long to be worth finding): False.
+    `N \\times` columns. Start: ``d <= 0`` (zeros give the smallest prices, a lower start the
+    greatest solution below it). A shortest path has fewer than ``n_bins`` arcs, so a longer one,
+    or more than ``max_passes`` passes over the bins, means a negative cycle (or a search too long
+    to be worth finishing): False.
     """
     queue = np.empty(n_bins, dtype=np.int64)
     inq = np.zeros(n_bins, dtype=np.bool_)
