@@ -101,6 +101,7 @@ from otmodel.backends._progress import Progress
 from otmodel.backends._relocation_auction import auction
 from otmodel.backends.base import Conformance, Timer
 from otmodel.errors import InvalidDataError, SolverError
+from otmodel.model._relocation_bisect import bisection, greedy
 from otmodel.model._relocation_spread import place_points
 from otmodel.results import PointStatus, Status, Trace
 from otmodel.results.relocation import RelocationResult
@@ -108,6 +109,9 @@ from otmodel.results.relocation import RelocationResult
 __all__ = ["RelocationBackend"]
 
 logger = logging.getLogger("otmodel")
+
+#: Up to this many points, a time-limited solve also tries the greedy placement (about 1 s at 250k).
+_GREEDY_FALLBACK_POINTS = 250_000
 
 #: Largest integer cost handed to OR-Tools (its cost scaling multiplies costs by about the node count).
 _INT_COST_LIMIT = 4.0e11
@@ -606,15 +610,25 @@ class RelocationBackend:
                 best_primal, best_flat = fs.primal, fs.flat
             if fs.psi is not None and fs.dual > best_dual:
                 best_dual, best_psi = fs.dual, fs.psi
-        if best_flat is None:
-            # no phase of the auction ended (only at a time limit) (only at a time limit): fall back to the greedy placement
-            with timer("greedy"):
-                best_flat = _greedy(P)
-                best_primal = P.objective(best_flat) / P.mass
+        if best_flat is None or status == Status.TIME_LIMIT:
+            # out of time (or no phase of the auction ended): keep the better of the best placement so
+            # far and recursive bisection. At 1M points / 256 x 256 with 60 s, the auction's first phase
+            # placement cost 56,433 and bisection's 53,320 (1.5 s)
+            with timer("bisection"):
+                bis = bisection(P)
+                bis_primal = P.objective(bis) / P.mass
+                if P.n_points <= _GREEDY_FALLBACK_POINTS:  # the greedy wins on Manhattan (10 % against 19 % at 100k)
+                    gr = greedy(P)
+                    gr_primal = P.objective(gr) / P.mass
+                    if gr_primal < bis_primal:
+                        bis, bis_primal = gr, gr_primal
+            if best_flat is None or bis_primal < best_primal:
+                best_flat, best_primal = bis, bis_primal
                 if not math.isfinite(best_dual):
                     best_dual = P.dual_value(best_psi) / P.mass
-            log(level=P.n_points, round=0, primal=best_primal, dual=best_dual,
-                gap=(best_primal - best_dual) / max(abs(best_primal), 1e-300))
+                log(level=P.n_points, round=0, primal=best_primal, dual=best_dual,
+                    gap=(best_primal - best_dual) / max(abs(best_primal), 1e-300))
+                msg += "; a heuristic placement (recursive bisection or greedy) was cheaper and is returned"
         return _result(P, best_flat, best_psi, best_primal, best_dual, status, msg, "relocation",
                        "auction + OR-Tools min-cost flow", timer, trace, rounds,
                        spread)
