@@ -35,20 +35,29 @@ r"""Backends for ``RelocationProblem``: the certified optimum, and two heuristic
    and all bins.
 
 The flow stage, measured from saved auction outputs (``benchmarks/bench_relocation_flow.py``,
-100k points, 64 x 64 bins, the auction stopped at a certified 2.1e-6 (squared Euclidean) and
-7.6e-6 (Manhattan); this 2-core machine shared with other jobs, times +-50 %, before and after
-in one run, figures in ``benchmarks/results_relocation_flow.json``):
+figures in ``benchmarks/results_relocation_flow.json``; 100k points, 64 x 64 bins; this 2-core
+machine shared with other jobs, so before and after run back to back in one script): squared
+Euclidean from the auction at a certified 2.1e-6, 13.8 s before, 2.1 s after (restriction 0.63,
+master 0.81, prices 0.10, pricing 0.53, positions 0.002), one round, proven optimal; from the
+current auction (9.6e-7) 13.4 s before, 2.6 s after; from a poor start (4.1e-4) 22.6 s before,
+17.3 s after (two rounds each). Manhattan from 7.6e-6: 748 s before (21 rounds), 229 s after (8
+rounds; 132 s and 5 rounds in an earlier run: which of the many tied optimal flows the master
+returns decides the rounds), against 8.5e-7 at 28 s and the proof at 44 s for the issue's
+prototype: NOT reached.
 
 - *Master size.* From an auction start, 15 % of the points are free at `\tau = 4 r_{\max}`
-  (6.7 % at 1, 9.7 % at 2, 26 % at 8): the master fell from 12 s to 0.7 s and one round still
+  (6.7 % at 1, 9.7 % at 2, 26 % at 8): the master fell from 10 s to 0.8 s and one round still
   proved the optimum. The restriction and the pricing (one exact search over all points each)
-  are now most of the stage. Manhattan distances tie exactly (the optimal `c_{ij} + \psi_j` is
-  the same over 16 or more bins for the median point): 98 % of the points stay free.
+  are now half the stage. Manhattan distances tie exactly (the optimal `c_{ij} + \psi_j` is
+  the same over 16 or more bins for the median point, and the auction's placement was already
+  4e-10 above the optimum: only the proof is missing): 98 % of the points stay free.
 - *Prices.* The smallest prices (the earlier choice) are far below the optimal ones where costs
-  tie: on the Manhattan instance the first pricing found 99,191 of 100k points violated, and 21
-  rounds (742 s) went by before the proof; the prices nearest the start's took 8 rounds (145 s),
-  and the tied bins in the first restriction 5. Both price computations on the contracted graph
-  take 0.1 s, so both are kept (float, then integer).
+  tie: on the Manhattan instance the first pricing found 99,191 of 100k points violated and a
+  bound 134 % below the cost; the prices nearest the start's, 85k-92k violated at a 9e-6 gap. Both
+  price computations on the contracted graph take 0.1 s, so both are kept (float, then integer).
+- *Tied bins* in the first restriction (up to 24 within `\tau`, Manhattan): 5 rounds against 8
+  without them in one pair of runs, 8 again in the final run; kept, as the cheaper measured, but
+  not shown to pay (the round count follows the master's choice among tied optima).
 - *Positions* (2.6 s before) were the compilation of ``final_positions`` (its numba cache is
   stale after any edit of the kernel module): 0.01 s at 100k once compiled.
 - Tried and dropped: raising the prices until no point has a cheaper bin over all pairs (a
@@ -141,7 +150,8 @@ class _Round:
     freed: int = 0
 
 
-#: The most bins per point in the first restriction where costs tie (module docstring: figures).
+#: The most bins per point in the first restriction where costs tie (module docstring: figures,
+#: which do not show it to pay beyond doubt).
 _TIES = 24
 
 #: Passes over the bins after which a shortest-path search on the bin graph is given up.
