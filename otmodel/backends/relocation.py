@@ -3,10 +3,12 @@ r"""Backends for ``RelocationProblem``: the certified optimum, and two heuristic
 ``relocation`` (the default): a forward auction, then column generation with an exact network-flow master.
 
 1. *Auction* (``otmodel.backends._relocation_auction``, kernels in
-   ``otmodel.model._relocation_auction``): `\varepsilon`-scaling from 20 bin-crossing costs
-   down by 5 per phase, bins as capacitated sinks with a price per slot, zero-cost dummy points
-   filling the spare capacity, bids searching only blocks of bins whose distance plus cheapest
-   price can still win, optionally warm-started from a quarter-size instance. Every phase ends with
+   ``otmodel.model._relocation_auction``): `\varepsilon`-scaling from a quarter of the grid's
+   span, then at most 3 times the first placement's mean cost, down by 5 per phase; bins as
+   capacitated sinks with a price per slot, zero-cost dummy points filling the spare capacity,
+   bids reading each point's candidate list and searching, when it cannot decide, only blocks of
+   bins whose distance plus cheapest price can still win; optionally warm-started from a
+   quarter-size instance. Every phase ends with
    a feasible placement and prices `\psi \ge 0` whose exact `D(\psi)` certifies it; the
    auction stops at the certified gap ``auction_gap`` (or ``gap_tol`` when larger).
 2. *Restriction* (``flow_stage``, from any feasible placement and prices: the auction's). Every
@@ -76,11 +78,14 @@ Warm-started from the quarter-size instance (55 s for it, to `\varepsilon` = 0.2
 costs, then the full instance from 2), 1.8e-3 after the first full phase (92 s), 2.2e-5 at 215 s:
 the quarter's rounded capacities make its prices bumpy, and the full instance pays to flatten
 them; so ``warm_start`` is off by default.
-End to end (``benchmarks/bench_relocation.py --n 100000 --bins 64 --metrics euclidean``, one run):
-the auction to 2.1e-6 in 240 s, then one restricted flow (9 s) proved the placement optimal
-(257 s in all), while OR-Tools took 21.4 s on each point's 32 nearest bins in the same run: the
-issue's goal (faster than that) is NOT met; the first phase (from zero prices, 3.9M bids for 100k
-points) is the bottleneck.
+End to end (``benchmarks/bench_relocation.py --n 100000 --bins 64``, one run, 2026-12-02): squared
+Euclidean proven optimal in 53.0 s (auction 41.5 s to 9.5e-7, one round of the flow stage), where
+OR-Tools took 17.7 s on each point's 32 nearest bins (an infeasible restriction): ratio 3.0, the
+issue's goal (below 1) NOT met (257 s and ratio 12 the day before, from 20 bin-crossing costs and
+without candidate lists). Manhattan: 327 s, 9 rounds of the flow stage (ties), ratio 21.7 (goal 2).
+When ``time_limit`` runs out, the cheaper of the best placement so far and the heuristics' is
+returned (at 1M points / 256 x 256 after 60 s, the auction's first phase placement cost 56,433 and
+recursive bisection's 53,320).
 Bidding is serial (see the kernel module for the parallel variant measured and dropped); the
 passes over all points (the phase-start check, the exact bound, the restriction) use both cores.
 Memory is `O(N + \text{slots} + \text{bins})` in the auction, `O(N \cdot \text{columns})` in
