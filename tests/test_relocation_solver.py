@@ -126,4 +126,24 @@ def test_every_phase_ends_epsilon_satisfied(metric: str, power: str) -> None:
         paid = hp[pos[:n]]
         best = (C + price[None, :]).min(axis=1)
         assert (C[np.arange(n), own] + paid <= best + eps * (1 + 1e-9)).all()
+        # the bound of the phase (one pass that also serves the next phase's check) is D(psi)
+        psi = lv.psi()
+        D = float(np.sum((C + psi[None, :]).min(axis=1)) - psi @ slots)
+        assert lv.dual(psi) == pytest.approx(D, rel=1e-13)
+        assert lv.dual(psi) == P.dual_value(psi) / P.mass
         eps /= 5.0
+
+
+@pytest.mark.parametrize("metric,power", [("euclidean", "l2"), ("manhattan", "l1")])
+def test_time_limit_returns_no_worse_than_the_heuristics(metric: str, power: str) -> None:
+    """Out of time before the auction's first phase ends: the answer is feasible, marked TIME_LIMIT, and
+    costs no more than either heuristic (the greedy placement alone, returned before, lost to
+    bisection on squared Euclidean instances like this one)."""
+    P = gaussian_mixture_instance(3000, (16, 16), metric=metric, displacement=power, slack=1.1, seed=4,
+                                  exclusions=ZONES)
+    R = om.solve(P, time_limit=1e-9)
+    assert R.status == om.Status.TIME_LIMIT
+    loads = np.bincount(P.flat_bins(R.bin_of), minlength=P.n_bins)
+    assert (loads <= P.slots.reshape(-1)).all()
+    costs = [om.solve(P, backend=h).objective for h in ("relocation-bisection", "relocation-greedy")]
+    assert R.objective <= min(costs) * (1 + 1e-12)

@@ -47,7 +47,7 @@ from numpy.typing import NDArray
 
 from otmodel.model._relocation_kernels import Geometry, block_search, pair_cost
 
-__all__ = ["State", "Cands", "new_cands", "new_state", "run_serial", "release_unsatisfied", "tree_build"]
+__all__ = ["State", "Cands", "new_cands", "new_state", "evaluate", "run_serial", "release_unsatisfied", "tree_build"]
 
 #: (hp, hh, off, pos, owner, price, blockmin, tree, targ) -- see ``new_state``.
 State = tuple[
@@ -293,12 +293,13 @@ def run_serial(
 @nb.njit(parallel=True, cache=True, nogil=True)
 def release_unsatisfied(
     points: NDArray[np.float64], bin_ij: NDArray[np.int64], st: State, queue: NDArray[np.int64], eps: float,
-    bs: int, geom: Geometry, cl: Cands,
+    bs: int, geom: Geometry, cl: Cands, best: NDArray[np.float64], known: bool,
 ) -> int:
     r"""Unassign every person not `\varepsilon`-satisfied (the start of a phase); returns the queue length.
 
     Point `i` in bin `j` at slot price `b` is satisfied when `c_{ij} + b \le \min_k (c_{ik} + p_k) + \varepsilon`;
-    a dummy when `b \le \min_k p_k + \varepsilon`. A released slot keeps its price.
+    a dummy when `b \le \min_k p_k + \varepsilon`. A released slot keeps its price. With ``known``,
+    ``best[i]`` is `\min_k (c_{ik} + \psi_k)` at the current prices (``evaluate``), so no search is made.
     """
     hp, hh, off, pos, owner, price, blockmin, tree, targ = st
     n = points.shape[0]
@@ -314,11 +315,15 @@ def release_unsatisfied(
         if i >= n:
             bad[i] = paid > psimin + eps
             continue
-        v = np.empty(cl[0].shape[1] + 1)
-        k = np.empty(cl[0].shape[1] + 1, dtype=np.int64)
-        _refresh(i, points, bin_ij, price, blockmin, psimin, bs, v, k, geom, cl)
+        if known:
+            b0 = best[i] + psimin
+        else:
+            v = np.empty(cl[0].shape[1] + 1)
+            k = np.empty(cl[0].shape[1] + 1, dtype=np.int64)
+            _refresh(i, points, bin_ij, price, blockmin, psimin, bs, v, k, geom, cl)
+            b0 = v[0]
         c = pair_cost(points[i, 0], points[i, 1], owner[i], rect_ptr, rects, euclid, power)
-        bad[i] = c + paid > v[0] + eps
+        bad[i] = c + paid > b0 + eps
     qlen = 0
     for i in range(N):
         if bad[i]:
@@ -329,3 +334,29 @@ def release_unsatisfied(
             queue[qlen] = i
             qlen += 1
     return qlen
+
+
+@nb.njit(parallel=True, cache=True, nogil=True)
+def evaluate(
+    points: NDArray[np.float64], bin_ij: NDArray[np.int64], psi: NDArray[np.float64], psi_blockmin: NDArray[np.float64],
+    shift: float, bs: int, geom: Geometry, cl: Cands, best: NDArray[np.float64],
+) -> None:
+    r"""One exact search per point at the shifted prices ``psi`` (``inf`` on bins without slots): ``best[i]``
+    `= \min_j (c_{ij} + \psi_j)` (the terms of `D(\psi)`, the same floats as ``best_bins``), and
+    fresh candidate lists in the auction's prices `p = \psi + ` ``shift``. The next phase's check
+    (``release_unsatisfied(known=True)``) reads ``best`` instead of searching again.
+    """
+    cand, ccost, rest = cl
+    n = points.shape[0]
+    K = cand.shape[1]
+    psimin = 0.0
+    for i in nb.prange(n):
+        v = np.empty(K + 1)
+        k = np.empty(K + 1, dtype=np.int64)
+        block_search(points[i, 0], points[i, 1], bin_ij[i, 0], bin_ij[i, 1], psi, psi_blockmin, psimin, bs, v, k, geom)
+        best[i] = v[0]
+        for q in range(K):
+            j = k[q]
+            cand[i, q] = j
+            ccost[i, q] = v[q] - psi[j] if j >= 0 else np.inf
+        rest[i] = v[K] + shift
