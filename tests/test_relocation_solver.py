@@ -147,3 +147,15 @@ def test_time_limit_returns_no_worse_than_the_heuristics(metric: str, power: str
     assert (loads <= P.slots.reshape(-1)).all()
     costs = [om.solve(P, backend=h).objective for h in ("relocation-bisection", "relocation-greedy")]
     assert R.objective <= min(costs) * (1 + 1e-12)
+
+
+def test_zero_cost_optimum_ends() -> None:
+    """Every point fits in its own bin, so the optimum costs 0: the auction must stop there (the relative
+    gap of a zero cost was infinite, and eps fell without end). A hypothesis example found it."""
+    rng = np.random.default_rng(3944)
+    pts = rng.random((26, 2)) ** 2
+    P = RelocationProblem(pts, (0, 1, 0, 1), bins=(5, 4), capacity=4, metric="manhattan", displacement="l1")
+    R = om.solve(P, time_limit=60)
+    assert R.status == om.Status.OPTIMAL
+    assert R.objective == 0.0
+    assert om.validation.certify(P, R).certified

@@ -165,6 +165,10 @@ def auction(
         flat, psi = lv.flat(), lv.psi()
         primal = P.objective(flat) / P.mass
         dual = lv.dual(psi)
+        if primal <= 0.0 < -dual:
+            # costs are >= 0, so a placement of cost 0 is optimal and D(0) = sum_i min_j c_ij = 0 proves
+            # it; without this the relative gap stays infinite and eps falls until it underflows
+            psi, dual = np.zeros(P.n_bins), 0.0
         if primal < best.primal:
             best.flat, best.primal = flat, primal
         if dual > best.dual:
@@ -176,7 +180,7 @@ def auction(
         if gap <= stop_gap or time.perf_counter() > deadline:
             break
         # the gap is at most (persons * eps) / cost: no need to go far below what is asked
-        new = max(eps / theta, 0.2 * stop_gap * best.primal / lv.persons)
+        new = max(eps / theta, 0.2 * stop_gap * best.primal / lv.persons, 1e-13 * cu)
         if r == 1:
             # after the first phase: at most 3 times its mean cost per point. Measured at 100k points
             # (64 x 64, squared Euclidean): from 500 bin-crossing costs (about 3.6 times the optimum's
