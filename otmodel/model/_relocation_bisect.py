@@ -8,7 +8,6 @@ placement and these when its time runs out) use them.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numba as nb
@@ -138,17 +137,6 @@ def greedy(P: Any, order: NDArray[np.int64] | None = None) -> NDArray[np.int64]:
                         np.ascontiguousarray(P.slots, dtype=np.int64), geom)  # type: ignore[no-any-return]
 
 
-@nb.njit(inline="always", cache=True, nogil=True)
-def _box_cost(px: float, py: float, x0: float, x1: float, y0: float, y1: float, euclid: bool, power: int) -> float:
-    dx = x0 - px if px < x0 else (px - x1 if px > x1 else 0.0)
-    dy = y0 - py if py < y0 else (py - y1 if py > y1 else 0.0)
-    if euclid:
-        s = dx * dx + dy * dy
-        return s if power == 2 else math.sqrt(s)
-    d = dx + dy
-    return d * d if power == 2 else d
-
-
 @nb.njit(cache=True, nogil=True)
 def _greedy_tree(
     points: NDArray[np.float64], bin_ij: NDArray[np.int64], order: NDArray[np.int64], slots: NDArray[np.int64],
@@ -225,7 +213,7 @@ def _greedy_tree(
                 if room[off[lev + 1] + cx * (1 << (lev + 1)) + cy] <= 0:
                     continue
                 x0, y0 = cx << sh, cy << sh
-                lb = _box_cost(px, py, xmin + x0 * w, xmin + min(x0 + (1 << sh), mx) * w,
+                lb = RK._box_cost(px, py, xmin + x0 * w, xmin + min(x0 + (1 << sh), mx) * w,
                                ymin + y0 * h, ymin + min(y0 + (1 << sh), my) * h, euclid, power)
                 if lb >= best:
                     continue
