@@ -104,10 +104,12 @@ def test_time_limit_in_the_flow_stage_returns_the_auction_certificate() -> None:
 
 @pytest.mark.parametrize("metric,power", [("euclidean", "l2"), ("manhattan", "l1")])
 def test_every_phase_ends_epsilon_satisfied(metric: str, power: str) -> None:
-    """The auction's invariant, checked from outside against the full cost matrix: at the end of every
-    phase each point pays, for its bin's slot, at most eps more than its best value over all bins
-    (c_ij + p_j with the current bin prices), and no bin holds more than its slots. Bids read the
-    points' candidate lists, whose bound on the other bins must keep this true."""
+    """The auction's invariants, checked from outside against the full cost matrix: at the end of every
+    phase each point's value at its own bin's price is within eps of its best value over all bins
+    (c_ij + p_j with the current bin prices: the eps-complementary slackness the gap bound rests
+    on), the slot price it pays is within eps of its best value over the *other* bins (the bid
+    rule), and no bin holds more than its slots. Bids read the points' candidate lists, whose bound
+    on the other bins must keep this true."""
     import otmodel.backends._relocation_auction as BA
 
     P = gaussian_mixture_instance(1200, (14, 14), metric=metric, displacement=power, slack=1.2, seed=7,
@@ -124,8 +126,13 @@ def test_every_phase_ends_epsilon_satisfied(metric: str, power: str) -> None:
         assert (own >= 0).all()
         assert (np.bincount(owner, minlength=P.n_bins) <= slots).all()
         paid = hp[pos[:n]]
-        best = (C + price[None, :]).min(axis=1)
-        assert (C[np.arange(n), own] + paid <= best + eps * (1 + 1e-9)).all()
+        V = C + price[None, :]
+        best = V.min(axis=1)
+        mine = C[np.arange(n), own]
+        assert (mine + price[own] <= best + eps * (1 + 1e-9)).all()
+        V[np.arange(n), own] = np.inf
+        assert (mine + paid <= V.min(axis=1) + eps * (1 + 1e-9)).all()
+        assert (paid >= price[own]).all()
         # the bound of the phase (one pass that also serves the next phase's check) is D(psi)
         psi = lv.psi()
         D = float(np.sum((C + psi[None, :]).min(axis=1)) - psi @ slots)

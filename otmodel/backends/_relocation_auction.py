@@ -31,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numba as nb
 import numpy as np
 from numpy.typing import NDArray
 
@@ -44,6 +45,9 @@ _BIDS_PER_CALL = 200_000
 
 #: Candidate bins per point (``otmodel.model._relocation_auction``).
 _CANDIDATES = 4
+
+#: Bids computed in parallel between two applications (``run_parallel``); serial with one thread.
+_CHUNK = 1024
 
 
 @dataclass
@@ -99,7 +103,11 @@ class _Level:
         while self.qlen > 0:
             if time.perf_counter() > deadline:
                 return False
-            self.qlen, b = A.run_serial(self.pts, self.bij, self.st, self.queue, self.qlen, eps, _BIDS_PER_CALL, self.bs, self.geom, self.cl)
+            if nb.get_num_threads() > 1:
+                self.qlen, b = A.run_parallel(self.pts, self.bij, self.st, self.queue, self.qlen, eps, _BIDS_PER_CALL, self.bs,
+                                              self.geom, self.cl, _CHUNK)
+            else:
+                self.qlen, b = A.run_serial(self.pts, self.bij, self.st, self.queue, self.qlen, eps, _BIDS_PER_CALL, self.bs, self.geom, self.cl)
             self.bids += b
         return True
 

@@ -9,21 +9,38 @@ Without them a bin left under-full keeps the positive price it had in an earlier
 feasible for the dual of the original problem (``otmodel.model.relocation``):
 `D(\psi) = \sum_i \min_j (c_{ij} + \psi_j) - \sum_j \psi_j u_j` with `\psi = p - \min p \ge 0`.
 
-Slots (Bertsekas and Castanon's auction for similar objects). Every slot has its own price; the
-slots of bin `j` sit in a min-heap (``hp`` prices, ``hh`` holders, offsets ``off``), so that the
-price of the bin, `p_j`, is the price of its cheapest slot, and a winning bid takes that slot.
-A point `i` bids for its bin `j_1` of least `c_{ij} + p_j` the price that leaves it
-`\varepsilon` short of indifferent with its second choice: `b = w_2 - c_{ij_1} + \varepsilon`,
-where `w_2` is the second least value over the other bins and the second slot of `j_1`.
-A dummy does the same with `c = 0`, its best and second best read off a segment tree over the
-bin prices (``tree``) in `O(\log B)`.
+Slots, one price per bin in the proof. Every slot has its own price; the slots of bin `j` sit in
+a min-heap (``hp`` prices, ``hh`` holders, offsets ``off``), so that the price of the bin, `p_j`,
+is the price of its cheapest slot, and a winning bid takes that slot. The certificate, though,
+only asks for `\varepsilon`-complementary slackness at the *bin* prices,
+`c_{ij} + p_j \le \min_k (c_{ik} + p_k) + \varepsilon` for every point `i` in bin `j`, since the
+gap is the sum of these reduced costs over the persons. So:
 
-Bids one at a time (Gauss-Seidel), each against the current prices. Measured on this 2-core
-machine shared with other jobs (100k points, 64 x 64 bins, the quarter-size instance of 25k
-points, first phase at `\varepsilon` = 20 bin-crossing costs): Jacobi chunks of 1,024 bids
-computed in parallel and applied in order took 1.42M bids in 64 s (stale bids lose and are made
-again), one at a time 0.96M bids in 35 s; so the bids are serial and both cores serve the passes
-over all points (the `\varepsilon`-check at a phase start, the exact dual bound).
+* a point `i` bids for its bin `j_1` of least `c_{ij} + p_j` the price
+  `b = w_2 - c_{ij_1} + \varepsilon`, with `w_2` the least value over the *other bins* only
+  (not the second slot of `j_1`, as for similar objects as assignment); it raises the slot's price
+  by at least `\varepsilon`, and keeps the holder's invariant `c_{ij} + b \le \min_{k \ne j}
+  (c_{ik} + p_k) + \varepsilon` while other prices rise; with `p_j \le b` this is the bin-price
+  condition. A dummy does the same with `c = 0`, its best and second best read off a segment tree
+  over the bin prices (``tree``) in `O(\log B)`;
+* at the start of a phase (``release_unsatisfied``) a point is released only when the bin-price
+  condition fails at the new `\varepsilon`; a kept point's slot is lowered to the price that leaves
+  it `\varepsilon`-satisfied (never below the bin's price, so no one else's values change), and a
+  released slot drops to the bin's price, so that the next bid for the bin takes it and the chain of
+  displacements ends there.
+
+Measured at 100k points / 64 x 64, squared Euclidean, to a gap of about 4e-6, serial bids, same
+machine and hour (``/tmp``-style A/B, the numba cache cleared between): the slot-price rule (the
+second slot in `w_2`, release at the slot price) released 75-85k of the 105k persons at every
+phase and took 5.48M bids in 31.6 s; the bin-price rule releases 7-15k in the late phases, 3.76M
+bids in 27.8 s.
+
+Bids in parallel (``run_parallel``, with more than one numba thread): chunks of 1,024 bids computed
+at once against the same prices, then applied in order; a bid whose bin has since become dearer
+than it by less than `\varepsilon` is made again at the current prices (7 % of the bids), so every
+applied bid is a valid Gauss-Seidel bid. Same A/B: 21.4 s against 27.8 s serial (2 cores, both
+busy). An earlier attempt measured 64 s against 35 s serial, on this machine loaded by three
+other jobs, where a second core was not free.
 The block minima the search prunes with (``_relocation_kernels.block_search``) may be stale from
 below: prices only rise, so a stale minimum is still a valid bound.
 
@@ -33,10 +50,14 @@ the list. At the next bid, when the best candidate (at current prices) is at mos
 exact best, and `w_2' = \min(\text{second candidate}, r_i)` lies in `[w_1, w_2]`: a bid with
 `w_2'` in place of `w_2` raises the price by at least `\varepsilon` and still leaves the bidder
 `\varepsilon`-satisfied, so the auction's guarantees hold with a possibly smaller step. Otherwise
-the list is refreshed by a search. Measured at 100k points / 64 x 64 (``K = 4``): in the first
+the list is refreshed by a search, *seeded* with the list's `K + 1` bins at the current prices
+(``_seed``): their largest value bounds the search from its start, so that it scans only blocks
+that can beat a bin already known. Measured at 100k points / 64 x 64 (``K = 4``): in the first
 phases prices move so much between two bids of a point that 96 % of bids search anyway (``K = 12``
 did not change that); from `\varepsilon` of about a bin-crossing cost down, 22-70 % do, and a
-bid costs about 3 us instead of 11-13 us of CPU.
+bid costs about 3 us instead of 11-13 us of CPU. Seeding took the whole auction (slot-price rule,
+serial) from 37.0 s to 24.7 s to the same gap, with the same bids; ``K`` = 2 and 8 took 28.7 and
+32.3 s.
 """
 
 from __future__ import annotations
@@ -47,7 +68,8 @@ from numpy.typing import NDArray
 
 from otmodel.model._relocation_kernels import Geometry, block_search, pair_cost
 
-__all__ = ["State", "Cands", "new_cands", "new_state", "evaluate", "run_serial", "release_unsatisfied", "tree_build"]
+
+__all__ = ["State", "Cands", "new_cands", "new_state", "evaluate", "run_serial", "run_parallel", "release_unsatisfied", "tree_build"]
 
 #: (hp, hh, off, pos, owner, price, blockmin, tree, targ) -- see ``new_state``.
 State = tuple[
@@ -60,8 +82,9 @@ Cands = tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]
 
 
 def new_cands(n: int, k: int) -> Cands:
-    """Empty candidate lists (``rest = -inf``: the first bid of every point searches)."""
-    return np.full((n, k), -1, dtype=np.int64), np.full((n, k), np.inf), np.full(n, -np.inf)
+    """Empty candidate lists of ``k`` bins and the bin of the bound (``rest = -inf``: the first bid of
+    every point searches)."""
+    return np.full((n, k + 1), -1, dtype=np.int64), np.full((n, k + 1), np.inf), np.full(n, -np.inf)
 
 
 @nb.njit(cache=True, nogil=True)
@@ -137,9 +160,8 @@ def new_state(
 
 
 @nb.njit(cache=True, nogil=True)
-def _sift_down(hp: NDArray[np.float64], hh: NDArray[np.int64], pos: NDArray[np.int64], base: int, size: int) -> None:
-    """Restore the heap of one bin after its root's price rose (holders' ``pos`` follow their slots)."""
-    k = 0
+def _sift_down(hp: NDArray[np.float64], hh: NDArray[np.int64], pos: NDArray[np.int64], base: int, size: int, k: int = 0) -> None:
+    """Restore the heap of one bin below slot ``k`` after its price rose (holders' ``pos`` follow their slots)."""
     while True:
         a = 2 * k + 1
         if a >= size:
@@ -158,14 +180,28 @@ def _sift_down(hp: NDArray[np.float64], hh: NDArray[np.int64], pos: NDArray[np.i
 
 
 @nb.njit(inline="always", cache=True, nogil=True)
-def _second_slot(hp: NDArray[np.float64], off: NDArray[np.int64], j: int) -> float:
-    size = off[j + 1] - off[j]
-    if size < 2:
-        return np.inf
-    v = hp[off[j] + 1]
-    if size > 2 and hp[off[j] + 2] < v:
-        v = hp[off[j] + 2]
-    return v
+def _seed(
+    i: int, cand: NDArray[np.int64], ccost: NDArray[np.float64], price: NDArray[np.float64], vals: NDArray[np.float64],
+    idx: NDArray[np.int64],
+) -> None:
+    """``vals``/``idx``: point ``i``'s listed bins (its ``K`` candidates and the bin of its bound) at
+    ``price``, sorted: the seed of ``block_search``, whose largest value bounds the search from the
+    start (module docstring)."""
+    for q in range(vals.shape[0]):
+        vals[q] = np.inf
+        idx[q] = -1
+    for q in range(vals.shape[0]):
+        j = cand[i, q]
+        if j < 0 or price[j] == np.inf:
+            continue
+        v = ccost[i, q] + price[j]
+        r = q
+        while r > 0 and vals[r - 1] > v:
+            vals[r] = vals[r - 1]
+            idx[r] = idx[r - 1]
+            r -= 1
+        vals[r] = v
+        idx[r] = j
 
 
 @nb.njit(cache=True, nogil=True)
@@ -177,9 +213,11 @@ def _refresh(
     """Point ``i``'s candidate list from an exact search: its ``K`` best bins, their costs, and the
     ``K+1``-th value (a lower bound on every other bin's `c_{ij} + p_j` while prices rise)."""
     cand, ccost, rest = cl
-    K = cand.shape[1]
-    block_search(points[i, 0], points[i, 1], bin_ij[i, 0], bin_ij[i, 1], price, blockmin, psimin, bs, vals, idx, geom)
-    for q in range(K):
+    K = cand.shape[1] - 1
+    _seed(i, cand, ccost, price, vals, idx)
+    block_search(points[i, 0], points[i, 1], bin_ij[i, 0], bin_ij[i, 1], price, blockmin, psimin, bs, vals, idx, geom,
+                 True)
+    for q in range(K + 1):
         j = idx[q]
         cand[i, q] = j
         ccost[i, q] = vals[q] - price[j] if j >= 0 else np.inf
@@ -191,7 +229,7 @@ def _bid(
     i: int, n: int, points: NDArray[np.float64], bin_ij: NDArray[np.int64], st: State, bs: int, eps: float,
     vals: NDArray[np.float64], idx: NDArray[np.int64], geom: Geometry, cl: Cands,
 ) -> tuple[int, float]:
-    r"""Person ``i``'s bid: its best bin and the slot price that leaves it ``eps`` from its second choice.
+    r"""Person ``i``'s bid: its best bin and the slot price that leaves it ``eps`` from its best other bin.
 
     A point reads its candidate list (module docstring): when the best candidate is no worse than the
     bound ``rest`` on all other bins, it is the exact best, and `\min(\text{second candidate},
@@ -201,7 +239,7 @@ def _bid(
     hp, hh, off, pos, owner, price, blockmin, tree, targ = st
     if i < n:
         cand, ccost, rest = cl
-        K = cand.shape[1]
+        K = cand.shape[1] - 1
         w1 = np.inf
         w2 = np.inf
         j = -1
@@ -225,11 +263,10 @@ def _bid(
             w2 = vals[1]
         elif rest[i] < w2:
             w2 = rest[i]
-        w2 = min(w2, c + _second_slot(hp, off, j))
     else:
         j = targ[1]
         c = 0.0
-        w2 = min(_tree_min_except(tree, j), _second_slot(hp, off, j))
+        w2 = _tree_min_except(tree, j)
     return j, (w2 - c if w2 < np.inf else price[j]) + eps
 
 
@@ -275,8 +312,8 @@ def run_serial(
     """Gauss-Seidel bidding: each bid against the current prices."""
     n = points.shape[0]
     mx, my = geom[4], geom[5]
-    vals = np.empty(cl[0].shape[1] + 1)
-    idx = np.empty(cl[0].shape[1] + 1, dtype=np.int64)
+    vals = np.empty(cl[0].shape[1])
+    idx = np.empty(cl[0].shape[1], dtype=np.int64)
     bids = 0
     while qlen > 0 and bids < max_bids:
         qlen -= 1
@@ -290,6 +327,57 @@ def run_serial(
     return qlen, bids
 
 
+@nb.njit(parallel=True, cache=False, nogil=True)
+def run_parallel(
+    points: NDArray[np.float64], bin_ij: NDArray[np.int64], st: State, queue: NDArray[np.int64], qlen: int,
+    eps: float, max_bids: int, bs: int, geom: Geometry, cl: Cands, chunk: int,
+) -> tuple[int, int]:
+    r"""Bids in chunks: the bids of ``chunk`` persons computed in parallel against the same prices,
+    then applied one at a time. A bid computed against prices that have since risen is applied when
+    it still clears the bin's cheapest slot by ``eps`` (its bidder is then still
+    `\varepsilon`-satisfied: every other bin's price only rose, so its second value only rose), and
+    made again against the current prices otherwise; dummies always bid at the current prices (they
+    all want the cheapest bin). Every applied bid is thus a valid Gauss-Seidel bid.
+    """
+    n = points.shape[0]
+    mx, my = geom[4], geom[5]
+    k1 = cl[0].shape[1]
+    hp, off = st[0], st[2]
+    who = np.empty(chunk, dtype=np.int64)
+    jb = np.empty(chunk, dtype=np.int64)
+    bb = np.empty(chunk)
+    vv = np.empty((chunk, k1))
+    ii = np.empty((chunk, k1), dtype=np.int64)
+    vals = np.empty(k1)
+    idx = np.empty(k1, dtype=np.int64)
+    bids = 0
+    while qlen > 0 and bids < max_bids:
+        m = min(chunk, qlen)
+        for t in range(m):
+            who[t] = queue[qlen - 1 - t]
+        qlen -= m
+        for t in nb.prange(m):
+            i = who[t]
+            if i < n:
+                j, b = _bid(i, n, points, bin_ij, st, bs, eps, vv[t], ii[t], geom, cl)
+                jb[t] = j
+                bb[t] = b
+            else:
+                jb[t] = -1
+        for t in range(m):
+            i = who[t]
+            j = jb[t]
+            b = bb[t]
+            if j < 0 or b < hp[off[j]] + eps:
+                j, b = _bid(i, n, points, bin_ij, st, bs, eps, vals, idx, geom, cl)
+            d = _take(i, j, b, st, bs, my, mx)
+            if d >= 0:
+                queue[qlen] = d
+                qlen += 1
+            bids += 1
+    return qlen, bids
+
+
 @nb.njit(parallel=True, cache=True, nogil=True)
 def release_unsatisfied(
     points: NDArray[np.float64], bin_ij: NDArray[np.int64], st: State, queue: NDArray[np.int64], eps: float,
@@ -297,8 +385,10 @@ def release_unsatisfied(
 ) -> int:
     r"""Unassign every person not `\varepsilon`-satisfied (the start of a phase); returns the queue length.
 
-    Point `i` in bin `j` at slot price `b` is satisfied when `c_{ij} + b \le \min_k (c_{ik} + p_k) + \varepsilon`;
-    a dummy when `b \le \min_k p_k + \varepsilon`. A released slot keeps its price. With ``known``,
+    Point `i` in bin `j` is satisfied when `c_{ij} + p_j \le \min_k (c_{ik} + p_k) + \varepsilon` (the bin's
+    price, module docstring), a dummy when `p_j \le \min_k p_k + \varepsilon`; a satisfied person's slot
+    is lowered to `\min(b, \min_k (c_{ik} + p_k) + \varepsilon - c_{ij}) \ge p_j`, a released one's to
+    `p_j`, and every bin's heap is rebuilt. With ``known``,
     ``best[i]`` is `\min_k (c_{ik} + \psi_k)` at the current prices (``evaluate``), so no search is made.
     """
     hp, hh, off, pos, owner, price, blockmin, tree, targ = st
@@ -313,26 +403,39 @@ def release_unsatisfied(
             continue
         paid = hp[pos[i]]
         if i >= n:
-            bad[i] = paid > psimin + eps
+            bad[i] = price[owner[i]] > psimin + eps
+            if not bad[i]:
+                hp[pos[i]] = min(paid, psimin + eps)
             continue
         if known:
             b0 = best[i] + psimin
         else:
-            v = np.empty(cl[0].shape[1] + 1)
-            k = np.empty(cl[0].shape[1] + 1, dtype=np.int64)
+            v = np.empty(cl[0].shape[1])
+            k = np.empty(cl[0].shape[1], dtype=np.int64)
             _refresh(i, points, bin_ij, price, blockmin, psimin, bs, v, k, geom, cl)
             b0 = v[0]
         c = pair_cost(points[i, 0], points[i, 1], owner[i], rect_ptr, rects, euclid, power)
-        bad[i] = c + paid > b0 + eps
+        # satisfied at the bin's price: kept, its slot lowered to what leaves it eps-satisfied (never
+        # below the bin's price, so that no other person's values change)
+        bad[i] = c + price[owner[i]] > b0 + eps
+        if not bad[i]:
+            hp[pos[i]] = min(paid, b0 + eps - c)
     qlen = 0
     for i in range(N):
         if bad[i]:
             if owner[i] >= 0:
+                # the freed slot at the bin's price: the next bid for the bin takes it, ending a chain
+                hp[pos[i]] = price[owner[i]]
                 hh[pos[i]] = -1
                 owner[i] = -1
                 pos[i] = -1
             queue[qlen] = i
             qlen += 1
+    # lowered slots: restore every bin's heap (its least price, the bin's, is unchanged)
+    for j in nb.prange(off.shape[0] - 1):
+        size = off[j + 1] - off[j]
+        for k in range(size // 2 - 1, -1, -1):
+            _sift_down(hp, hh, pos, off[j], size, k)
     return qlen
 
 
@@ -348,14 +451,16 @@ def evaluate(
     """
     cand, ccost, rest = cl
     n = points.shape[0]
-    K = cand.shape[1]
+    K = cand.shape[1] - 1
     psimin = 0.0
     for i in nb.prange(n):
         v = np.empty(K + 1)
         k = np.empty(K + 1, dtype=np.int64)
-        block_search(points[i, 0], points[i, 1], bin_ij[i, 0], bin_ij[i, 1], psi, psi_blockmin, psimin, bs, v, k, geom)
+        _seed(i, cand, ccost, psi, v, k)
+        block_search(points[i, 0], points[i, 1], bin_ij[i, 0], bin_ij[i, 1], psi, psi_blockmin, psimin, bs, v, k, geom,
+                     True)
         best[i] = v[0]
-        for q in range(K):
+        for q in range(K + 1):
             j = k[q]
             cand[i, q] = j
             ccost[i, q] = v[q] - psi[j] if j >= 0 else np.inf

@@ -208,6 +208,7 @@ def block_search(
     vals: NDArray[np.float64],
     idx: NDArray[np.int64],
     geom: Geometry,
+    seeded: bool = False,
 ) -> None:
     r"""The ``K = len(vals)`` smallest `c_{ij} + p_j` over all bins, sorted, exactly (``price`` is
     ``inf`` on bins that take nobody).
@@ -220,12 +221,18 @@ def block_search(
     sides only (`8r` blocks), never over the square it encloses; inside a block, a bin is first
     bounded by the distance to the whole bin, and reads its free rectangles only when that bound
     can still enter.
+
+    ``seeded``: ``vals``/``idx`` already hold ``K`` distinct bins with their values at ``price``
+    (sorted; the auction's candidate list of the point, re-valued): their largest value bounds the
+    ``K``-th from the start, so that far fewer blocks and bins pass the bounds, and a bin already
+    held is skipped when met again.
     """
     xmin, ymin, w, h, mx, my, rect_ptr, rects, euclid, power = geom
     K = vals.shape[0]
-    for q in range(K):
-        vals[q] = np.inf
-        idx[q] = -1
+    if not seeded:
+        for q in range(K):
+            vals[q] = np.inf
+            idx[q] = -1
     nbx = (mx + bs - 1) // bs
     nby = (my + bs - 1) // bs
     kx = bx // bs
@@ -282,6 +289,13 @@ def block_search(
                     # (1 - 1e-12): the bin's edges here and in ``rects`` may differ by a rounding
                     if lb * (1.0 - 1e-12) + pj >= vals[K - 1]:
                         continue
+                    if seeded:
+                        held = False
+                        for q in range(K):
+                            if idx[q] == j:
+                                held = True
+                        if held:
+                            continue
                     v = pair_cost(px, py, j, rect_ptr, rects, euclid, power) + pj
                     if v < vals[K - 1]:
                         q = K - 1
