@@ -21,6 +21,10 @@ wall, load 3.5), against 240 s wall before; the middle phases (`\varepsilon` fro
 bin-crossing costs: 6-9 bids per point each, nearly all searching) are what is left.
 The exact bound after a phase and the check at the start of the next are one pass over the points
 (the prices do not change between them, ``_Level.dual``): to 9.5e-7 in 47 s of CPU (52.5 s wall).
+Then (session 5, ``otmodel.model._relocation_auction``): searches seeded with the point's listed
+bins, the bin-price rule for bids and releases, and bids in parallel chunks: to 3.4e-6 in 19.2 s
+wall on the idle machine, 3.6M bids (against 37.0 s and 5.9M bids for the code before, same
+machine, same morning).
 """
 
 from __future__ import annotations

@@ -78,16 +78,20 @@ Warm-started from the quarter-size instance (55 s for it, to `\varepsilon` = 0.2
 costs, then the full instance from 2), 1.8e-3 after the first full phase (92 s), 2.2e-5 at 215 s:
 the quarter's rounded capacities make its prices bumpy, and the full instance pays to flatten
 them; so ``warm_start`` is off by default.
-End to end (``benchmarks/bench_relocation.py --n 100000 --bins 64``, one run, 2026-12-02): squared
-Euclidean proven optimal in 53.0 s (auction 41.5 s to 9.5e-7, one round of the flow stage), where
-OR-Tools took 17.7 s on each point's 32 nearest bins (an infeasible restriction): ratio 3.0, the
-issue's goal (below 1) NOT met (257 s and ratio 12 the day before, from 20 bin-crossing costs and
-without candidate lists). Manhattan: 327 s, 9 rounds of the flow stage (ties), ratio 21.7 (goal 2).
+End to end (``benchmarks/bench_relocation.py --n 100000 --bins 64``, one run, 2026-12-02, session
+5, machine otherwise idle): squared Euclidean proven optimal in 21.4 s (auction 19.2 s to 3.4e-6,
+one round of the flow stage, 2.1 s), where OR-Tools took 21.0 s on each point's 32 nearest bins
+(an infeasible restriction): ratio 1.02, the issue's goal (below 1) NOT met, just. The session
+before: 53.0 s against 17.7 s (ratio 3.0), and 257 s (ratio 12) the day before that. Manhattan:
+241 s (auction 58 s to 6.2e-6, 9 rounds of the flow stage, master 153 s: ties) against 13.6 s,
+ratio 17.7 (goal 2); letting the auction run to a gap of 4e-10 instead took 106 s for the auction
+alone (below the issue's 1e-9 without any flow), still 7.8 times the flow's 13.6 s.
 When ``time_limit`` runs out, the cheaper of the best placement so far and the heuristics' is
 returned (at 1M points / 256 x 256 after 60 s, the auction's first phase placement cost 56,433 and
 recursive bisection's 53,320).
-Bidding is serial (see the kernel module for the parallel variant measured and dropped); the
-passes over all points (the phase-start check, the exact bound, the restriction) use both cores.
+Bids are computed in parallel chunks and applied in order (``run_parallel`` in the kernel module,
+1.3x on 2 cores); the passes over all points (the phase-start check, the exact bound, the
+restriction) use both cores too.
 Memory is `O(N + \text{slots} + \text{bins})` in the auction, `O(N \cdot \text{columns})` in
 the flow stage.
 

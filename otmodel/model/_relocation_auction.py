@@ -68,7 +68,6 @@ from numpy.typing import NDArray
 
 from otmodel.model._relocation_kernels import Geometry, block_search, pair_cost
 
-
 __all__ = ["State", "Cands", "new_cands", "new_state", "evaluate", "run_serial", "run_parallel", "release_unsatisfied", "tree_build"]
 
 #: (hp, hh, off, pos, owner, price, blockmin, tree, targ) -- see ``new_state``.
@@ -434,8 +433,8 @@ def release_unsatisfied(
     # lowered slots: restore every bin's heap (its least price, the bin's, is unchanged)
     for j in nb.prange(off.shape[0] - 1):
         size = off[j + 1] - off[j]
-        for k in range(size // 2 - 1, -1, -1):
-            _sift_down(hp, hh, pos, off[j], size, k)
+        for top in range(size // 2 - 1, -1, -1):
+            _sift_down(hp, hh, pos, off[j], size, top)
     return qlen
 
 
