@@ -80,12 +80,10 @@ the quarter's rounded capacities make its prices bumpy, and the full instance pa
 them; so ``warm_start`` is off by default.
 End to end (``benchmarks/bench_relocation.py --n 100000 --bins 64``, one run, 2026-12-02, session
 5, machine otherwise idle): squared Euclidean proven optimal in 21.4 s (auction 19.2 s to 3.4e-6,
-one round of the flow stage, 2.1 s), where OR-Tools took 21.0 s on each point's 32 nearest bins
-(an infeasible restriction): ratio 1.02, the issue's goal (below 1) NOT met, just. The session
-before: 53.0 s against 17.7 s (ratio 3.0), and 257 s (ratio 12) the day before that. Manhattan:
-241 s (auction 58 s to 6.2e-6, 9 rounds of the flow stage, master 153 s: ties) against 13.6 s,
-ratio 17.7 (goal 2); letting the auction run to a gap of 4e-10 instead took 106 s for the auction
-alone (below the issue's 1e-9 without any flow), still 7.8 times the flow's 13.6 s.
+one flow round, 2.1 s) where OR-Tools took 21.0 s on each point's 32 nearest bins (infeasible):
+ratio 1.02, the goal (below 1) NOT met, just (session 4: 53.0 s, ratio 3.0). Manhattan, by the
+auction alone (``_TIED_AUCTION_GAP``): gap 8.4e-11 in 115 s against 14.4 s, ratio 8.0 (goal 2; 241 s
+and 17.7 when the flow stage took over at 6.2e-6: 9 rounds, ties).
 When ``time_limit`` runs out, the cheaper of the best placement so far and the heuristics' is
 returned (at 1M points / 256 x 256 after 60 s, the auction's first phase placement cost 56,433 and
 recursive bisection's 53,320).
@@ -127,6 +125,12 @@ from otmodel.results.relocation import RelocationResult
 __all__ = ["RelocationBackend"]
 
 logger = logging.getLogger("otmodel")
+
+#: The default ``auction_gap``, Euclidean then Manhattan. At 100k points / 64 x 64 (session 5): the flow
+#: stage proves the Euclidean optimum from 1e-5 in 2 s; on Manhattan (ties) the auction to 6.2e-6 then
+#: 9 flow rounds took 241 s, the auction alone to 4.0e-10 106 s.
+_EUCLID_AUCTION_GAP = 1e-5
+_TIED_AUCTION_GAP = 1e-10
 
 #: Up to this many points, a time-limited solve also tries the greedy placement (about 1 s at 250k).
 _GREEDY_FALLBACK_POINTS = 250_000
@@ -521,7 +525,7 @@ class RelocationBackend:
         time_limit: float | None = None,
         candidates: int = 4,
         warm_start: bool = False,
-        auction_gap: float = 1e-5,
+        auction_gap: float | None = None,
         max_iter: int = 200,
         seed: int = 0,
         spread: bool = False,
@@ -541,7 +545,9 @@ class RelocationBackend:
         candidates : bins per point in the restriction (the ``K`` cheapest under the prices)
         warm_start : auction prices from a quarter-size instance first (step 1; off by default, see
             the module docstring for the figures)
-        auction_gap : the certified gap at which the auction hands over to the flow stage
+        auction_gap : the certified gap at which the auction hands over to the flow stage (default:
+            1e-5 for the Euclidean metric; for Manhattan, where exact ties make the flow stage's
+            proof slow, ``max(gap_tol, 1e-10)``: the auction alone then meets ``gap_tol``)
         max_iter : rounds of column generation at full size
         spread : spread the final positions over each bin's free part, keeping the points' order
             (``objective`` stays the certified assignment cost; ``result.position_displacement()``
@@ -554,6 +560,8 @@ class RelocationBackend:
             is not configured)
         """
         refuse_unknown(self.name, unused, OPTIONS)
+        if auction_gap is None:
+            auction_gap = _EUCLID_AUCTION_GAP if problem.metric == "euclidean" else max(gap_tol, _TIED_AUCTION_GAP)
         if not isinstance(spread, (bool, np.bool_)):
             raise InvalidDataError(f"relocation backend: option spread={spread!r}: expected True or False")
         # progress=True or verbose: the round lines go to the "otmodel" logger, shown on stderr when
