@@ -225,7 +225,9 @@ def test_property_random_instances(n, mx, my, slack, zone, metric, displacement,
                           metric=metric, displacement=displacement)
     R = om.solve(P)
     ref = reference_optimum(P)
-    assert abs(R.objective - ref) <= 1e-7 * max(ref, 1e-12) + 1e-12
+    # 1e-7 relative; near a zero optimum the LP's own tolerance is the floor (hypothesis found an
+    # instance whose optimum is 0, every bin within capacity, where HiGHS returned 4.9e-10)
+    assert abs(R.objective - ref) <= 1e-7 * ref + 1e-8
     check_feasible(P, R)
     c = certify(P, R, rtol=1e-7)
     assert c.dual_bound <= c.objective + 1e-9 * max(1.0, c.objective)  # weak duality

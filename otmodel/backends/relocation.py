@@ -81,17 +81,15 @@ them; so ``warm_start`` is off by default.
 End to end (``benchmarks/bench_relocation.py --n 100000 --bins 64``, one run, 2026-12-02, session
 5, machine otherwise idle): squared Euclidean proven optimal in 21.4 s (auction 19.2 s to 3.4e-6,
 one flow round, 2.1 s) where OR-Tools took 21.0 s on each point's 32 nearest bins (infeasible):
-ratio 1.02, the goal (below 1) NOT met, just (session 4: 53.0 s, ratio 3.0). Manhattan, by the
+ratio 1.02, the goal (below 1) NOT met, just (session 4: 53.0 s, ratio 3.0). Manhattan L1, by the
 auction alone (``_TIED_AUCTION_GAP``): gap 8.4e-11 in 115 s against 14.4 s, ratio 8.0 (goal 2; 241 s
 and 17.7 when the flow stage took over at 6.2e-6: 9 rounds, ties).
 When ``time_limit`` runs out, the cheaper of the best placement so far and the heuristics' is
 returned (at 1M points / 256 x 256 after 60 s, the auction's first phase placement cost 56,433 and
 recursive bisection's 53,320).
-Bids are computed in parallel chunks and applied in order (``run_parallel`` in the kernel module,
-1.3x on 2 cores); the passes over all points (the phase-start check, the exact bound, the
-restriction) use both cores too.
-Memory is `O(N + \text{slots} + \text{bins})` in the auction, `O(N \cdot \text{columns})` in
-the flow stage.
+Bids are computed in parallel chunks, applied in order (``run_parallel``, 1.3x on 2 cores), and the
+passes over all points (phase-start check, exact bound, restriction) use both cores too. Memory is
+`O(N + \text{slots} + \text{bins})` in the auction, `O(N \cdot \text{columns})` in the flow stage.
 
 The heuristics ``relocation-greedy`` and ``relocation-bisection`` live in
 ``otmodel.backends.relocation_heuristics``.
@@ -126,11 +124,11 @@ __all__ = ["RelocationBackend"]
 
 logger = logging.getLogger("otmodel")
 
-#: The default ``auction_gap``, Euclidean then Manhattan. At 100k points / 64 x 64 (session 5): the flow
-#: stage proves the Euclidean optimum from 1e-5 in 2 s; on Manhattan (ties) the auction to 6.2e-6 then
-#: 9 flow rounds took 241 s, the auction alone to 4.0e-10 106 s.
+#: Default ``auction_gap``, and Manhattan L1's (tied costs; 100k / 64 x 64: auction to 6.2e-6 + 9 flow rounds 241 s,
+#: auction alone to 4e-10 106 s; 20k / 32 x 32: 16.2 s against 15.0; Manhattan L2 19.7 s against 7.3, so not there).
 _EUCLID_AUCTION_GAP = 1e-5
 _TIED_AUCTION_GAP = 1e-10
+_tied = lambda P: P.metric == "manhattan" and P.power == 1  # noqa: E731
 
 #: Up to this many points, a time-limited solve also tries the greedy placement (about 1 s at 250k).
 _GREEDY_FALLBACK_POINTS = 250_000
@@ -477,6 +475,8 @@ def flow_stage(
         if rd.dual > max(best_dual, out.dual):
             out.dual, out.psi = rd.dual, m.psi.copy()
         bp, bd = min(best_primal, out.primal), max(best_dual, out.dual)
+        if bp <= 0.0 < -bd:  # costs are >= 0: a placement of cost 0 is optimal, D(0) = 0 proves it (not -1e-14)
+            out.psi, out.dual, bd = np.zeros(P.n_bins), 0.0, 0.0
         gap = (bp - bd) / max(abs(bp), 1e-300)
         if rd.overflow == 0 and rd.violated == 0:
             out.status, out.message = Status.OPTIMAL, "no column has a negative reduced cost: the assignment is optimal"
@@ -546,8 +546,8 @@ class RelocationBackend:
         warm_start : auction prices from a quarter-size instance first (step 1; off by default, see
             the module docstring for the figures)
         auction_gap : the certified gap at which the auction hands over to the flow stage (default:
-            1e-5 for the Euclidean metric; for Manhattan, where exact ties make the flow stage's
-            proof slow, ``max(gap_tol, 1e-10)``: the auction alone then meets ``gap_tol``)
+            1e-5; for Manhattan L1, where exact ties make the flow stage's proof slow,
+            ``max(gap_tol, 1e-10)``: the auction alone then meets ``gap_tol``)
         max_iter : rounds of column generation at full size
         spread : spread the final positions over each bin's free part, keeping the points' order
             (``objective`` stays the certified assignment cost; ``result.position_displacement()``
@@ -561,7 +561,7 @@ class RelocationBackend:
         """
         refuse_unknown(self.name, unused, OPTIONS)
         if auction_gap is None:
-            auction_gap = _EUCLID_AUCTION_GAP if problem.metric == "euclidean" else max(gap_tol, _TIED_AUCTION_GAP)
+            auction_gap = max(gap_tol, _TIED_AUCTION_GAP) if _tied(problem) else _EUCLID_AUCTION_GAP
         if not isinstance(spread, (bool, np.bool_)):
             raise InvalidDataError(f"relocation backend: option spread={spread!r}: expected True or False")
         # progress=True or verbose: the round lines go to the "otmodel" logger, shown on stderr when
