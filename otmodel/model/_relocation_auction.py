@@ -326,7 +326,7 @@ def run_serial(
     return qlen, bids
 
 
-@nb.njit(parallel=True, cache=False, nogil=True)
+@nb.njit(parallel=True, cache=True, nogil=True)
 def run_parallel(
     points: NDArray[np.float64], bin_ij: NDArray[np.int64], st: State, queue: NDArray[np.int64], qlen: int,
     eps: float, max_bids: int, bs: int, geom: Geometry, cl: Cands, chunk: int,
