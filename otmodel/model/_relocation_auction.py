@@ -66,7 +66,7 @@ import numba as nb
 import numpy as np
 from numpy.typing import NDArray
 
-from otmodel.model._relocation_kernels import Geometry, block_search, pair_cost
+from otmodel.model._relocation_kernels import Geometry, block_search, insert_sorted, pair_cost
 
 __all__ = ["State", "Cands", "new_cands", "new_state", "evaluate", "run_serial", "run_parallel", "release_unsatisfied", "tree_build"]
 
@@ -193,14 +193,7 @@ def _seed(
         j = cand[i, q]
         if j < 0 or price[j] == np.inf:
             continue
-        v = ccost[i, q] + price[j]
-        r = q
-        while r > 0 and vals[r - 1] > v:
-            vals[r] = vals[r - 1]
-            idx[r] = idx[r - 1]
-            r -= 1
-        vals[r] = v
-        idx[r] = j
+        insert_sorted(vals, idx, ccost[i, q] + price[j], j)
 
 
 @nb.njit(cache=True, nogil=True)
@@ -303,6 +296,16 @@ def _take(i: int, j: int, b: float, st: State, bs: int, my: int, mx: int) -> int
     return d
 
 
+@nb.njit(inline="always", cache=True, nogil=True)
+def _apply(i: int, j: int, b: float, st: State, bs: int, my: int, mx: int, queue: NDArray[np.int64], qlen: int) -> int:
+    """Person ``i`` takes a slot of bin ``j`` at ``b``; whom it displaced joins the queue (its new length)."""
+    d = _take(i, j, b, st, bs, my, mx)
+    if d >= 0:
+        queue[qlen] = d
+        qlen += 1
+    return qlen
+
+
 @nb.njit(cache=True, nogil=True)
 def run_serial(
     points: NDArray[np.float64], bin_ij: NDArray[np.int64], st: State, queue: NDArray[np.int64], qlen: int,
@@ -318,10 +321,7 @@ def run_serial(
         qlen -= 1
         i = queue[qlen]
         j, b = _bid(i, n, points, bin_ij, st, bs, eps, vals, idx, geom, cl)
-        d = _take(i, j, b, st, bs, my, mx)
-        if d >= 0:
-            queue[qlen] = d
-            qlen += 1
+        qlen = _apply(i, j, b, st, bs, my, mx, queue, qlen)
         bids += 1
     return qlen, bids
 
@@ -369,10 +369,7 @@ def run_parallel(
             b = bb[t]
             if j < 0 or b < hp[off[j]] + eps:
                 j, b = _bid(i, n, points, bin_ij, st, bs, eps, vals, idx, geom, cl)
-            d = _take(i, j, b, st, bs, my, mx)
-            if d >= 0:
-                queue[qlen] = d
-                qlen += 1
+            qlen = _apply(i, j, b, st, bs, my, mx, queue, qlen)
             bids += 1
     return qlen, bids
 

@@ -46,6 +46,7 @@ from numpy.typing import NDArray
 
 __all__ = [
     "pair_costs",
+    "insert_sorted",
     "best_bins",
     "topk_bins",
     "pair_cost",
@@ -195,6 +196,18 @@ def block_minima(price: NDArray[np.float64], mx: int, my: int, bs: int) -> NDArr
     return out
 
 
+@nb.njit(inline="always", cache=True, nogil=True)
+def insert_sorted(vals: NDArray[np.float64], idx: NDArray[np.int64], v: float, j: int) -> None:
+    """Insert bin ``j`` of value ``v`` into ascending ``vals``/``idx``, dropping the last entry."""
+    q = vals.shape[0] - 1
+    while q > 0 and vals[q - 1] > v:
+        vals[q] = vals[q - 1]
+        idx[q] = idx[q - 1]
+        q -= 1
+    vals[q] = v
+    idx[q] = j
+
+
 @nb.njit(cache=True, nogil=True)
 def block_search(
     px: float,
@@ -298,13 +311,7 @@ def block_search(
                             continue
                     v = pair_cost(px, py, j, rect_ptr, rects, euclid, power) + pj
                     if v < vals[K - 1]:
-                        q = K - 1
-                        while q > 0 and vals[q - 1] > v:
-                            vals[q] = vals[q - 1]
-                            idx[q] = idx[q - 1]
-                            q -= 1
-                        vals[q] = v
-                        idx[q] = j
+                        insert_sorted(vals, idx, v, j)
 
 
 def topk_bins(
