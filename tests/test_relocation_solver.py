@@ -56,6 +56,54 @@ def test_block_search_equals_brute_force(metric: str, power: str) -> None:
         assert np.array_equal((C + psi)[np.arange(P.n_points), idx[:, 0]], vals[:, 0])
 
 
+@pytest.mark.parametrize("metric", ["euclidean", "manhattan"])
+@pytest.mark.parametrize("power", ["l1", "l2"])
+@pytest.mark.parametrize("bins", [(19, 26), (64, 5)])
+def test_tree_search_equals_brute_force(metric: str, power: str, bins: tuple[int, int]) -> None:
+    """The auction's search (planes fitted under the prices, ``_relocation_tree``): the K smallest
+    c_ij + p_j over bins with slots, float for float, unseeded and seeded with K random bins, for
+    random prices, prices along a steep slope (the planes' case), a bowl (curved: planes loose) and
+    prices that rose after the fit (stale planes stay valid)."""
+    import numba as nb
+
+    import otmodel.model._relocation_tree as T
+
+    @nb.njit
+    def run(points, price, bd, geom, sv, si, seeded, ov, oi):  # type: ignore[no-untyped-def]
+        stk = np.empty(T.stack_size(bd), dtype=np.int64)
+        stv = np.empty(T.stack_size(bd))
+        for i in range(points.shape[0]):
+            ov[i] = sv[i]
+            oi[i] = si[i]
+            T.tree_search(points[i, 0], points[i, 1], price, bd, ov[i], oi[i], geom, seeded, stk, stv)
+
+    rng = np.random.default_rng(3)
+    P = gaussian_mixture_instance(1500, bins, metric=metric, displacement=power, slack=1.3, seed=2, exclusions=ZONES)
+    slots = P.slots.reshape(-1)
+    C = np.where(slots > 0, P.cost_matrix(), np.inf)
+    geom = K.geometry(*P.kernel_args())
+    bd = T.new_bounds(geom, 4)
+    ix, iy = np.divmod(np.arange(P.n_bins), bins[1])
+    cases = [rng.uniform(0, 0.5, P.n_bins), 0.05 * ix - 0.08 * iy, -0.002 * ((ix - 9) ** 2 + (iy - 3) ** 2), np.zeros(P.n_bins)]
+    for k, psi in enumerate(cases):
+        price = np.where(slots > 0, psi, np.inf)
+        T.fit_bounds(price, geom, bd)
+        if k == 3:
+            price = price + rng.uniform(0, 0.3, P.n_bins)  # risen since the fit
+        V = C + price[None, :]
+        ref = np.sort(V, axis=1)[:, :4]
+        out = np.empty((P.n_points, 4))
+        idx = np.empty((P.n_points, 4), dtype=np.int64)
+        run(P.points, price, bd, geom, out, idx, False, out, idx)
+        assert np.array_equal(out, ref)
+        assert np.array_equal(np.take_along_axis(V, idx, 1), out)
+        si = np.array([rng.choice(np.flatnonzero(slots > 0), 4, replace=False) for _ in range(P.n_points)])
+        sv = np.take_along_axis(V, si, 1)
+        o = np.argsort(sv, axis=1)
+        run(P.points, price, bd, geom, np.take_along_axis(sv, o, 1), np.take_along_axis(si, o, 1), True, out, idx)
+        assert np.array_equal(out, ref)
+
+
 @pytest.mark.parametrize("metric,power,zones", [("euclidean", "l2", ZONES), ("manhattan", "l1", []),
                                                 ("euclidean", "l1", ZONES)])
 def test_auction_alone_brackets_the_lp_optimum(metric: str, power: str, zones: list) -> None:

@@ -2,8 +2,8 @@ r"""The auction stage of backend ``relocation``: bin prices and a feasible place
 
 A forward auction with `\varepsilon`-scaling (kernels and their mathematics in
 ``otmodel.model._relocation_auction``): bins are capacitated sinks with a price per slot, spare
-capacity is taken by zero-cost dummy points, bids search only the blocks of bins that can still win
-(``block_search``). Optionally warm-started from the prices of a quarter-size instance (a random
+capacity is taken by zero-cost dummy points, bids search only the nodes of a tree of bins whose
+fitted price planes can still win (``otmodel.model._relocation_tree``). Optionally warm-started from the prices of a quarter-size instance (a random
 quarter of the points, capacities scaled by 1/4 along their cumulative sum).
 
 Each phase ends with every point `\varepsilon`-satisfied, so its placement is feasible, and the
@@ -41,6 +41,7 @@ from numpy.typing import NDArray
 
 import otmodel.model._relocation_auction as A
 import otmodel.model._relocation_kernels as K
+import otmodel.model._relocation_tree as T
 
 __all__ = ["AuctionResult", "auction"]
 
@@ -49,6 +50,9 @@ _BIDS_PER_CALL = 200_000
 
 #: Candidate bins per point (``otmodel.model._relocation_auction``).
 _CANDIDATES = 4
+
+#: Bins per side of the leaves of the search tree (``otmodel.model._relocation_tree``).
+_LEAF = 4
 
 #: Bids computed in parallel between two applications (``run_parallel``); serial with one thread.
 _CHUNK = 1024
@@ -83,13 +87,11 @@ class _Level:
     def __init__(self, P: Any, pts: NDArray[np.float64], slots: NDArray[np.int64], p0: NDArray[np.float64]) -> None:
         self.P = P
         self.pts = np.ascontiguousarray(pts)
-        self.bij = P.bin_index(self.pts)
         self.slots = np.ascontiguousarray(slots, dtype=np.int64)
         self.geom = K.geometry(*P.kernel_args())
-        mx, my = P.bins
-        self.bs = int(K.block_size(mx, my))
+        self.bd = T.new_bounds(self.geom, _LEAF)
         self.persons = int(self.slots.sum())  # the points, then the dummies
-        self.st = A.new_state(self.slots, p0, self.persons, mx, my, self.bs)
+        self.st = A.new_state(self.slots, p0, self.persons)
         self.cl = A.new_cands(self.pts.shape[0], _CANDIDATES)
         self.best = np.empty(self.pts.shape[0])
         self.known = False  # ``best`` holds the point's least c + psi at the current prices
@@ -100,18 +102,13 @@ class _Level:
     def phase(self, eps: float, first: bool, deadline: float) -> bool:
         """Bid until every person is ``eps``-satisfied; False when ``deadline`` came first."""
         if not first:
-            self.qlen = A.release_unsatisfied(
-                self.pts, self.bij, self.st, self.queue, eps, self.bs, self.geom, self.cl, self.best, self.known
-            )
+            self.qlen = A.release_unsatisfied(self.pts, self.st, self.bd, self.queue, eps, self.geom, self.cl, self.best, self.known)
         self.known = False
         while self.qlen > 0:
             if time.perf_counter() > deadline:
                 return False
-            if nb.get_num_threads() > 1:
-                self.qlen, b = A.run_parallel(self.pts, self.bij, self.st, self.queue, self.qlen, eps, _BIDS_PER_CALL, self.bs,
-                                              self.geom, self.cl, _CHUNK)
-            else:
-                self.qlen, b = A.run_serial(self.pts, self.bij, self.st, self.queue, self.qlen, eps, _BIDS_PER_CALL, self.bs, self.geom, self.cl)
+            run = A.run_parallel if nb.get_num_threads() > 1 else A.run_serial
+            self.qlen, b = run(self.pts, self.st, self.bd, self.queue, self.qlen, eps, _BIDS_PER_CALL, self.geom, self.cl, _CHUNK)
             self.bids += b
         return True
 
@@ -126,8 +123,7 @@ class _Level:
         use = self.slots > 0
         shift = float(price[use].min())
         pz = np.where(use, psi, np.inf)
-        mx, my = self.P.bins
-        A.evaluate(self.pts, self.bij, pz, K.block_minima(pz, mx, my, self.bs), shift, self.bs, self.geom, self.cl, self.best)
+        A.evaluate(self.pts, pz, shift, self.bd, self.geom, self.cl, self.best)
         self.known = True
         return float(np.sum(self.best)) - float(psi @ self.slots)
 

@@ -41,8 +41,10 @@ than it by less than `\varepsilon` is made again at the current prices (7 % of t
 applied bid is a valid Gauss-Seidel bid. Same A/B: 21.4 s against 27.8 s serial (2 cores, both
 busy). An earlier attempt measured 64 s against 35 s serial, on this machine loaded by three
 other jobs, where a second core was not free.
-The block minima the search prunes with (``_relocation_kernels.block_search``) may be stale from
-below: prices only rise, so a stale minimum is still a valid bound.
+The search (``_relocation_tree.tree_search``) prunes with planes fitted under the bin prices every
+1,024 bids: prices only rise, so a stale plane is still a valid bound. Against the block search
+before it (distance to a block plus its cheapest price), same A/B to 3.6M bids: 12.8-16 s against
+21.7 s (parallel), with the same bids.
 
 Candidate lists. Each search keeps the point's `K` best bins, their costs, and the `K+1`-th value
 `r_i`; since prices only rise, `r_i` stays a lower bound on `c_{ij} + p_j` for every bin not in
@@ -66,14 +68,15 @@ import numba as nb
 import numpy as np
 from numpy.typing import NDArray
 
-from otmodel.model._relocation_kernels import Geometry, block_search, insert_sorted, pair_cost
+from otmodel.model._relocation_kernels import Geometry, insert_sorted, pair_cost
+from otmodel.model._relocation_tree import Bounds, fit_bounds, stack_size, tree_search
 
 __all__ = ["State", "Cands", "new_cands", "new_state", "evaluate", "run_serial", "run_parallel", "release_unsatisfied", "tree_build"]
 
-#: (hp, hh, off, pos, owner, price, blockmin, tree, targ) -- see ``new_state``.
+#: (hp, hh, off, pos, owner, price, tree, targ) -- see ``new_state``.
 State = tuple[
     NDArray[np.float64], NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.int64],
-    NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.int64],
+    NDArray[np.float64], NDArray[np.float64], NDArray[np.int64],
 ]
 
 #: (cand, ccost, rest): every point's candidate bins, their costs, and the bound on all other bins.
@@ -136,17 +139,13 @@ def _tree_min_except(tree: NDArray[np.float64], j: int) -> float:
     return m
 
 
-def new_state(
-    slots: NDArray[np.int64], p0: NDArray[np.float64], n_persons: int, mx: int, my: int, bs: int
-) -> State:
+def new_state(slots: NDArray[np.int64], p0: NDArray[np.float64], n_persons: int) -> State:
     """Every slot of bin ``j`` free at price ``p0[j]``; every person (points, then dummies) unassigned.
 
     ``hp``/``hh``: slot prices and holders (-1: free), bin ``j``'s heap at ``off[j]:off[j+1]``;
     ``pos``/``owner``: each person's slot and bin (-1); ``price``: each bin's cheapest slot
-    (``inf`` without slots); ``blockmin``: its minima over blocks; ``tree``/``targ``: its segment tree.
+    (``inf`` without slots), which only rises; ``tree``/``targ``: its segment tree.
     """
-    from otmodel.model._relocation_kernels import block_minima
-
     off = np.zeros(slots.size + 1, dtype=np.int64)
     np.cumsum(slots, out=off[1:])
     hp = np.repeat(np.asarray(p0, dtype=np.float64), slots)
@@ -155,7 +154,7 @@ def new_state(
     owner = np.full(n_persons, -1, dtype=np.int64)
     price = np.where(slots > 0, p0, np.inf).astype(np.float64)
     tree, targ = tree_build(price)
-    return hp, hh, off, pos, owner, price, block_minima(price, mx, my, bs), tree, targ
+    return hp, hh, off, pos, owner, price, tree, targ
 
 
 @nb.njit(cache=True, nogil=True)
@@ -184,7 +183,7 @@ def _seed(
     idx: NDArray[np.int64],
 ) -> None:
     """``vals``/``idx``: point ``i``'s listed bins (its ``K`` candidates and the bin of its bound) at
-    ``price``, sorted: the seed of ``block_search``, whose largest value bounds the search from the
+    ``price``, sorted: the seed of ``tree_search``, whose largest value bounds the search from the
     start (module docstring)."""
     for q in range(vals.shape[0]):
         vals[q] = np.inf
@@ -196,19 +195,30 @@ def _seed(
         insert_sorted(vals, idx, ccost[i, q] + price[j], j)
 
 
+@nb.njit(inline="always", cache=True, nogil=True)
+def _keep(i: int, points: NDArray[np.float64], idx: NDArray[np.int64], geom: Geometry, cl: Cands) -> None:
+    """Point ``i``'s candidate list set to the bins ``idx`` with their costs computed again, so that
+    a seed (``_seed``) re-values them to the very floats a fresh search finds (a cost read back as
+    value minus price, as the bids keep it, may be off by a rounding): the exact bound needs that."""
+    cand, ccost = cl[0], cl[1]
+    rect_ptr, rects, euclid, power = geom[6], geom[7], geom[8], geom[9]
+    for q in range(idx.shape[0]):
+        j = idx[q]
+        cand[i, q] = j
+        ccost[i, q] = pair_cost(points[i, 0], points[i, 1], j, rect_ptr, rects, euclid, power) if j >= 0 else np.inf
+
+
 @nb.njit(cache=True, nogil=True)
 def _refresh(
-    i: int, points: NDArray[np.float64], bin_ij: NDArray[np.int64], price: NDArray[np.float64],
-    blockmin: NDArray[np.float64], psimin: float, bs: int, vals: NDArray[np.float64], idx: NDArray[np.int64],
-    geom: Geometry, cl: Cands,
+    i: int, points: NDArray[np.float64], price: NDArray[np.float64], bd: Bounds, vals: NDArray[np.float64],
+    idx: NDArray[np.int64], geom: Geometry, cl: Cands, stk: NDArray[np.int64], stv: NDArray[np.float64],
 ) -> None:
     """Point ``i``'s candidate list from an exact search: its ``K`` best bins, their costs, and the
     ``K+1``-th value (a lower bound on every other bin's `c_{ij} + p_j` while prices rise)."""
     cand, ccost, rest = cl
     K = cand.shape[1] - 1
     _seed(i, cand, ccost, price, vals, idx)
-    block_search(points[i, 0], points[i, 1], bin_ij[i, 0], bin_ij[i, 1], price, blockmin, psimin, bs, vals, idx, geom,
-                 True)
+    tree_search(points[i, 0], points[i, 1], price, bd, vals, idx, geom, True, stk, stv)
     for q in range(K + 1):
         j = idx[q]
         cand[i, q] = j
@@ -218,8 +228,8 @@ def _refresh(
 
 @nb.njit(cache=True, nogil=True)
 def _bid(
-    i: int, n: int, points: NDArray[np.float64], bin_ij: NDArray[np.int64], st: State, bs: int, eps: float,
-    vals: NDArray[np.float64], idx: NDArray[np.int64], geom: Geometry, cl: Cands,
+    i: int, n: int, points: NDArray[np.float64], st: State, bd: Bounds, eps: float, vals: NDArray[np.float64],
+    idx: NDArray[np.int64], geom: Geometry, cl: Cands, stk: NDArray[np.int64], stv: NDArray[np.float64],
 ) -> tuple[int, float]:
     r"""Person ``i``'s bid: its best bin and the slot price that leaves it ``eps`` from its best other bin.
 
@@ -228,7 +238,7 @@ def _bid(
     \text{rest})` is a lower bound `w_2' \in [w_1, w_2]` on the second value; otherwise the list is
     refreshed by an exact search.
     """
-    hp, hh, off, pos, owner, price, blockmin, tree, targ = st
+    hp, hh, off, pos, owner, price, tree, targ = st
     if i < n:
         cand, ccost, rest = cl
         K = cand.shape[1] - 1
@@ -249,7 +259,7 @@ def _bid(
             elif v < w2:
                 w2 = v
         if w1 > rest[i]:
-            _refresh(i, points, bin_ij, price, blockmin, tree[1], bs, vals, idx, geom, cl)
+            _refresh(i, points, price, bd, vals, idx, geom, cl, stk, stv)
             j = idx[0]
             c = vals[0] - price[j]
             w2 = vals[1]
@@ -263,10 +273,9 @@ def _bid(
 
 
 @nb.njit(cache=True, nogil=True)
-def _take(i: int, j: int, b: float, st: State, bs: int, my: int, mx: int) -> int:
+def _take(i: int, j: int, b: float, st: State) -> int:
     """Person ``i`` takes the cheapest slot of bin ``j`` at price ``b``; returns whom it displaced (-1: nobody)."""
-    hp, hh, off, pos, owner, price, blockmin, tree, targ = st
-    nby = (my + bs - 1) // bs
+    hp, hh, off, pos, owner, price, tree, targ = st
     base = off[j]
     d = hh[base]
     old = hp[base]
@@ -280,26 +289,16 @@ def _take(i: int, j: int, b: float, st: State, bs: int, my: int, mx: int) -> int
         pos[d] = -1
     new = hp[base]
     if new != old:
+        # the bin's price rises; the planes under the prices stay valid (``_relocation_tree``)
         price[j] = new
         _tree_set(tree, targ, j, new)
-        blk = (j // my // bs) * nby + (j % my) // bs
-        if blockmin[blk] == old:
-            # the block's least price may have been this bin's: recompute it (prices only rise)
-            ax = (j // my // bs) * bs
-            ay = ((j % my) // bs) * bs
-            v = np.inf
-            for ix in range(ax, min(mx, ax + bs)):
-                for iy in range(ay, min(my, ay + bs)):
-                    if price[ix * my + iy] < v:
-                        v = price[ix * my + iy]
-            blockmin[blk] = v
     return d
 
 
 @nb.njit(inline="always", cache=True, nogil=True)
-def _apply(i: int, j: int, b: float, st: State, bs: int, my: int, mx: int, queue: NDArray[np.int64], qlen: int) -> int:
+def _apply(i: int, j: int, b: float, st: State, queue: NDArray[np.int64], qlen: int) -> int:
     """Person ``i`` takes a slot of bin ``j`` at ``b``; whom it displaced joins the queue (its new length)."""
-    d = _take(i, j, b, st, bs, my, mx)
+    d = _take(i, j, b, st)
     if d >= 0:
         queue[qlen] = d
         qlen += 1
@@ -308,49 +307,61 @@ def _apply(i: int, j: int, b: float, st: State, bs: int, my: int, mx: int, queue
 
 @nb.njit(cache=True, nogil=True)
 def run_serial(
-    points: NDArray[np.float64], bin_ij: NDArray[np.int64], st: State, queue: NDArray[np.int64], qlen: int,
-    eps: float, max_bids: int, bs: int, geom: Geometry, cl: Cands,
+    points: NDArray[np.float64], st: State, bd: Bounds, queue: NDArray[np.int64], qlen: int, eps: float, max_bids: int,
+    geom: Geometry, cl: Cands, chunk: int,
 ) -> tuple[int, int]:
-    """Gauss-Seidel bidding: each bid against the current prices."""
+    """Gauss-Seidel bidding: each bid against the current prices (the planes refitted every ``chunk`` bids)."""
     n = points.shape[0]
-    mx, my = geom[4], geom[5]
     vals = np.empty(cl[0].shape[1])
     idx = np.empty(cl[0].shape[1], dtype=np.int64)
+    ss = stack_size(bd)
+    stk = np.empty(ss, dtype=np.int64)
+    stv = np.empty(ss)
     bids = 0
     while qlen > 0 and bids < max_bids:
+        if bids % chunk == 0:
+            fit_bounds(st[5], geom, bd)
         qlen -= 1
         i = queue[qlen]
-        j, b = _bid(i, n, points, bin_ij, st, bs, eps, vals, idx, geom, cl)
-        qlen = _apply(i, j, b, st, bs, my, mx, queue, qlen)
+        j, b = _bid(i, n, points, st, bd, eps, vals, idx, geom, cl, stk, stv)
+        qlen = _apply(i, j, b, st, queue, qlen)
         bids += 1
     return qlen, bids
 
 
 @nb.njit(parallel=True, cache=True, nogil=True)
 def run_parallel(
-    points: NDArray[np.float64], bin_ij: NDArray[np.int64], st: State, queue: NDArray[np.int64], qlen: int,
-    eps: float, max_bids: int, bs: int, geom: Geometry, cl: Cands, chunk: int,
+    points: NDArray[np.float64], st: State, bd: Bounds, queue: NDArray[np.int64], qlen: int, eps: float, max_bids: int,
+    geom: Geometry, cl: Cands, chunk: int,
 ) -> tuple[int, int]:
     r"""Bids in chunks: the bids of ``chunk`` persons computed in parallel against the same prices,
     then applied one at a time. A bid computed against prices that have since risen is applied when
     it still clears the bin's cheapest slot by ``eps`` (its bidder is then still
     `\varepsilon`-satisfied: every other bin's price only rose, so its second value only rose), and
     made again against the current prices otherwise; dummies always bid at the current prices (they
-    all want the cheapest bin). Every applied bid is thus a valid Gauss-Seidel bid.
+    all want the cheapest bin). Every applied bid is thus a valid Gauss-Seidel bid. The planes are
+    refitted every ``chunk`` bids.
     """
     n = points.shape[0]
-    mx, my = geom[4], geom[5]
     k1 = cl[0].shape[1]
     hp, off = st[0], st[2]
+    ss = stack_size(bd)
     who = np.empty(chunk, dtype=np.int64)
     jb = np.empty(chunk, dtype=np.int64)
     bb = np.empty(chunk)
     vv = np.empty((chunk, k1))
     ii = np.empty((chunk, k1), dtype=np.int64)
+    sk = np.empty((chunk, ss), dtype=np.int64)
+    sv = np.empty((chunk, ss))
     vals = np.empty(k1)
     idx = np.empty(k1, dtype=np.int64)
     bids = 0
+    fitted = -chunk
     while qlen > 0 and bids < max_bids:
+        if bids - fitted >= chunk:
+            # not before every chunk: late in a phase a chunk may hold a single displaced person
+            fit_bounds(st[5], geom, bd)
+            fitted = bids
         m = min(chunk, qlen)
         for t in range(m):
             who[t] = queue[qlen - 1 - t]
@@ -358,7 +369,7 @@ def run_parallel(
         for t in nb.prange(m):
             i = who[t]
             if i < n:
-                j, b = _bid(i, n, points, bin_ij, st, bs, eps, vv[t], ii[t], geom, cl)
+                j, b = _bid(i, n, points, st, bd, eps, vv[t], ii[t], geom, cl, sk[t], sv[t])
                 jb[t] = j
                 bb[t] = b
             else:
@@ -368,16 +379,16 @@ def run_parallel(
             j = jb[t]
             b = bb[t]
             if j < 0 or b < hp[off[j]] + eps:
-                j, b = _bid(i, n, points, bin_ij, st, bs, eps, vals, idx, geom, cl)
-            qlen = _apply(i, j, b, st, bs, my, mx, queue, qlen)
+                j, b = _bid(i, n, points, st, bd, eps, vals, idx, geom, cl, sk[0], sv[0])
+            qlen = _apply(i, j, b, st, queue, qlen)
             bids += 1
     return qlen, bids
 
 
 @nb.njit(parallel=True, cache=True, nogil=True)
 def release_unsatisfied(
-    points: NDArray[np.float64], bin_ij: NDArray[np.int64], st: State, queue: NDArray[np.int64], eps: float,
-    bs: int, geom: Geometry, cl: Cands, best: NDArray[np.float64], known: bool,
+    points: NDArray[np.float64], st: State, bd: Bounds, queue: NDArray[np.int64], eps: float, geom: Geometry, cl: Cands,
+    best: NDArray[np.float64], known: bool,
 ) -> int:
     r"""Unassign every person not `\varepsilon`-satisfied (the start of a phase); returns the queue length.
 
@@ -387,12 +398,15 @@ def release_unsatisfied(
     `p_j`, and every bin's heap is rebuilt. With ``known``,
     ``best[i]`` is `\min_k (c_{ik} + \psi_k)` at the current prices (``evaluate``), so no search is made.
     """
-    hp, hh, off, pos, owner, price, blockmin, tree, targ = st
+    hp, hh, off, pos, owner, price, tree, targ = st
     n = points.shape[0]
     N = owner.shape[0]
     rect_ptr, rects, euclid, power = geom[6], geom[7], geom[8], geom[9]
     bad = np.zeros(N, dtype=np.bool_)
     psimin = tree[1]
+    if not known:
+        fit_bounds(price, geom, bd)
+    ss = stack_size(bd)
     for i in nb.prange(N):
         if owner[i] < 0:
             bad[i] = True
@@ -408,7 +422,7 @@ def release_unsatisfied(
         else:
             v = np.empty(cl[0].shape[1])
             k = np.empty(cl[0].shape[1], dtype=np.int64)
-            _refresh(i, points, bin_ij, price, blockmin, psimin, bs, v, k, geom, cl)
+            _refresh(i, points, price, bd, v, k, geom, cl, np.empty(ss, dtype=np.int64), np.empty(ss))
             b0 = v[0]
         c = pair_cost(points[i, 0], points[i, 1], owner[i], rect_ptr, rects, euclid, power)
         # satisfied at the bin's price: kept, its slot lowered to what leaves it eps-satisfied (never
@@ -437,27 +451,26 @@ def release_unsatisfied(
 
 @nb.njit(parallel=True, cache=True, nogil=True)
 def evaluate(
-    points: NDArray[np.float64], bin_ij: NDArray[np.int64], psi: NDArray[np.float64], psi_blockmin: NDArray[np.float64],
-    shift: float, bs: int, geom: Geometry, cl: Cands, best: NDArray[np.float64],
+    points: NDArray[np.float64], psi: NDArray[np.float64], shift: float, bd: Bounds, geom: Geometry, cl: Cands,
+    best: NDArray[np.float64],
 ) -> None:
     r"""One exact search per point at the shifted prices ``psi`` (``inf`` on bins without slots): ``best[i]``
     `= \min_j (c_{ij} + \psi_j)` (the terms of `D(\psi)`, the same floats as ``best_bins``), and
     fresh candidate lists in the auction's prices `p = \psi + ` ``shift``. The next phase's check
-    (``release_unsatisfied(known=True)``) reads ``best`` instead of searching again.
+    (``release_unsatisfied(known=True)``) reads ``best`` instead of searching again. The planes of
+    ``bd`` are refitted under ``psi`` first.
     """
     cand, ccost, rest = cl
     n = points.shape[0]
     K = cand.shape[1] - 1
-    psimin = 0.0
+    fit_bounds(psi, geom, bd)
+    ss = stack_size(bd)
     for i in nb.prange(n):
         v = np.empty(K + 1)
         k = np.empty(K + 1, dtype=np.int64)
+        _keep(i, points, cand[i], geom, cl)  # exact costs, so that the seed's values are a fresh search's
         _seed(i, cand, ccost, psi, v, k)
-        block_search(points[i, 0], points[i, 1], bin_ij[i, 0], bin_ij[i, 1], psi, psi_blockmin, psimin, bs, v, k, geom,
-                     True)
+        tree_search(points[i, 0], points[i, 1], psi, bd, v, k, geom, True, np.empty(ss, dtype=np.int64), np.empty(ss))
         best[i] = v[0]
-        for q in range(K + 1):
-            j = k[q]
-            cand[i, q] = j
-            ccost[i, q] = v[q] - psi[j] if j >= 0 else np.inf
+        _keep(i, points, k, geom, cl)
         rest[i] = v[K] + shift
