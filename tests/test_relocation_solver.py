@@ -217,13 +217,43 @@ def test_zero_cost_optimum_ends() -> None:
 
 
 def test_manhattan_default_meets_gap_tol_in_the_auction() -> None:
-    """On Manhattan (ties: the flow stage's proof takes many rounds) the auction alone runs to
-    ``gap_tol`` by default, and its answer is the LP optimum; on the Euclidean metric the flow stage
-    still takes over from the auction's 1e-5 and proves the optimum."""
+    """Manhattan L1 with ``method="auction"``: the auction alone runs to ``gap_tol`` (ties make the flow
+    stage's proof take many rounds), and its answer is the LP optimum; on the Euclidean metric the
+    flow stage takes over from the auction's 1e-5 and proves the optimum."""
     for metric, power, flows in (("manhattan", "l1", False), ("euclidean", "l2", True)):
         P = gaussian_mixture_instance(1500, (12, 12), metric=metric, displacement=power, slack=1.1, seed=3)
         rows: list[dict] = []
-        R = om.solve(P, callback=rows.append)
+        R = om.solve(P, callback=rows.append, method="auction")
+        assert "auction" in R.timings
         assert any(r["violated"] >= 0 for r in rows) is flows, metric
         assert R.relative_gap <= 1e-10
         assert R.objective == pytest.approx(lp_optimum(P), rel=1e-7)
+
+
+@pytest.mark.parametrize("zones,bins", [(ZONES, (16, 16)), ([], (11, 13)), ([(0.05, 0.37, 0.61, 0.93), (0.5, 0.53, 0.1, 0.9)], (13, 9))])
+def test_manhattan_l1_network_is_the_lp_optimum(zones: list, bins: tuple[int, int]) -> None:
+    """Manhattan L1 by default: one min-cost flow on the grid network (exits, direction layers, stops;
+    cut bins by one stop per free rectangle or a direct arc). Its placement is the LP optimum over all
+    pairs, no bin over capacity, and its residual prices make D(psi) over all pairs meet the cost to
+    the integer rounding (certified by the validation module, which prices every pair itself)."""
+    P = gaussian_mixture_instance(900, bins, metric="manhattan", displacement="l1", slack=1.25, seed=4, exclusions=zones)
+    R = om.solve(P)
+    assert "network" in R.timings and "auction" not in R.timings
+    assert R.objective == pytest.approx(lp_optimum(P), rel=1e-9)
+    flat = P.flat_bins(R.bin_of)
+    assert (np.bincount(flat, minlength=P.n_bins) <= P.slots.reshape(-1)).all()
+    c = om.validation.certify(P, R, rtol=1e-10)
+    assert c.certified, c.reasons
+    assert R.status is om.Status.OPTIMAL
+
+
+def test_method_option_is_checked() -> None:
+    """``method="network"`` is for Manhattan L1 only; an unknown method is refused; a short time limit
+    keeps Manhattan L1 on the auction (OR-Tools' solve cannot be interrupted)."""
+    P = gaussian_mixture_instance(600, (10, 10), metric="euclidean", displacement="l2", slack=1.3, seed=2)
+    with pytest.raises(om.InvalidDataError, match="Manhattan L1"):
+        om.solve(P, method="network")
+    with pytest.raises(om.InvalidDataError, match="expected 'auto'"):
+        om.solve(P, method="simplex")
+    Q = gaussian_mixture_instance(600, (10, 10), metric="manhattan", displacement="l1", slack=1.3, seed=2)
+    assert "auction" in om.solve(Q, time_limit=0.05).timings

@@ -1,16 +1,15 @@
 r"""Backends for ``RelocationProblem``: the certified optimum, and two heuristics.
 
-``relocation`` (the default): a forward auction, then column generation with an exact network-flow master.
+``relocation`` (the default): a forward auction, then column generation with an exact network-flow master;
+under Manhattan L1, one exact min-cost flow on a grid network instead
+(``otmodel.backends._relocation_l1``, option ``method``).
 
-1. *Auction* (``otmodel.backends._relocation_auction``, kernels in
-   ``otmodel.model._relocation_auction``): `\varepsilon`-scaling from a quarter of the grid's
-   span, then at most 3 times the first placement's mean cost, down by 5 per phase; bins as
-   capacitated sinks with a price per slot, zero-cost dummy points filling the spare capacity,
-   bids reading each point's candidate list and searching, when it cannot decide, only blocks of
-   bins whose distance plus cheapest price can still win; optionally warm-started from a
-   quarter-size instance. Every phase ends with
-   a feasible placement and prices `\psi \ge 0` whose exact `D(\psi)` certifies it; the
-   auction stops at the certified gap ``auction_gap`` (or ``gap_tol`` when larger).
+1. *Auction* (``otmodel.backends._relocation_auction``, kernels in ``otmodel.model._relocation_auction``
+   and ``_relocation_tree``): `\varepsilon`-scaling; bins as capacitated sinks with a price per
+   slot, zero-cost dummy points filling the spare capacity, bids reading each point's candidate
+   list or searching a tree of bins pruned by planes under the prices. Every phase ends with a
+   feasible placement and prices `\psi \ge 0` whose exact `D(\psi)` certifies it; the auction
+   stops at the certified gap ``auction_gap`` (or ``gap_tol`` when larger).
 2. *Restriction* (``flow_stage``, from any feasible placement and prices: the auction's). Every
    point gets the ``candidates`` bins of smallest `c_{ij} + \psi_j` (exact, by the block search
    of ``otmodel.model._relocation_kernels``) and its start bin, so that the restriction is
@@ -37,15 +36,10 @@ r"""Backends for ``RelocationProblem``: the certified optimum, and two heuristic
    and all bins.
 
 The flow stage, measured from saved auction outputs (``benchmarks/bench_relocation_flow.py``,
-figures in ``benchmarks/results_relocation_flow.json``; 100k points, 64 x 64 bins; this 2-core
-machine shared with other jobs, so before and after run back to back in one script): squared
-Euclidean from the auction at a certified 2.1e-6, 13.8 s before, 2.1 s after (restriction 0.63,
-master 0.81, prices 0.10, pricing 0.53, positions 0.002), one round, proven optimal; from the
-current auction (9.6e-7) 13.4 s before, 2.6 s after; from a poor start (4.1e-4) 22.6 s before,
-17.3 s after (two rounds each). Manhattan from 7.6e-6: 748 s before (21 rounds), 229 s after (8
-rounds; 132 s and 5 rounds in an earlier run: which of the many tied optimal flows the master
-returns decides the rounds), from the current auction (4.6e-6) 187 s (7 rounds), against 8.5e-7 at 28 s and the proof at 44 s for the issue's
-prototype: NOT reached.
+``benchmarks/results_relocation_flow.json``; 100k points, 64 x 64): squared Euclidean from a
+certified 2.1e-6, 13.8 s before the choices below, 2.1 s after, one round, proven optimal; from a
+poor start (4.1e-4) 22.6 s before, 17.3 s after. Manhattan from 7.6e-6: 748 s before (21 rounds),
+229 s after (8 rounds: ties), hence the network for Manhattan L1.
 
 - *Master size.* From an auction start, 15 % of the points are free at `\tau = 4 r_{\max}`
   (6.7 % at 1, 9.7 % at 2, 26 % at 8): the master fell from 10 s to 0.8 s and one round still
@@ -60,39 +54,20 @@ prototype: NOT reached.
 - *Tied bins* in the first restriction (up to 24 within `\tau`, Manhattan): 5 rounds against 8
   without them in one pair of runs, 8 again in the final run; kept, as the cheaper measured, but
   not shown to pay (the round count follows the master's choice among tied optima).
-- *Positions* (2.6 s before) were the compilation of ``final_positions`` (its numba cache is
-  stale after any edit of the kernel module): 0.01 s at 100k once compiled.
 - Tried and dropped: raising the prices until no point has a cheaper bin over all pairs (a
-  Bellman-Ford whose relaxation is the pricing's search, no master): on Manhattan the master's
-  placement was 1.2e-10 above the optimum, so the prices rose in cycles without end; a `K = 1`
-  pricing search started from the value of the point's own bin: 1.0x (Euclidean) to 1.3x
-  (Manhattan) faster, not kept.
+  Bellman-Ford whose relaxation is the pricing's search): on Manhattan the prices rose in cycles.
 
-Why this method (measured on the issue's instance, 100k points, 64 x 64 bins, squared Euclidean,
-on this 2-core machine shared with three other jobs, so times are +-50 %): the multilevel column
-generation that came before (nested subsets, each a sequence of flows) had after 312 s a negative
-bound (gap 105 %): the flow's prices over a poor restriction are far from the optimal ones and
-the rounds diverge. The auction from zero prices reached a certified 1.4 % after its first phase
-(62 s), 1.7e-3 after the second, 1.6e-5 after five (156 s); its bound comes with every phase.
-Warm-started from the quarter-size instance (55 s for it, to `\varepsilon` = 0.2 bin-crossing
-costs, then the full instance from 2), 1.8e-3 after the first full phase (92 s), 2.2e-5 at 215 s:
-the quarter's rounded capacities make its prices bumpy, and the full instance pays to flatten
-them; so ``warm_start`` is off by default.
-End to end (``benchmarks/bench_relocation.py --n 100000 --bins 64``, one run, 2026-12-02, session
-5, machine otherwise idle): squared Euclidean proven optimal in 21.4 s (auction 19.2 s to 3.4e-6,
-one flow round, 2.1 s) where OR-Tools took 21.0 s on each point's 32 nearest bins (infeasible):
-ratio 1.02, the goal (below 1) NOT met, just (session 4: 53.0 s, ratio 3.0). Manhattan L1, by the
-auction alone (``_TIED_AUCTION_GAP``): gap 8.4e-11 in 115 s against 14.4 s, ratio 8.0 (goal 2; 241 s
-and 17.7 when the flow stage took over at 6.2e-6: 9 rounds, ties).
+Why this method (100k points, 64 x 64, squared Euclidean): the multilevel column generation that
+came before had a negative bound after 312 s (the flow's prices over a poor restriction diverge);
+the auction's bound comes with every phase. Warm-started from a quarter-size instance it was
+slower (the quarter's rounded capacities make its prices bumpy), so ``warm_start`` is off by default.
+End to end, figures in ``benchmarks/README.md`` (``benchmarks/bench_relocation.py``).
+Manhattan L1 (``method="auto"``: the network when there is no ``time_limit`` or at least
+``_L1_SECONDS_PER_POINT`` per point, up to ``_L1_NETWORK_POINTS`` points; OR-Tools' solve cannot be
+interrupted): the exact optimum of the grid network, its residual prices, `D(\psi)` over all pairs.
 When ``time_limit`` runs out, the cheaper of the best placement so far and the heuristics' is
-returned (at 1M points / 256 x 256 after 60 s, the auction's first phase placement cost 56,433 and
-recursive bisection's 53,320).
-Bids are computed in parallel chunks, applied in order (``run_parallel``, 1.3x on 2 cores), and the
-passes over all points (phase-start check, exact bound, restriction) use both cores too. Memory is
-`O(N + \text{slots} + \text{bins})` in the auction, `O(N \cdot \text{columns})` in the flow stage.
-
-The heuristics ``relocation-greedy`` and ``relocation-bisection`` live in
-``otmodel.backends.relocation_heuristics``.
+returned. Memory: `O(N + \text{slots} + \text{bins})` in the auction, `O(N \cdot
+\text{columns})` in the flow stage and the network. Heuristics: ``relocation_heuristics``.
 """
 
 from __future__ import annotations
@@ -109,10 +84,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 import otmodel.model._relocation_kernels as K
-import otmodel.model._relocation_kernels as RK
 from otmodel.backends._options import refuse_unknown
 from otmodel.backends._progress import Progress
 from otmodel.backends._relocation_auction import auction
+from otmodel.backends._relocation_l1 import network_start
 from otmodel.backends.base import Conformance, Timer
 from otmodel.errors import InvalidDataError, SolverError
 from otmodel.model._relocation_bisect import bisection, greedy
@@ -129,6 +104,11 @@ logger = logging.getLogger("otmodel")
 _EUCLID_AUCTION_GAP = 1e-5
 _TIED_AUCTION_GAP = 1e-10
 _tied = lambda P: P.metric == "manhattan" and P.power == 1  # noqa: E731
+
+#: ``method="auto"`` takes the Manhattan L1 network up to this many points (about 13 arcs per point),
+#: and when ``time_limit`` allows this much per point (15.0 s at 100k / 64 x 64, the solve 14.1 s).
+_L1_NETWORK_POINTS = 1_000_000
+_L1_SECONDS_PER_POINT = 4e-4
 
 #: Up to this many points, a time-limited solve also tries the greedy placement (about 1 s at 250k).
 _GREEDY_FALLBACK_POINTS = 250_000
@@ -219,7 +199,7 @@ class _Master:
         vals, idx = K.topk_bins(self.pts, self.bij, psi, self.slots, max(cands, 2), *self.geom)
         if start is None:
             order = np.argsort(vals[:, 0] - vals[:, 1], kind="stable")  # most decided first
-            g = RK.greedy_nearest(self.pts, self.bij, order.astype(np.int64), self.slots, *self.geom)
+            g = K.greedy_nearest(self.pts, self.bij, order.astype(np.int64), self.slots, *self.geom)
         else:
             g = np.asarray(start, dtype=np.int64)
         top = idx[:, :cands]
@@ -503,7 +483,7 @@ def flow_stage(
 #: stopping rule is the certified gap, so it takes ``gap_tol`` and no ``tol``.
 OPTIONS = (
     "gap_tol", "time_limit", "candidates", "warm_start", "auction_gap", "max_iter", "seed", "spread", "callback",
-    "progress", "verbose",
+    "progress", "verbose", "method",
 )
 
 
@@ -532,6 +512,7 @@ class RelocationBackend:
         callback: Callable[[dict[str, Any]], Any] | None = None,
         progress: bool | Any = False,
         verbose: bool = False,
+        method: str = "auto",
         **unused: Any,
     ) -> RelocationResult:
         """Solve to a certified gap.
@@ -558,8 +539,22 @@ class RelocationBackend:
             or a tqdm-like object with ``set_postfix_str`` and ``update``
         verbose : log a line per round (logger ``"otmodel"``; shown on standard output when logging
             is not configured)
+        method : ``"auction"`` (auction, then the flow stage), ``"network"`` (Manhattan L1 only: one
+            min-cost flow on the grid network, ``otmodel.backends._relocation_l1``), or ``"auto"``
+            (the network for Manhattan L1 when ``time_limit`` allows it, module docstring)
         """
         refuse_unknown(self.name, unused, OPTIONS)
+        if method not in ("auto", "auction", "network"):
+            raise InvalidDataError(f"relocation backend: method={method!r}: expected 'auto', 'auction' or 'network'")
+        if method == "network" and not _tied(problem):
+            raise InvalidDataError(
+                "relocation backend: method='network' is for the Manhattan L1 displacement only, not "
+                f"{problem.metric} {problem.displacement}"
+            )
+        if method == "auto":
+            n = problem.n_points
+            fits = time_limit is None or time_limit >= _L1_SECONDS_PER_POINT * n
+            method = "network" if _tied(problem) and n <= _L1_NETWORK_POINTS and fits else "auction"
         if auction_gap is None:
             auction_gap = max(gap_tol, _TIED_AUCTION_GAP) if _tied(problem) else _EUCLID_AUCTION_GAP
         if not isinstance(spread, (bool, np.bool_)):
@@ -570,7 +565,7 @@ class RelocationBackend:
         with Progress(1 if shown else 0, None, 1, sys.stderr if progress is True else None, "relocation"):
             return self._solve(
                 problem, gap_tol, time_limit, candidates, warm_start, auction_gap, max_iter, seed, callback, progress,
-                shown, bool(spread),
+                shown, bool(spread), method,
             )
 
     def _solve(
@@ -587,6 +582,7 @@ class RelocationBackend:
         progress: bool | Any,
         verbose: bool,
         spread: bool = False,
+        method: str = "auction",
     ) -> RelocationResult:
         t0 = time.perf_counter()
         deadline = t0 + time_limit if time_limit is not None else math.inf
@@ -612,15 +608,18 @@ class RelocationBackend:
             if callback is not None and callback(dict(row)):
                 stop_flag[0] = True
 
-        with timer("auction"):
-            auc = auction(P, stop_gap=max(gap_tol, auction_gap), deadline=deadline, warm_start=warm_start, seed=seed,
-                          log=log)
+        if method == "network":
+            auc = network_start(P, timer, log)
+        else:
+            with timer("auction"):
+                auc = auction(P, stop_gap=max(gap_tol, auction_gap), deadline=deadline, warm_start=warm_start,
+                              seed=seed, log=log)
         best_primal, best_flat = auc.primal, auc.flat
         best_dual, best_psi = auc.dual, auc.psi
         gap = (best_primal - best_dual) / max(abs(best_primal), 1e-300)
         status, msg, rounds = Status.ITERATION_LIMIT, "", 0
         if gap <= gap_tol:
-            status, msg = Status.OPTIMAL, f"auction: relative gap {gap:.3g} <= gap_tol {gap_tol:g}"
+            status, msg = Status.OPTIMAL, f"{'network' if method == 'network' else 'auction'}: relative gap {gap:.3g} <= gap_tol {gap_tol:g}"
             max_iter = 0
         elif time.perf_counter() > deadline or stop_flag[0]:
             status, msg = Status.TIME_LIMIT, f"time limit {time_limit:g} s reached in the auction"
@@ -656,9 +655,9 @@ class RelocationBackend:
                 log(level=P.n_points, round=0, primal=best_primal, dual=best_dual,
                     gap=(best_primal - best_dual) / max(abs(best_primal), 1e-300))
                 msg += "; a heuristic placement (recursive bisection or greedy) was cheaper and is returned"
-        return _result(P, best_flat, best_psi, best_primal, best_dual, status, msg, "relocation",
-                       "auction + OR-Tools min-cost flow", timer, trace, rounds,
-                       spread)
+        solver = "OR-Tools min-cost flow on the L1 grid network" if method == "network" else "auction + OR-Tools min-cost flow"
+        return _result(P, best_flat, best_psi, best_primal, best_dual, status, msg, "relocation", solver, timer, trace,
+                       rounds, spread)
 
 
 def _result(
@@ -697,4 +696,4 @@ def _result(
 def _greedy(P: Any, order: NDArray[np.int64] | None = None) -> NDArray[np.int64]:
     if order is None:
         order = np.arange(P.n_points, dtype=np.int64)
-    return RK.greedy_nearest(P.points, P.bin_index(P.points), order, np.ascontiguousarray(P.slots), *P.kernel_args())
+    return K.greedy_nearest(P.points, P.bin_index(P.points), order, np.ascontiguousarray(P.slots), *P.kernel_args())
