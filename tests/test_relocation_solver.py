@@ -102,6 +102,9 @@ def test_tree_search_equals_brute_force(metric: str, power: str, bins: tuple[int
         o = np.argsort(sv, axis=1)
         run(P.points, price, bd, geom, np.take_along_axis(sv, o, 1), np.take_along_axis(si, o, 1), True, out, idx)
         assert np.array_equal(out, ref)
+        if k < 3:  # the flow stage's and the network's search over all points, from prices alone
+            tv, _ = T.topk_bins(P.points, None, psi, P.slots, 4, *P.kernel_args())
+            assert np.array_equal(tv, ref)
 
 
 @pytest.mark.parametrize("metric,power,zones", [("euclidean", "l2", ZONES), ("manhattan", "l1", []),

@@ -315,7 +315,8 @@ def network_start(P: Any, timer: Any, log: Callable[..., Any]) -> Any:
         net = solve_l1_network(P)
     with timer("pricing"):
         primal = P.objective(net.flat) / P.mass
-        dual = P.dual_value(net.psi) / P.mass
+        best, _ = T.topk_bins(P.points, None, net.psi, P.slots, 1, *P.kernel_args())
+        dual = float(np.sum(best[:, 0])) - float(net.psi @ np.asarray(P.slots).reshape(-1))  # D(psi) / mass
     log(level=P.n_points, round=0, primal=primal, dual=dual, gap=(primal - dual) / max(abs(primal), 1e-300),
         columns=net.arcs)
     return AuctionResult(net.flat, primal, net.psi, dual, math.nan, 0)

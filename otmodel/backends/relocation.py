@@ -84,6 +84,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 import otmodel.model._relocation_kernels as K
+import otmodel.model._relocation_tree as T
 from otmodel.backends._options import refuse_unknown
 from otmodel.backends._progress import Progress
 from otmodel.backends._relocation_auction import auction
@@ -196,7 +197,7 @@ class _Master:
         self.cands = cands
         self.penalty = 1.25 * _domain_cost(problem) + 1e-300
         self.scale = _INT_COST_LIMIT / self.penalty
-        vals, idx = K.topk_bins(self.pts, self.bij, psi, self.slots, max(cands, 2), *self.geom)
+        vals, idx = T.topk_bins(self.pts, self.bij, psi, self.slots, max(cands, 2), *self.geom)
         if start is None:
             order = np.argsort(vals[:, 0] - vals[:, 1], kind="stable")  # most decided first
             g = K.greedy_nearest(self.pts, self.bij, order.astype(np.int64), self.slots, *self.geom)
@@ -223,7 +224,7 @@ class _Master:
             unit = max(problem.bin_width, problem.bin_height) ** problem.power
             crowd = np.flatnonzero(vals[:, -1] - vals[:, 0] <= tau) if tau <= 0.2 * unit else np.zeros(0, np.int64)
             if crowd.size and _TIES > vals.shape[1]:
-                v2, i2 = K.topk_bins(self.pts[crowd], self.bij[crowd], psi, self.slots, _TIES, *self.geom)
+                v2, i2 = T.topk_bins(self.pts[crowd], self.bij[crowd], psi, self.slots, _TIES, *self.geom)
                 self._add(crowd, np.where(v2 - v2[:, :1] <= tau, i2, -1))
 
     def _costs(self, cols: NDArray[np.int64]) -> NDArray[np.float64]:
@@ -343,7 +344,7 @@ class _Master:
     # ------------------------------------------------------------------------------ pricing
     def pricing(self, rel_tol: float) -> _Round:
         r"""`D(\psi)` over all pairs, and the points with a cheaper bin outside their columns."""
-        vals, _ = K.topk_bins(self.pts, self.bij, self.psi, self.slots, 1, *self.geom)
+        vals, _ = T.topk_bins(self.pts, self.bij, self.psi, self.slots, 1, *self.geom)
         best = vals[:, 0]
         ca = self._assigned_cost()
         cur = ca + self.psi[self.assign]
@@ -357,7 +358,7 @@ class _Master:
         rows = np.flatnonzero(viol)
         added = freed = 0
         if rows.size:
-            _, new = K.topk_bins(self.pts[rows], self.bij[rows], self.psi, self.slots, self.cands, *self.geom)
+            _, new = T.topk_bins(self.pts[rows], self.bij[rows], self.psi, self.slots, self.cands, *self.geom)
             added = self._add(rows, new)
             freed = int((~self.free[rows]).sum())
             self.free[rows] = True

@@ -34,14 +34,15 @@ this matters under Manhattan L1, where hundreds of bins tie with the ``K``-th va
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numba as nb
 import numpy as np
 from numpy.typing import NDArray
 
-from otmodel.model._relocation_kernels import Geometry, insert_sorted, pair_cost
+from otmodel.model._relocation_kernels import Geometry, geometry, insert_sorted, pair_cost
 
-__all__ = ["Bounds", "FANOUT", "new_bounds", "fit_bounds", "tree_search", "stack_size"]
+__all__ = ["Bounds", "FANOUT", "new_bounds", "fit_bounds", "tree_search", "stack_size", "topk_bins"]
 
 #: Children per axis of a node of the tree.
 FANOUT = 2
@@ -343,3 +344,28 @@ def tree_search(
                 v = _node_bound(px, py, kc, Lc, ac, bc, bd, geom, slope)
                 if v < vals[K - 1]:
                     top = _push_sorted(stk, stv, base, top, kc, v)
+
+
+def topk_bins(
+    points: NDArray[np.float64], bin_ij: Any, psi: NDArray[np.float64], slots: NDArray[np.int64], K: int, *geom: Any,
+) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    r"""For every point, its ``K`` bins of smallest `c_{ij} + \psi_j` over the bins with slots
+    (exact), sorted: ``_relocation_kernels.topk_bins`` by the tree search (``bin_ij`` unused, kept
+    for the same call). The validation module keeps the block search: two searches, one answer."""
+    g = geometry(*geom)
+    price = np.where(np.asarray(slots).reshape(-1) > 0, psi, np.inf)
+    bd = new_bounds(g, 4)
+    fit_bounds(price, g, bd)
+    return _topk(np.ascontiguousarray(points, dtype=np.float64), price, bd, int(K), g)  # type: ignore[no-any-return]
+
+
+@nb.njit(parallel=True, cache=True, nogil=True)
+def _topk(points: NDArray[np.float64], price: NDArray[np.float64], bd: Bounds, K: int, geom: Geometry) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    n = points.shape[0]
+    vals = np.empty((n, K))
+    idx = np.empty((n, K), dtype=np.int64)
+    ss = stack_size(bd)
+    for i in nb.prange(n):
+        tree_search(points[i, 0], points[i, 1], price, bd, vals[i], idx[i], geom, False, np.empty(ss, dtype=np.int64),
+                    np.empty(ss))
+    return vals, idx
