@@ -305,21 +305,30 @@ def _apply(i: int, j: int, b: float, st: State, queue: NDArray[np.int64], qlen: 
     return qlen
 
 
+@nb.njit(inline="always", cache=True, nogil=True)
+def refit_every(chunk: int, bins: int) -> int:
+    """Bids between two fits of the planes: a fit reads every bin once per level of the tree, so on
+    large grids it waits longer (every ``chunk`` bids up to 8,192 bins, ``bins / 8`` above)."""
+    return max(chunk, bins // 8)
+
+
 @nb.njit(cache=True, nogil=True)
 def run_serial(
     points: NDArray[np.float64], st: State, bd: Bounds, queue: NDArray[np.int64], qlen: int, eps: float, max_bids: int,
     geom: Geometry, cl: Cands, chunk: int,
 ) -> tuple[int, int]:
-    """Gauss-Seidel bidding: each bid against the current prices (the planes refitted every ``chunk`` bids)."""
+    """Gauss-Seidel bidding: each bid against the current prices (the planes refitted every
+    ``refit_every(chunk, bins)`` bids)."""
     n = points.shape[0]
     vals = np.empty(cl[0].shape[1])
     idx = np.empty(cl[0].shape[1], dtype=np.int64)
     ss = stack_size(bd)
     stk = np.empty(ss, dtype=np.int64)
     stv = np.empty(ss)
+    every = refit_every(chunk, st[5].shape[0])
     bids = 0
     while qlen > 0 and bids < max_bids:
-        if bids % chunk == 0:
+        if bids % every == 0:
             fit_bounds(st[5], geom, bd)
         qlen -= 1
         i = queue[qlen]
@@ -340,7 +349,7 @@ def run_parallel(
     `\varepsilon`-satisfied: every other bin's price only rose, so its second value only rose), and
     made again against the current prices otherwise; dummies always bid at the current prices (they
     all want the cheapest bin). Every applied bid is thus a valid Gauss-Seidel bid. The planes are
-    refitted every ``chunk`` bids.
+    refitted every ``refit_every(chunk, bins)`` bids.
     """
     n = points.shape[0]
     k1 = cl[0].shape[1]
@@ -356,9 +365,10 @@ def run_parallel(
     vals = np.empty(k1)
     idx = np.empty(k1, dtype=np.int64)
     bids = 0
-    fitted = -chunk
+    every = refit_every(chunk, st[5].shape[0])
+    fitted = -every
     while qlen > 0 and bids < max_bids:
-        if bids - fitted >= chunk:
+        if bids - fitted >= every:
             # not before every chunk: late in a phase a chunk may hold a single displaced person
             fit_bounds(st[5], geom, bd)
             fitted = bids
