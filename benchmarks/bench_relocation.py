@@ -144,7 +144,12 @@ def main() -> None:
         print(json.dumps(part_b(a.time_limit)), flush=True)
         return
     if a.large:
-        subprocess.run([sys.executable, __file__, "--child", "--time-limit", str(a.time_limit)], check=True)
+        run = subprocess.run([sys.executable, __file__, "--child", "--time-limit", str(a.time_limit)], check=True,
+                             stdout=subprocess.PIPE, text=True)
+        print(run.stdout, end="")
+        if a.out:
+            with open(a.out, "w") as f:
+                json.dump({"command": " ".join(sys.argv), "row": json.loads(run.stdout.strip().splitlines()[-1])}, f, indent=1)
         return
     rows = part_a(a.n, a.bins, a.time_limit, a.metrics.split(","))
     if a.out:
