@@ -47,6 +47,8 @@ from numpy.typing import NDArray
 __all__ = [
     "pair_costs",
     "insert_sorted",
+    "gap_cost",
+    "held",
     "best_bins",
     "topk_bins",
     "pair_cost",
@@ -208,6 +210,25 @@ def insert_sorted(vals: NDArray[np.float64], idx: NDArray[np.int64], v: float, j
     idx[q] = j
 
 
+@nb.njit(inline="always", cache=True, nogil=True)
+def gap_cost(dx: float, dy: float, euclid: bool, power: int) -> float:
+    """The cost of gaps ``dx, dy`` to a bin's edges: the cost to the whole bin (a bound on its free part's)."""
+    if euclid:
+        d2 = dx * dx + dy * dy
+        return d2 if power == 2 else math.sqrt(d2)
+    d1 = dx + dy
+    return d1 * d1 if power == 2 else d1
+
+
+@nb.njit(inline="always", cache=True, nogil=True)
+def held(idx: NDArray[np.int64], j: int) -> bool:
+    """Whether bin ``j`` is already among the search's ``idx`` (a seeded search skips it)."""
+    for q in range(idx.shape[0]):
+        if idx[q] == j:
+            return True
+    return False
+
+
 @nb.njit(cache=True, nogil=True)
 def block_search(
     px: float,
@@ -293,22 +314,12 @@ def block_search(
                     y0 = ymin + iy * h
                     y1 = ymin + (iy + 1) * h
                     dy = y0 - py if py < y0 else (py - y1 if py > y1 else 0.0)
-                    if euclid:
-                        d2 = dx * dx + dy * dy
-                        lb = d2 if power == 2 else math.sqrt(d2)
-                    else:
-                        d1 = dx + dy
-                        lb = d1 * d1 if power == 2 else d1
+                    lb = gap_cost(dx, dy, euclid, power)
                     # (1 - 1e-12): the bin's edges here and in ``rects`` may differ by a rounding
                     if lb * (1.0 - 1e-12) + pj >= vals[K - 1]:
                         continue
-                    if seeded:
-                        held = False
-                        for q in range(K):
-                            if idx[q] == j:
-                                held = True
-                        if held:
-                            continue
+                    if seeded and held(idx, j):
+                        continue
                     v = pair_cost(px, py, j, rect_ptr, rects, euclid, power) + pj
                     if v < vals[K - 1]:
                         insert_sorted(vals, idx, v, j)

@@ -40,7 +40,7 @@ import numba as nb
 import numpy as np
 from numpy.typing import NDArray
 
-from otmodel.model._relocation_kernels import Geometry, geometry, insert_sorted, pair_cost
+from otmodel.model._relocation_kernels import Geometry, gap_cost, geometry, held, insert_sorted, pair_cost
 
 __all__ = ["Bounds", "FANOUT", "new_bounds", "fit_bounds", "tree_search", "stack_size", "topk_bins"]
 
@@ -303,12 +303,7 @@ def tree_search(
                     y0 = ymin + iy * h
                     y1 = ymin + (iy + 1) * h
                     dy = y0 - py if py < y0 else (py - y1 if py > y1 else 0.0)
-                    if euclid:
-                        d2 = dx * dx + dy * dy
-                        lb = d2 if power == 2 else math.sqrt(d2)
-                    else:
-                        d1 = dx + dy
-                        lb = d1 * d1 if power == 2 else d1
+                    lb = gap_cost(dx, dy, euclid, power)
                     if full[j]:
                         v = lb + pj
                         if v >= vals[K - 1]:
@@ -320,13 +315,8 @@ def tree_search(
                         v = pair_cost(px, py, j, rect_ptr, rects, euclid, power) + pj
                         if v >= vals[K - 1]:
                             continue
-                    if seeded:
-                        held = False
-                        for q in range(K):
-                            if idx[q] == j:
-                                held = True
-                        if held:
-                            continue
+                    if seeded and held(idx, j):
+                        continue
                     insert_sorted(vals, idx, v, j)
             continue
         base = top
