@@ -599,8 +599,8 @@ class RelocationBackend:
             trace.append(**row)
             msg = (
                 f"relocation level {row.get('level')} round {row.get('round')}: cost {row['primal']:.10g} "
-                f"bound {row['dual']:.10g} gap {row['gap']:.3g} eps {row['eps']:.3g} bids {row['bids']} "
-                f"violated {row['violated']} columns {row['columns']}"
+                f"bound {row['dual']:.10g} gap {row['gap']:.3g} " + (f"eps {row['eps']:.3g} bids {row['bids']} " if row["bids"] else "")
+                + f"violated {row['violated']} columns {row['columns']}"
             )
             (logger.info if verbose else logger.debug)(msg)
             if progress and progress is not True:
