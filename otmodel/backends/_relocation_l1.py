@@ -209,61 +209,24 @@ def _decompose(
     return flat
 
 
-@nb.njit(cache=True, nogil=True)
 def _residual_distances(
     V: int, tail: NDArray[np.int64], head: NDArray[np.int64], cap: NDArray[np.int64], cost: NDArray[np.int64],
     flow: NDArray[np.int64],
 ) -> tuple[NDArray[np.int64], bool]:
-    """Shortest distances from a virtual root (0 to every node) in the residual network (integer
-    costs; queue-based Bellman-Ford); False if a pass limit is hit (a negative cycle)."""
-    cnt = np.zeros(V + 1, dtype=np.int64)
-    for a in range(tail.shape[0]):
-        if flow[a] < cap[a]:
-            cnt[tail[a] + 1] += 1
-        if flow[a] > 0:
-            cnt[head[a] + 1] += 1
-    for u in range(V):
-        cnt[u + 1] += cnt[u]
-    dst = np.empty(cnt[V], dtype=np.int64)
-    wgt = np.empty(cnt[V], dtype=np.int64)
-    fill = cnt[:V].copy()
-    for a in range(tail.shape[0]):
-        if flow[a] < cap[a]:
-            u = tail[a]
-            dst[fill[u]] = head[a]
-            wgt[fill[u]] = cost[a]
-            fill[u] += 1
-        if flow[a] > 0:
-            u = head[a]
-            dst[fill[u]] = tail[a]
-            wgt[fill[u]] = -cost[a]
-            fill[u] += 1
-    d = np.zeros(V, dtype=np.int64)
-    queue = np.empty(V, dtype=np.int64)
-    inq = np.ones(V, dtype=np.bool_)
-    for u in range(V):
-        queue[u] = u
-    head_q, count = 0, V
-    pops, limit = 0, 200 * V
-    while count > 0:
-        u = queue[head_q]
-        head_q = (head_q + 1) % V
-        count -= 1
-        inq[u] = False
-        pops += 1
-        if pops > limit:
-            return d, False
-        du = d[u]
-        for e in range(cnt[u], cnt[u + 1]):
-            v = dst[e]
-            nd = du + wgt[e]
-            if nd < d[v]:
-                d[v] = nd
-                if not inq[v]:
-                    inq[v] = True
-                    queue[(head_q + count) % V] = v
-                    count += 1
-    return d, True
+    """Shortest distances from a virtual root (0 to every node) in the residual network, on the integer
+    costs (the ``network`` backend's ``spfa``); False on a negative cycle."""
+    from otmodel.backends._network_kernels import spfa
+
+    fw = flow < cap
+    bw = flow > 0
+    src = np.concatenate([tail[fw], head[bw]])
+    dst = np.concatenate([head[fw], tail[bw]])
+    wgt = np.concatenate([cost[fw], -cost[bw]])
+    order = np.argsort(src, kind="stable")
+    indptr = np.zeros(V + 1, dtype=np.int64)
+    np.cumsum(np.bincount(src, minlength=V), out=indptr[1:])
+    d, ok = spfa(V, indptr, dst[order], wgt[order])
+    return d, bool(ok)
 
 
 def solve_l1_network(P: Any) -> L1Flow:
