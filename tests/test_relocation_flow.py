@@ -163,3 +163,18 @@ def test_zero_cost_placement_is_proven_optimal() -> None:
     assert reference_optimum(P) == 0.0
     assert fs.status == Status.OPTIMAL, fs.message
     assert fs.dual == 0.0 and fs.psi is not None and not fs.psi.any()
+
+
+def test_flow_stage_without_prices_returns_the_auction_certificate(monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the flow stage finds no prices for its flow, the solve does not fail: the auction's
+    certified placement and bound return, with status NUMERICAL_ERROR and the reason."""
+    import otmodel as om
+    import otmodel.backends._relocation_flow as F
+    from otmodel.model.relocation import gaussian_mixture_instance
+
+    monkeypatch.setattr(F, "_lattice_prices", lambda *a: None)
+    P = gaussian_mixture_instance(3000, (16, 16), slack=1.05, seed=11)
+    R = om.solve(P)
+    assert R.status == Status.NUMERICAL_ERROR and "no prices" in R.message
+    c = om.validation.certify(P, R, rtol=1e-4)
+    assert c.certified and c.relative_gap <= 1e-4

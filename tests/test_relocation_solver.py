@@ -16,6 +16,7 @@ import scipy.sparse as sp
 from scipy.optimize import linprog
 
 import otmodel as om
+import otmodel.backends._relocation_levels as L
 import otmodel.model._relocation_kernels as K
 from otmodel.backends._relocation_auction import auction
 from otmodel.model.relocation import RelocationProblem, gaussian_mixture_instance
@@ -131,12 +132,64 @@ def test_auction_alone_brackets_the_lp_optimum(metric: str, power: str, zones: l
     assert len(gaps) >= 2 and gaps[-1] < gaps[0]  # the gap falls from phase to phase
 
 
-def test_auction_warm_start_from_a_quarter_instance() -> None:
-    """The quarter-size instance is solved first (a row for its level), and the answer is still exact."""
-    P = gaussian_mixture_instance(2400, (10, 10), slack=1.1, seed=7)
+@pytest.fixture
+def small_levels(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Coarse instances down to 4 x 4 bins and 100 points (the solver's own floor is 16 x 16, 20k)."""
+    monkeypatch.setattr(L, "MIN_SIDE", 2)
+    monkeypatch.setattr(L, "MIN_POINTS", 100)
+
+
+def test_coarse_instance_keeps_density_capacity_and_fine_costs(small_levels: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Half the bins per side, a quarter of every fine bin's points (up to one), the mean capacity of
+    the four fine bins, and costs to the fine-bin-sized box at each coarse centre."""
+    P = gaussian_mixture_instance(4000, (16, 16), slack=1.1, seed=3, exclusions=ZONES)
+    Pc = L.coarse_problem(P, 0)
+    assert Pc is not None and Pc.bins == (8, 8) and Pc.n_points == 1000
+    np.testing.assert_allclose(Pc.capacity, P.capacity.reshape(8, 2, 8, 2).sum(axis=(1, 3)) / 4, rtol=1e-12)
+    per_fine = lambda Q: np.bincount(P.bin_index(Q.points) @ np.array([16, 1]), minlength=P.n_bins)  # noqa: E731
+    assert np.abs(per_fine(Pc) - per_fine(P) / 4).max() <= 1.0
+    # a bin no zone touches: the cost is the squared distance to the box of half sides w/2, h/2
+    ix, iy = 5, 1
+    j = ix * 8 + iy
+    cx, cy = (ix + 0.5) * Pc.bin_width, (iy + 0.5) * Pc.bin_height
+    gx = np.maximum(np.abs(Pc.points[:, 0] - cx) - P.bin_width / 2, 0.0)
+    gy = np.maximum(np.abs(Pc.points[:, 1] - cy) - P.bin_height / 2, 0.0)
+    got = Pc.cost(np.arange(Pc.n_points), np.full(Pc.n_points, j))
+    np.testing.assert_allclose(got, np.hypot(gx, gy) ** 2, rtol=1e-12, atol=1e-15)
+    # no coarse instance for odd sides or too few points
+    assert L.coarse_problem(gaussian_mixture_instance(4000, (15, 16), slack=1.1, seed=3), 0) is None
+    monkeypatch.setattr(L, "MIN_POINTS", 1001)
+    assert L.coarse_problem(P, 0) is None
+
+
+def test_prolong_interpolates_between_coarse_centres(small_levels: None) -> None:
+    """A price field linear in the position is carried exactly to the fine centres between the
+    coarse ones; bins without room take their nearest neighbour's price first."""
+    P = gaussian_mixture_instance(4000, (16, 16), slack=1.1, seed=3, exclusions=[])
+    Pc = L.coarse_problem(P, 0)
+    cx = (np.arange(8) + 0.5) / 8
+    psi_c = 3.0 * cx[:, None] + 1.5 * cx[None, :]
+    fine = L.prolong(Pc, psi_c.ravel(), P).reshape(16, 16)
+    fx = (np.arange(16) + 0.5) / 16
+    want = 3.0 * fx[:, None] + 1.5 * fx[None, :]
+    inner = slice(1, 15)
+    np.testing.assert_allclose(fine[inner, inner] - fine[1, 1], want[inner, inner] - want[1, 1], rtol=0, atol=1e-12)
+    room = np.ones((8, 8), dtype=bool)
+    room[3, 4] = False
+    filled = L._fill_roomless(psi_c, room)
+    assert filled[3, 4] in {psi_c[2, 4], psi_c[4, 4], psi_c[3, 3], psi_c[3, 5]}
+    np.testing.assert_array_equal(filled[room], psi_c[room])
+
+
+@pytest.mark.parametrize("metric, power", [("euclidean", "l2"), ("manhattan", "l2")])
+def test_auction_from_coarse_levels_is_exact(small_levels: None, metric: str, power: str) -> None:
+    """With coarse instances allowed, the coarser levels run first (a row for each) and the answer
+    is still the LP optimum."""
+    P = gaussian_mixture_instance(2000, (16, 16), slack=1.1, seed=7, metric=metric, displacement=power)
     rows: list[dict] = []
     R = om.solve(P, warm_start=True, callback=rows.append)
-    assert rows[0]["level"] == 600
+    levels = [r["level"] for r in rows]
+    assert levels[0] == 125 and 500 in levels and levels[-1] == 2000
     assert R.objective == pytest.approx(lp_optimum(P), rel=1e-7)
     assert R.relative_gap <= 1e-9
 

@@ -3,8 +3,12 @@ r"""The auction stage of backend ``relocation``: bin prices and a feasible place
 A forward auction with `\varepsilon`-scaling (kernels and their mathematics in
 ``otmodel.model._relocation_auction``): bins are capacitated sinks with a price per slot, spare
 capacity is taken by zero-cost dummy points, bids search only the nodes of a tree of bins whose
-fitted price planes can still win (``otmodel.model._relocation_tree``). Optionally warm-started from the prices of a quarter-size instance (a random
-quarter of the points, capacities scaled by 1/4 along their cumulative sum).
+fitted price planes can still win (``otmodel.model._relocation_tree``). With ``warm_start``, started from the
+prices of the coarse instance (``otmodel.backends._relocation_levels``: half the bins per side, a
+quarter of the points), solved the same way first: the coarse level stops at ``eps`` of
+``_COARSE_FLOOR`` fine bin-crossing costs, the fine one starts at ``_FINE_START`` (the interpolated
+prices are off by about -20 to +15 of them at 100k points, of 1,300 at most, so the first fine
+phase starts above that and costs 4 bids per point at 1M).
 
 Each phase ends with every point `\varepsilon`-satisfied, so its placement is feasible, and the
 prices shifted to `\min p = 0` give the exact dual bound `D(\psi)` (one ring search per point):
@@ -42,6 +46,7 @@ from numpy.typing import NDArray
 import otmodel.model._relocation_auction as A
 import otmodel.model._relocation_kernels as K
 import otmodel.model._relocation_tree as T
+from otmodel.backends._relocation_levels import coarse_problem, prolong
 
 __all__ = ["AuctionResult", "auction"]
 
@@ -56,6 +61,11 @@ _LEAF = 4
 
 #: Bids computed in parallel between two applications (``run_parallel``); serial with one thread.
 _CHUNK = 1024
+
+
+#: A coarse level's last phase and a fine level's first, in the fine level's bin-crossing costs.
+_COARSE_FLOOR = float(__import__("os").environ.get("OTM_CF", "3.0"))
+_FINE_START = float(__import__("os").environ.get("OTM_FS", "30.0"))
 
 
 @dataclass
@@ -84,7 +94,9 @@ def _shifted(price: NDArray[np.float64], slots: NDArray[np.int64]) -> NDArray[np
 class _Level:
     """The auction state of one instance: ``pts`` into bins with ``slots`` places, from prices ``p0``."""
 
-    def __init__(self, P: Any, pts: NDArray[np.float64], slots: NDArray[np.int64], p0: NDArray[np.float64]) -> None:
+    def __init__(
+        self, P: Any, pts: NDArray[np.float64], slots: NDArray[np.int64], p0: NDArray[np.float64], seed: int = 0
+    ) -> None:
         self.P = P
         self.pts = np.ascontiguousarray(pts)
         self.slots = np.ascontiguousarray(slots, dtype=np.int64)
@@ -95,7 +107,9 @@ class _Level:
         self.cl = A.new_cands(self.pts.shape[0], _CANDIDATES)
         self.best = np.empty(self.pts.shape[0])
         self.known = False  # ``best`` holds the point's least c + psi at the current prices
-        self.queue = np.arange(self.persons, dtype=np.int64)
+        # a random order: points sorted in space would put a chunk's bids on the same few bins, and
+        # each bid that a bin's rise makes stale is made again serially (``run_parallel``)
+        self.queue = np.random.default_rng(seed).permutation(self.persons).astype(np.int64)
         self.qlen = self.persons
         self.bids = 0
 
@@ -104,6 +118,8 @@ class _Level:
         if not first:
             self.qlen = A.release_unsatisfied(self.pts, self.st, self.bd, self.queue, eps, self.geom, self.cl, self.best, self.known)
         self.known = False
+        if __import__("os").environ.get("OTM_DBG"):
+            print("  release", self.qlen, "of", self.persons, "bids so far", self.bids, flush=True)
         while self.qlen > 0:
             if time.perf_counter() > deadline:
                 return False
@@ -140,10 +156,16 @@ def auction(
     seed: int,
     log: Callable[..., Any],
     theta: float = 5.0,
+    eps_floor: float = 0.0,
+    handover_eps: float = math.inf,
+    final_gap: float = 0.0,
 ) -> AuctionResult:
     """Run the auction on ``P`` until the certified relative gap is at most ``stop_gap`` (or ``deadline``).
 
-    ``theta``: the factor by which ``eps`` falls from one phase to the next.
+    ``theta``: the factor by which ``eps`` falls from one phase to the next. ``warm_start``: start
+    from the prices of the coarse instance (``_relocation_levels``), solved the same way first, where
+    there is one. ``eps_floor``: no phase below this ``eps``. ``handover_eps``: at ``stop_gap``, go on
+    until ``eps`` is at most this, or the gap at most ``final_gap``.
     """
     N, cu = P.n_points, _cost_unit(P)
     slots = np.ascontiguousarray(P.slots.reshape(-1), dtype=np.int64)
@@ -151,26 +173,23 @@ def auction(
     # the first phase at a quarter of the grid's span: cheap (a bid or two per point), and its
     # placement's mean cost sets the scale of the next one (see the loop)
     eps = cu * max(P.bins) ** P.power / 4.0
-    if warm_start and N // 4 >= 4 * int((slots > 0).sum()):
-        n = N // 4
-        sub = P.points[np.sort(np.random.default_rng(seed).permutation(N)[:n])]
-        cum = np.floor(np.concatenate([[0.0], np.cumsum(slots)]) * (n / N) + 1e-9).astype(np.int64)
-        lv = _Level(P, sub, np.diff(cum), p0)
-        first = True
-        while eps > 0.05 * cu and lv.phase(eps, first, deadline):
-            first = False
-            eps /= theta
-        p0 = lv.psi()
-        log(level=n, round=0, primal=math.nan, dual=math.nan, gap=math.nan, eps=eps, bids=lv.bids)
-        # the quarter's capacities are rounded (6 or 7 slots where the full bin has 26.25): its prices
-        # are bumpy at the scale of a bin-crossing cost, so the full level starts above that scale
-        eps = 2.0 * cu
-    lv = _Level(P, P.points, slots, p0)
+    Pc = coarse_problem(P, seed) if warm_start else None
+    if Pc is not None:
+        rc = auction(Pc, stop_gap=0.0, deadline=deadline, warm_start=True, seed=seed + 1, log=log, theta=theta,
+                     eps_floor=_COARSE_FLOOR * cu)
+        if rc.flat is not None:
+            p0 = prolong(Pc, rc.psi, P)
+            eps = _FINE_START * cu
+    # the points in a random order: an order in space (rows of cells, say) puts the bids computed
+    # together on the same few bins (``run_parallel`` then makes most of them again, serially)
+    perm = np.random.default_rng(seed).permutation(N)
+    lv = _Level(P, P.points[perm], slots, p0, seed)
     best = AuctionResult(None, math.inf, np.zeros(P.n_bins), -math.inf, eps, 0)
     first, r = True, 0
     while lv.phase(eps, first, deadline):
         first = False
-        flat, psi = lv.flat(), lv.psi()
+        flat, psi = np.empty(N, dtype=np.int64), lv.psi()
+        flat[perm] = lv.flat()
         primal = P.objective(flat) / P.mass
         dual = lv.dual(psi)
         if primal <= 0.0 < -dual:
@@ -185,7 +204,7 @@ def auction(
         gap = (best.primal - best.dual) / max(abs(best.primal), 1e-300)
         log(level=N, round=r, primal=primal, dual=dual, gap=gap, eps=eps, bids=lv.bids)
         r += 1
-        if gap <= stop_gap or time.perf_counter() > deadline:
+        if gap <= final_gap or (gap <= stop_gap and eps <= handover_eps) or time.perf_counter() > deadline:
             break
         # the gap is at most (persons * eps) / cost: no need to go far below what is asked
         new = max(eps / theta, 0.2 * stop_gap * best.primal / lv.persons, 1e-13 * cu)
@@ -194,7 +213,7 @@ def auction(
             # (64 x 64, squared Euclidean): from 500 bin-crossing costs (about 3.6 times the optimum's
             # mean), 1.3M bids to eps = 20; from 20 at the start, 3.9M
             new = min(new, 3.0 * primal / N)
-        if new >= eps:
+        if new >= eps or new < eps_floor:
             break
         eps = new
     return best

@@ -153,8 +153,11 @@ def _network(P: Any) -> tuple[NDArray[np.int64], ...]:
     add(di, R + dj, 1, K.pair_costs(P.points, di, dj, *P.kernel_args()))
     use = np.flatnonzero(slots > 0)
     add(R + use, np.full(use.size, Tn), slots[use], 0.0)
-    return (np.concatenate(tl), np.concatenate(hd), np.concatenate(cp), np.concatenate(cs),
-            np.array([sc]), np.array([di.size]))
+    out = []
+    for parts in (tl, hd, cp, cs):  # one array at a time, each list freed as it is joined (peak memory)
+        out.append(np.concatenate(parts))
+        parts.clear()
+    return (*out, np.array([sc]), np.array([di.size]))
 
 
 @nb.njit(cache=True, nogil=True)
@@ -220,12 +223,14 @@ def _residual_distances(
     fw = flow < cap
     bw = flow > 0
     src = np.concatenate([tail[fw], head[bw]])
-    dst = np.concatenate([head[fw], tail[bw]])
-    wgt = np.concatenate([cost[fw], -cost[bw]])
     order = np.argsort(src, kind="stable")
     indptr = np.zeros(V + 1, dtype=np.int64)
     np.cumsum(np.bincount(src, minlength=V), out=indptr[1:])
-    d, ok = spfa(V, indptr, dst[order], wgt[order])
+    del src
+    dst = np.concatenate([head[fw], tail[bw]])[order]
+    wgt = np.concatenate([cost[fw], -cost[bw]])[order]
+    del order, fw, bw
+    d, ok = spfa(V, indptr, dst, wgt)
     return d, bool(ok)
 
 
@@ -254,6 +259,7 @@ def solve_l1_network(P: Any) -> L1Flow:
     if st != f.OPTIMAL:
         raise SolverError(f"relocation: OR-Tools min-cost flow on the Manhattan L1 network ended with status {st}")
     flow = np.asarray(f.flows(np.arange(f.num_arcs())), dtype=np.int64)
+    del f  # OR-Tools' copy of the network: about as large as ours (peak memory at 1M points)
     jx, jy = np.divmod(np.arange(B), my)
     order = np.concatenate([N + d * B + np.lexsort((sy * jy, sx * jx)) for d, (sx, sy) in enumerate(_DIRS)])
     flat = _decompose(N, B, mx, my, tail, head, flow, order.astype(np.int64))
