@@ -112,7 +112,8 @@ def part_b(time_limit: float) -> dict:
     full = lvl == P.n_points
     prim = np.minimum.accumulate(np.where(full, np.asarray(tr["primal"]) if tr is not None else [], np.inf)) if full.any() else np.array([])
     dual = np.maximum.accumulate(np.where(full, np.asarray(tr["dual"]) if tr is not None else [], -np.inf)) if full.any() else np.array([])
-    gap = (prim - dual) / np.abs(prim) if full.any() else np.array([])
+    with np.errstate(invalid="ignore"):  # rows of the coarse levels: inf - (-inf), never read
+        gap = (prim - dual) / np.abs(prim) if full.any() else np.array([])
 
     def first(th: float) -> float | None:
         hit = np.flatnonzero(full & (gap <= th))

@@ -170,11 +170,15 @@ class _Master:
         self.psi = psi.copy()
         self.psi0 = np.where(self.slots > 0, psi, 0.0)
         self.free = np.ones(self.n, dtype=bool)
+        self.margin = np.zeros(self.n)  # how far a fixed point's start bin beats its second bin
+        self.tau = math.inf
         if math.isfinite(fix) and not (np.bincount(g, minlength=self.B) > self.slots).any():
             # reduced cost of each start bin under psi: 0 at the cheapest, at most the start's epsilon
             red = self._assigned_cost() + psi[g] - vals[:, 0]
             tau = fix * max(float(red.max()), 0.0)
             self.free = ~((idx[:, 0] == g) & (vals[:, 1] - vals[:, 0] > tau))
+            self.margin = np.where(self.free, 0.0, vals[:, 1] - vals[:, 0])
+            self.tau = tau
             # where costs tie (Manhattan: a point's cost plus price is the same over whole staircases
             # of bins), every bin within tau of the best joins, up to _TIES of them; only from a
             # close start: from a start at 4e-4 (tau about one bin-crossing cost) nearly every
@@ -397,9 +401,14 @@ def flow_stage(
             m.solve_master()
         with timer("prices"):
             ok = m.prices()
-        if not ok and not m.free.all():
-            # a fixed point closes a negative cycle: free every point and solve again
-            m.free[:] = True
+        while not ok and not m.free.all():
+            # a fixed point closes a negative cycle: free the fixed points decided by less than twice
+            # as much, and solve again. Measured at 100k / 64 x 64 from an auction start: 26.6k points
+            # free (1.0 s), a cycle; 45k at twice tau, 2.0 s, prices found; 93k at 8 tau, 5.5 s;
+            # every point (what was done before), 4.5 s
+            fixed = m.margin[~m.free]
+            m.tau = max(2.0 * m.tau, float(fixed.min()))  # tau = 0 (an exact start) would never grow
+            m.free |= m.margin <= m.tau
             with timer("master"):
                 m.solve_master()
             with timer("prices"):
