@@ -313,3 +313,20 @@ def test_method_option_is_checked() -> None:
         om.solve(P, method="simplex")
     Q = gaussian_mixture_instance(600, (10, 10), metric="manhattan", displacement="l1", slack=1.3, seed=2)
     assert "auction" in om.solve(Q, time_limit=0.05).timings
+
+
+def test_auction_stopped_before_the_fine_level_keeps_the_coarse_bound(
+    small_levels: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stopped before any phase of the full instance ends, the auction has no placement but still
+    the interpolated coarse prices, whose exact bound is close to the optimum (not D(0) = 0)."""
+    import otmodel.backends._relocation_auction as RA
+
+    P = gaussian_mixture_instance(2000, (16, 16), slack=1.1, seed=7)
+    phase = RA._Level.phase
+    monkeypatch.setattr(RA._Level, "phase", lambda self, *a: False if self.pts.shape[0] == 2000 else phase(self, *a))
+    res = auction(P, stop_gap=1e-6, deadline=math.inf, warm_start=True, seed=0, log=lambda **r: None)
+    assert res.flat is None and np.all(res.psi >= 0)
+    opt = lp_optimum(P)
+    bound = P.dual_value(res.psi.reshape(P.bins))
+    assert 0.5 * opt < bound <= opt * (1 + 1e-9)

@@ -184,7 +184,9 @@ def auction(
     # together on the same few bins (``run_parallel`` then makes most of them again, serially)
     perm = np.random.default_rng(seed).permutation(N)
     lv = _Level(P, P.points[perm], slots, p0, seed)
-    best = AuctionResult(None, math.inf, np.zeros(P.n_bins), -math.inf, eps, 0)
+    # before any phase ends, the best prices are the start's (the coarse ones, interpolated): their
+    # exact bound is what a solve stopped by its time limit returns with a heuristic placement
+    best = AuctionResult(None, math.inf, p0.copy(), -math.inf, eps, 0)
     first, r = True, 0
     while lv.phase(eps, first, deadline):
         first = False
