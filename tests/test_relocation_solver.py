@@ -330,3 +330,44 @@ def test_auction_stopped_before_the_fine_level_keeps_the_coarse_bound(
     opt = lp_optimum(P)
     bound = P.dual_value(res.psi.reshape(P.bins))
     assert 0.5 * opt < bound <= opt * (1 + 1e-9)
+
+
+def test_lift_raises_a_bin_to_what_its_holders_would_bid() -> None:
+    """``_lift``: once every other bin's price has risen by ``delta``, each holder of bin ``j`` would bid
+    ``delta`` more for its slot; the lift raises the bin's cheapest slots to that (so the bin's price
+    rises by at least ``delta - eps``), never above what a holder would pay (checked against the full
+    cost matrix), keeps the bin's price the least of its slots and the segment tree in step, and a
+    second lift changes nothing."""
+    import otmodel.backends._relocation_auction as BA
+    import otmodel.model._relocation_auction as A
+
+    P = gaussian_mixture_instance(1500, (12, 12), metric="euclidean", displacement="l2", slack=1.1, seed=3)
+    C = np.where(P.slots.reshape(-1) > 0, P.cost_matrix(), np.inf)
+    slots = np.ascontiguousarray(P.slots.reshape(-1), dtype=np.int64)
+    lv = BA._Level(P, P.points, slots, np.zeros(P.n_bins))
+    eps = BA._cost_unit(P)
+    assert lv.phase(eps, True, math.inf)
+    hp, hh, off, pos, owner, price, tree, targ = lv.st
+    n = P.n_points
+    held = np.bincount(owner[:n], minlength=P.n_bins)
+    j = int(np.argmax(np.where(held == slots, held, 0)))  # a bin full of points
+    assert held[j] >= 4
+    delta = 50.0 * eps
+    other = np.ones(P.n_bins, dtype=bool)
+    other[j] = False
+    hp += np.repeat(np.where(other, delta, 0.0), slots)
+    price[other & (slots > 0)] += delta
+    lv.cl[2][:] += delta  # every other bin rose by delta: still a bound on the bins off each list
+    tree[:], targ[:] = A.tree_build(price)
+    before = price[j]
+    A._lift(j, n, lv.pts, lv.st, eps, lv.geom, lv.cl)
+    seg = hp[off[j]:off[j + 1]]
+    assert price[j] == seg.min() and tree[1] == price[np.isfinite(price)].min()
+    assert price[j] >= before + delta - eps
+    who = hh[off[j]:off[j + 1]]
+    V = C[who] + price[None, :]
+    V[:, j] = np.inf
+    assert (C[who, j] + seg <= V.min(axis=1) + eps * (1 + 1e-9)).all()
+    kept = seg.copy()
+    A._lift(j, n, lv.pts, lv.st, eps, lv.geom, lv.cl)
+    assert np.array_equal(hp[off[j]:off[j + 1]], kept)
