@@ -79,7 +79,12 @@ def _shrink(Pc: Any, hx: float, hy: float) -> None:
     new = np.where(keep_bin[k][:, None], cut, rects)[use]
     nptr = np.zeros_like(ptr)
     np.cumsum(np.bincount(k[use], minlength=mcx * mcy), out=nptr[1:])
-    Pc.rect_ptr, Pc.rects = nptr, np.ascontiguousarray(new)
+    new = np.ascontiguousarray(new)
+    # read-only, as the problem's own: numba types a writable array apart, and every kernel would be
+    # compiled a second time for the coarse levels (about 20 s, once per installation)
+    nptr.flags.writeable = False
+    new.flags.writeable = False
+    Pc.rect_ptr, Pc.rects = nptr, new
 
 
 def _fill_roomless(psi: NDArray[np.float64], room: NDArray[np.bool_]) -> NDArray[np.float64]:

@@ -206,8 +206,11 @@ class RelocationBackend:
             row = {"time": time.perf_counter() - t0, "violated": -1, "columns": 0, "overflow": 0, "added": 0,
                    "free": 0, "freed": 0, "eps": math.nan, "bids": 0, **row}
             trace.append(**row)
+            # the auction's coarse levels (fewer points, warm_start) say so: their costs are theirs
+            lvl = row.get("level")
+            where = "" if lvl == P.n_points else f" coarse level ({lvl} points)"
             msg = (
-                f"relocation level {row.get('level')} round {row.get('round')}: cost {row['primal']:.10g} "
+                f"relocation{where} round {row.get('round')}: cost {row['primal']:.10g} "
                 f"bound {row['dual']:.10g} gap {row['gap']:.3g} " + (f"eps {row['eps']:.3g} bids {row['bids']} " if row["bids"] else "")
                 + f"violated {row['violated']} columns {row['columns']}"
             )
