@@ -50,8 +50,11 @@ from otmodel.backends._relocation_levels import coarse_problem, prolong
 
 __all__ = ["AuctionResult", "auction"]
 
-#: Bids per compiled call between two checks of the clock.
+#: Bids per compiled call between two checks of the clock, at most; fewer where bids are slow, so
+#: that a call lasts about ``_CALL_SECONDS`` and a ``time_limit`` is overrun by about that much (a
+#: fixed 200k took about 1 s at 100k points: ``time_limit=2`` returned after 4.2 s).
 _BIDS_PER_CALL = 200_000
+_CALL_SECONDS = 0.2
 
 #: Candidate bins per point (``otmodel.model._relocation_auction``).
 _CANDIDATES = 4
@@ -115,6 +118,7 @@ class _Level:
         self.queue = np.random.default_rng(seed).permutation(self.persons).astype(np.int64)
         self.qlen = self.persons
         self.bids = 0
+        self.per_call = _CHUNK * 20  # under a time limit, the first call's; then from the measured rate
 
     def phase(self, eps: float, first: bool, deadline: float) -> bool:
         """Bid until every person is ``eps``-satisfied; False when ``deadline`` came first."""
@@ -122,11 +126,16 @@ class _Level:
             self.qlen = A.release_unsatisfied(self.pts, self.st, self.bd, self.queue, eps, self.geom, self.cl, self.best, self.known)
         self.known = False
         while self.qlen > 0:
-            if time.perf_counter() > deadline:
+            t = time.perf_counter()
+            if t > deadline:
                 return False
             run = A.run_parallel if nb.get_num_threads() > 1 else A.run_serial
-            self.qlen, b = run(self.pts, self.st, self.bd, self.queue, self.qlen, eps, _BIDS_PER_CALL, self.geom, self.cl, _CHUNK)
+            per = self.per_call if math.isfinite(deadline) else _BIDS_PER_CALL
+            self.qlen, b = run(self.pts, self.st, self.bd, self.queue, self.qlen, eps, per, self.geom, self.cl, _CHUNK)
             self.bids += b
+            if math.isfinite(deadline) and b >= per:
+                rate = b / max(time.perf_counter() - t, 1e-6)
+                self.per_call = int(min(_BIDS_PER_CALL, max(_CHUNK, rate * _CALL_SECONDS)))
         return True
 
     def psi(self) -> NDArray[np.float64]:
