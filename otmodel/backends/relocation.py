@@ -209,6 +209,7 @@ class RelocationBackend:
             # the auction's coarse levels (fewer points, warm_start) say so: their costs are theirs
             lvl = row.get("level")
             where = "" if lvl == P.n_points else f" coarse level ({lvl} points)"
+            where += " flow" if row["columns"] else ""  # the flow stage's rounds (restricted columns)
             msg = (
                 f"relocation{where} round {row.get('round')}: cost {row['primal']:.10g} "
                 f"bound {row['dual']:.10g} gap {row['gap']:.3g} " + (f"eps {row['eps']:.3g} bids {row['bids']} " if row["bids"] else "")
