@@ -125,15 +125,16 @@ class _Level:
         if not first:
             self.qlen = A.release_unsatisfied(self.pts, self.st, self.bd, self.queue, eps, self.geom, self.cl, self.best, self.known)
         self.known = False
+        limited = math.isfinite(deadline)
+        run = A.run_parallel if nb.get_num_threads() > 1 else A.run_serial
         while self.qlen > 0:
             t = time.perf_counter()
             if t > deadline:
                 return False
-            run = A.run_parallel if nb.get_num_threads() > 1 else A.run_serial
-            per = self.per_call if math.isfinite(deadline) else _BIDS_PER_CALL
+            per = self.per_call if limited else _BIDS_PER_CALL
             self.qlen, b = run(self.pts, self.st, self.bd, self.queue, self.qlen, eps, per, self.geom, self.cl, _CHUNK)
             self.bids += b
-            if math.isfinite(deadline) and b >= per:
+            if limited and b >= per:
                 rate = b / max(time.perf_counter() - t, 1e-6)
                 self.per_call = int(min(_BIDS_PER_CALL, max(_CHUNK, rate * _CALL_SECONDS)))
         return True

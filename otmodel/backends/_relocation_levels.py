@@ -64,6 +64,7 @@ def coarse_problem(P: Any, seed: int) -> Any | None:
 def _shrink(Pc: Any, hx: float, hy: float) -> None:
     """Every coarse bin's free part cut to the box of half sides ``hx``, ``hy`` at its centre, where
     that leaves anything (the whole free part otherwise): the costs of the module docstring."""
+    from otmodel.model.relocation import _frozen
     mcx, mcy = Pc.bins
     ix, iy = np.divmod(np.arange(mcx * mcy), mcy)
     cx = Pc.bounds[0] + (ix + 0.5) * Pc.bin_width
@@ -79,12 +80,9 @@ def _shrink(Pc: Any, hx: float, hy: float) -> None:
     new = np.where(keep_bin[k][:, None], cut, rects)[use]
     nptr = np.zeros_like(ptr)
     np.cumsum(np.bincount(k[use], minlength=mcx * mcy), out=nptr[1:])
-    new = np.ascontiguousarray(new)
     # read-only, as the problem's own: numba types a writable array apart, and every kernel would be
     # compiled a second time for the coarse levels (about 20 s, once per installation)
-    nptr.flags.writeable = False
-    new.flags.writeable = False
-    Pc.rect_ptr, Pc.rects = nptr, new
+    Pc.rect_ptr, Pc.rects = _frozen(nptr), _frozen(new)
 
 
 def _fill_roomless(psi: NDArray[np.float64], room: NDArray[np.bool_]) -> NDArray[np.float64]:
