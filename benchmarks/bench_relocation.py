@@ -110,12 +110,10 @@ def part_b(time_limit: float) -> dict:
     tr = R.trace
     times = np.asarray(tr["time"]) if tr is not None and "time" in tr else np.array([])
     lvl = np.asarray(tr["level"]) if tr is not None and "level" in tr else np.array([])
-    # the gap of the best feasible point against the best bound so far, on the full instance only
+    # the certified gap of each row (the auction's: its best placement against its best bound so far,
+    # the bound at the coarse level's prices among them), on the full instance only, the best so far
     full = lvl == P.n_points
-    prim = np.minimum.accumulate(np.where(full, np.asarray(tr["primal"]) if tr is not None else [], np.inf)) if full.any() else np.array([])
-    dual = np.maximum.accumulate(np.where(full, np.asarray(tr["dual"]) if tr is not None else [], -np.inf)) if full.any() else np.array([])
-    with np.errstate(invalid="ignore"):  # rows of the coarse levels: inf - (-inf), never read
-        gap = (prim - dual) / np.abs(prim) if full.any() else np.array([])
+    gap = np.fmin.accumulate(np.where(full, np.asarray(tr["gap"]), np.inf)) if tr is not None and full.any() else np.array([])
 
     def first(th: float) -> float | None:
         hit = np.flatnonzero(full & (gap <= th))

@@ -319,7 +319,8 @@ def test_auction_stopped_before_the_fine_level_keeps_the_coarse_bound(
     small_levels: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Stopped before any phase of the full instance ends, the auction has no placement but still
-    the interpolated coarse prices, whose exact bound is close to the optimum (not D(0) = 0)."""
+    the interpolated coarse prices, whose exact bound is close to the optimum (not D(0) = 0), and
+    that bound already evaluated: the auction's certified gap counts it from the first phase on."""
     import otmodel.backends._relocation_auction as RA
 
     P = gaussian_mixture_instance(2000, (16, 16), slack=1.1, seed=7)
@@ -330,6 +331,7 @@ def test_auction_stopped_before_the_fine_level_keeps_the_coarse_bound(
     opt = lp_optimum(P)
     bound = P.dual_value(res.psi.reshape(P.bins))
     assert 0.5 * opt < bound <= opt * (1 + 1e-9)
+    assert res.dual == pytest.approx(bound / P.mass, rel=1e-12)
 
 
 def test_lift_raises_a_bin_to_what_its_holders_would_bid() -> None:
