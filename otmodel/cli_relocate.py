@@ -31,6 +31,9 @@ BACKENDS = ("relocation", "relocation-greedy", "relocation-bisection")
 #: Output formats of ``--out`` by extension.
 OUT_FORMATS = (".npy", ".csv", ".txt")
 
+#: The relative gap that counts as certified when neither --rtol nor a larger --gap-tol is given.
+_RTOL = 1e-6
+
 
 def read_points(path: str) -> np.ndarray:
     """An (N, 2) array from ``.npy`` (no pickles) or ``.csv`` / ``.txt`` (two numeric columns, optional header)."""
@@ -167,7 +170,9 @@ def _cmd(args: argparse.Namespace) -> int:
         # same assignment (so the same certificate), positions spread inside each bin's free part
         R = replace(R, positions=place_points(P, P.flat_bins(R.bin_of), spread=True), spread=True)
     print(R.summary())
-    c = certify_relocation(P, R, rtol=args.rtol, potentials=psi)
+    # a gap asked for (--gap-tol) is what counts as certified, unless --rtol says otherwise
+    rtol = args.rtol if args.rtol is not None else max(_RTOL, args.gap_tol or 0.0)
+    c = certify_relocation(P, R, rtol=rtol, potentials=psi)
     print(c.summary())
     if args.backend != "relocation":
         print(f"bound from    {bound_from}" + ("" if psi is not None else
@@ -219,7 +224,8 @@ def add_parser(sub: Any) -> None:
     r.add_argument("--backend", default="relocation", help=" | ".join(BACKENDS) + " (default relocation, the certified optimum)")
     r.add_argument("--time-limit", type=float, default=None, help="seconds; the best certified answer so far is returned")
     r.add_argument("--gap-tol", type=float, default=None, help="stop at this relative gap (exact backend)")
-    r.add_argument("--rtol", type=float, default=1e-6, help="relative gap that counts as certified (default 1e-6)")
+    r.add_argument("--rtol", type=float, default=None,
+                   help=f"relative gap that counts as certified (default {_RTOL:g}, or --gap-tol when that is larger)")
     r.add_argument("--gap-to-optimum", action="store_true",
                    help="with a heuristic: also solve to the optimum and certify the heuristic by its bound")
     r.add_argument("--spread", action="store_true",

@@ -386,3 +386,22 @@ def test_exact_backend_spreads_on_request() -> None:
     assert om.validation.certify(P, spread).certified
     with pytest.raises(InvalidDataError, match="spread"):
         om.solve(P, spread="yes")
+
+
+def test_cli_relocate_certifies_at_the_gap_asked_for(tmp_path, capsys) -> None:
+    """``--gap-tol`` looser than the default rtol: the answer certified within it is certified (exit 0);
+    an explicit ``--rtol`` still rules (exit 1 at the same answer)."""
+    import json
+
+    from otmodel.cli import main
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / "p.csv"
+    np.savetxt(path, np.clip(rng.normal(0.4, 0.15, (3000, 2)), 0, 1), delimiter=",")
+    args = ["relocate", str(path), "--bins", "16", "--bounds", "0,1,0,1", "--displacement", "l2", "--json", str(tmp_path / "r.json")]
+    assert main([*args, "--gap-tol", "0.05"]) == 0
+    gap = json.loads((tmp_path / "r.json").read_text())["certificate"]["relative_gap"]
+    assert 1e-6 < gap <= 0.05  # stopped above the default rtol, within the gap asked for
+    assert "certified     True" in capsys.readouterr().out
+    assert main([*args, "--gap-tol", "0.05", "--rtol", "1e-6"]) == 1
+    assert "certified     False" in capsys.readouterr().out
