@@ -190,6 +190,10 @@ def test_auction_from_coarse_levels_is_exact(small_levels: None, metric: str, po
     R = om.solve(P, warm_start=True, callback=rows.append)
     levels = [r["level"] for r in rows]
     assert levels[0] == 125 and 500 in levels and levels[-1] == 2000
+    # every row of the auction reads as one certificate: its gap is its cost against its bound
+    for r in rows:
+        if r["bids"]:
+            assert r["gap"] == pytest.approx((r["primal"] - r["dual"]) / r["primal"], rel=1e-12, abs=1e-15)
     assert R.objective == pytest.approx(lp_optimum(P), rel=1e-7)
     assert R.relative_gap <= 1e-9
 

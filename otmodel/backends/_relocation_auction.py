@@ -225,7 +225,9 @@ def auction(
             best.psi, best.dual = psi, dual
         best.eps, best.bids = eps, lv.bids
         gap = (best.primal - best.dual) / max(abs(best.primal), 1e-300)
-        log(level=N, round=r, primal=primal, dual=dual, gap=gap, eps=eps, bids=lv.bids)
+        # the line a user reads: the best placement, the best bound and their certified gap (the first
+        # fine phase's own prices bound less than the coarse ones, interpolated)
+        log(level=N, round=r, primal=best.primal, dual=best.dual, gap=gap, eps=eps, bids=lv.bids)
         r += 1
         if gap <= final_gap or (gap <= stop_gap and eps <= handover_eps) or time.perf_counter() > deadline:
             break

@@ -144,7 +144,9 @@ class RelocationBackend:
             (``objective`` stays the certified assignment cost; ``result.position_displacement()``
             is what the points move)
         callback : called after each round with a dict (``level``, ``round``, ``primal``, ``dual``,
-            ``gap``, ``violated``, ``columns``, ``time``); a true return value stops the solve
+            ``gap``, ``violated``, ``columns``, ``time``; in the auction's rows ``primal`` and ``dual``
+            are the best placement's cost and the best bound so far, ``gap`` theirs); a true return
+            value stops the solve
         progress : True for a progress line per round on stderr (through the ``"otmodel"`` logger),
             or a tqdm-like object with ``set_postfix_str`` and ``update``
         verbose : log a line per round (logger ``"otmodel"``; shown on standard output when logging
