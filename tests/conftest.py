@@ -1,6 +1,14 @@
 import math
+import os
 
 import pytest
+from hypothesis import settings
+
+# The property tests draw the same examples on every run (CI cannot fail on a draw nobody can replay);
+# ``HYPOTHESIS_PROFILE=explore`` (or ``--hypothesis-profile explore``) draws new ones.
+settings.register_profile("repeatable", derandomize=True, database=None)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 import otmodel as om
 
