@@ -4,13 +4,13 @@ import os
 import pytest
 from hypothesis import settings
 
+import otmodel as om
+
 # The property tests draw the same examples on every run (CI cannot fail on a draw nobody can replay);
 # ``HYPOTHESIS_PROFILE=explore`` (or ``--hypothesis-profile explore``) draws new ones.
 settings.register_profile("repeatable", derandomize=True, database=None)
 settings.register_profile("explore", derandomize=False)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
-
-import otmodel as om
 
 
 def small_spatial(quadratic: bool = True) -> om.SpatialFlowProblem:
