@@ -202,7 +202,7 @@ def auction(
     # exact bound is what a solve stopped by its time limit returns with a heuristic placement
     best = AuctionResult(None, math.inf, p0.copy(), -math.inf, eps, 0)
     if Pc is not None and rc.flat is not None and time.perf_counter() < deadline:
-        # the exact bound at the coarse prices, interpolated: at 1M points / 256 x 256, 5.4e-4 below
+        # the exact bound at the coarse prices, interpolated: at 1M points / 256 x 256, 5.0e-4 below
         # the optimum, where the first fine phase's prices (eps = 30 bin-crossing costs) are 6e-3
         # below it and its placement 2.4e-4 above: the certified gap after the first phase is
         # 7e-4 with this bound, 6.1e-3 without (one pass over the points, 2 s)
