@@ -188,12 +188,14 @@ def auction(
     # placement's mean cost sets the scale of the next one (see the loop)
     eps = cu * max(P.bins) ** P.power / 4.0
     Pc = coarse_problem(P, seed) if warm_start else None
+    warm = False  # started from the coarse level's prices
     if Pc is not None:
         rc = auction(Pc, stop_gap=0.0, deadline=deadline, warm_start=True, seed=seed + 1, log=log, theta=theta,
                      eps_floor=_COARSE_FLOOR * cu)
         if rc.flat is not None:
             p0 = prolong(Pc, rc.psi, P)
             eps = _FINE_START * cu
+            warm = True
     # the points in a random order: an order in space (rows of cells, say) puts the bids computed
     # together on the same few bins (``run_parallel`` then makes most of them again, serially)
     perm = np.random.default_rng(seed).permutation(N)
@@ -201,7 +203,7 @@ def auction(
     # before any phase ends, the best prices are the start's (the coarse ones, interpolated): their
     # exact bound is what a solve stopped by its time limit returns with a heuristic placement
     best = AuctionResult(None, math.inf, p0.copy(), -math.inf, eps, 0)
-    if Pc is not None and rc.flat is not None and time.perf_counter() < deadline:
+    if warm and time.perf_counter() < deadline:
         # the exact bound at the coarse prices, interpolated: at 1M points / 256 x 256, 5.0e-4 below
         # the optimum, where the first fine phase's prices (eps = 30 bin-crossing costs) are 6e-3
         # below it and its placement 2.4e-4 above: the certified gap after the first phase is
